@@ -1,0 +1,90 @@
+"""The ``leadroute`` command line. It only wires the engine (and, later, the simulator, API and
+lab) together; no routing logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.route import route_file
+from engine.errors import InputError
+from engine.rules import PolicyError, load_policy, policy_json_schema
+
+app = typer.Typer(
+    name="leadroute",
+    help="Route mortgage leads to the loan officer best placed to fund them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Check policy files and export their JSON Schema.",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def route(
+    leads: Annotated[Path, typer.Argument(help="Leads CSV (columns in the README).")],
+    officers: Annotated[Path, typer.Option(help="Officer roster CSV.")],
+    policy: Annotated[Path, typer.Option(help="Policy YAML.")] = DEFAULT_DATA / "policies"
+    / "default.yaml",
+    out: Annotated[Path, typer.Option(help="Where to write one row per lead.")] = Path(
+        "routed.csv"),
+    explain: Annotated[str, typer.Option(
+        help="Explanation detail: 'full' lists every officer left out by id; 'summary' counts "
+             "the officers not licensed in the lead's state instead of listing them.")] = "full",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Route a file of leads in received_at order, carrying the routing state from lead to lead.
+
+    Writes lead_id, officer_id, status (assigned, offered, held, unassigned, rejected), reason,
+    state, county_fips, is_jumbo and explanation (JSON). A rejected row's reason names the bad
+    field; the other rows still route.
+    """
+    if explain not in ("full", "summary"):
+        _fail(f"--explain must be full or summary, got {explain!r}")
+    try:
+        summary = route_file(leads, officers, policy, out, detail=explain, progress=progress)
+    except (InputError, PolicyError) as exc:
+        _fail(str(exc))
+    else:
+        typer.echo(summary.describe(out), err=True)
+
+
+@policy_app.command("check")
+def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML to validate.")]) -> None:
+    """Load a policy file and report the first problem with its YAML path."""
+    try:
+        pol = load_policy(path)
+    except PolicyError as exc:
+        _fail(str(exc))
+    else:
+        typer.echo(f"{path}: policy {pol.name!r} version {pol.version}: {len(pol.rules)} rules, "
+                   f"{len(pol.pools)} pools, method {pol.routing.method}: OK")
+
+
+@policy_app.command("schema")
+def policy_schema(
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of policy files (point your editor's YAML plugin at it)."""
+    text = json.dumps(policy_json_schema(), indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,409 @@
+"""The decision: one pure function of (lead, officers, policy, state, now).
+
+``decide`` finds the rule that applies, walks its pool and fallback chain, keeps only officers
+that pass every hard constraint (licensing on the lead's date, time off, working hours, caps),
+lets the policy's selection method order them, and returns who is offered the lead (or why
+nobody is), the change to the routing state and an explanation. It reads the state and never
+changes it: the API applies the delta inside its database transaction, the simulator in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import numpy as np
+
+from engine.domain import Lead, Officer
+from engine.policies import METHODS, SelectionContext, SelectionPolicy
+from engine.policies.rotation import advance
+from engine.roster import NEVER_OPENS, Roster, zone
+from engine.rules.fields import read_facts
+from engine.rules.policy import CompiledAction, CompiledStep, Policy
+from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
+
+
+class Status(StrEnum):
+    ASSIGNED = "assigned"  # one officer has the lead
+    OFFERED = "offered"  # offered to several officers (broadcast or cascade); first to accept
+    HELD = "held"  # nobody can take it now but someone may later (hours, caps, time off)
+    UNASSIGNED = "unassigned"  # nobody in the rule's pools can take it as things stand
+
+
+class Reason(IntEnum):
+    """Why an officer was left out, in the order the checks apply (the first failing one is
+    reported). Codes from ``STATUS_AWAY`` up are temporary: the lead is held for them."""
+
+    OK = 0
+    MISSING_SPECIALTY = 1
+    MISSING_LANGUAGE = 2
+    NOT_LICENSED = 3
+    LICENSE_EXPIRED = 4
+    EXCLUDED = 5
+    STATUS_AWAY = 6
+    TIME_OFF = 7
+    OFF_SHIFT = 8
+    AT_MAX_OPEN = 9
+    AT_DAILY_CAP = 10
+    AT_HOURLY_CAP = 11
+
+
+# Plain ints for the hot path (attribute access on an IntEnum class is slow).
+(_OK, _MISSING_SPECIALTY, _MISSING_LANGUAGE, _NOT_LICENSED, _LICENSE_EXPIRED, _EXCLUDED,
+ _STATUS_AWAY, _TIME_OFF, _OFF_SHIFT, _AT_MAX_OPEN, _AT_DAILY_CAP, _AT_HOURLY_CAP) = range(12)
+FIRST_TEMPORARY = _STATUS_AWAY
+_NO_WAIT = np.iinfo(np.int64).max
+REASON_NAMES = tuple(r.name.lower() for r in Reason)
+REASON_TEXT = {
+    Reason.MISSING_SPECIALTY: "lacks a specialty the rule requires",
+    Reason.MISSING_LANGUAGE: "does not speak a language the rule requires",
+    Reason.NOT_LICENSED: "not licensed in the property's state",
+    Reason.LICENSE_EXPIRED: "license in the property's state has expired",
+    Reason.EXCLUDED: "already tried for this lead (declined or did not accept in time)",
+    Reason.STATUS_AWAY: "status is away",
+    Reason.TIME_OFF: "on time off",
+    Reason.OFF_SHIFT: "outside working hours",
+    Reason.AT_MAX_OPEN: "at the cap on open leads",
+    Reason.AT_DAILY_CAP: "at the daily cap",
+    Reason.AT_HOURLY_CAP: "at the hourly cap",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Who is offered the lead and how (see ``OfferSpec``). ``officer_ids`` is in rank order;
+    in a cascade officer ``k`` is offered it at ``k * step_s`` seconds."""
+
+    mode: str
+    officer_ids: tuple[str, ...]
+    accept_within_s: float
+    step_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepTrace:
+    """One step of the chain (a pool with its requirements), kept as arrays; ``to_dict``
+    spells it out. ``codes`` holds each officer's Reason for this step."""
+
+    step: CompiledStep
+    in_pool: np.ndarray  # (M,) bool
+    codes: np.ndarray  # (M,) int8
+    order: np.ndarray | None  # candidates in rank order (roster indices)
+    scores: np.ndarray | None
+
+    def to_dict(self, roster: Roster, *, detail: str = "full") -> dict[str, Any]:
+        """``detail="full"`` lists every officer left out by id; ``"summary"`` gives counts for
+        officers not licensed in the state (the long, uninformative list) and ids otherwise."""
+        excluded: dict[str, Any] = {}
+        codes = self.codes[self.in_pool]
+        ids = roster.ids[self.in_pool]
+        for code in np.unique(codes):
+            if code:
+                hit = ids[codes == code]
+                name = REASON_NAMES[code]
+                if detail == "summary" and code == Reason.NOT_LICENSED:
+                    excluded[name] = int(len(hit))
+                else:
+                    excluded[name] = hit.tolist()
+        out: dict[str, Any] = self.step.describe()
+        out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
+        if self.scores is not None:
+            out["scores"] = [round(float(s), 6) for s in self.scores]
+        out["excluded"] = excluded
+        out["outside_pool"] = int(len(self.in_pool) - len(ids))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a decision came out as it did: the rule path, then each step tried."""
+
+    policy: str
+    version: str
+    method: str
+    rule_path: list[dict[str, Any]]
+    steps: list[StepTrace]
+    roster: Roster
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self, *, detail: str = "full") -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "policy": self.policy,
+            "version": self.version,
+            "method": self.method,
+            "rule_path": self.rule_path,
+            "steps": [t.to_dict(self.roster, detail=detail) for t in self.steps],
+        }
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome for one lead. ``officer_id`` is set when ASSIGNED; ``offer`` lists who is
+    offered the lead (one officer when ASSIGNED); ``hold_until`` is the earliest time a HELD
+    lead could be placed, when known. ``propensity`` is the probability the policy gave the
+    first-ranked officer (1.0 for a deterministic choice)."""
+
+    lead_id: str
+    status: Status
+    reason: str
+    officer_id: str | None
+    offer: Offer | None
+    state_delta: StateDelta
+    explanation: Explanation
+    propensity: float
+    policy: str
+    policy_version: str
+    priority: str
+    pool: str | None = None
+    hold_until: datetime | None = None
+
+
+_METHOD_CACHE: dict[int, tuple[Policy, SelectionPolicy]] = {}
+
+
+def selection_policy(policy: Policy) -> SelectionPolicy:
+    """The selection method a policy names, built once per loaded policy."""
+    hit = _METHOD_CACHE.get(id(policy))
+    if hit is None or hit[0] is not policy:
+        hit = (policy, METHODS[policy.routing.method].build(policy.routing.params))
+        _METHOD_CACHE[id(policy)] = hit
+    return hit[1]
+
+
+def _pool_mask(roster: Roster, policy: Policy, name: str) -> np.ndarray:
+    cache = roster.mask_cache()
+    key = ("pool", id(policy), name)
+    found = cache.get(key)
+    if found is None:
+        spec = policy.pools[name]
+        found = cache[key] = roster.select(
+            ids=spec.ids, teams=spec.teams, specialties=spec.specialties,
+            languages=spec.languages, states=spec.states, everyone=spec.everyone)
+    return found
+
+
+def _all_of(roster: Roster, kind: str, values: frozenset[str]) -> np.ndarray:
+    cache = roster.mask_cache()
+    key = (kind, values)
+    found = cache.get(key)
+    if found is None:
+        found = np.ones(len(roster), dtype=bool)
+        for v in values:
+            found &= roster.select(**{kind: [v]})
+        cache[key] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    """Each officer's first failing hard constraint at ``now`` and their local clock."""
+
+    codes: np.ndarray  # (M,) int8 Reason
+    minute: np.ndarray  # (M,) local minute of week
+    day: np.ndarray  # (M,) local date ordinal
+    hour: np.ndarray  # (M,) local ordinal * 24 + hour
+
+
+def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
+                     exclude: Mapping[str, str] | None = None) -> Constraints:
+    """The hard constraints for every officer, ignoring pools and rule requirements.
+    Licensing is checked on the lead's date at the property; hours and caps in each officer's
+    own timezone. ``state`` must be laid out for ``roster`` (``state.for_officers``)."""
+    minute, day, hour = roster.local_clock(now)
+    local_date = now.astimezone(zone(lead.timezone)).date() if lead.timezone else now.date()
+    expiry = roster.license_expiry(lead.state)
+    codes = np.zeros(len(roster), dtype=np.int8)
+    # Later assignments win: go from the last-checked reason back to the first.
+    codes[(state.hour_key == hour) & (state.hour_count >= roster.cap_hourly)] = \
+        _AT_HOURLY_CAP
+    codes[(state.day_key == day) & (state.day_count >= roster.cap_daily)] = _AT_DAILY_CAP
+    codes[state.open_leads >= roster.cap_open] = _AT_MAX_OPEN
+    codes[~roster.on_shift[roster.positions, minute]] = _OFF_SHIFT
+    for i in roster.with_away_periods:
+        if any(p.covers(now) for p in roster.officers[i].away):
+            codes[i] = _TIME_OFF
+    codes[roster.status_away] = _STATUS_AWAY
+    if exclude:
+        for oid in exclude:
+            j = roster.index.get(oid)
+            if j is not None:
+                codes[j] = _EXCLUDED
+    codes[expiry < local_date.toordinal()] = _LICENSE_EXPIRED
+    codes[expiry == 0] = _NOT_LICENSED
+    return Constraints(codes, minute, day, hour)
+
+
+def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
+               ) -> datetime | None:
+    """Earliest moment one of the ``held`` officers (roster indices, each held back only by a
+    temporary reason) could take a lead; None when none has a known time (status away, max
+    open: those free up when an officer returns or a lead closes)."""
+    codes = hc.codes[held]
+    minute = hc.minute[held]
+    wait = np.full(len(held), _NO_WAIT, dtype=np.int64)
+    off = codes == _OFF_SHIFT
+    opens = roster.next_open[held[off], minute[off]].astype(np.int64)
+    wait[off] = np.where(opens == NEVER_OPENS, wait[off], opens)
+    wait[codes == _AT_HOURLY_CAP] = (60 - minute[codes == _AT_HOURLY_CAP] % 60)
+    wait[codes == _AT_DAILY_CAP] = 1440 - minute[codes == _AT_DAILY_CAP] % 1440
+    best: datetime | None = None
+    if (wait < _NO_WAIT).any():
+        best = now.replace(second=0, microsecond=0) + timedelta(minutes=int(wait.min()))
+    for i in held[codes == _TIME_OFF]:
+        end = min((p.end for p in roster.officers[i].away if p.covers(now)), default=None)
+        if end is not None and (best is None or end < best):
+            best = end
+    return best
+
+
+def decide(
+    lead: Lead,
+    officers: Roster | Sequence[Officer],
+    policy: Policy,
+    state: RoutingState,
+    now: datetime,
+    *,
+    exclude: Mapping[str, str] | None = None,
+    prefer: str | None = None,
+) -> Decision:
+    """Route one lead.
+
+    Parameters
+    ----------
+    lead, officers, policy, state, now:
+        The lead, the roster (build a ``Roster`` once and reuse it; a plain sequence of
+        officers is compiled on every call), the loaded policy, the routing state (read only)
+        and the current time (timezone-aware; the simulator passes its simulated clock).
+    exclude:
+        Officers already tried for this lead (officer id -> why), e.g. after an SLA timeout.
+    prefer:
+        An officer to take first when eligible in the chosen pool, e.g. the backup officer of
+        one who did not accept in time.
+    """
+    roster = officers if isinstance(officers, Roster) else Roster(officers)
+    if state.officer_ids != roster.ids_tuple:
+        state = state.for_officers(roster.ids_tuple)
+    facts, notes = read_facts(lead, policy.builtin_fields, policy.custom_fields)
+    action, rule_path = policy.match(facts)
+    hc = hard_constraints(lead, roster, state, now, exclude)
+    method = selection_policy(policy)
+    traces: list[StepTrace] = []
+
+    def explanation() -> Explanation:
+        return Explanation(policy.name, policy.version, method.name, rule_path, traces, roster,
+                           notes)
+
+    def with_requirements(step: CompiledStep, codes: np.ndarray) -> np.ndarray:
+        if not (step.match_lead_language or step.require_languages or step.require_specialties):
+            return codes
+        out = codes.copy()
+        if step.require_specialties:
+            lacking = ~_all_of(roster, "specialties", step.require_specialties)
+            out[lacking] = _MISSING_SPECIALTY
+        if step.match_lead_language or step.require_languages:
+            langs = step.require_languages | (
+                {lead.language} if step.match_lead_language else frozenset())
+            out[~_all_of(roster, "languages", frozenset(langs)) & (out == 0)] = \
+                _MISSING_LANGUAGE
+        return out
+
+    def place(step: CompiledStep, in_pool: np.ndarray, codes: np.ndarray,
+              eligible: np.ndarray) -> Decision:
+        candidates = np.flatnonzero(eligible)
+        ctx = SelectionContext(lead, facts, roster, state, state.rotation(step.pool), step.pool,
+                               candidates, now, policy.routing.seed)
+        selection = method.select(ctx)
+        order, scores, propensity = selection.order, selection.scores, selection.propensity
+        if prefer is not None and prefer in roster.index:
+            p = roster.index[prefer]
+            if eligible[p] and order[0] != p:
+                keep = order != p
+                order = np.concatenate(([p], order[keep]))
+                if scores is not None:
+                    scores = np.concatenate((scores[~keep], scores[keep]))
+                propensity = 1.0
+                notes.append(f"backup officer {prefer} was eligible and taken first")
+        traces.append(StepTrace(step, in_pool, codes, order, scores))
+        spec = action.offer
+        k = 1 if spec.mode == "assign" else spec.max_officers
+        offered = tuple(roster.ids[order[:k]].tolist())
+        offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
+        if len(offered) == 1:
+            delta = claim_delta(roster, policy, state, step.pool, int(order[0]), now, hc)
+            return Decision(lead.lead_id, Status.ASSIGNED, f"assigned in pool {step.pool}",
+                            offered[0], offer, delta, explanation(), propensity, policy.name,
+                            policy.version, action.priority.value, step.pool)
+        return Decision(lead.lead_id, Status.OFFERED,
+                        f"offered ({spec.mode}) to {len(offered)} in pool {step.pool}", None,
+                        offer, EMPTY_DELTA, explanation(), propensity, policy.name,
+                        policy.version, action.priority.value, step.pool)
+
+    held = np.zeros(len(roster), dtype=bool)
+    any_off_shift = False
+    for step in action.steps:
+        in_pool = _pool_mask(roster, policy, step.pool)
+        codes = with_requirements(step, hc.codes)
+        eligible = in_pool & (codes == 0)
+        if eligible.any():
+            return place(step, in_pool, codes, eligible)
+        traces.append(StepTrace(step, in_pool, codes, None, None))
+        held |= in_pool & (codes >= FIRST_TEMPORARY)
+        any_off_shift = any_off_shift or bool((in_pool & (codes == _OFF_SHIFT)).any())
+
+    after = policy.routing.after_hours
+    if any_off_shift and after.pool is not None:
+        on_call = CompiledStep(after.pool, frozenset(), frozenset(), False, "routing.after_hours")
+        in_pool = _pool_mask(roster, policy, after.pool)
+        # On call means reachable outside working hours: the shift check is waived.
+        codes = np.where(hc.codes == _OFF_SHIFT, 0, hc.codes).astype(np.int8)
+        eligible = in_pool & (codes == 0)
+        if eligible.any():
+            notes.append("after hours: sent to the on-call pool")
+            return place(on_call, in_pool, codes, eligible)
+        traces.append(StepTrace(on_call, in_pool, codes, None, None))
+        held |= in_pool & (codes >= FIRST_TEMPORARY)
+
+    pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
+    if held.any():
+        members = np.flatnonzero(held)
+        until = hold_until(members, hc, roster, now)
+        kinds = [REASON_TEXT[Reason(c)] for c in np.unique(hc.codes[members])]
+        reason = f"held: every officer who could take it is {' or '.join(kinds)} (pool {pools})"
+        return Decision(lead.lead_id, Status.HELD, reason, None, None, EMPTY_DELTA,
+                        explanation(), 1.0, policy.name, policy.version, action.priority.value,
+                        None, until)
+    seen = sorted({int(c) for t in traces for c in np.unique(t.codes[t.in_pool]) if c})
+    if not seen:
+        reason = f"unassigned: pool {pools} has no officers"
+    else:
+        texts = " or ".join(REASON_TEXT[Reason(c)] for c in seen)
+        reason = f"unassigned: every officer in pool {pools} is {texts} (property in {lead.state})"
+    return Decision(lead.lead_id, Status.UNASSIGNED, reason, None, None, EMPTY_DELTA,
+                    explanation(), 1.0, policy.name, policy.version, action.priority.value)
+
+
+def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
+                officer: int | str, now: datetime, hc: Constraints | None = None) -> StateDelta:
+    """The state change when ``officer`` (roster index or id) takes a lead from ``pool`` at
+    ``now``. Part of an assignment decision; for an offer, the caller asks for it when an
+    officer accepts."""
+    i = roster.index[officer] if isinstance(officer, str) else officer
+    if hc is None:
+        minute, day, hour = roster.local_clock(now)
+    else:
+        day, hour = hc.day, hc.hour
+    new_pass, virtual_time = advance(state.rotation(pool), roster, i,
+                                     weighted=policy.routing.method != "round_robin")
+    oid = roster.ids_tuple[i]
+    return StateDelta(oid, now, int(day[i]), int(hour[i]),
+                      RotationStep(pool, oid, new_pass, virtual_time))
+
+
+__all__ = ["Constraints", "Decision", "Explanation", "Offer", "Reason", "Status",
+           "claim_delta", "decide", "hard_constraints", "hold_until"]

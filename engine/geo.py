@@ -1,0 +1,91 @@
+"""Reference data: ZIP code to state, county and timezone; FHFA conforming loan limits.
+
+The tables live in ``data/reference/`` (built by ``scripts/build_reference.py`` from public
+files; provenance in ``data/reference/README.md``) and are loaded once per process.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+REFERENCE_DIR = DATA_DIR / "reference"
+
+# Jurisdictions where a property can be and a loan officer can hold an NMLS license:
+# the 50 states, DC and the inhabited US territories.
+US_STATES = frozenset(
+    ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "PR", "VI", "GU", "AS", "MP"]
+)
+# Codes that appear in ZIP tables but are not a property location in the US.
+NON_PROPERTY_STATES = {
+    "AA": "a military APO/FPO address (Armed Forces Americas)",
+    "AE": "a military APO/FPO address (Armed Forces Europe)",
+    "AP": "a military APO/FPO address (Armed Forces Pacific)",
+    "FM": "the Federated States of Micronesia, not a US jurisdiction",
+    "MH": "the Marshall Islands, not a US jurisdiction",
+    "PW": "Palau, not a US jurisdiction",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ZipInfo:
+    """What a ZIP code tells: state, county FIPS ("" where unknown) and IANA timezone."""
+
+    zip: str
+    state: str
+    county_fips: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Geography:
+    """ZIP lookups and loan limits, read-only after load."""
+
+    zips: dict[str, ZipInfo]
+    # (year, county_fips) -> one-unit conforming loan limit in USD
+    limits: dict[tuple[int, str], int]
+    # (year, state) -> the single limit every county of the state shares, when they all do
+    state_uniform_limits: dict[tuple[int, str], int]
+    limit_years: tuple[int, ...]
+
+    def zip_info(self, zip_code: str) -> ZipInfo | None:
+        return self.zips.get(zip_code)
+
+    def limit_year(self, year: int) -> int:
+        """The table year that applies to a lead of ``year`` (latest table for later years)."""
+        for y in reversed(self.limit_years):
+            if y <= year:
+                return y
+        return self.limit_years[0]
+
+    def conforming_limit_usd(self, year: int, state: str, county_fips: str) -> int | None:
+        """One-unit conforming limit for a county and year; None when it cannot be known."""
+        y = self.limit_year(year)
+        if county_fips:
+            found = self.limits.get((y, county_fips))
+            if found is not None:
+                return found
+        return self.state_uniform_limits.get((y, state))
+
+
+@cache
+def load_geography(reference_dir: Path = REFERENCE_DIR) -> Geography:
+    """Load the reference tables (cached: the first call costs about 0.1 s)."""
+    zips: dict[str, ZipInfo] = {}
+    with gzip.open(reference_dir / "zips.csv.gz", "rt", newline="") as fh:
+        for row in csv.DictReader(fh):
+            zips[row["zip"]] = ZipInfo(row["zip"], row["state"], row["county_fips"], row["timezone"])
+    limits: dict[tuple[int, str], int] = {}
+    by_state: dict[tuple[int, str], set[int]] = {}
+    with open(reference_dir / "loan_limits.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            year, limit = int(row["year"]), int(row["one_unit_limit_usd"])
+            limits[(year, row["county_fips"])] = limit
+            by_state.setdefault((year, row["state"]), set()).add(limit)
+    uniform = {key: next(iter(vals)) for key, vals in by_state.items() if len(vals) == 1}
+    years = tuple(sorted({y for y, _ in limits}))
+    return Geography(zips, limits, uniform, years)

@@ -1,0 +1,45 @@
+"""Reading roster and lead files (CSV) into domain objects, with file/row/column errors."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from engine.domain import Officer
+from engine.errors import InputError, Problem
+from engine.leads import REQUIRED_COLUMNS
+from engine.roster import parse_officers
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
+    """The header and the rows of a CSV file (UTF-8, BOM tolerated); InputError if unreadable."""
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the iterator
+    except OSError as exc:
+        raise InputError(Problem("file", str(path), f"cannot be read: {exc.strerror}")) from None
+    reader = csv.DictReader(fh)
+    header = list(reader.fieldnames or [])
+
+    def rows() -> Iterator[dict[str, str]]:
+        with fh:
+            yield from reader
+
+    return header, rows()
+
+
+def load_roster(path: str | Path) -> list[Officer]:
+    """Parse an officers CSV; InputError lists every problem with file, row and column."""
+    path = Path(path)
+    header, rows = read_csv_rows(path)
+    if not header:
+        raise InputError(Problem("file", str(path), "is empty; expected a header row"))
+    return parse_officers(rows, source=path.name)
+
+
+def check_lead_header(header: list[str], source: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(Problem("columns", ", ".join(missing),
+                                 "required lead columns are missing from the header",
+                                 f"{source} row 1"))

@@ -1,0 +1,271 @@
+"""Turn one raw lead record (a CSV row, a decoded webhook body) into a validated ``Lead``.
+
+Every problem in the record is reported at once, each naming the field, the value and where;
+contact values (personal data) are shown masked. Columns the engine does not know become
+custom fields that rules may use, except protected characteristics, which are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from engine.domain import Contact, Lead, LoanProgram, LoanPurpose
+from engine.errors import InputError, Problem
+from engine.fair_lending import protected_characteristic
+from engine.geo import NON_PROPERTY_STATES, US_STATES, Geography, load_geography
+
+REQUIRED_COLUMNS = (
+    "lead_id", "received_at", "source", "first_name", "last_name", "email", "phone", "zip",
+    "loan_purpose", "loan_program", "loan_amount", "property_value", "credit_score", "language",
+    "is_veteran",
+)
+OPTIONAL_COLUMNS = ("state", "county_fips", "campaign", "first_time_buyer")
+# Consent evidence kept with the lead (TCPA consent text, Jornaya LeadiD, TrustedForm).
+CONSENT_COLUMNS = (
+    "tcpa_text", "tcpa_consent_at", "jornaya_lead_id", "trusted_form_token", "trustedform_cert_url",
+    "consent_ip", "consent_url",
+)
+KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS + CONSENT_COLUMNS)
+
+# ISO 639-1 two-letter language codes.
+ISO_639_1 = frozenset(
+    ["aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg", "bh", "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "co", "cr", "cs", "cu", "cv", "cy", "da", "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj", "fo", "fr", "fy", "ga", "gd", "gl", "gn", "gu", "gv", "ha", "he", "hi", "ho", "hr", "ht", "hu", "hy", "hz", "ia", "id", "ie", "ig", "ii", "ik", "io", "is", "it", "iu", "ja", "jv", "ka", "kg", "ki", "kj", "kk", "kl", "km", "kn", "ko", "kr", "ks", "ku", "kv", "kw", "ky", "la", "lb", "lg", "li", "ln", "lo", "lt", "lu", "lv", "mg", "mh", "mi", "mk", "ml", "mn", "mr", "ms", "mt", "my", "na", "nb", "nd", "ne", "ng", "nl", "nn", "no", "nr", "nv", "ny", "oc", "oj", "om", "or", "os", "pa", "pi", "pl", "ps", "pt", "qu", "rm", "rn", "ro", "ru", "rw", "sa", "sc", "sd", "se", "sg", "si", "sk", "sl", "sm", "sn", "so", "sq", "sr", "ss", "st", "su", "sv", "sw", "ta", "te", "tg", "th", "ti", "tk", "tl", "tn", "to", "tr", "ts", "tt", "tw", "ty", "ug", "uk", "ur", "uz", "ve", "vi", "vo", "wa", "wo", "xh", "yi", "yo", "za", "zh", "zu"]
+)
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", ""})
+CREDIT_SCORE_RANGE = (300, 850)
+
+
+def parse_bool(text: str) -> bool | None:
+    """``true/yes/y/1`` and ``false/no/n/0/''`` (any case); None for anything else."""
+    t = text.strip().lower()
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    return None
+
+
+def parse_money(text: str) -> float | None:
+    """A dollar amount such as ``350000``, ``350,000.00`` or ``$350,000``; None if unparsable."""
+    t = text.strip().replace(",", "").removeprefix("$")
+    try:
+        value = float(t)
+    except ValueError:
+        return None
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """ISO 8601 with a UTC offset (``Z`` allowed); None when unparsable or without offset."""
+    t = text.strip()
+    if t.endswith(("Z", "z")):
+        t = t[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+@lru_cache(maxsize=65536)
+def normalize_phone(text: str) -> str | None:
+    """E.164 form of a US (or explicitly international) phone number, None if not valid."""
+    try:
+        number = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=65536)
+def normalize_email(text: str) -> str | None:
+    """Normalized email address (syntax only; no DNS look-up), None if not valid."""
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadParser:
+    """Parses raw records against the reference data. Reusable and thread-safe."""
+
+    geography: Geography
+
+    @classmethod
+    def default(cls) -> LeadParser:
+        return cls(load_geography())
+
+    def parse(self, row: Mapping[str, Any], where: str = "") -> Lead:
+        """Validate ``row`` (column -> text) and build a Lead; raise InputError listing every
+        problem. ``where`` locates the record in messages, e.g. ``"leads.csv row 12"``."""
+        problems: list[Problem] = []
+
+        def text(column: str) -> str:
+            value = row.get(column)
+            return "" if value is None else str(value).strip()
+
+        def bad(column: str, value: object, message: str) -> None:
+            problems.append(Problem(column, value, message, where))
+
+        lead_id = text("lead_id")
+        if not lead_id:
+            bad("lead_id", "", "is required")
+
+        received_raw = text("received_at")
+        received_at = parse_timestamp(received_raw)
+        if received_at is None:
+            bad("received_at", received_raw,
+                "expected an ISO 8601 time with a UTC offset, e.g. 2025-03-04T10:15:00-05:00")
+
+        source = text("source").lower()
+        if not source:
+            bad("source", "", "is required")
+
+        email = ""
+        email_raw = text("email")
+        if email_raw:
+            email = normalize_email(email_raw) or ""
+            if not email:
+                bad("email", email_raw, "is not a valid email address")
+        phone = ""
+        phone_raw = text("phone")
+        if phone_raw:
+            phone = normalize_phone(phone_raw) or ""
+            if not phone:
+                bad("phone", phone_raw, "is not a valid phone number")
+        if not email_raw and not phone_raw:
+            bad("phone", "", "a lead needs a phone or an email to be contacted; both are empty")
+
+        geo = self._place(text("zip"), text("state"), text("county_fips"), bad)
+
+        purpose = _enum(LoanPurpose, text("loan_purpose"), "loan_purpose", bad)
+        program = _enum(LoanProgram, text("loan_program"), "loan_program", bad)
+
+        amount_raw = text("loan_amount")
+        amount = parse_money(amount_raw)
+        if amount is None:
+            bad("loan_amount", amount_raw, "expected a dollar amount, e.g. 350000")
+        elif amount <= 0:
+            bad("loan_amount", amount_raw, "must be greater than 0")
+        value_raw = text("property_value")
+        property_value: float | None = None
+        if value_raw:
+            property_value = parse_money(value_raw)
+            if property_value is None:
+                bad("property_value", value_raw, "expected a dollar amount, e.g. 450000")
+            elif property_value <= 0:
+                bad("property_value", value_raw, "must be greater than 0")
+        score_raw = text("credit_score")
+        credit_score: int | None = None
+        if score_raw:
+            try:
+                credit_score = int(float(score_raw))
+            except ValueError:
+                bad("credit_score", score_raw, "expected a whole number from 300 to 850")
+            else:
+                lo, hi = CREDIT_SCORE_RANGE
+                if not lo <= credit_score <= hi or credit_score != float(score_raw):
+                    bad("credit_score", score_raw, "expected a whole number from 300 to 850")
+        language = text("language").lower() or "en"
+        if language not in ISO_639_1:
+            bad("language", text("language"), "expected an ISO 639-1 code such as en, es, zh")
+        veteran = parse_bool(text("is_veteran"))
+        if veteran is None:
+            bad("is_veteran", text("is_veteran"), "expected true or false")
+        ftb_raw = text("first_time_buyer")
+        first_time: bool | None = None
+        if ftb_raw:
+            first_time = parse_bool(ftb_raw)
+            if first_time is None:
+                bad("first_time_buyer", ftb_raw, "expected true or false")
+
+        if problems:
+            raise InputError(problems)
+        assert received_at is not None and geo is not None and amount is not None
+        assert purpose is not None and program is not None and veteran is not None
+        state, county, tz = geo
+        limit = self.geography.conforming_limit_usd(received_at.year, state, county)
+        consent = {c: text(c) for c in CONSENT_COLUMNS if text(c)}
+        custom = {
+            k: v for k, v in row.items()
+            if k not in KNOWN_COLUMNS and k and protected_characteristic(k) is None
+        }
+        return Lead(
+            lead_id=lead_id,
+            received_at=received_at,
+            source=source,
+            zip=text("zip")[:5],
+            state=state,
+            county_fips=county,
+            timezone=tz,
+            loan_purpose=purpose,
+            loan_program=program,
+            loan_amount_usd=amount,
+            property_value_usd=property_value,
+            credit_score=credit_score,
+            language=language,
+            is_veteran=veteran,
+            first_time_buyer=first_time,
+            campaign=text("campaign"),
+            contact=Contact(text("first_name"), text("last_name"), email, phone),
+            consent=consent,
+            is_jumbo=None if limit is None else amount > limit,
+            conforming_limit_usd=limit,
+            custom=custom,
+        )
+
+    def _place(self, zip_raw: str, state_raw: str, county_raw: str, bad: Any
+               ) -> tuple[str, str, str] | None:
+        """State, county FIPS and timezone of the property, checked against the ZIP table."""
+        zip5 = zip_raw[:5] if len(zip_raw) == 10 and zip_raw[5] == "-" else zip_raw
+        if not (len(zip5) == 5 and zip5.isdigit()):
+            bad("zip", zip_raw, "expected a 5-digit US ZIP code (leading zeros kept), e.g. 02134")
+            return None
+        info = self.geography.zip_info(zip5)
+        if info is None:
+            bad("zip", zip_raw, "is not a known US ZIP code")
+            return None
+        if info.state in NON_PROPERTY_STATES:
+            bad("zip", zip_raw, f"is {NON_PROPERTY_STATES[info.state]}, not a property location")
+            return None
+        state = info.state
+        if state_raw:
+            given = state_raw.upper()
+            if given not in US_STATES:
+                bad("state", state_raw, "is not a US state, DC or territory code")
+                return None
+            if given != state:
+                bad("state", state_raw, f"does not match zip {zip5}, which is in {state}")
+                return None
+        county = info.county_fips
+        if county_raw:
+            if not (len(county_raw) == 5 and county_raw.isdigit()):
+                bad("county_fips", county_raw, "expected a 5-digit county FIPS code")
+                return None
+            if info.county_fips and county_raw[:2] != info.county_fips[:2]:
+                bad("county_fips", county_raw, f"is not a county of {state}")
+                return None
+            county = county_raw
+        return state, county, info.timezone
+
+
+def _enum(kind: Any, raw: str, column: str, bad: Any) -> Any:
+    key = raw.strip().lower().replace(" ", "_").replace("-", "_")
+    try:
+        return kind(key)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        bad(column, raw, f"expected one of {allowed}")
+        return None

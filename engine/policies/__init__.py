@@ -1,0 +1,15 @@
+"""Selection policies: how the eligible officers of a pool are ordered.
+
+``METHODS`` maps the ``routing.method`` of a policy file to a factory. Every caller knows only
+the ``SelectionPolicy`` protocol.
+"""
+
+from engine.policies.base import MethodFactory, Selection, SelectionContext, SelectionPolicy
+from engine.policies.rotation import Rotation, RotationFactory
+
+METHODS: dict[str, MethodFactory] = {
+    "round_robin": RotationFactory(weighted=False),
+    "weighted_round_robin": RotationFactory(weighted=True),
+}
+
+__all__ = ["METHODS", "Rotation", "Selection", "SelectionContext", "SelectionPolicy"]

@@ -1,0 +1,210 @@
+"""The condition language: structured YAML compiled once, at load, into Python closures.
+
+A condition is one of::
+
+    {field: loan_amount, gt: 500000}          # eq ne lt lte gt gte
+    {field: state, in: [CA, TX]}              # in, not_in
+    {field: credit_score, between: [620, 679]} # inclusive range
+    {field: zip, starts_with: ["900", "901"]} # prefix, e.g. zip3
+    {field: credit_score, missing: true}      # missing-value test
+    {all: [...]}  {any: [...]}  {not: {...}}
+
+User text is never evaluated: it only selects among these operators, and every field and value is
+type-checked against the field's declared type when the policy loads. A comparison with a missing
+value is false (so ``not`` of it is true); test ``missing`` explicitly where it matters.
+docs/policy.md explains why this form was chosen over CEL (benchmarks/bench_conditions.py).
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.fair_lending import protected_characteristic
+from engine.rules.fields import FieldSpec
+
+Facts = Mapping[str, Any]
+Predicate = Callable[[Facts], bool]
+
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "lte": operator.le,
+    "gt": operator.gt, "gte": operator.ge,
+}
+FIELD_OPERATORS = (*COMPARISONS, "in", "not_in", "between", "starts_with", "missing")
+ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "between"})
+
+
+class PolicyError(ValueError):
+    """A policy file problem, located by its YAML path (``rules[2].if.any[0].field``)."""
+
+    def __init__(self, path: str, message: str, source: str = "") -> None:
+        self.path, self.message, self.source = path, message, source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{path}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled condition: the predicate, the fields it reads, and a canonical form used
+    to spot duplicates. ``never`` marks a condition that can match no lead."""
+
+    predicate: Predicate
+    fields: frozenset[str]
+    canonical: str
+    never: bool = False
+    always: bool = False
+
+
+def _type_ok(value: Any, spec: FieldSpec) -> bool:
+    if spec.type == "string":
+        return isinstance(value, str)
+    if spec.type == "boolean":
+        return isinstance(value, bool)
+    if spec.type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _describe(spec: FieldSpec) -> str:
+    if spec.choices:
+        shown = sorted(spec.choices)
+        more = ", ..." if len(shown) > 12 else ""
+        return f"one of {', '.join(shown[:12])}{more}"
+    return {"string": "text (quote numbers-as-text, e.g. '900')", "number": "a number",
+            "integer": "a whole number", "boolean": "true or false"}[spec.type]
+
+
+def _check_value(value: Any, spec: FieldSpec, path: str) -> None:
+    if not _type_ok(value, spec):
+        raise PolicyError(
+            path, f"{spec.name} is {spec.type}; expected {_describe(spec)}, got {value!r}")
+    if spec.choices is not None and value not in spec.choices:
+        raise PolicyError(path, f"{value!r} is not a value of {spec.name}; "
+                                f"expected {_describe(spec)}")
+
+
+def compile_condition(node: Any, fields: Mapping[str, FieldSpec], path: str) -> Compiled:
+    """Validate and compile one condition; raise PolicyError at the first problem."""
+    if not isinstance(node, Mapping):
+        raise PolicyError(path, f"expected a condition mapping, got {node!r}")
+    logical = [k for k in ("all", "any", "not") if k in node]
+    if logical:
+        if len(node) != 1:
+            raise PolicyError(path, f"'{logical[0]}' must stand alone, found keys {sorted(node)}")
+        key = logical[0]
+        if key == "not":
+            inner = compile_condition(node["not"], fields, f"{path}.not")
+            pred = inner.predicate
+            return Compiled(lambda f: not pred(f), inner.fields, f"not({inner.canonical})",
+                            never=inner.always, always=inner.never)
+        items = node[key]
+        if not isinstance(items, list):
+            raise PolicyError(f"{path}.{key}", f"expected a list of conditions, got {items!r}")
+        parts = [compile_condition(x, fields, f"{path}.{key}[{i}]") for i, x in enumerate(items)]
+        preds = tuple(p.predicate for p in parts)
+        used = frozenset().union(*(p.fields for p in parts)) if parts else frozenset()
+        canon = f"{key}({','.join(sorted(p.canonical for p in parts))})"
+        if key == "all":
+            return Compiled(lambda f: all(p(f) for p in preds), used, canon,
+                            never=any(p.never for p in parts), always=all(p.always for p in parts))
+        return Compiled(lambda f: any(p(f) for p in preds), used, canon,
+                        never=all(p.never for p in parts), always=any(p.always for p in parts))
+
+    if "field" not in node:
+        raise PolicyError(path, "expected 'field' with an operator, or all / any / not; "
+                                f"found keys {sorted(node)}")
+    name = node["field"]
+    if not isinstance(name, str):
+        raise PolicyError(f"{path}.field", f"expected a field name, got {name!r}")
+    characteristic = protected_characteristic(name)
+    if characteristic is not None and name != "language":
+        raise PolicyError(f"{path}.field", f"{name!r} is a protected characteristic "
+                          f"({characteristic}) and may never be a routing input (fair lending)")
+    spec = fields.get(name)
+    if spec is None:
+        known = ", ".join(sorted(fields))
+        raise PolicyError(f"{path}.field", f"unknown field {name!r}; known fields: {known} "
+                          "(declare extra lead columns under custom_fields)")
+    ops = [k for k in node if k != "field"]
+    if len(ops) != 1 or ops[0] not in FIELD_OPERATORS:
+        raise PolicyError(path, f"expected exactly one operator of {', '.join(FIELD_OPERATORS)}"
+                                f"; found {ops}")
+    op = ops[0]
+    value = node[op]
+    at = f"{path}.{op}"
+    if op in ORDERED_OPS and (spec.type in ("string", "boolean")):
+        raise PolicyError(at, f"{op} needs a number field; {name} is {spec.type}")
+    canon = json.dumps([name, op, value], sort_keys=True, default=str)
+    fields_used = frozenset({name})
+
+    if op == "missing":
+        if not isinstance(value, bool):
+            raise PolicyError(at, f"expected true or false, got {value!r}")
+        want = value
+        return Compiled(lambda f: (f.get(name) is None) == want, fields_used, canon)
+    if op in COMPARISONS:
+        _check_value(value, spec, at)
+        cmp = COMPARISONS[op]
+
+        def compare(f: Facts) -> bool:
+            v = f.get(name)
+            return v is not None and cmp(v, value)
+
+        return Compiled(compare, fields_used, canon)
+    if op in ("in", "not_in"):
+        if not isinstance(value, list):
+            raise PolicyError(at, f"expected a list of values, got {value!r}")
+        for i, v in enumerate(value):
+            _check_value(v, spec, f"{at}[{i}]")
+        members = frozenset(value)
+        if op == "in":
+            return Compiled(lambda f: f.get(name) in members, fields_used, canon,
+                            never=not members)
+        return Compiled(lambda f: (v := f.get(name)) is not None and v not in members,
+                        fields_used, canon)
+    if op == "between":
+        if not (isinstance(value, list) and len(value) == 2):
+            raise PolicyError(at, f"expected [low, high], got {value!r}")
+        for i, v in enumerate(value):
+            _check_value(v, spec, f"{at}[{i}]")
+        lo, hi = value
+        if lo > hi:
+            raise PolicyError(at, f"low {lo!r} is above high {hi!r}: matches no lead")
+        return Compiled(lambda f: (v := f.get(name)) is not None and lo <= v <= hi,
+                        fields_used, canon)
+    # starts_with
+    prefixes = value if isinstance(value, list) else [value]
+    if spec.type != "string" or not all(isinstance(p, str) and p for p in prefixes):
+        raise PolicyError(at, f"starts_with needs a text field and text prefixes "
+                              f"(quote digits: '900'); got {name} ({spec.type}) and {value!r}")
+    tup = tuple(prefixes)
+    return Compiled(lambda f: (v := f.get(name)) is not None and v.startswith(tup),
+                    fields_used, canon)
+
+
+CONDITION_JSON_SCHEMA: dict[str, Any] = {
+    "$id": "#condition",
+    "description": "A condition: a field test, or all / any / not of conditions.",
+    "oneOf": [
+        {"type": "object", "required": ["all"], "additionalProperties": False,
+         "properties": {"all": {"type": "array", "items": {"$ref": "#/$defs/Condition"}}}},
+        {"type": "object", "required": ["any"], "additionalProperties": False,
+         "properties": {"any": {"type": "array", "items": {"$ref": "#/$defs/Condition"}}}},
+        {"type": "object", "required": ["not"], "additionalProperties": False,
+         "properties": {"not": {"$ref": "#/$defs/Condition"}}},
+        {"type": "object", "required": ["field"], "minProperties": 2, "maxProperties": 2,
+         "additionalProperties": False,
+         "properties": {
+             "field": {"type": "string", "description": "a lead field or declared custom field"},
+             **{op: {} for op in COMPARISONS},
+             "in": {"type": "array"}, "not_in": {"type": "array"},
+             "between": {"type": "array", "minItems": 2, "maxItems": 2},
+             "starts_with": {"anyOf": [{"type": "string"},
+                                       {"type": "array", "items": {"type": "string"}}]},
+             "missing": {"type": "boolean"},
+         }},
+    ],
+}

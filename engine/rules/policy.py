@@ -1,0 +1,383 @@
+"""The policy file: YAML, versioned, validated with YAML paths, compiled once.
+
+Structure (full reference in docs/policy.md; JSON Schema from ``leadroute policy schema``)::
+
+    policy: default            # name
+    version: 3
+    routing: {method: weighted_round_robin, offer: {mode: assign, accept_within_s: 900},
+              after_hours: {action: hold}}
+    custom_fields: {broker_tier: string}
+    pools: {main: {everyone: true}, va: {specialties: [va]}}
+    rules:
+      - name: va
+        if: {field: loan_program, eq: va}
+        then: {pool: va, fallback: [main]}
+    else: {pool: main}
+
+Rules are tried in order; the first whose ``if`` holds applies its ``then`` (or its own
+``else``, which makes every later rule unreachable). The top-level ``else`` catches the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
+
+from engine.domain import Specialty
+from engine.fair_lending import protected_characteristic
+from engine.leads import ISO_639_1, KNOWN_COLUMNS
+from engine.rules.conditions import (
+    CONDITION_JSON_SCHEMA,
+    Compiled,
+    PolicyError,
+    compile_condition,
+)
+from engine.rules.fields import BUILTIN_FIELDS, FIELD_TYPES, FieldSpec
+
+ConditionNode = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/$defs/Condition"})]
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OfferSpec(_Strict):
+    """How the chosen officers are offered the lead.
+
+    ``assign``: one officer gets it. ``broadcast``: the top ``max_officers`` are offered it at
+    once and the first to accept wins. ``cascade``: offered to one officer at a time, in rank
+    order, ``step_s`` seconds each. ``accept_within_s`` is the SLA: not accepted by then, the
+    lead is re-routed (backup officer, then the fallback chain).
+    """
+
+    mode: Literal["assign", "broadcast", "cascade"] = "assign"
+    max_officers: int = Field(1, ge=1, le=50)
+    step_s: float | None = Field(None, gt=0)
+    accept_within_s: float = Field(900.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OfferSpec:
+        if self.mode == "cascade" and self.step_s is None:
+            raise ValueError("a cascade needs step_s, the seconds each officer has to accept")
+        if self.mode == "assign" and self.max_officers != 1:
+            raise ValueError("mode assign offers one officer; use broadcast or cascade for more")
+        return self
+
+
+class AfterHours(_Strict):
+    """What happens when the only officers who could take a lead are off shift:
+    ``hold`` until the next opening, or send to an on-call ``pool`` (working hours ignored)."""
+
+    action: Literal["hold", "pool"] = "hold"
+    pool: str | None = None
+
+    @model_validator(mode="after")
+    def _pool_given(self) -> AfterHours:
+        if (self.action == "pool") != (self.pool is not None):
+            raise ValueError("action pool needs pool: NAME; action hold takes no pool")
+        return self
+
+
+class Routing(_Strict):
+    method: str = "weighted_round_robin"
+    params: dict[str, Any] = Field(default_factory=dict)
+    offer: OfferSpec = Field(default_factory=OfferSpec)
+    after_hours: AfterHours = Field(default_factory=AfterHours)
+    seed: int = Field(0, description="seed of the deterministic tie-break order")
+
+
+class PoolSpec(_Strict):
+    """A named set of officers: everyone, or those matching any listed id, team, specialty,
+    language or licensed state."""
+
+    everyone: bool = False
+    ids: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+    specialties: list[Specialty] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    states: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _selects(self) -> PoolSpec:
+        if not (self.everyone or self.ids or self.teams or self.specialties or self.languages
+                or self.states):
+            raise ValueError("a pool needs everyone: true or at least one of ids, teams, "
+                             "specialties, languages, states")
+        return self
+
+
+class Step(_Strict):
+    """One place to look for an officer: a pool, optionally narrowed by requirements."""
+
+    pool: str
+    require_specialties: list[Specialty] = Field(default_factory=list)
+    require_languages: list[str] = Field(default_factory=list)
+    match_lead_language: bool = Field(
+        False, description="only officers who speak the borrower's preferred language")
+
+
+class Action(Step):
+    priority: Priority = Priority.NORMAL
+    fallback: list[str | Step] = Field(
+        default_factory=list, description="pools (or steps) tried in order when none fits")
+    offer: OfferSpec | None = None
+
+
+class Rule(_Strict):
+    name: str = Field(min_length=1)
+    if_: ConditionNode = Field(alias="if")
+    then: Action
+    else_: Action | None = Field(None, alias="else")
+
+
+class PolicyFile(_Strict):
+    policy: str = Field(min_length=1, description="policy name")
+    version: int | str
+    description: str = ""
+    routing: Routing = Field(default_factory=Routing)
+    custom_fields: dict[str, Literal["string", "number", "integer", "boolean"]] = Field(
+        default_factory=dict)
+    pools: dict[str, PoolSpec]
+    rules: list[Rule] = Field(default_factory=list)
+    else_: Action | None = Field(
+        None, alias="else", description="where a lead that matches no rule goes; required "
+        "unless the last rule has its own else")
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """JSON Schema of the policy file, for editors (YAML language servers read it)."""
+    schema = PolicyFile.model_json_schema(by_alias=True)
+    schema.setdefault("$defs", {})["Condition"] = {
+        k: v for k, v in CONDITION_JSON_SCHEMA.items() if k != "$id"}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "leadroute policy file"
+    return schema
+
+
+# ---------------------------------------------------------------- compiled form
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStep:
+    pool: str
+    require_specialties: frozenset[Specialty]
+    require_languages: frozenset[str]
+    match_lead_language: bool
+    path: str
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"pool": self.pool}
+        if self.require_specialties:
+            out["require_specialties"] = sorted(self.require_specialties)
+        if self.require_languages:
+            out["require_languages"] = sorted(self.require_languages)
+        if self.match_lead_language:
+            out["match_lead_language"] = True
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledAction:
+    steps: tuple[CompiledStep, ...]  # the primary step, then the fallbacks
+    priority: Priority
+    offer: OfferSpec
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str
+    condition: Compiled
+    then: CompiledAction
+    otherwise: CompiledAction | None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A loaded, validated policy: what ``engine.decide`` runs."""
+
+    name: str
+    version: str
+    spec: PolicyFile
+    rules: tuple[CompiledRule, ...]
+    default: CompiledAction | None  # None when the last rule has its own else
+    builtin_fields: tuple[str, ...]  # built-in fields the rules read
+    custom_fields: Mapping[str, str]  # declared custom fields and their types
+    source: str = ""
+
+    @property
+    def routing(self) -> Routing:
+        return self.spec.routing
+
+    @property
+    def pools(self) -> Mapping[str, PoolSpec]:
+        return self.spec.pools
+
+    def match(self, facts: Mapping[str, Any]) -> tuple[CompiledAction, list[dict[str, Any]]]:
+        """The action for a lead's facts and the rule path that led to it."""
+        path: list[dict[str, Any]] = []
+        for rule in self.rules:
+            if rule.condition.predicate(facts):
+                path.append({"rule": rule.name, "matched": True, "branch": "then"})
+                return rule.then, path
+            if rule.otherwise is not None:
+                path.append({"rule": rule.name, "matched": False, "branch": "else"})
+                return rule.otherwise, path
+            path.append({"rule": rule.name, "matched": False})
+        assert self.default is not None  # compile_policy guarantees a catch-all
+        path.append({"rule": "else", "matched": True, "branch": "else"})
+        return self.default, path
+
+
+def _yaml_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = {"if_": "if", "else_": "else"}.get(part, part)
+            out += f".{name}" if out else name
+    return out or "(top)"
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read, validate and compile a policy file; raise PolicyError with the YAML path."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyError("(file)", f"cannot read policy file: {exc.strerror}", str(path)) from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Validate and compile policy YAML text (see ``load_policy``)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
+        raise PolicyError(where, f"not valid YAML: {getattr(exc, 'problem', exc)}", source) \
+            from None
+    if not isinstance(raw, dict):
+        raise PolicyError("(top)", "expected a mapping with policy, version, pools, rules, else",
+                          source)
+    try:
+        spec = PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}"
+        elif err["type"] == "missing":
+            message = f"{loc[-1]!r} is required"
+        elif "input" in err and err["type"] not in ("model_type",):
+            message = f"{message} (got {err['input']!r})"
+        raise PolicyError(_yaml_path(loc), message, source) from None
+    return compile_policy(spec, source)
+
+
+def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
+    """Check references, types, reachability and fair-lending limits; compile conditions."""
+    def fail(path: str, message: str) -> PolicyError:
+        return PolicyError(path, message, source)
+
+    from engine.policies import METHODS  # the registry imports nothing from rules at load
+
+    if spec.routing.method not in METHODS:
+        raise fail("routing.method", f"unknown method {spec.routing.method!r}; "
+                                     f"known: {', '.join(sorted(METHODS))}")
+    try:
+        METHODS[spec.routing.method].validate_params(spec.routing.params)
+    except ValueError as exc:
+        raise fail("routing.params", str(exc)) from None
+
+    fields: dict[str, FieldSpec] = dict(BUILTIN_FIELDS)
+    for name, type_ in spec.custom_fields.items():
+        at = f"custom_fields.{name}"
+        characteristic = protected_characteristic(name)
+        if characteristic is not None:
+            raise fail(at, f"{name!r} is a protected characteristic ({characteristic}) and may "
+                           "never be a routing input (fair lending)")
+        if name in BUILTIN_FIELDS or name in KNOWN_COLUMNS:
+            raise fail(at, f"{name!r} is a built-in lead field; do not redeclare it")
+        assert type_ in FIELD_TYPES
+        fields[name] = FieldSpec(name, type_, "custom field")
+
+    for pool_name, pool in spec.pools.items():
+        for i, lang in enumerate(pool.languages):
+            if lang not in ISO_639_1:
+                raise fail(f"pools.{pool_name}.languages[{i}]",
+                           f"{lang!r} is not an ISO 639-1 code")
+
+    def step(node: Step, at: str) -> CompiledStep:
+        if node.pool not in spec.pools:
+            raise fail(f"{at}.pool", f"unknown pool {node.pool!r}; pools: "
+                                     f"{', '.join(sorted(spec.pools))}")
+        for i, lang in enumerate(node.require_languages):
+            if lang not in ISO_639_1:
+                raise fail(f"{at}.require_languages[{i}]", f"{lang!r} is not an ISO 639-1 code")
+        return CompiledStep(node.pool, frozenset(node.require_specialties),
+                            frozenset(node.require_languages), node.match_lead_language, at)
+
+    def action(node: Action, at: str) -> CompiledAction:
+        steps = [step(node, at)]
+        for i, fb in enumerate(node.fallback):
+            fb_at = f"{at}.fallback[{i}]"
+            steps.append(step(Step(pool=fb) if isinstance(fb, str) else fb, fb_at))
+        return CompiledAction(tuple(steps), node.priority, node.offer or spec.routing.offer)
+
+    if spec.routing.after_hours.pool is not None and \
+            spec.routing.after_hours.pool not in spec.pools:
+        raise fail("routing.after_hours.pool", f"unknown pool {spec.routing.after_hours.pool!r}")
+
+    rules: list[CompiledRule] = []
+    seen_names: dict[str, int] = {}
+    seen_conditions: dict[str, int] = {}
+    catch_all: int | None = None
+    for i, rule in enumerate(spec.rules):
+        at = f"rules[{i}]"
+        if catch_all is not None:
+            raise fail(at, f"unreachable: rules[{catch_all}] ({spec.rules[catch_all].name!r}) "
+                           "catches every lead before it")
+        if rule.name in seen_names:
+            raise fail(f"{at}.name", f"duplicate rule name {rule.name!r} "
+                                     f"(also rules[{seen_names[rule.name]}])")
+        seen_names[rule.name] = i
+        cond = compile_condition(rule.if_, fields, f"{at}.if")
+        if cond.never:
+            raise fail(f"{at}.if", "unreachable: this condition can match no lead")
+        if cond.canonical in seen_conditions:
+            j = seen_conditions[cond.canonical]
+            raise fail(f"{at}.if", f"unreachable: same condition as rules[{j}] "
+                                   f"({spec.rules[j].name!r}), which matches first")
+        seen_conditions[cond.canonical] = i
+        if rule.else_ is not None or cond.always:
+            catch_all = i
+        rules.append(CompiledRule(
+            rule.name, cond, action(rule.then, f"{at}.then"),
+            action(rule.else_, f"{at}.else") if rule.else_ is not None else None))
+    if catch_all is not None and spec.else_ is not None:
+        raise fail("else", f"unreachable: rules[{catch_all}] ({spec.rules[catch_all].name!r}) "
+                           "already catches every lead; remove one of the two")
+    if catch_all is None and spec.else_ is None:
+        raise fail("else", "'else' is required: a lead that matches no rule needs a pool")
+    default = action(spec.else_, "else") if spec.else_ is not None else None
+    used = frozenset().union(*(r.condition.fields for r in rules)) if rules else frozenset()
+    builtin = tuple(sorted(f for f in used if f in BUILTIN_FIELDS))
+    custom = {f: spec.custom_fields[f] for f in sorted(used) if f in spec.custom_fields}
+    return Policy(spec.policy, str(spec.version), spec, tuple(rules), default, builtin, custom,
+                  source)
