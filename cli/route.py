@@ -86,7 +86,8 @@ def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pat
                 from engine.decide import claim_delta
 
                 state.apply(claim_delta(roster, policy, state, decision.pool or "",
-                                        decision.offer.officer_ids[0], lead.received_at))
+                                        decision.offer.officer_ids[0], lead.received_at,
+                                        decision.pool_weight))
             explanation = decision.explanation.to_dict(detail=detail)
             explanation.update(status=decision.status.value, propensity=decision.propensity,
                                priority=decision.priority)

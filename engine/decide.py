@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.domain import Lead, Officer
 from engine.policies import METHODS, SelectionContext, SelectionPolicy
-from engine.policies.rotation import advance
+from engine.policies.rotation import advance, eligible_weight
 from engine.roster import NEVER_OPENS, Roster, zone
 from engine.rules.fields import read_facts
 from engine.rules.policy import CompiledAction, CompiledStep, Policy
@@ -162,6 +162,7 @@ class Decision:
     priority: str
     pool: str | None = None
     hold_until: datetime | None = None
+    pool_weight: float = 0.0  # W of the rotation when offered; claim_delta needs it
 
 
 _METHOD_CACHE: dict[int, tuple[Policy, SelectionPolicy]] = {}
@@ -195,7 +196,8 @@ def _all_of(roster: Roster, kind: str, values: frozenset[str]) -> np.ndarray:
     if found is None:
         found = np.ones(len(roster), dtype=bool)
         for v in values:
-            found &= roster.select(**{kind: [v]})
+            found &= (roster.select(languages=[v]) if kind == "languages"
+                      else roster.select(specialties=[v]))
         cache[key] = found
     return found
 
@@ -220,9 +222,9 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     expiry = roster.license_expiry(lead.state)
     codes = np.zeros(len(roster), dtype=np.int8)
     # Later assignments win: go from the last-checked reason back to the first.
-    codes[(state.hour_key == hour) & (state.hour_count >= roster.cap_hourly)] = \
+    codes[np.where(state.hour_key == hour, state.hour_count, 0) >= roster.cap_hourly] = \
         _AT_HOURLY_CAP
-    codes[(state.day_key == day) & (state.day_count >= roster.cap_daily)] = _AT_DAILY_CAP
+    codes[np.where(state.day_key == day, state.day_count, 0) >= roster.cap_daily] = _AT_DAILY_CAP
     codes[state.open_leads >= roster.cap_open] = _AT_MAX_OPEN
     codes[~roster.on_shift[roster.positions, minute]] = _OFF_SHIFT
     for i in roster.with_away_periods:
@@ -322,27 +324,30 @@ def decide(
         order, scores, propensity = selection.order, selection.scores, selection.propensity
         if prefer is not None and prefer in roster.index:
             p = roster.index[prefer]
-            if eligible[p] and order[0] != p:
-                keep = order != p
-                order = np.concatenate(([p], order[keep]))
-                if scores is not None:
-                    scores = np.concatenate((scores[~keep], scores[keep]))
-                propensity = 1.0
+            if eligible[p]:
+                if order[0] != p:
+                    keep = order != p
+                    order = np.concatenate(([p], order[keep]))
+                    if scores is not None:
+                        scores = np.concatenate((scores[~keep], scores[keep]))
+                    propensity = 1.0
                 notes.append(f"backup officer {prefer} was eligible and taken first")
         traces.append(StepTrace(step, in_pool, codes, order, scores))
         spec = action.offer
         k = 1 if spec.mode == "assign" else spec.max_officers
         offered = tuple(roster.ids[order[:k]].tolist())
         offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
+        weight = eligible_weight(roster, candidates, weighted(policy))
         if len(offered) == 1:
-            delta = claim_delta(roster, policy, state, step.pool, int(order[0]), now, hc)
+            delta = claim_delta(roster, policy, state, step.pool, int(order[0]), now, weight, hc)
             return Decision(lead.lead_id, Status.ASSIGNED, f"assigned in pool {step.pool}",
                             offered[0], offer, delta, explanation(), propensity, policy.name,
                             policy.version, action.priority.value, step.pool)
         return Decision(lead.lead_id, Status.OFFERED,
                         f"offered ({spec.mode}) to {len(offered)} in pool {step.pool}", None,
                         offer, EMPTY_DELTA, explanation(), propensity, policy.name,
-                        policy.version, action.priority.value, step.pool)
+                        policy.version, action.priority.value, step.pool,
+                        pool_weight=weight)
 
     held = np.zeros(len(roster), dtype=bool)
     any_off_shift = False
@@ -373,8 +378,9 @@ def decide(
     if held.any():
         members = np.flatnonzero(held)
         until = hold_until(members, hc, roster, now)
-        kinds = [REASON_TEXT[Reason(c)] for c in np.unique(hc.codes[members])]
-        reason = f"held: every officer who could take it is {' or '.join(kinds)} (pool {pools})"
+        codes, counts = np.unique(hc.codes[members], return_counts=True)
+        why = "; ".join(f"{n} {REASON_TEXT[Reason(c)]}" for c, n in zip(codes, counts, strict=True))
+        reason = f"held: no officer in pool {pools} can take it now ({why})"
         return Decision(lead.lead_id, Status.HELD, reason, None, None, EMPTY_DELTA,
                         explanation(), 1.0, policy.name, policy.version, action.priority.value,
                         None, until)
@@ -382,24 +388,32 @@ def decide(
     if not seen:
         reason = f"unassigned: pool {pools} has no officers"
     else:
-        texts = " or ".join(REASON_TEXT[Reason(c)] for c in seen)
-        reason = f"unassigned: every officer in pool {pools} is {texts} (property in {lead.state})"
+        texts = "; ".join(REASON_TEXT[Reason(c)] for c in seen)
+        reason = f"unassigned: no officer in pool {pools} can take a lead in {lead.state} " \
+                 f"({texts})"
     return Decision(lead.lead_id, Status.UNASSIGNED, reason, None, None, EMPTY_DELTA,
                     explanation(), 1.0, policy.name, policy.version, action.priority.value)
 
 
+def weighted(policy: Policy) -> bool:
+    """Whether the policy's rotation counts officer weights (all but plain round robin)."""
+    return policy.routing.method != "round_robin"
+
+
 def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
-                officer: int | str, now: datetime, hc: Constraints | None = None) -> StateDelta:
+                officer: int | str, now: datetime, pool_weight: float,
+                hc: Constraints | None = None) -> StateDelta:
     """The state change when ``officer`` (roster index or id) takes a lead from ``pool`` at
-    ``now``. Part of an assignment decision; for an offer, the caller asks for it when an
-    officer accepts."""
+    ``now``, officers of total weight ``pool_weight`` having been eligible. Part of an
+    assignment decision; for an offer, the caller asks for it (with the decision's
+    ``pool_weight``) when an officer accepts."""
     i = roster.index[officer] if isinstance(officer, str) else officer
     if hc is None:
         minute, day, hour = roster.local_clock(now)
     else:
         day, hour = hc.day, hc.hour
-    new_pass, virtual_time = advance(state.rotation(pool), roster, i,
-                                     weighted=policy.routing.method != "round_robin")
+    new_pass, virtual_time = advance(state.rotation(pool), roster, i, weighted(policy),
+                                     pool_weight)
     oid = roster.ids_tuple[i]
     return StateDelta(oid, now, int(day[i]), int(hour[i]),
                       RotationStep(pool, oid, new_pass, virtual_time))

@@ -67,7 +67,7 @@ def parse_officer(row: Mapping[str, Any], where: str = "") -> Officer:
     tz_name = text("timezone")
     try:
         zone(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tz directory ("America")
         bad("timezone", tz_name, "is not an IANA timezone such as America/Chicago")
         tz_name = ""
 
@@ -232,7 +232,8 @@ def parse_officers(rows: Iterable[Mapping[str, Any]], source: str = "officers") 
         missing = [c for c in OFFICER_COLUMNS if c not in row]
         if missing and number == 2:
             raise InputError(
-                Problem("columns", ", ".join(missing), "missing required columns", source)
+                Problem("columns", ", ".join(missing), "missing required columns",
+                        f"{source} row 1")
             )
         try:
             officer = parse_officer(row, where)

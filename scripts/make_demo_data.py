@@ -68,13 +68,20 @@ def make_roster(n: int, rng: np.random.Generator, states_per_officer: int = 4) -
 
 def make_leads(n: int, rng: np.random.Generator, start: datetime | None = None,
                zips: pd.DataFrame | None = None) -> pd.DataFrame:
-    start = start or datetime(2025, 3, 3, 6, 0, tzinfo=timezone.utc)
+    start = start or datetime(2025, 3, 3, 5, 0, tzinfo=timezone.utc)  # 00:00 US Eastern
     if zips is None:
         zips = pd.read_csv(ROOT / "data" / "reference" / "zips.csv.gz", dtype=str,
                            keep_default_na=False)
     pool = zips[zips["state"].isin(list(STATE_TZ)) & (zips["county_fips"] != "")]["zip"].to_numpy()
-    # arrivals over ~30 days, denser in the day
-    seconds = np.sort(rng.uniform(0, 30 * 86400, size=n))
+    # arrivals over 30 days: by hour of day (US Eastern, peaks at lunch and evening) and
+    # weekday (weekends about half as busy)
+    hourly = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 4, 6, 7, 7, 8, 7, 7, 6, 6, 6, 7, 8, 7,
+                       5, 3, 2], dtype=float)
+    days = np.arange(30)
+    weekday_w = np.where((days + start.weekday()) % 7 >= 5, 0.5, 1.0)
+    weights = (weekday_w[:, None] * hourly[None, :]).ravel()
+    slot = rng.choice(len(weights), size=n, p=weights / weights.sum())
+    seconds = np.sort(slot * 3600 + rng.uniform(0, 3600, size=n))
     programs = rng.choice(["conventional", "fha", "va", "usda", "non_qm", "reverse"], size=n,
                           p=[0.62, 0.18, 0.1, 0.03, 0.04, 0.03])
     purposes = rng.choice(["purchase", "refinance", "cash_out_refinance", "home_equity"], size=n,

@@ -45,7 +45,8 @@ class SelectionPolicy(Protocol):
     """One method: order the eligible candidates. Must be deterministic given its inputs
     (randomized policies draw from a generator seeded by ``ctx.seed`` and the lead id)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def select(self, ctx: SelectionContext) -> Selection: ...
 

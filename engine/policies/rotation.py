@@ -1,14 +1,17 @@
 """Round-robin and weighted round-robin by stride scheduling (virtual time).
 
-Each officer in a pool has a *pass*. The officer with the smallest virtual finish time,
-``max(pass, V) + 1 / weight``, is next; their pass becomes that finish time and the pool's
-virtual time ``V`` moves up to their start. Properties (tests/engine/test_rotation.py):
+Each officer in a pool has a *pass*: the leads they have had, divided by their weight. The
+pool's virtual time ``V`` advances by ``1 / W`` per lead, ``W`` being the total weight of the
+officers eligible for it, so it tracks the pass a continuously available officer would have.
+An officer's start is ``max(pass, V - 1/weight)`` and the smallest finish, ``start + 1/weight``,
+goes next; the chosen officer's pass becomes their finish. Properties
+(tests/engine/test_rotation.py):
 
 - weights 3:1 give 3:1 in every window (each officer within one lead of its exact share in every
   prefix), interleaved rather than in bursts;
-- an officer who was away, off shift or at a cap is skipped and keeps their pass; on return their
-  start is lifted to ``V``, so they are next in line (their place is kept) but get no catch-up
-  burst for the leads they missed;
+- an officer who was away, off shift or at a cap is skipped and keeps their pass; on return
+  their start is lifted to one stride behind ``V``, so they are next in line (their place is
+  kept) but get no catch-up burst for the leads they missed;
 - ties go to the least recently assigned officer, then to a fixed seeded order (never to roster
   or creation order);
 - a newcomer starts at ``V``: a fair share from the first lead, no zero-history flood.
@@ -46,23 +49,32 @@ def seeded_order(roster: Roster, seed: int) -> np.ndarray:
     return found
 
 
-def rotation_order(ctx: SelectionContext, weighted: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates in rotation order and their virtual finish times (same order)."""
+# Finish times closer than this are a tie (passes are sums of 1/weight, so float noise).
+_TIE = 1e-9
+
+
+def rotation_order(ctx: SelectionContext, weighted: bool) -> np.ndarray:
+    """The candidates (roster indices) in rotation order."""
     cand = ctx.candidates
-    start = np.maximum(ctx.rotation.passes[cand], ctx.rotation.virtual_time)
     stride = 1.0 / ctx.roster.weights[cand] if weighted else np.ones(len(cand))
-    finish = start + stride
+    start = np.maximum(ctx.rotation.passes[cand], ctx.rotation.virtual_time - stride)
+    finish = np.round((start + stride) / _TIE)
     keys = (seeded_order(ctx.roster, ctx.seed)[cand], ctx.state.last_assigned_s[cand], finish)
-    idx = np.lexsort(keys)
-    return cand[idx], finish[idx]
+    return cand[np.lexsort(keys)]
 
 
-def advance(rotation: PoolRotation, roster: Roster, officer: int, weighted: bool
-            ) -> tuple[float, float]:
-    """New (pass, virtual time) of a pool after ``officer`` (a roster index) takes a lead."""
-    start = max(float(rotation.passes[officer]), rotation.virtual_time)
+def eligible_weight(roster: Roster, candidates: np.ndarray, weighted: bool) -> float:
+    """W: the total weight of the officers eligible for a lead."""
+    return float(roster.weights[candidates].sum()) if weighted else float(len(candidates))
+
+
+def advance(rotation: PoolRotation, roster: Roster, officer: int, weighted: bool,
+            total_weight: float) -> tuple[float, float]:
+    """New (pass, virtual time) of a pool after ``officer`` (a roster index) takes a lead for
+    which officers of ``total_weight`` were eligible."""
     stride = 1.0 / float(roster.weights[officer]) if weighted else 1.0
-    return start + stride, start
+    start = max(float(rotation.passes[officer]), rotation.virtual_time - stride)
+    return start + stride, rotation.virtual_time + 1.0 / total_weight
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +88,7 @@ class Rotation:
         return "weighted_round_robin" if self.weighted else "round_robin"
 
     def select(self, ctx: SelectionContext) -> Selection:
-        order, _ = rotation_order(ctx, self.weighted)
-        return Selection(order, 1.0, None)
+        return Selection(rotation_order(ctx, self.weighted), 1.0, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ when it loads rather than when a lead arrives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,8 @@ def convert_custom(raw: Any, type_: str) -> Any:
             raise ValueError("expected true or false")
         return value
     number = float(raw)
+    if not math.isfinite(number):  # "nan", "inf": no comparison could mean anything
+        raise ValueError("expected a finite number")
     if type_ == "integer":
         if number != int(number):
             raise ValueError("expected a whole number")

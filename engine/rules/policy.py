@@ -94,7 +94,7 @@ class AfterHours(_Strict):
 class Routing(_Strict):
     method: str = "weighted_round_robin"
     params: dict[str, Any] = Field(default_factory=dict)
-    offer: OfferSpec = Field(default_factory=OfferSpec)
+    offer: OfferSpec = Field(default_factory=lambda: OfferSpec())
     after_hours: AfterHours = Field(default_factory=AfterHours)
     seed: int = Field(0, description="seed of the deterministic tie-break order")
 
@@ -147,7 +147,7 @@ class PolicyFile(_Strict):
     policy: str = Field(min_length=1, description="policy name")
     version: int | str
     description: str = ""
-    routing: Routing = Field(default_factory=Routing)
+    routing: Routing = Field(default_factory=lambda: Routing())
     custom_fields: dict[str, Literal["string", "number", "integer", "boolean"]] = Field(
         default_factory=dict)
     pools: dict[str, PoolSpec]
@@ -337,7 +337,8 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
         steps = [step(node, at)]
         for i, fb in enumerate(node.fallback):
             fb_at = f"{at}.fallback[{i}]"
-            steps.append(step(Step(pool=fb) if isinstance(fb, str) else fb, fb_at))
+            steps.append(step(Step.model_validate({"pool": fb}) if isinstance(fb, str) else fb,
+                              fb_at))
         return CompiledAction(tuple(steps), node.priority, node.offer or spec.routing.offer)
 
     if spec.routing.after_hours.pool is not None and \

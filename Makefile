@@ -1,0 +1,39 @@
+# Set-up and everyday commands. Everything installs into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## Route the demo leads with the default policy; writes out/routed.csv
+run: $(STAMP)
+	$(BIN)/leadroute route --officers data/demo/officers.csv \
+		--policy data/policies/default.yaml --out out/routed.csv data/demo/leads.csv
+
+## The whole test suite (slow tests included), lint and type checks
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+## Tests without the slow ones
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine simulator lab api cli tests benchmarks scripts
+	$(BIN)/mypy engine
+	$(BIN)/lint-imports
+
+## Speed and quality benchmarks (not part of the tests); each prints its figures
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""The decision function: explanation, offers, backups, and state changes."""
+
+from __future__ import annotations
+
+import json
+
+from engine.decide import Status, claim_delta, decide
+from engine.state import RoutingState
+from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
+
+
+def test_explanation_names_rule_path_pool_candidates_exclusions_policy_and_propensity(
+        default_policy):
+    """An assignment explains the rule path, the pool, candidates in order, who was left out
+    and why, the policy name and version, and the propensity."""
+    roster = make_roster(("V1", {"specialties": "va"}), ("V2", {"specialties": "va"}),
+                         ("CA", {"specialties": "va", "licensed_states": "CA"}), "G")
+    state = RoutingState.empty(roster.ids_tuple)
+    d = decide(make_lead(loan_program="va"), roster, default_policy, state, TUESDAY_15_UTC)
+    ex = d.explanation.to_dict()
+    json.dumps(ex)  # JSON-ready
+    assert d.status is Status.ASSIGNED and d.propensity == 1.0
+    assert ex["policy"] == "default" and ex["version"] == "1"
+    assert ex["method"] == "weighted_round_robin"
+    assert ex["rule_path"] == [{"rule": "va-loans", "matched": True, "branch": "then"}]
+    step = ex["steps"][0]
+    assert step["pool"] == "va_specialists"
+    assert sorted(step["candidates"]) == ["V1", "V2"] and step["candidates"][0] == d.officer_id
+    assert step["excluded"] == {"not_licensed": ["CA"]}
+    assert step["outside_pool"] == 1
+    assert (d.policy, d.policy_version, d.priority) == ("default", "1", "high")
+
+
+def test_rule_path_lists_every_rule_tried_before_the_match(default_policy):
+    """Rules that did not match are listed, in order, before the one that did."""
+    roster = make_roster(("J", {"specialties": "jumbo"}), "G")
+    lead = make_lead(loan_amount="900000", property_value="1200000")  # Dallas limit 806,500
+    d = decide(lead, roster, default_policy, RoutingState.empty(roster.ids_tuple),
+               TUESDAY_15_UTC)
+    assert [r["rule"] for r in d.explanation.to_dict()["rule_path"]] == [
+        "va-loans", "reverse-mortgages", "jumbo-loans"]
+    assert d.officer_id == "J"
+
+
+def test_broadcast_offers_the_top_officers_at_once():
+    """A broadcast offer goes to the first max_officers in rank order; nobody is assigned yet
+    and the state does not change until someone accepts."""
+    policy = make_policy(routing="{method: round_robin, offer: {mode: broadcast, "
+                                 "max_officers: 2, accept_within_s: 300}}")
+    roster = make_roster("A", "B", "C")
+    state = RoutingState.empty(roster.ids_tuple)
+    d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC)
+    assert d.status is Status.OFFERED and d.officer_id is None
+    assert d.offer is not None and len(d.offer.officer_ids) == 2
+    assert d.offer.mode == "broadcast" and d.offer.accept_within_s == 300
+    assert d.state_delta.is_empty
+    winner = d.offer.officer_ids[1]
+    delta = claim_delta(roster, policy, state, d.pool, winner, TUESDAY_15_UTC, d.pool_weight)
+    state.apply(delta)
+    assert state.open_leads[roster.index[winner]] == 1
+
+
+def test_cascade_offer_carries_its_step():
+    """A cascade lists officers in rank order with the seconds each has to accept."""
+    policy = make_policy(routing="{method: round_robin, offer: {mode: cascade, "
+                                 "max_officers: 3, step_s: 120}}")
+    roster = make_roster("A", "B", "C", "D")
+    d = decide(make_lead(), roster, policy, RoutingState.empty(roster.ids_tuple), TUESDAY_15_UTC)
+    assert d.offer is not None and d.offer.step_s == 120 and len(d.offer.officer_ids) == 3
+
+
+def test_rule_can_override_the_offer_mode():
+    """A rule's own offer replaces the routing default for the leads it matches."""
+    policy = make_policy(rules="- name: hot\n  if: {field: source, eq: referral}\n"
+                               "  then: {pool: main, offer: {mode: broadcast, max_officers: 2}}")
+    roster = make_roster("A", "B", "C")
+    state = RoutingState.empty(roster.ids_tuple)
+    assert decide(make_lead(source="referral"), roster, policy, state,
+                  TUESDAY_15_UTC).status is Status.OFFERED
+    assert decide(make_lead(), roster, policy, state, TUESDAY_15_UTC).status is Status.ASSIGNED
+
+
+def test_prefer_takes_the_backup_officer_when_eligible():
+    """Re-routing after a timeout prefers the backup officer if they are eligible."""
+    roster = make_roster("A", "B", "C")
+    state = RoutingState.empty(roster.ids_tuple)
+    policy = make_policy()
+    first = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC).officer_id
+    backup = next(o for o in ("A", "B", "C") if o != first)
+    d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC,
+               exclude={first: "sla"}, prefer=backup)
+    assert d.officer_id == backup
+    assert any("backup" in n for n in d.explanation.notes)
+    # an ineligible backup is ignored
+    d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC,
+               exclude={first: "sla", backup: "sla"}, prefer=backup)
+    assert d.officer_id not in (first, backup)
+
+
+def test_delta_counts_against_the_officers_local_day_and_hour():
+    """The delta records the officer-local day and hour the assignment counts against."""
+    roster = make_roster(("A", {"timezone": "Asia/Tokyo", "licensed_states": "TX"}))
+    d = decide(make_lead(), roster, make_policy(), RoutingState.empty(roster.ids_tuple),
+               TUESDAY_15_UTC)
+    # 15:00 UTC Mar 4 is 00:00 Mar 5 in Tokyo
+    from datetime import date
+    assert d.state_delta.day_key == date(2025, 3, 5).toordinal()
+    assert d.state_delta.hour_key == date(2025, 3, 5).toordinal() * 24
+
+
+def test_state_for_another_roster_keeps_known_officers_counters():
+    """Re-laying the state for a changed roster keeps counters of officers still on it."""
+    roster = make_roster("A", "B")
+    state = RoutingState.empty(roster.ids_tuple)
+    state.apply(decide(make_lead(), roster, make_policy(), state, TUESDAY_15_UTC).state_delta)
+    who = "A" if state.open_leads[0] else "B"
+    moved = state.for_officers(("C", who))
+    assert moved.open_leads.tolist() == [0, 1]
+
+
+def test_decide_accepts_a_plain_list_of_officers():
+    """Callers may pass officers as a list; the result equals passing a Roster."""
+    roster = make_roster("A", "B")
+    state = RoutingState.empty(roster.ids_tuple)
+    a = decide(make_lead(), list(roster.officers), make_policy(), state, TUESDAY_15_UTC)
+    b = decide(make_lead(), roster, make_policy(), state, TUESDAY_15_UTC)
+    assert a.officer_id == b.officer_id

@@ -1,0 +1,192 @@
+"""Hard constraints: every reason an officer is left out, and what happens when nobody fits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.decide import Reason, Status, decide
+from engine.state import RoutingState
+from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
+
+POLICY = make_policy()
+
+
+def excluded(decision) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for step in decision.explanation.to_dict()["steps"]:
+        for reason, ids in step["excluded"].items():
+            merged.setdefault(reason, []).extend(ids)
+    return merged
+
+
+def decide_now(roster, lead=None, state=None, now=TUESDAY_15_UTC, policy=POLICY, **kw):
+    state = state or RoutingState.empty(roster.ids_tuple)
+    return decide(lead or make_lead(), roster, policy, state, now, **kw)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"licensed_states": "CA"}, "not_licensed"),
+        ({"licensed_states": "TX:2025-03-03"}, "license_expired"),
+        ({"status": "away"}, "status_away"),
+        ({"away": "2025-03-01/2025-03-07"}, "time_off"),
+        ({"work_hours": "Mon-Fri 12:00-18:00"}, "off_shift"),  # 10:00 in Chicago
+        ({"max_open": "0"}, "at_max_open"),
+        ({"daily_cap": "0"}, "at_daily_cap"),
+        ({"hourly_cap": "0"}, "at_hourly_cap"),
+    ],
+)
+def test_hard_constraint_leaves_officer_out_with_its_reason(fields, reason):
+    """Each hard constraint excludes the officer and names why; the other officer gets it."""
+    roster = make_roster(("X", fields), "OK")
+    d = decide_now(roster)
+    assert d.officer_id == "OK"
+    assert excluded(d) == {reason: ["X"]}
+
+
+def test_license_is_valid_through_its_expiry_date():
+    """A license expiring on the lead's date (at the property) still counts that day."""
+    roster = make_roster(("X", {"licensed_states": "TX:2025-03-04"}))
+    assert decide_now(roster).officer_id == "X"
+
+
+def test_license_date_is_the_date_at_the_property():
+    """At 02:00 UTC on the 5th it is still the 4th in Texas: a license expiring the 4th holds."""
+    roster = make_roster(("X", {"licensed_states": "TX:2025-03-04"}))
+    now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
+    assert decide_now(roster, make_lead(received_at=now.isoformat()), now=now).officer_id == "X"
+
+
+def test_excluded_officer_is_skipped_with_reason():
+    """An officer already tried for the lead (SLA timeout) is left out as excluded."""
+    roster = make_roster("A", "B")
+    d = decide_now(roster, exclude={"A": "no answer in 900 s"})
+    assert d.officer_id == "B"
+    assert excluded(d) == {"excluded": ["A"]}
+
+
+def test_daily_cap_counts_the_officers_local_day():
+    """Leads from before the officer's local midnight do not count against today's cap."""
+    roster = make_roster(("A", {"daily_cap": 1, "timezone": "America/Los_Angeles"}), "B")
+    state = RoutingState.empty(roster.ids_tuple)
+    # 07:30 UTC Mar 4 = 23:30 Mar 3 in Los Angeles
+    late = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    d1 = decide(make_lead("L1"), roster, make_policy(routing="{method: round_robin, seed: 1}"),
+                state, late)
+    state.apply(d1.state_delta)
+    if d1.officer_id != "A":
+        state.apply(decide(make_lead("L2"), roster, POLICY, state, late).state_delta)
+    assert state.day_count[0] == 1
+    # 08:30 UTC = 00:30 Mar 4 in LA: a new day, A is eligible again
+    d = decide(make_lead("L3"), roster, POLICY, state, late + timedelta(hours=1))
+    assert "at_daily_cap" not in excluded(d)
+    d = decide(make_lead("L4"), roster, POLICY, state, late + timedelta(minutes=10))
+    assert excluded(d) == {"at_daily_cap": ["A"]}
+
+
+def test_hourly_cap_resets_on_the_next_clock_hour():
+    """An hourly cap counts the current clock hour in the officer's timezone."""
+    roster = make_roster(("A", {"hourly_cap": 1}))
+    state = RoutingState.empty(roster.ids_tuple)
+    t = TUESDAY_15_UTC + timedelta(minutes=50)
+    state.apply(decide(make_lead("L1"), roster, POLICY, state, t).state_delta)
+    held = decide(make_lead("L2"), roster, POLICY, state, t + timedelta(minutes=5))
+    assert held.status is Status.HELD
+    assert held.hold_until == TUESDAY_15_UTC + timedelta(hours=1)
+    ok = decide(make_lead("L3"), roster, POLICY, state, t + timedelta(minutes=10))
+    assert ok.officer_id == "A"
+
+
+def test_max_open_frees_up_when_a_lead_is_released():
+    """At max open leads an officer is held back until one of their leads closes."""
+    roster = make_roster(("A", {"max_open": 1}))
+    state = RoutingState.empty(roster.ids_tuple)
+    state.apply(decide_now(roster, state=state).state_delta)
+    held = decide_now(roster, make_lead("L2"), state=state)
+    assert held.status is Status.HELD and held.hold_until is None
+    state.release("A")
+    assert decide_now(roster, make_lead("L3"), state=state).officer_id == "A"
+
+
+def test_after_hours_lead_is_held_until_the_next_shift_opens():
+    """With after_hours hold, a lead arriving off shift is held until the earliest opening."""
+    roster = make_roster(("A", {"work_hours": "Mon-Fri 08:00-17:00"}),
+                         ("B", {"work_hours": "Mon-Fri 07:00-17:00", "timezone": "America/New_York"}))
+    now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)  # Tue 20:00 Chicago, 21:00 New York
+    d = decide_now(roster, make_lead(received_at=now.isoformat()), now=now)
+    assert d.status is Status.HELD
+    assert d.hold_until == datetime(2025, 3, 5, 12, 0, tzinfo=UTC)  # 07:00 New York
+    assert "outside working hours" in d.reason
+
+
+def test_after_hours_on_call_pool_takes_the_lead():
+    """With after_hours pool, an off-shift lead goes to the on-call pool, hours waived."""
+    policy = make_policy(
+        pools="main: {teams: [day]}\non_call: {teams: [night]}",
+        routing="{method: round_robin, after_hours: {action: pool, pool: on_call}}")
+    roster = make_roster(("A", {"work_hours": "Mon-Fri 08:00-17:00", "team": "day"}),
+                         ("N", {"work_hours": "Mon-Fri 08:00-17:00", "team": "night"}))
+    now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
+    d = decide_now(roster, make_lead(received_at=now.isoformat()), now=now, policy=policy)
+    assert d.officer_id == "N"
+    assert d.pool == "on_call"
+
+
+def test_lead_with_no_licensed_officer_is_unassigned_with_reason():
+    """If nobody in the chain is licensed for the state, the lead is unassigned, saying why."""
+    roster = make_roster(("A", {"licensed_states": "CA"}), ("B", {"licensed_states": "NY"}))
+    d = decide_now(roster)
+    assert d.status is Status.UNASSIGNED
+    assert "not licensed" in d.reason and "TX" in d.reason
+
+
+def test_held_beats_unassigned_when_someone_could_take_it_later():
+    """A lead is held (not dropped) when a licensed officer is only temporarily unavailable."""
+    roster = make_roster(("A", {"licensed_states": "CA"}), ("B", {"status": "away"}))
+    d = decide_now(roster)
+    assert d.status is Status.HELD
+    assert excluded(d) == {"not_licensed": ["A"], "status_away": ["B"]}
+
+
+def test_specialty_requirement_falls_back_to_the_main_rotation():
+    """A VA lead goes to a VA specialist; with none eligible it falls back to main."""
+    policy = make_policy(
+        pools="main: {everyone: true}\nva: {specialties: [va]}",
+        rules="- name: va\n  if: {field: loan_program, eq: va}\n"
+              "  then: {pool: va, fallback: [main]}")
+    roster = make_roster(("V", {"specialties": "va"}), "G")
+    assert decide_now(roster, make_lead(loan_program="va"), policy=policy).officer_id == "V"
+    roster = make_roster(("V", {"specialties": "va", "status": "away"}), "G")
+    d = decide_now(roster, make_lead(loan_program="va"), policy=policy)
+    assert d.officer_id == "G" and d.pool == "main"
+    assert [s["pool"] for s in d.explanation.to_dict()["steps"]] == ["va", "main"]
+
+
+def test_language_requirement_matches_the_borrowers_language():
+    """match_lead_language keeps only officers who speak the borrower's language."""
+    policy = make_policy(rules="- name: lang\n  if: {field: language, ne: en}\n"
+                               "  then: {pool: main, match_lead_language: true, fallback: [main]}")
+    roster = make_roster("E", ("S", {"languages": "en;es"}))
+    for k in range(3):
+        d = decide_now(roster, make_lead(f"L{k}", language="es"), policy=policy)
+        assert d.officer_id == "S"
+        assert excluded(d)["missing_language"] == ["E"]
+
+
+def test_require_specialties_excludes_those_lacking_them():
+    """require_specialties leaves out officers without every listed specialty."""
+    policy = make_policy(tail="else: {pool: main, require_specialties: [fha, first_time_buyer]}")
+    roster = make_roster(("F", {"specialties": "fha"}), ("B", {"specialties": "fha;first_time_buyer"}))
+    d = decide_now(roster, policy=policy)
+    assert d.officer_id == "B"
+    assert excluded(d) == {"missing_specialty": ["F"]}
+
+
+def test_reason_codes_are_ordered_structural_before_temporary():
+    """Structural reasons (license) win over temporary ones (hours) for the same officer."""
+    roster = make_roster(("X", {"licensed_states": "CA", "work_hours": "Sat 09:00-10:00"}), "OK")
+    assert excluded(decide_now(roster)) == {"not_licensed": ["X"]}
+    assert Reason.NOT_LICENSED < Reason.OFF_SHIFT
