@@ -8,7 +8,7 @@ caps) so that eligibility over a thousand officers is a handful of numpy operati
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +37,7 @@ OFFICER_COLUMNS = (
 )
 OPTIONAL_OFFICER_COLUMNS = ("backup_officer_id", "away")
 NO_CAP = np.iinfo(np.int64).max
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 NO_EXPIRY = np.iinfo(np.int64).max  # date ordinal standing for "no known expiry"
 
 
@@ -315,17 +316,31 @@ class Roster:
         """(M,) int64: license expiry date ordinal in ``state``; 0 where not licensed."""
         return self._license.get(state, self._unlicensed)
 
+    def utc_offsets_s(self, now: datetime) -> np.ndarray:
+        """(M,) int64: each officer's UTC offset in seconds at ``now``. Cached per UTC hour:
+        in the zones officers work in, offsets change only on the hour."""
+        key = int(now.timestamp()) // 3600
+        cache: dict[int, np.ndarray] = self.__dict__.setdefault("_offsets", {})
+        found = cache.get(key)
+        if found is None:
+            if len(cache) > 4096:
+                cache.clear()
+            found = np.empty(len(self.officers), dtype=np.int64)
+            moment = datetime.fromtimestamp(key * 3600, tz=UTC)
+            for tz, members in self.tz_groups:
+                offset = moment.astimezone(tz).utcoffset()
+                found[members] = int(offset.total_seconds()) if offset is not None else 0
+            cache[key] = found
+        return found
+
     def local_clock(self, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each officer's local time at ``now``, as three (M,) int64 arrays: minute of the week
         (Monday 00:00 = 0), calendar day (date ordinal) and clock hour (ordinal * 24 + hour)."""
-        m = len(self.officers)
-        minute, day, hour = (np.empty(m, dtype=np.int64) for _ in range(3))
-        for tz, members in self.tz_groups:
-            local = now.astimezone(tz)
-            ordinal = local.toordinal()
-            minute[members] = local.weekday() * 1440 + local.hour * 60 + local.minute
-            day[members] = ordinal
-            hour[members] = ordinal * 24 + local.hour
+        local_s = int(now.timestamp()) + self.utc_offsets_s(now)
+        day = local_s // 86400 + _EPOCH_ORDINAL
+        # 1970-01-01 was a Thursday: three days after a Monday
+        minute = (local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK
+        hour = day * 24 + (local_s % 86400) // 3600
         return minute, day, hour
 
     def mask_cache(self) -> dict[object, np.ndarray]:
