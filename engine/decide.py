@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.domain import Lead, Officer
-from engine.policies import METHODS, SelectionContext, SelectionPolicy
+from engine.policies import METHODS, Scorer, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
 from engine.roster import NEVER_OPENS, Roster, zone
 from engine.rules.fields import read_facts
@@ -273,6 +273,7 @@ def decide(
     *,
     exclude: Mapping[str, str] | None = None,
     prefer: str | None = None,
+    scorer: Scorer | None = None,
 ) -> Decision:
     """Route one lead.
 
@@ -287,6 +288,9 @@ def decide(
     prefer:
         An officer to take first when eligible in the chosen pool, e.g. the backup officer of
         one who did not accept in time.
+    scorer:
+        Conversion estimates for scoring methods (greedy, dual price, batch optimal); the
+        rotations ignore it.
     """
     roster = officers if isinstance(officers, Roster) else Roster(officers)
     if state.officer_ids != roster.ids_tuple:
@@ -319,7 +323,7 @@ def decide(
               eligible: np.ndarray) -> Decision:
         candidates = np.flatnonzero(eligible)
         ctx = SelectionContext(lead, facts, roster, state, state.rotation(step.pool), step.pool,
-                               candidates, now, policy.routing.seed)
+                               candidates, now, policy.routing.seed, scorer)
         selection = method.select(ctx)
         order, scores, propensity = selection.order, selection.scores, selection.propensity
         if prefer is not None and prefer in roster.index:

@@ -4,7 +4,13 @@
 the ``SelectionPolicy`` protocol.
 """
 
-from engine.policies.base import MethodFactory, Selection, SelectionContext, SelectionPolicy
+from engine.policies.base import (
+    MethodFactory,
+    Scorer,
+    Selection,
+    SelectionContext,
+    SelectionPolicy,
+)
 from engine.policies.rotation import Rotation, RotationFactory
 
 METHODS: dict[str, MethodFactory] = {
@@ -12,4 +18,4 @@ METHODS: dict[str, MethodFactory] = {
     "weighted_round_robin": RotationFactory(weighted=True),
 }
 
-__all__ = ["METHODS", "Rotation", "Selection", "SelectionContext", "SelectionPolicy"]
+__all__ = ["METHODS", "Rotation", "Scorer", "Selection", "SelectionContext", "SelectionPolicy"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -12,6 +12,16 @@ import numpy as np
 from engine.domain import Lead
 from engine.roster import Roster
 from engine.state import PoolRotation, RoutingState
+
+
+class Scorer(Protocol):
+    """Estimates p(convert | lead, officer) for every pair: an (L, M) array in [0, 1].
+
+    The conversion model (engine/scoring) is one; the simulator passes its world's true
+    probabilities as another (an oracle, for upper bounds)."""
+
+    def score(self, leads: Sequence[Lead], roster: Roster, state: RoutingState,
+              now: datetime) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +39,7 @@ class SelectionContext:
     candidates: np.ndarray  # (K,) int64, K >= 1
     now: datetime
     seed: int
+    scorer: Scorer | None = None
 
 
 @dataclass(frozen=True, slots=True)
