@@ -71,10 +71,15 @@ class RoutingState:
     last_assigned_s: np.ndarray  # (M,) float, POSIX seconds; -inf when never assigned
     rotations: dict[str, PoolRotation] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)
+    # capacity prices of the dual-price method, in value units, and when they were set
+    prices: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    prices_set_s: float = -np.inf
 
     def __post_init__(self) -> None:
         if not self.index:
             self.index = {oid: i for i, oid in enumerate(self.officer_ids)}
+        if len(self.prices) != len(self.officer_ids):
+            self.prices = np.zeros(len(self.officer_ids))
 
     @classmethod
     def empty(cls, officer_ids: tuple[str, ...] | list[str]) -> RoutingState:
@@ -98,6 +103,8 @@ class RoutingState:
             passes = np.full(len(officer_ids), rot.virtual_time)
             passes[known] = rot.passes[src[known]]
             new.rotations[pool] = PoolRotation(passes, rot.virtual_time)
+        new.prices[known] = self.prices[src[known]]
+        new.prices_set_s = self.prices_set_s
         return new
 
     def copy(self) -> RoutingState:
@@ -106,8 +113,16 @@ class RoutingState:
             self.day_count.copy(), self.hour_key.copy(), self.hour_count.copy(),
             self.last_assigned_s.copy(),
             {k: PoolRotation(v.passes.copy(), v.virtual_time) for k, v in self.rotations.items()},
-            dict(self.index),
+            dict(self.index), self.prices.copy(), self.prices_set_s,
         )
+
+    def set_prices(self, prices: np.ndarray, at_s: float) -> None:
+        """Install new capacity prices ((M,), value units), computed at POSIX time ``at_s``."""
+        if prices.shape != (len(self.officer_ids),):
+            raise ValueError(f"prices must have shape ({len(self.officer_ids)},), "
+                             f"got {prices.shape}")
+        self.prices = np.asarray(prices, dtype=float).copy()
+        self.prices_set_s = at_s
 
     def rotation(self, pool: str) -> PoolRotation:
         """The rotation of ``pool`` (a fresh one, not stored, if the pool has none yet)."""
@@ -151,9 +166,11 @@ class RoutingState:
                  "day_key": int(self.day_key[i]), "day_count": int(self.day_count[i]),
                  "hour_key": int(self.hour_key[i]), "hour_count": int(self.hour_count[i]),
                  "last_assigned_s": None if np.isinf(self.last_assigned_s[i])
-                 else float(self.last_assigned_s[i])}
+                 else float(self.last_assigned_s[i]),
+                 "price": float(self.prices[i])}
                 for i, oid in enumerate(self.officer_ids)
             ],
+            "prices_set_s": None if np.isinf(self.prices_set_s) else self.prices_set_s,
             "rotations": {
                 pool: {"virtual_time": rot.virtual_time,
                        "passes": {oid: float(rot.passes[i])
@@ -172,6 +189,9 @@ class RoutingState:
             state.hour_key[i], state.hour_count[i] = r["hour_key"], r["hour_count"]
             last = r.get("last_assigned_s")
             state.last_assigned_s[i] = -np.inf if last is None else last
+            state.prices[i] = r.get("price", 0.0)
+        set_s = records.get("prices_set_s")
+        state.prices_set_s = -np.inf if set_s is None else float(set_s)
         for pool, rot in records.get("rotations", {}).items():
             vt = float(rot["virtual_time"])
             passes = np.array([rot["passes"].get(oid, vt) for oid in state.officer_ids])

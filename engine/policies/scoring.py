@@ -1,0 +1,173 @@
+"""Selection by estimated value: greedy (with optional exploration) and dual prices.
+
+A lead's value with an officer is p(convert | lead, officer) from the scorer (objective
+``conversions``) or that times loan amount times margin (``revenue``, in USD). ``greedy`` ranks by
+value; ``dual_price`` by value minus the officer's capacity price, so that a scarce officer is
+kept for the leads only they can serve well (prices from engine/solver, refreshed by
+``engine.maintenance``). Exploration is epsilon-greedy or softmax, always with the exact
+probability of the choice recorded as the propensity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from engine.policies.base import Selection, SelectionContext
+from engine.policies.rotation import rotation_order
+
+OBJECTIVES = ("conversions", "revenue")
+
+
+@dataclass(frozen=True, slots=True)
+class ValueParams:
+    """``routing.params`` of the scoring methods.
+
+    objective: ``conversions`` (expected funded loans) or ``revenue`` (expected USD:
+        p x loan amount x ``margin_rate``).
+    margin_rate: revenue per dollar funded (0.0125 = 125 basis points).
+    epsilon: probability of exploring (a uniformly random eligible officer instead of the best).
+    temperature: if set, softmax exploration over values / temperature instead of epsilon.
+    model: a .skops model file to score with when the caller passes no scorer.
+    """
+
+    objective: Literal["conversions", "revenue"] = "conversions"
+    margin_rate: float = 0.0125
+    epsilon: float = 0.0
+    temperature: float | None = None
+    model: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, "
+                             f"got {self.objective!r}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        if self.temperature is not None and not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not self.margin_rate > 0:
+            raise ValueError(f"margin_rate must be > 0, got {self.margin_rate!r}")
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> ValueParams:
+        known = {"objective", "margin_rate", "epsilon", "temperature", "model"}
+        unknown = sorted(set(params) - known - set(extra_keys))
+        if unknown:
+            raise ValueError(f"unknown params {unknown}; known: "
+                             f"{', '.join(sorted(known | set(extra_keys)))}")
+        extra = tuple(sorted((k, params[k]) for k in extra_keys if k in params))
+        return cls(**{k: v for k, v in params.items() if k in known}, extra=extra)
+
+
+def lead_values(ctx: SelectionContext, params: ValueParams) -> np.ndarray:
+    """(K,) value of the lead with each candidate (same order as ``ctx.candidates``)."""
+    if ctx.scorer is None:
+        raise ValueError("this routing method needs conversion estimates: pass scorer=... to "
+                         "decide, or name a model file in routing.params.model")
+    p = ctx.scorer.score([ctx.lead], ctx.roster, ctx.state, ctx.now)[0, ctx.candidates]
+    if params.objective == "revenue":
+        return p * ctx.lead.loan_amount_usd * params.margin_rate
+    return np.asarray(p, dtype=float)
+
+
+def lead_rng(seed: int, lead_id: str) -> np.random.Generator:
+    """A generator fixed by the policy seed and the lead: the same lead, the same draw."""
+    digest = hashlib.blake2b(f"{seed}:{lead_id}".encode(), digest_size=8).digest()
+    return np.random.default_rng(int.from_bytes(digest, "big"))
+
+
+def rank_with_exploration(ctx: SelectionContext, keys: np.ndarray, values: np.ndarray,
+                          params: ValueParams, weighted: bool = True) -> Selection:
+    """Order candidates by ``keys`` (higher first; ties in rotation order), then explore.
+
+    Returns the order, the propensity of the first officer, and ``values`` in that order.
+    """
+    rot = rotation_order(ctx, weighted)  # tie-break: the rotation's own order
+    rot_rank = np.empty(len(rot), dtype=np.int64)
+    position = {int(c): i for i, c in enumerate(rot)}
+    for i, c in enumerate(ctx.candidates):
+        rot_rank[i] = position[int(c)]
+    idx = np.lexsort((rot_rank, -keys))
+    k = len(idx)
+    propensity = 1.0
+    if k > 1 and (params.epsilon > 0 or params.temperature is not None):
+        rng = lead_rng(ctx.seed, ctx.lead.lead_id)
+        if params.temperature is not None:
+            z = (keys - keys.max()) / params.temperature
+            prob = np.exp(z) / np.exp(z).sum()
+            pick = int(rng.choice(k, p=prob))
+            propensity = float(prob[pick])
+        else:
+            explore = rng.random() < params.epsilon
+            pick_pos = int(rng.integers(k)) if explore else 0
+            pick = int(idx[pick_pos])
+            propensity = params.epsilon / k + ((1 - params.epsilon) if pick == idx[0] else 0.0)
+        first = np.flatnonzero(idx == pick)[0]
+        idx = np.concatenate(([idx[first]], np.delete(idx, first)))
+    return Selection(ctx.candidates[idx], propensity, values[idx])
+
+
+@dataclass(frozen=True, slots=True)
+class Greedy:
+    """The eligible officer with the highest value (exploration optional)."""
+
+    params: ValueParams
+
+    @property
+    def name(self) -> str:
+        return "greedy"
+
+    def select(self, ctx: SelectionContext) -> Selection:
+        values = lead_values(ctx, self.params)
+        return rank_with_exploration(ctx, values, values, self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class DualPrice:
+    """The eligible officer with the highest value minus capacity price.
+
+    Prices live in the routing state (``state.prices``, one per officer, in value units) and
+    are refreshed on a schedule by ``engine.maintenance.reprice``; before the first refresh
+    they are zero and the method behaves as greedy.
+    """
+
+    params: ValueParams
+
+    @property
+    def name(self) -> str:
+        return "dual_price"
+
+    def select(self, ctx: SelectionContext) -> Selection:
+        values = lead_values(ctx, self.params)
+        keys = values - ctx.state.prices[ctx.candidates]
+        return rank_with_exploration(ctx, keys, values, self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class GreedyFactory:
+    def validate_params(self, params: Mapping[str, Any]) -> None:
+        ValueParams.parse(params)
+
+    def build(self, params: Mapping[str, Any]) -> Greedy:
+        return Greedy(ValueParams.parse(params))
+
+
+DUAL_KEYS = ("reprice_every_s", "horizon_s", "forecast_leads")
+
+
+@dataclass(frozen=True, slots=True)
+class DualPriceFactory:
+    def validate_params(self, params: Mapping[str, Any]) -> None:
+        ValueParams.parse(params, DUAL_KEYS)
+        for key in ("reprice_every_s", "horizon_s"):
+            if key in params and not (isinstance(params[key], int | float) and params[key] > 0):
+                raise ValueError(f"{key} must be a positive number of seconds, "
+                                 f"got {params[key]!r}")
+
+    def build(self, params: Mapping[str, Any]) -> DualPrice:
+        return DualPrice(ValueParams.parse(params, DUAL_KEYS))
