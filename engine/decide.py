@@ -264,6 +264,132 @@ def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
     return best
 
 
+@dataclass(slots=True)
+class Plan:
+    """A lead's way through its rule's chain up to the step with eligible officers: what
+    ``decide`` and ``decide_batch`` share before a selection method or a solver ranks them."""
+
+    lead: Lead
+    facts: Mapping[str, Any]
+    action: CompiledAction
+    rule_path: list[dict[str, Any]]
+    hc: Constraints
+    traces: list[StepTrace]
+    notes: list[str]
+    step: CompiledStep
+    in_pool: np.ndarray  # (M,) bool
+    codes: np.ndarray  # (M,) int8, with the step's requirements
+    eligible: np.ndarray  # (M,) bool, at least one True
+
+
+def _with_requirements(roster: Roster, lead: Lead, step: CompiledStep, codes: np.ndarray
+                       ) -> np.ndarray:
+    if not (step.match_lead_language or step.require_languages or step.require_specialties):
+        return codes
+    out = codes.copy()
+    if step.require_specialties:
+        out[~_all_of(roster, "specialties", step.require_specialties)] = _MISSING_SPECIALTY
+    if step.match_lead_language or step.require_languages:
+        langs = step.require_languages | (
+            {lead.language} if step.match_lead_language else frozenset())
+        out[~_all_of(roster, "languages", frozenset(langs)) & (out == 0)] = _MISSING_LANGUAGE
+    return out
+
+
+def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
+         exclude: Mapping[str, str] | None = None) -> Plan | Decision:
+    """Walk the lead's chain to the first step with an eligible officer (a ``Plan``), or
+    conclude that nobody can take it now (a held or unassigned ``Decision``). ``state`` must
+    be laid out for ``roster``."""
+    facts, notes = read_facts(lead, policy.builtin_fields, policy.custom_fields)
+    action, rule_path = policy.match(facts)
+    hc = hard_constraints(lead, roster, state, now, exclude)
+    traces: list[StepTrace] = []
+    held = np.zeros(len(roster), dtype=bool)
+    any_off_shift = False
+    for step in action.steps:
+        in_pool = _pool_mask(roster, policy, step.pool)
+        codes = _with_requirements(roster, lead, step, hc.codes)
+        eligible = in_pool & (codes == 0)
+        if eligible.any():
+            return Plan(lead, facts, action, rule_path, hc, traces, notes, step, in_pool, codes,
+                        eligible)
+        traces.append(StepTrace(step, in_pool, codes, None, None))
+        held |= in_pool & (codes >= FIRST_TEMPORARY)
+        any_off_shift = any_off_shift or bool((in_pool & (codes == _OFF_SHIFT)).any())
+
+    after = policy.routing.after_hours
+    if any_off_shift and after.pool is not None:
+        on_call = CompiledStep(after.pool, frozenset(), frozenset(), False, "routing.after_hours")
+        in_pool = _pool_mask(roster, policy, after.pool)
+        # On call means reachable outside working hours: the shift check is waived.
+        codes = np.where(hc.codes == _OFF_SHIFT, 0, hc.codes).astype(np.int8)
+        eligible = in_pool & (codes == 0)
+        if eligible.any():
+            notes.append("after hours: sent to the on-call pool")
+            return Plan(lead, facts, action, rule_path, hc, traces, notes, on_call, in_pool,
+                        codes, eligible)
+        traces.append(StepTrace(on_call, in_pool, codes, None, None))
+        held |= in_pool & (codes >= FIRST_TEMPORARY)
+
+    method_name = policy.routing.method
+    explanation = Explanation(policy.name, policy.version, method_name, rule_path, traces,
+                              roster, notes)
+    pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
+    if held.any():
+        members = np.flatnonzero(held)
+        until = hold_until(members, hc, roster, now)
+        codes, counts = np.unique(hc.codes[members], return_counts=True)
+        why = "; ".join(f"{n} {REASON_TEXT[Reason(c)]}" for c, n in zip(codes, counts, strict=True))
+        reason = f"held: no officer in pool {pools} can take it now ({why})"
+        return Decision(lead.lead_id, Status.HELD, reason, None, None, EMPTY_DELTA, explanation,
+                        1.0, policy.name, policy.version, action.priority.value, None, until)
+    seen = sorted({int(c) for t in traces for c in np.unique(t.codes[t.in_pool]) if c})
+    if not seen:
+        reason = f"unassigned: pool {pools} has no officers"
+    else:
+        texts = "; ".join(REASON_TEXT[Reason(c)] for c in seen)
+        reason = f"unassigned: no officer in pool {pools} can take a lead in {lead.state} " \
+                 f"({texts})"
+    return Decision(lead.lead_id, Status.UNASSIGNED, reason, None, None, EMPTY_DELTA,
+                    explanation, 1.0, policy.name, policy.version, action.priority.value)
+
+
+def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
+             order: np.ndarray, scores: np.ndarray | None, propensity: float,
+             prefer: str | None = None) -> Decision:
+    """Turn a plan and a ranking of its eligible officers into the decision: the offer (one
+    officer or several), the state delta and the explanation."""
+    if prefer is not None and prefer in roster.index:
+        i = roster.index[prefer]
+        if p.eligible[i]:
+            if order[0] != i:
+                keep = order != i
+                order = np.concatenate(([i], order[keep]))
+                if scores is not None:
+                    scores = np.concatenate((scores[~keep], scores[keep]))
+                propensity = 1.0
+            p.notes.append(f"backup officer {prefer} was eligible and taken first")
+    p.traces.append(StepTrace(p.step, p.in_pool, p.codes, order, scores))
+    explanation = Explanation(policy.name, policy.version, policy.routing.method, p.rule_path,
+                              p.traces, roster, p.notes)
+    spec = p.action.offer
+    k = 1 if spec.mode == "assign" else spec.max_officers
+    offered = tuple(roster.ids[order[:k]].tolist())
+    offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
+    weight = eligible_weight(roster, np.flatnonzero(p.eligible), weighted(policy))
+    pool = p.step.pool
+    if len(offered) == 1:
+        delta = claim_delta(roster, policy, state, pool, int(order[0]), now, weight, p.hc)
+        return Decision(p.lead.lead_id, Status.ASSIGNED, f"assigned in pool {pool}", offered[0],
+                        offer, delta, explanation, propensity, policy.name, policy.version,
+                        p.action.priority.value, pool)
+    return Decision(p.lead.lead_id, Status.OFFERED,
+                    f"offered ({spec.mode}) to {len(offered)} in pool {pool}", None, offer,
+                    EMPTY_DELTA, explanation, propensity, policy.name, policy.version,
+                    p.action.priority.value, pool, pool_weight=weight)
+
+
 def decide(
     lead: Lead,
     officers: Roster | Sequence[Officer],
@@ -295,108 +421,15 @@ def decide(
     roster = officers if isinstance(officers, Roster) else Roster(officers)
     if state.officer_ids != roster.ids_tuple:
         state = state.for_officers(roster.ids_tuple)
-    facts, notes = read_facts(lead, policy.builtin_fields, policy.custom_fields)
-    action, rule_path = policy.match(facts)
-    hc = hard_constraints(lead, roster, state, now, exclude)
-    method = selection_policy(policy)
-    traces: list[StepTrace] = []
-
-    def explanation() -> Explanation:
-        return Explanation(policy.name, policy.version, method.name, rule_path, traces, roster,
-                           notes)
-
-    def with_requirements(step: CompiledStep, codes: np.ndarray) -> np.ndarray:
-        if not (step.match_lead_language or step.require_languages or step.require_specialties):
-            return codes
-        out = codes.copy()
-        if step.require_specialties:
-            lacking = ~_all_of(roster, "specialties", step.require_specialties)
-            out[lacking] = _MISSING_SPECIALTY
-        if step.match_lead_language or step.require_languages:
-            langs = step.require_languages | (
-                {lead.language} if step.match_lead_language else frozenset())
-            out[~_all_of(roster, "languages", frozenset(langs)) & (out == 0)] = \
-                _MISSING_LANGUAGE
-        return out
-
-    def place(step: CompiledStep, in_pool: np.ndarray, codes: np.ndarray,
-              eligible: np.ndarray) -> Decision:
-        candidates = np.flatnonzero(eligible)
-        ctx = SelectionContext(lead, facts, roster, state, state.rotation(step.pool), step.pool,
-                               candidates, now, policy.routing.seed, scorer)
-        selection = method.select(ctx)
-        order, scores, propensity = selection.order, selection.scores, selection.propensity
-        if prefer is not None and prefer in roster.index:
-            p = roster.index[prefer]
-            if eligible[p]:
-                if order[0] != p:
-                    keep = order != p
-                    order = np.concatenate(([p], order[keep]))
-                    if scores is not None:
-                        scores = np.concatenate((scores[~keep], scores[keep]))
-                    propensity = 1.0
-                notes.append(f"backup officer {prefer} was eligible and taken first")
-        traces.append(StepTrace(step, in_pool, codes, order, scores))
-        spec = action.offer
-        k = 1 if spec.mode == "assign" else spec.max_officers
-        offered = tuple(roster.ids[order[:k]].tolist())
-        offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
-        weight = eligible_weight(roster, candidates, weighted(policy))
-        if len(offered) == 1:
-            delta = claim_delta(roster, policy, state, step.pool, int(order[0]), now, weight, hc)
-            return Decision(lead.lead_id, Status.ASSIGNED, f"assigned in pool {step.pool}",
-                            offered[0], offer, delta, explanation(), propensity, policy.name,
-                            policy.version, action.priority.value, step.pool)
-        return Decision(lead.lead_id, Status.OFFERED,
-                        f"offered ({spec.mode}) to {len(offered)} in pool {step.pool}", None,
-                        offer, EMPTY_DELTA, explanation(), propensity, policy.name,
-                        policy.version, action.priority.value, step.pool,
-                        pool_weight=weight)
-
-    held = np.zeros(len(roster), dtype=bool)
-    any_off_shift = False
-    for step in action.steps:
-        in_pool = _pool_mask(roster, policy, step.pool)
-        codes = with_requirements(step, hc.codes)
-        eligible = in_pool & (codes == 0)
-        if eligible.any():
-            return place(step, in_pool, codes, eligible)
-        traces.append(StepTrace(step, in_pool, codes, None, None))
-        held |= in_pool & (codes >= FIRST_TEMPORARY)
-        any_off_shift = any_off_shift or bool((in_pool & (codes == _OFF_SHIFT)).any())
-
-    after = policy.routing.after_hours
-    if any_off_shift and after.pool is not None:
-        on_call = CompiledStep(after.pool, frozenset(), frozenset(), False, "routing.after_hours")
-        in_pool = _pool_mask(roster, policy, after.pool)
-        # On call means reachable outside working hours: the shift check is waived.
-        codes = np.where(hc.codes == _OFF_SHIFT, 0, hc.codes).astype(np.int8)
-        eligible = in_pool & (codes == 0)
-        if eligible.any():
-            notes.append("after hours: sent to the on-call pool")
-            return place(on_call, in_pool, codes, eligible)
-        traces.append(StepTrace(on_call, in_pool, codes, None, None))
-        held |= in_pool & (codes >= FIRST_TEMPORARY)
-
-    pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
-    if held.any():
-        members = np.flatnonzero(held)
-        until = hold_until(members, hc, roster, now)
-        codes, counts = np.unique(hc.codes[members], return_counts=True)
-        why = "; ".join(f"{n} {REASON_TEXT[Reason(c)]}" for c, n in zip(codes, counts, strict=True))
-        reason = f"held: no officer in pool {pools} can take it now ({why})"
-        return Decision(lead.lead_id, Status.HELD, reason, None, None, EMPTY_DELTA,
-                        explanation(), 1.0, policy.name, policy.version, action.priority.value,
-                        None, until)
-    seen = sorted({int(c) for t in traces for c in np.unique(t.codes[t.in_pool]) if c})
-    if not seen:
-        reason = f"unassigned: pool {pools} has no officers"
-    else:
-        texts = "; ".join(REASON_TEXT[Reason(c)] for c in seen)
-        reason = f"unassigned: no officer in pool {pools} can take a lead in {lead.state} " \
-                 f"({texts})"
-    return Decision(lead.lead_id, Status.UNASSIGNED, reason, None, None, EMPTY_DELTA,
-                    explanation(), 1.0, policy.name, policy.version, action.priority.value)
+    found = plan(lead, roster, policy, state, now, exclude)
+    if isinstance(found, Decision):
+        return found
+    ctx = SelectionContext(lead, found.facts, roster, state, state.rotation(found.step.pool),
+                           found.step.pool, np.flatnonzero(found.eligible), now,
+                           policy.routing.seed, scorer)
+    selection = selection_policy(policy).select(ctx)
+    return conclude(found, roster, policy, state, now, selection.order, selection.scores,
+                    selection.propensity, prefer)
 
 
 def weighted(policy: Policy) -> bool:
