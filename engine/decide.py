@@ -226,7 +226,7 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
         _AT_HOURLY_CAP
     codes[np.where(state.day_key == day, state.day_count, 0) >= roster.cap_daily] = _AT_DAILY_CAP
     codes[state.open_leads >= roster.cap_open] = _AT_MAX_OPEN
-    codes[~roster.on_shift[roster.positions, minute]] = _OFF_SHIFT
+    codes[~roster.on_shift_flat[roster.row_start + minute]] = _OFF_SHIFT
     for i in roster.with_away_periods:
         if any(p.covers(now) for p in roster.officers[i].away):
             codes[i] = _TIME_OFF
@@ -458,3 +458,91 @@ def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
 
 __all__ = ["Constraints", "Decision", "Explanation", "Offer", "Reason", "Status",
            "claim_delta", "decide", "hard_constraints", "hold_until"]
+
+
+def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_leads: int
+                     ) -> np.ndarray:
+    """(M,) int64: leads each officer can still take now under all three caps (at most
+    ``n_leads``, standing in for "no cap")."""
+    daily = np.where(state.day_key == hc.day, state.day_count, 0)
+    hourly = np.where(state.hour_key == hc.hour, state.hour_count, 0)
+    slack = np.minimum.reduce([
+        np.minimum(roster.cap_open, n_leads) - state.open_leads,
+        np.minimum(roster.cap_daily, n_leads) - daily,
+        np.minimum(roster.cap_hourly, n_leads) - hourly,
+    ])
+    return np.clip(slack, 0, n_leads)
+
+
+def decide_batch(
+    leads: Sequence[Lead],
+    officers: Roster | Sequence[Officer],
+    policy: Policy,
+    state: RoutingState,
+    now: datetime,
+    *,
+    scorer: Scorer,
+) -> list[Decision]:
+    """Route several leads at once by solving their assignment (the ``batch_optimal`` method).
+
+    Each lead walks its rule's chain as in ``decide``; the eligible pairs, their values
+    (``routing.params``: objective, margin rate) and the officers' remaining capacity under
+    every cap go to ``engine.solver.solve_assignment``, which maximizes the batch's total
+    value. A lead the optimum leaves out (its officers' capacity went to leads worth more) is
+    held. Decisions come back in input order; apply their state deltas in that order (each was
+    computed on the state as left by the ones before it).
+    """
+    from engine.policies.scoring import ValueParams
+    from engine.solver import AssignmentProblem, solve_assignment
+
+    roster = officers if isinstance(officers, Roster) else Roster(officers)
+    if state.officer_ids != roster.ids_tuple:
+        state = state.for_officers(roster.ids_tuple)
+    plans: list[Plan | Decision] = [plan(lead, roster, policy, state, now) for lead in leads]
+    open_idx = [i for i, p in enumerate(plans) if isinstance(p, Plan)]
+    if not open_idx:
+        return [p for p in plans if isinstance(p, Decision)]
+    params = ValueParams.parse(policy.routing.params, ("window_s",))
+    batch = [leads[i] for i in open_idx]
+    p_conv = np.asarray(scorer.score(batch, roster, state, now), dtype=float)
+    if params.objective == "revenue":
+        amounts = np.array([lead.loan_amount_usd for lead in batch])
+        value = p_conv * (amounts * params.margin_rate)[:, None]
+    else:
+        value = p_conv.copy()
+    for row, i in enumerate(open_idx):
+        found = plans[i]
+        assert isinstance(found, Plan)
+        value[row, ~found.eligible] = np.nan
+    first = plans[open_idx[0]]
+    assert isinstance(first, Plan)
+    capacity = officer_capacity(roster, state, first.hc, len(batch))
+    result = solve_assignment(AssignmentProblem.from_arrays(value, capacity))
+    working = state.copy()
+    out: list[Decision] = []
+    for i, found in enumerate(plans):
+        if isinstance(found, Decision):
+            out.append(found)
+            continue
+        row = open_idx.index(i)
+        chosen = int(result.assignment[row])
+        cand = np.flatnonzero(found.eligible)
+        vals = value[row, cand]
+        order = cand[np.argsort(-vals, kind="stable")]
+        if chosen < 0:
+            found.traces.append(StepTrace(found.step, found.in_pool, found.codes, order,
+                                          value[row, order]))
+            out.append(Decision(
+                found.lead.lead_id, Status.HELD,
+                "held: the batch's optimal assignment gave this lead's eligible officers' "
+                f"remaining capacity to leads worth more (solver {result.status.value})",
+                None, None, EMPTY_DELTA,
+                Explanation(policy.name, policy.version, policy.routing.method,
+                            found.rule_path, found.traces, roster, found.notes),
+                1.0, policy.name, policy.version, found.action.priority.value))
+            continue
+        order = np.concatenate(([chosen], order[order != chosen]))
+        decision = conclude(found, roster, policy, working, now, order, value[row, order], 1.0)
+        working.apply(decision.state_delta)
+        out.append(decision)
+    return out

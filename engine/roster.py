@@ -8,7 +8,7 @@ caps) so that eligibility over a thousand officers is a handful of numpy operati
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,6 +38,7 @@ OFFICER_COLUMNS = (
 OPTIONAL_OFFICER_COLUMNS = ("backup_officer_id", "away")
 NO_CAP = np.iinfo(np.int64).max
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ZERO = timedelta(0)
 NO_EXPIRY = np.iinfo(np.int64).max  # date ordinal standing for "no known expiry"
 
 
@@ -301,12 +302,17 @@ class Roster:
         # shift; NEVER_OPENS for an officer with no working hours at all)
         self.next_open = _minutes_until_open(self.on_shift)
         self.positions = np.arange(m)
+        # row starts into the flattened bitmap: on_shift_flat[row_start + minute] is a 1-D take
+        self.on_shift_flat = self.on_shift.ravel()
+        self.row_start = self.positions * MINUTES_PER_WEEK
         self.tz_groups: list[tuple[ZoneInfo, np.ndarray]] = []
         by_tz: dict[str, list[int]] = {}
         for i, officer in enumerate(self.officers):
             by_tz.setdefault(officer.timezone, []).append(i)
-        for name, members in sorted(by_tz.items()):
+        self.tz_of = np.zeros(m, dtype=np.int64)  # (M,) index into tz_groups
+        for g, (name, members) in enumerate(sorted(by_tz.items())):
             self.tz_groups.append((zone(name), np.array(members, dtype=np.int64)))
+            self.tz_of[members] = g
         self.zones = [zone(o.timezone) for o in self.officers]
 
     def __len__(self) -> int:
@@ -316,32 +322,36 @@ class Roster:
         """(M,) int64: license expiry date ordinal in ``state``; 0 where not licensed."""
         return self._license.get(state, self._unlicensed)
 
-    def utc_offsets_s(self, now: datetime) -> np.ndarray:
-        """(M,) int64: each officer's UTC offset in seconds at ``now``. Cached per UTC hour:
-        in the zones officers work in, offsets change only on the hour."""
-        key = int(now.timestamp()) // 3600
-        cache: dict[int, np.ndarray] = self.__dict__.setdefault("_offsets", {})
-        found = cache.get(key)
-        if found is None:
-            if len(cache) > 4096:
-                cache.clear()
-            found = np.empty(len(self.officers), dtype=np.int64)
-            moment = datetime.fromtimestamp(key * 3600, tz=UTC)
-            for tz, members in self.tz_groups:
-                offset = moment.astimezone(tz).utcoffset()
-                found[members] = int(offset.total_seconds()) if offset is not None else 0
-            cache[key] = found
-        return found
-
     def local_clock(self, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each officer's local time at ``now``, as three (M,) int64 arrays: minute of the week
-        (Monday 00:00 = 0), calendar day (date ordinal) and clock hour (ordinal * 24 + hour)."""
-        local_s = int(now.timestamp()) + self.utc_offsets_s(now)
-        day = local_s // 86400 + _EPOCH_ORDINAL
-        # 1970-01-01 was a Thursday: three days after a Monday
-        minute = (local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK
-        hour = day * 24 + (local_s % 86400) // 3600
-        return minute, day, hour
+        (Monday 00:00 = 0), calendar day (date ordinal) and clock hour (ordinal * 24 + hour).
+
+        Computed once per timezone (officers share a handful) from UTC offsets cached per UTC
+        hour: in the zones officers work in, offsets change only on the hour.
+        """
+        epoch_s = int(now.timestamp())
+        hour_key = epoch_s // 3600
+        cache: dict[int, list[int]] = self.__dict__.setdefault("_offsets", {})
+        offsets = cache.get(hour_key)
+        if offsets is None:
+            if len(cache) > 4096:
+                cache.clear()
+            moment = datetime.fromtimestamp(hour_key * 3600, tz=UTC)
+            offsets = [int((moment.astimezone(tz).utcoffset() or _ZERO).total_seconds())
+                       for tz, _ in self.tz_groups]
+            cache[hour_key] = offsets
+        # plain ints per timezone (numpy's per-call cost dominates on a handful of values)
+        minute, day, hour = [], [], []
+        for offset in offsets:
+            local_s = epoch_s + offset
+            d = local_s // 86400 + _EPOCH_ORDINAL
+            day.append(d)
+            # 1970-01-01 was a Thursday: three days after a Monday
+            minute.append((local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK)
+            hour.append(d * 24 + (local_s % 86400) // 3600)
+        g = self.tz_of
+        return (np.array(minute, dtype=np.int64)[g], np.array(day, dtype=np.int64)[g],
+                np.array(hour, dtype=np.int64)[g])
 
     def mask_cache(self) -> dict[object, np.ndarray]:
         """A per-roster cache for officer masks derived from it (pools, languages, specialties)."""

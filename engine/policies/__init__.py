@@ -12,15 +12,21 @@ from engine.policies.base import (
     SelectionPolicy,
 )
 from engine.policies.rotation import Rotation, RotationFactory
-from engine.policies.scoring import DualPriceFactory, GreedyFactory
+from engine.policies.scoring import (
+    BatchOptimalFactory,
+    DualPriceFactory,
+    GreedyFactory,
+    batch_window_s,
+)
 
 METHODS: dict[str, MethodFactory] = {
     "round_robin": RotationFactory(weighted=False),
     "weighted_round_robin": RotationFactory(weighted=True),
     "greedy": GreedyFactory(),
     "dual_price": DualPriceFactory(),
+    "batch_optimal": BatchOptimalFactory(),
 }
 # Methods that rank by conversion estimates: decide needs a scorer for them.
 SCORING_METHODS = frozenset({"greedy", "dual_price", "batch_optimal"})
 
-__all__ = ["METHODS", "SCORING_METHODS", "Rotation", "Scorer", "Selection", "SelectionContext", "SelectionPolicy"]
+__all__ = ["METHODS", "SCORING_METHODS", "batch_window_s", "Rotation", "Scorer", "Selection", "SelectionContext", "SelectionPolicy"]

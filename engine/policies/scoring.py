@@ -171,3 +171,26 @@ class DualPriceFactory:
 
     def build(self, params: Mapping[str, Any]) -> DualPrice:
         return DualPrice(ValueParams.parse(params, DUAL_KEYS))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptimalFactory:
+    """``batch_optimal``: callers collect leads for ``window_s`` seconds and route them together
+    with ``engine.decide.decide_batch`` (an optimal assignment of the batch). A lead routed
+    alone is a batch of one, for which the optimum is the greedy choice."""
+
+    def validate_params(self, params: Mapping[str, Any]) -> None:
+        ValueParams.parse(params, ("window_s",))
+        window = params.get("window_s", 60)
+        if not (isinstance(window, int | float) and window > 0):
+            raise ValueError(f"window_s must be a positive number of seconds, got {window!r}")
+
+    def build(self, params: Mapping[str, Any]) -> Greedy:
+        return Greedy(ValueParams.parse(params, ("window_s",)))
+
+
+def batch_window_s(method: str, params: Mapping[str, Any]) -> float | None:
+    """Seconds to collect leads before routing them together; None for one-at-a-time methods."""
+    if method != "batch_optimal":
+        return None
+    return float(params.get("window_s", 60))
