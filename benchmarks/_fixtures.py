@@ -26,8 +26,9 @@ def leads_frame(n: int, seed: int = 2, unique_contacts: bool = True) -> pd.DataF
         idx = np.arange(n)
         df["email"] = [f"b{i}.x{i % 97}@mail{i % 13}.example.com" for i in idx]
         area = np.array(["312", "415", "212", "713", "305", "602", "206", "303"])
-        df["phone"] = [f"({area[i % 8]}) {200 + (i // 10000) % 700:03d}-{i % 10000:04d}"
-                       for i in idx]
+        df["phone"] = [
+            f"({area[i % 8]}) {200 + (i // 10000) % 700:03d}-{i % 10000:04d}" for i in idx
+        ]
     return df
 
 
@@ -49,15 +50,34 @@ def thirty_rule_policy() -> str:
             cond = f"{{not: {{field: local_hour, between: [{k // 6}, 23]}}}}"
         else:
             cond = f"{{all: [{{field: credit_score, missing: true}}, {{field: state, eq: {s2}}}, {{field: loan_purpose, eq: home_equity}}, {{field: loan_amount, gt: {k}}}]}}"
-        rules.append(f"  - name: r{k}\n    if: {cond}\n    then: {{pool: team_{s1.lower()}, fallback: [main]}}")
-    rules.append("  - name: va\n    if: {any: [{field: loan_program, eq: va}, {field: is_veteran, eq: true}]}\n"
-                 "    then: {pool: va, fallback: [main], priority: high}")
-    rules.append("  - name: reverse\n    if: {field: loan_program, eq: reverse}\n    then: {pool: reverse, fallback: [main]}")
-    rules.append("  - name: jumbo\n    if: {field: is_jumbo, eq: true}\n    then: {pool: jumbo, fallback: [main]}")
-    rules.append("  - name: language\n    if: {field: language, ne: en}\n"
-                 "    then: {pool: main, match_lead_language: true, fallback: [main]}")
-    pools = ["  main: {everyone: true}", "  va: {specialties: [va]}",
-             "  reverse: {specialties: [reverse]}", "  jumbo: {specialties: [jumbo]}"]
+        rules.append(
+            f"  - name: r{k}\n    if: {cond}\n    then: {{pool: team_{s1.lower()}, fallback: [main]}}"
+        )
+    rules.append(
+        "  - name: va\n    if: {any: [{field: loan_program, eq: va}, {field: is_veteran, eq: true}]}\n"
+        "    then: {pool: va, fallback: [main], priority: high}"
+    )
+    rules.append(
+        "  - name: reverse\n    if: {field: loan_program, eq: reverse}\n    then: {pool: reverse, fallback: [main]}"
+    )
+    rules.append(
+        "  - name: jumbo\n    if: {field: is_jumbo, eq: true}\n    then: {pool: jumbo, fallback: [main]}"
+    )
+    rules.append(
+        "  - name: language\n    if: {field: language, ne: en}\n"
+        "    then: {pool: main, match_lead_language: true, fallback: [main]}"
+    )
+    pools = [
+        "  main: {everyone: true}",
+        "  va: {specialties: [va]}",
+        "  reverse: {specialties: [reverse]}",
+        "  jumbo: {specialties: [jumbo]}",
+    ]
     pools += [f"  team_{s.lower()}: {{teams: [team-{s.lower()}]}}" for s in STATES]
-    return ("policy: bench30\nversion: 1\nrouting: {method: weighted_round_robin}\npools:\n"
-            + "\n".join(pools) + "\nrules:\n" + "\n".join(rules) + "\nelse: {pool: main}\n")
+    return (
+        "policy: bench30\nversion: 1\nrouting: {method: weighted_round_robin}\npools:\n"
+        + "\n".join(pools)
+        + "\nrules:\n"
+        + "\n".join(rules)
+        + "\nelse: {pool: main}\n"
+    )

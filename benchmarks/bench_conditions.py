@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from _fixtures import leads_frame, thirty_rule_policy
+
 from engine.leads import LeadParser
 from engine.rules import parse_policy
 from engine.rules.fields import BUILTIN_FIELDS, read_facts
@@ -69,8 +70,16 @@ def main() -> None:
     facts = [read_facts(lead, fields, {})[0] for lead in leads]
     # CEL has distinct int and double types (numbers given as double) and no null
     # comparisons: missing values are left out of the map
-    cel_facts = [{"f": {k: float(v) if BUILTIN_FIELDS[k].type == "number" else v
-                        for k, v in f.items() if v is not None}} for f in facts]
+    cel_facts = [
+        {
+            "f": {
+                k: float(v) if BUILTIN_FIELDS[k].type == "number" else v
+                for k, v in f.items()
+                if v is not None
+            }
+        }
+        for f in facts
+    ]
     texts = [to_cel(r.if_) for r in policy.spec.rules]
 
     def first_match_structured(f: dict[str, Any]) -> int:
@@ -118,8 +127,10 @@ def main() -> None:
         t0 = time.perf_counter()
         out = [first_match_py(f) for f in sample]
         elapsed = (time.perf_counter() - t0) * len(facts) / len(sample)
-        results["CEL, cel-python"] = (elapsed, out + results["structured (compiled closures)"][1][
-            len(sample):])
+        results["CEL, cel-python"] = (
+            elapsed,
+            out + results["structured (compiled closures)"][1][len(sample) :],
+        )
     except ImportError:
         print("cel-python not installed: pip install -e .[bench]")
 
@@ -127,8 +138,10 @@ def main() -> None:
     print(f"conditions: {len(texts)} rules, {len(facts)} leads, first match wins")
     for name, (seconds, matched) in results.items():
         agree = sum(a == b for a, b in zip(matched, base[1], strict=True)) / len(facts)
-        print(f"  {name:34s} {seconds / len(facts) * 1e6:8.1f} us/lead  "
-              f"x{seconds / base[0]:6.1f}  agreement with structured {agree:.1%}")
+        print(
+            f"  {name:34s} {seconds / len(facts) * 1e6:8.1f} us/lead  "
+            f"x{seconds / base[0]:6.1f}  agreement with structured {agree:.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -82,8 +82,11 @@ def policy_schema(
     text = json.dumps(policy_json_schema(), indent=2)
     if out is None:
         sys.stdout.write(text + "\n")
-    else:
+        return
+    try:
         out.write_text(text + "\n")
+    except OSError as exc:
+        _fail(f"{out}: cannot be written: {exc.strerror}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.decide import Status, decide
 from engine.domain import Lead
-from engine.errors import InputError
+from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
 from engine.io import check_lead_header, load_roster, read_csv_rows
 from engine.leads import LeadParser
@@ -59,12 +59,21 @@ def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pat
     parser = LeadParser.default()
 
     parsed: list[tuple[int, Lead | InputError, str]] = []
+    first_row: dict[str, int] = {}
     for number, row in enumerate(rows, start=2):
         where = f"{leads_path.name} row {number}"
+        lead_id = (row.get("lead_id") or "").strip()
+        if lead_id in first_row:  # the same lead twice: route it once
+            parsed.append((number, InputError(Problem(
+                "lead_id", lead_id, f"duplicates the lead on row {first_row[lead_id]}", where)),
+                lead_id))
+            continue
+        if lead_id:
+            first_row[lead_id] = number
         try:
-            parsed.append((number, parser.parse(row, where), row.get("lead_id") or ""))
+            parsed.append((number, parser.parse(row, where), lead_id))
         except InputError as exc:
-            parsed.append((number, exc, row.get("lead_id") or ""))
+            parsed.append((number, exc, lead_id))
 
     # Route in received_at order (file order among equal times); write in file order.
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),
@@ -106,8 +115,13 @@ def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pat
             summary.counts[decision.status.value] += 1
             bar.advance(task)
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_path, "w", newline="") as fh:
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(out_path, "w", newline="")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise InputError(Problem("out", str(out_path), f"cannot be written: {exc.strerror}")) \
+            from None
+    with fh:
         writer = csv.writer(fh)
         writer.writerow(OUTPUT_COLUMNS)
         for number, item, lead_id in parsed:

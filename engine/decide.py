@@ -105,7 +105,7 @@ class StepTrace:
                 hit = ids[codes == code]
                 name = REASON_NAMES[code]
                 if detail == "summary" and code == Reason.NOT_LICENSED:
-                    excluded[name] = int(len(hit))
+                    excluded[name] = len(hit)
                 else:
                     excluded[name] = hit.tolist()
         out: dict[str, Any] = self.step.describe()
@@ -446,7 +446,7 @@ def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
     ``pool_weight``) when an officer accepts."""
     i = roster.index[officer] if isinstance(officer, str) else officer
     if hc is None:
-        minute, day, hour = roster.local_clock(now)
+        _, day, hour = roster.local_clock(now)
     else:
         day, hour = hc.day, hc.hour
     new_pass, virtual_time = advance(state.rotation(pool), roster, i, weighted(policy),

@@ -46,7 +46,11 @@ PROTECTED_TERMS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# camelCase boundaries ("dateOfBirth"), after an acronym ("HMDARace" -> "HMDA Race") and
+# between letters and digits ("applicantRace1" -> "applicant Race 1", "section8")
+_CAMEL = re.compile(
+    r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])"
+)
 _SEP = re.compile(r"[^a-z0-9]+")
 
 
@@ -59,6 +63,19 @@ _PHRASES: list[tuple[tuple[str, ...], str]] = sorted(
      for characteristic, terms in PROTECTED_TERMS.items() for term in terms),
     key=lambda item: -len(item[0]),
 )
+_VOCABULARY = frozenset(w for phrase, _ in _PHRASES for w in phrase)
+
+
+def _singular(word: str) -> str:
+    """``races`` -> ``race``, ``churches`` -> ``church``, ``disabilities`` -> ``disability``:
+    plurals of the words of protected terms only."""
+    if word in _VOCABULARY:
+        return word
+    for suffix, replacement in (("s", ""), ("es", ""), ("ies", "y")):
+        stem = word[: -len(suffix)] + replacement
+        if word.endswith(suffix) and stem in _VOCABULARY:
+            return stem
+    return word
 
 
 def protected_characteristic(name: str) -> str | None:
@@ -75,7 +92,7 @@ def protected_characteristic(name: str) -> str | None:
     >>> protected_characteristic("language") is None
     True
     """
-    words = _words(name)
+    words = [_singular(w) for w in _words(name)]
     for phrase, characteristic in _PHRASES:
         n = len(phrase)
         for i in range(len(words) - n + 1):

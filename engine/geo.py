@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -18,7 +18,8 @@ REFERENCE_DIR = DATA_DIR / "reference"
 # Jurisdictions where a property can be and a loan officer can hold an NMLS license:
 # the 50 states, DC and the inhabited US territories.
 US_STATES = frozenset(
-    ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "PR", "VI", "GU", "AS", "MP"]
+    """AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ
+    NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR VI GU AS MP""".split()
 )
 # Codes that appear in ZIP tables but are not a property location in the US.
 NON_PROPERTY_STATES = {
@@ -48,12 +49,19 @@ class Geography:
     zips: dict[str, ZipInfo]
     # (year, county_fips) -> one-unit conforming loan limit in USD
     limits: dict[tuple[int, str], int]
-    # (year, state) -> the single limit every county of the state shares, when they all do
+    # (year, state) -> the limit for a county missing from that year's table: the single limit
+    # every county of the state shares, or that all of its successor areas share
     state_uniform_limits: dict[tuple[int, str], int]
     limit_years: tuple[int, ...]
+    # county FIPS -> state code, for every county of the ZIP and loan-limit tables
+    county_states: dict[str, str] = field(default_factory=dict)
 
     def zip_info(self, zip_code: str) -> ZipInfo | None:
         return self.zips.get(zip_code)
+
+    def county_state(self, county_fips: str) -> str | None:
+        """The state a county FIPS code belongs to; None for a code in neither table."""
+        return self.county_states.get(county_fips)
 
     def limit_year(self, year: int) -> int:
         """The table year that applies to a lead of ``year`` (latest table for later years)."""
@@ -78,7 +86,10 @@ def load_geography(reference_dir: Path = REFERENCE_DIR) -> Geography:
     zips: dict[str, ZipInfo] = {}
     with gzip.open(reference_dir / "zips.csv.gz", "rt", newline="") as fh:
         for row in csv.DictReader(fh):
-            zips[row["zip"]] = ZipInfo(row["zip"], row["state"], row["county_fips"], row["timezone"])
+            zips[row["zip"]] = ZipInfo(
+                row["zip"], row["state"], row["county_fips"], row["timezone"]
+            )
+    county_states = {z.county_fips: z.state for z in zips.values() if z.county_fips}
     limits: dict[tuple[int, str], int] = {}
     by_state: dict[tuple[int, str], set[int]] = {}
     with open(reference_dir / "loan_limits.csv", newline="") as fh:
@@ -86,6 +97,19 @@ def load_geography(reference_dir: Path = REFERENCE_DIR) -> Geography:
             year, limit = int(row["year"]), int(row["one_unit_limit_usd"])
             limits[(year, row["county_fips"])] = limit
             by_state.setdefault((year, row["state"]), set()).add(limit)
+            county_states[row["county_fips"]] = row["state"]
     uniform = {key: next(iter(vals)) for key, vals in by_state.items() if len(vals) == 1}
+    # Areas in the limit table that are not counties of the ZIP table are successors of old
+    # counties (Connecticut's planning regions replaced its counties in 2022; FHFA lists the
+    # regions from 2025, the ZIP table still has counties). When a state's successor areas
+    # share one limit, an old county of that state takes it.
+    zip_counties = {z.county_fips for z in zips.values() if z.county_fips}
+    successors: dict[tuple[int, str], set[int]] = {}
+    for (year, fips), limit in limits.items():
+        if fips not in zip_counties:
+            successors.setdefault((year, county_states[fips]), set()).add(limit)
+    for key, vals in successors.items():
+        if len(vals) == 1:
+            uniform[key] = next(iter(vals))
     years = tuple(sorted({y for y, _ in limits}))
-    return Geography(zips, limits, uniform, years)
+    return Geography(zips, limits, uniform, years, county_states)

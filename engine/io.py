@@ -9,7 +9,7 @@ from pathlib import Path
 from engine.domain import Officer
 from engine.errors import InputError, Problem
 from engine.leads import REQUIRED_COLUMNS
-from engine.roster import parse_officers
+from engine.roster import OFFICER_COLUMNS, parse_officers
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
@@ -19,11 +19,25 @@ def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
     except OSError as exc:
         raise InputError(Problem("file", str(path), f"cannot be read: {exc.strerror}")) from None
     reader = csv.DictReader(fh)
-    header = list(reader.fieldnames or [])
+
+    def unreadable(exc: Exception) -> InputError:
+        fh.close()
+        if isinstance(exc, UnicodeDecodeError):  # decoded in blocks: no row number to give
+            return InputError(Problem("file", str(path), "is not UTF-8 text; save it as UTF-8 CSV"))
+        return InputError(Problem("file", str(path), f"is not a readable CSV file: {exc}",
+                                  f"{path.name} row {reader.line_num}"))
+
+    try:
+        header = list(reader.fieldnames or [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise unreadable(exc) from None
 
     def rows() -> Iterator[dict[str, str]]:
         with fh:
-            yield from reader
+            try:
+                yield from reader
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise unreadable(exc) from None
 
     return header, rows()
 
@@ -34,7 +48,15 @@ def load_roster(path: str | Path) -> list[Officer]:
     header, rows = read_csv_rows(path)
     if not header:
         raise InputError(Problem("file", str(path), "is empty; expected a header row"))
-    return parse_officers(rows, source=path.name)
+    missing = [c for c in OFFICER_COLUMNS if c not in header]
+    if missing:  # checked here too: parse_officers sees the columns only through the rows
+        raise InputError(Problem("columns", ", ".join(missing),
+                                 "required officer columns are missing from the header",
+                                 f"{path.name} row 1"))
+    officers = parse_officers(rows, source=path.name)
+    if not officers:
+        raise InputError(Problem("file", str(path), "has a header but no officers"))
+    return officers
 
 
 def check_lead_header(header: list[str], source: str) -> None:

@@ -326,17 +326,18 @@ class Roster:
         """Each officer's local time at ``now``, as three (M,) int64 arrays: minute of the week
         (Monday 00:00 = 0), calendar day (date ordinal) and clock hour (ordinal * 24 + hour).
 
-        Computed once per timezone (officers share a handful) from UTC offsets cached per UTC
-        hour: in the zones officers work in, offsets change only on the hour.
+        Computed once per timezone (officers share a handful) from UTC offsets cached per
+        quarter hour of UTC: every zone changes its offset on a quarter hour (Newfoundland's
+        clocks change at 02:00 local, half past the UTC hour).
         """
         epoch_s = int(now.timestamp())
-        hour_key = epoch_s // 3600
+        hour_key = epoch_s // 900
         cache: dict[int, list[int]] = self.__dict__.setdefault("_offsets", {})
         offsets = cache.get(hour_key)
         if offsets is None:
             if len(cache) > 4096:
                 cache.clear()
-            moment = datetime.fromtimestamp(hour_key * 3600, tz=UTC)
+            moment = datetime.fromtimestamp(hour_key * 900, tz=UTC)
             offsets = [int((moment.astimezone(tz).utcoffset() or _ZERO).total_seconds())
                        for tz, _ in self.tz_groups]
             cache[hour_key] = offsets

@@ -12,10 +12,13 @@ _PART = re.compile(
 )
 
 
-def _minute(hhmm: str) -> int:
+def _minute(hhmm: str, *, end: bool = False) -> int:
+    """Minute of the day of ``HH:MM``; 24:00 is allowed only as the end of a range."""
     hours, minutes = (int(x) for x in hhmm.split(":"))
     if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
         raise ValueError(f"{hhmm!r} is not a time of day")
+    if hours == 24 and not end:
+        raise ValueError(f"{hhmm!r} can only end a range (start at 00:00)")
     return hours * 60 + minutes
 
 
@@ -48,11 +51,15 @@ def parse_work_hours(text: str) -> WeeklySchedule:
             raise ValueError(
                 f"{part!r} is not like 'Mon-Fri 08:00-18:00' (days, a space, start-end in 24h)"
             )
-        start, end = _minute(match["start"]), _minute(match["end"])
+        try:
+            start, end = _minute(match["start"]), _minute(match["end"], end=True)
+            days = _days(match["days"])
+        except ValueError as exc:
+            raise ValueError(f"{part!r}: {exc}") from None
         if start == end:
             raise ValueError(f"{part!r} has the same start and end")
         length = (end - start) % (24 * 60) or 24 * 60
-        for day in _days(match["days"]):
+        for day in days:
             s = day * 1440 + start
             e = s + length
             if e <= 7 * 1440:
@@ -60,4 +67,6 @@ def parse_work_hours(text: str) -> WeeklySchedule:
             else:  # Sunday night into Monday morning wraps around the week
                 intervals.append((s, 7 * 1440))
                 intervals.append((0, e - 7 * 1440))
+    if not intervals:  # only separators, e.g. ";": not "always", and not "never" either
+        raise ValueError(f"{text!r} has no days and hours (leave it empty for always available)")
     return WeeklySchedule(tuple(sorted(intervals)), always=False)

@@ -35,7 +35,9 @@ def build_zips(shared: Path) -> pd.DataFrame:
     )
     blank = df["timezone"] == ""
     df.loc[blank, "timezone"] = df.loc[blank, "state"].map(common_tz).fillna("")
-    df["county_fips"] = df["county_fips"].where(df["county_fips"] == "", df["county_fips"].str.zfill(5))
+    df["county_fips"] = df["county_fips"].where(
+        df["county_fips"] == "", df["county_fips"].str.zfill(5)
+    )
     return df.sort_values("zip").reset_index(drop=True)
 
 
@@ -51,7 +53,8 @@ def build_limits(shared: Path) -> pd.DataFrame:
             pd.DataFrame(
                 {
                     "year": year,
-                    "county_fips": raw["FIPSStateCode"].str.zfill(2) + raw["FIPSCountyCode"].str.zfill(3),
+                    "county_fips": raw["FIPSStateCode"].str.zfill(2)
+                    + raw["FIPSCountyCode"].str.zfill(3),
                     "state": raw["State"],
                     "one_unit_limit_usd": raw["One-UnitLimit"].astype(int),
                 }

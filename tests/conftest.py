@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.domain import Lead
+from engine.domain import Lead, Officer
 from engine.leads import LeadParser
 from engine.roster import Roster, parse_officer
 from engine.rules import Policy, parse_policy
@@ -41,7 +42,7 @@ def officer_row(officer_id: str, **fields: Any) -> dict[str, str]:
     return row
 
 
-def make_officer(officer_id: str, **fields: Any):  # noqa: ANN201 - Officer
+def make_officer(officer_id: str, **fields: Any) -> Officer:
     return parse_officer(officer_row(officer_id, **fields), f"test officer {officer_id}")
 
 
@@ -91,3 +92,13 @@ def default_policy_file() -> Policy:
     from engine.rules import load_policy
 
     return load_policy(DATA / "policies" / "default.yaml")
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], header: list[str] | None = None) -> Path:
+    """Write ``rows`` (e.g. from ``lead_row`` / ``officer_row``) as a CSV file with ``header``
+    (default: the first row's keys; columns not in it are left out)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, header or list(rows[0]), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -29,4 +29,13 @@ METHODS: dict[str, MethodFactory] = {
 # Methods that rank by conversion estimates: decide needs a scorer for them.
 SCORING_METHODS = frozenset({"greedy", "dual_price", "batch_optimal"})
 
-__all__ = ["METHODS", "SCORING_METHODS", "batch_window_s", "Rotation", "Scorer", "Selection", "SelectionContext", "SelectionPolicy"]
+__all__ = [
+    "METHODS",
+    "SCORING_METHODS",
+    "Rotation",
+    "Scorer",
+    "Selection",
+    "SelectionContext",
+    "SelectionPolicy",
+    "batch_window_s",
+]

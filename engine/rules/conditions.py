@@ -18,6 +18,7 @@ docs/policy.md explains why this form was chosen over CEL (benchmarks/bench_cond
 from __future__ import annotations
 
 import json
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -81,6 +82,8 @@ def _check_value(value: Any, spec: FieldSpec, path: str) -> None:
     if not _type_ok(value, spec):
         raise PolicyError(
             path, f"{spec.name} is {spec.type}; expected {_describe(spec)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # .nan compares false to all
+        raise PolicyError(path, f"expected a finite number, got {value!r}")
     if spec.choices is not None and value not in spec.choices:
         raise PolicyError(path, f"{value!r} is not a value of {spec.name}; "
                                 f"expected {_describe(spec)}")
@@ -182,7 +185,7 @@ def compile_condition(node: Any, fields: Mapping[str, FieldSpec], path: str) -> 
                               f"(quote digits: '900'); got {name} ({spec.type}) and {value!r}")
     tup = tuple(prefixes)
     return Compiled(lambda f: (v := f.get(name)) is not None and v.startswith(tup),
-                    fields_used, canon)
+                    fields_used, canon, never=not tup)
 
 
 CONDITION_JSON_SCHEMA: dict[str, Any] = {

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 
 from engine.domain import Specialty
 from engine.fair_lending import protected_characteristic
+from engine.geo import US_STATES
 from engine.leads import ISO_639_1, KNOWN_COLUMNS
 from engine.rules.conditions import (
     CONDITION_JSON_SCHEMA,
@@ -40,7 +41,10 @@ from engine.rules.conditions import (
 )
 from engine.rules.fields import BUILTIN_FIELDS, FIELD_TYPES, FieldSpec
 
-ConditionNode = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/$defs/Condition"})]
+# pydantic cannot emit a "$ref" to a definition it does not know, so the condition's schema is a
+# marker here, replaced with {"$ref": "#/$defs/Condition"} by policy_json_schema.
+_CONDITION_MARKER = "x-leadroute-condition"
+ConditionNode = Annotated[dict[str, Any], WithJsonSchema({_CONDITION_MARKER: True})]
 
 
 class Priority(StrEnum):
@@ -51,7 +55,7 @@ class Priority(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class OfferSpec(_Strict):
@@ -159,7 +163,17 @@ class PolicyFile(_Strict):
 
 def policy_json_schema() -> dict[str, Any]:
     """JSON Schema of the policy file, for editors (YAML language servers read it)."""
-    schema = PolicyFile.model_json_schema(by_alias=True)
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: resolve(v) for k, v in node.items() if k != _CONDITION_MARKER}
+            if _CONDITION_MARKER in node:
+                out["$ref"] = "#/$defs/Condition"
+            return out
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    schema = resolve(PolicyFile.model_json_schema(by_alias=True))
     schema.setdefault("$defs", {})["Condition"] = {
         k: v for k, v in CONDITION_JSON_SCHEMA.items() if k != "$id"}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -252,20 +266,89 @@ def _yaml_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top)"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (PyYAML would silently keep
+    the last: a second ``if`` in a rule would replace the first)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode,
+                              deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *base" may be overridden
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:  # unhashable: construct_mapping reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                f"found duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _construct_unique_mapping)
+
+
+def _strip_tags(raw: Any, loc: tuple[int | str, ...], kind: str
+                ) -> tuple[tuple[int | str, ...], bool]:
+    """``loc`` of a pydantic error without the parts that are not in the file: union-member
+    tags such as ``str`` in ``fallback[0].str`` or ``int`` in ``version.int``, and validator
+    names. Returns the location and whether anything was dropped."""
+    out: list[int | str] = []
+    node, dropped = raw, False
+    for i, part in enumerate(loc):
+        in_mapping = isinstance(node, Mapping) and part in node
+        in_list = isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node)
+        if in_mapping or in_list:
+            node = node[part]
+            out.append(part)
+        elif i == len(loc) - 1 and kind == "missing":  # the key that is not there
+            out.append(part)
+        else:
+            dropped = True
+    return tuple(out), dropped
+
+
+def _first_error(raw: Any, errors: list[Any]) -> tuple[Any, tuple[int | str, ...]]:
+    """The first validation error and its YAML location. Where the first error comes from a
+    union member the value is not even a kind of (a mapping given where ``str | Step`` is
+    expected fails as a string first), an error from another member at the same place is
+    more telling: ``fallback[0].bogus: unknown key`` rather than ``not a valid string``."""
+    located = [(err, *_strip_tags(raw, tuple(err["loc"]), err["type"])) for err in errors]
+    first, loc, dropped = located[0]
+
+    def wrong_kind(err: Any, tagged: bool) -> bool:
+        return tagged and err["type"].endswith("_type")  # string_type, model_type, ...
+
+    if wrong_kind(first, dropped):
+        for err, other_loc, other_dropped in located[1:]:
+            if other_loc[: len(loc)] == loc and not wrong_kind(err, other_dropped):
+                return err, other_loc
+    return first, loc
+
+
 def load_policy(path: str | Path) -> Policy:
     """Read, validate and compile a policy file; raise PolicyError with the YAML path."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError("(file)", f"cannot read policy file: {exc.strerror}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError("(file)", f"not UTF-8 text (byte {exc.start}): save the policy as UTF-8",
+                          str(path)) from None
     return parse_policy(text, source=str(path))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate and compile policy YAML text (see ``load_policy``)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
@@ -277,8 +360,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     try:
         spec = PolicyFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        err, loc = _first_error(raw, exc.errors())
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}"
@@ -322,6 +404,10 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
             if lang not in ISO_639_1:
                 raise fail(f"pools.{pool_name}.languages[{i}]",
                            f"{lang!r} is not an ISO 639-1 code")
+        for i, state in enumerate(pool.states):
+            if state not in US_STATES:  # "tx" or "XX" would select nobody, silently
+                raise fail(f"pools.{pool_name}.states[{i}]",
+                           f"{state!r} is not a US state, DC or territory code (upper case)")
 
     def step(node: Step, at: str) -> CompiledStep:
         if node.pool not in spec.pools:
@@ -358,7 +444,10 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
             raise fail(f"{at}.name", f"duplicate rule name {rule.name!r} "
                                      f"(also rules[{seen_names[rule.name]}])")
         seen_names[rule.name] = i
-        cond = compile_condition(rule.if_, fields, f"{at}.if")
+        try:
+            cond = compile_condition(rule.if_, fields, f"{at}.if")
+        except PolicyError as exc:  # raised without the file name: add it
+            raise fail(exc.path, exc.message) from None
         if cond.never:
             raise fail(f"{at}.if", "unreachable: this condition can match no lead")
         if cond.canonical in seen_conditions:

@@ -10,11 +10,16 @@ from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
 
 
 def test_explanation_names_rule_path_pool_candidates_exclusions_policy_and_propensity(
-        default_policy):
+    default_policy,
+):
     """An assignment explains the rule path, the pool, candidates in order, who was left out
     and why, the policy name and version, and the propensity."""
-    roster = make_roster(("V1", {"specialties": "va"}), ("V2", {"specialties": "va"}),
-                         ("CA", {"specialties": "va", "licensed_states": "CA"}), "G")
+    roster = make_roster(
+        ("V1", {"specialties": "va"}),
+        ("V2", {"specialties": "va"}),
+        ("CA", {"specialties": "va", "licensed_states": "CA"}),
+        "G",
+    )
     state = RoutingState.empty(roster.ids_tuple)
     d = decide(make_lead(loan_program="va"), roster, default_policy, state, TUESDAY_15_UTC)
     ex = d.explanation.to_dict()
@@ -35,18 +40,22 @@ def test_rule_path_lists_every_rule_tried_before_the_match(default_policy):
     """Rules that did not match are listed, in order, before the one that did."""
     roster = make_roster(("J", {"specialties": "jumbo"}), "G")
     lead = make_lead(loan_amount="900000", property_value="1200000")  # Dallas limit 806,500
-    d = decide(lead, roster, default_policy, RoutingState.empty(roster.ids_tuple),
-               TUESDAY_15_UTC)
+    d = decide(lead, roster, default_policy, RoutingState.empty(roster.ids_tuple), TUESDAY_15_UTC)
     assert [r["rule"] for r in d.explanation.to_dict()["rule_path"]] == [
-        "va-loans", "reverse-mortgages", "jumbo-loans"]
+        "va-loans",
+        "reverse-mortgages",
+        "jumbo-loans",
+    ]
     assert d.officer_id == "J"
 
 
 def test_broadcast_offers_the_top_officers_at_once():
     """A broadcast offer goes to the first max_officers in rank order; nobody is assigned yet
     and the state does not change until someone accepts."""
-    policy = make_policy(routing="{method: round_robin, offer: {mode: broadcast, "
-                                 "max_officers: 2, accept_within_s: 300}}")
+    policy = make_policy(
+        routing="{method: round_robin, offer: {mode: broadcast, "
+        "max_officers: 2, accept_within_s: 300}}"
+    )
     roster = make_roster("A", "B", "C")
     state = RoutingState.empty(roster.ids_tuple)
     d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC)
@@ -62,8 +71,9 @@ def test_broadcast_offers_the_top_officers_at_once():
 
 def test_cascade_offer_carries_its_step():
     """A cascade lists officers in rank order with the seconds each has to accept."""
-    policy = make_policy(routing="{method: round_robin, offer: {mode: cascade, "
-                                 "max_officers: 3, step_s: 120}}")
+    policy = make_policy(
+        routing="{method: round_robin, offer: {mode: cascade, max_officers: 3, step_s: 120}}"
+    )
     roster = make_roster("A", "B", "C", "D")
     d = decide(make_lead(), roster, policy, RoutingState.empty(roster.ids_tuple), TUESDAY_15_UTC)
     assert d.offer is not None and d.offer.step_s == 120 and len(d.offer.officer_ids) == 3
@@ -71,12 +81,16 @@ def test_cascade_offer_carries_its_step():
 
 def test_rule_can_override_the_offer_mode():
     """A rule's own offer replaces the routing default for the leads it matches."""
-    policy = make_policy(rules="- name: hot\n  if: {field: source, eq: referral}\n"
-                               "  then: {pool: main, offer: {mode: broadcast, max_officers: 2}}")
+    policy = make_policy(
+        rules="- name: hot\n  if: {field: source, eq: referral}\n"
+        "  then: {pool: main, offer: {mode: broadcast, max_officers: 2}}"
+    )
     roster = make_roster("A", "B", "C")
     state = RoutingState.empty(roster.ids_tuple)
-    assert decide(make_lead(source="referral"), roster, policy, state,
-                  TUESDAY_15_UTC).status is Status.OFFERED
+    assert (
+        decide(make_lead(source="referral"), roster, policy, state, TUESDAY_15_UTC).status
+        is Status.OFFERED
+    )
     assert decide(make_lead(), roster, policy, state, TUESDAY_15_UTC).status is Status.ASSIGNED
 
 
@@ -87,23 +101,33 @@ def test_prefer_takes_the_backup_officer_when_eligible():
     policy = make_policy()
     first = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC).officer_id
     backup = next(o for o in ("A", "B", "C") if o != first)
-    d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC,
-               exclude={first: "sla"}, prefer=backup)
+    d = decide(
+        make_lead(), roster, policy, state, TUESDAY_15_UTC, exclude={first: "sla"}, prefer=backup
+    )
     assert d.officer_id == backup
     assert any("backup" in n for n in d.explanation.notes)
     # an ineligible backup is ignored
-    d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC,
-               exclude={first: "sla", backup: "sla"}, prefer=backup)
+    d = decide(
+        make_lead(),
+        roster,
+        policy,
+        state,
+        TUESDAY_15_UTC,
+        exclude={first: "sla", backup: "sla"},
+        prefer=backup,
+    )
     assert d.officer_id not in (first, backup)
 
 
 def test_delta_counts_against_the_officers_local_day_and_hour():
     """The delta records the officer-local day and hour the assignment counts against."""
     roster = make_roster(("A", {"timezone": "Asia/Tokyo", "licensed_states": "TX"}))
-    d = decide(make_lead(), roster, make_policy(), RoutingState.empty(roster.ids_tuple),
-               TUESDAY_15_UTC)
+    d = decide(
+        make_lead(), roster, make_policy(), RoutingState.empty(roster.ids_tuple), TUESDAY_15_UTC
+    )
     # 15:00 UTC Mar 4 is 00:00 Mar 5 in Tokyo
     from datetime import date
+
     assert d.state_delta.day_key == date(2025, 3, 5).toordinal()
     assert d.state_delta.hour_key == date(2025, 3, 5).toordinal() * 24
 
@@ -125,3 +149,26 @@ def test_decide_accepts_a_plain_list_of_officers():
     a = decide(make_lead(), list(roster.officers), make_policy(), state, TUESDAY_15_UTC)
     b = decide(make_lead(), roster, make_policy(), state, TUESDAY_15_UTC)
     assert a.officer_id == b.officer_id
+
+
+def test_local_clock_follows_offset_changes_on_the_half_hour():
+    """Newfoundland's clocks change at 05:30 UTC: local times on either side are right."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine.domain import MINUTES_PER_WEEK
+
+    roster = make_roster(("N", {"timezone": "America/St_Johns"}), ("C", {}))
+    for moment in [
+        datetime(2025, 3, 9, 5, 29, tzinfo=UTC),
+        datetime(2025, 3, 9, 5, 31, tzinfo=UTC),
+        datetime(2025, 11, 2, 4, 29, tzinfo=UTC),
+        datetime(2025, 11, 2, 4, 31, tzinfo=UTC),
+    ]:
+        for t in (moment - timedelta(minutes=1), moment):
+            minute, day, hour = roster.local_clock(t)
+            for i, officer in enumerate(roster.officers):
+                local = t.astimezone(roster.zones[i])
+                assert day[i] == local.toordinal()
+                assert hour[i] == local.toordinal() * 24 + local.hour
+                want = (local.weekday() * 1440 + local.hour * 60 + local.minute) % MINUTES_PER_WEEK
+                assert minute[i] == want, (officer.officer_id, t)

@@ -74,8 +74,9 @@ def test_daily_cap_counts_the_officers_local_day():
     state = RoutingState.empty(roster.ids_tuple)
     # 07:30 UTC Mar 4 = 23:30 Mar 3 in Los Angeles
     late = datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
-    d1 = decide(make_lead("L1"), roster, make_policy(routing="{method: round_robin, seed: 1}"),
-                state, late)
+    d1 = decide(
+        make_lead("L1"), roster, make_policy(routing="{method: round_robin, seed: 1}"), state, late
+    )
     state.apply(d1.state_delta)
     if d1.officer_id != "A":
         state.apply(decide(make_lead("L2"), roster, POLICY, state, late).state_delta)
@@ -113,8 +114,10 @@ def test_max_open_frees_up_when_a_lead_is_released():
 
 def test_after_hours_lead_is_held_until_the_next_shift_opens():
     """With after_hours hold, a lead arriving off shift is held until the earliest opening."""
-    roster = make_roster(("A", {"work_hours": "Mon-Fri 08:00-17:00"}),
-                         ("B", {"work_hours": "Mon-Fri 07:00-17:00", "timezone": "America/New_York"}))
+    roster = make_roster(
+        ("A", {"work_hours": "Mon-Fri 08:00-17:00"}),
+        ("B", {"work_hours": "Mon-Fri 07:00-17:00", "timezone": "America/New_York"}),
+    )
     now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)  # Tue 20:00 Chicago, 21:00 New York
     d = decide_now(roster, make_lead(received_at=now.isoformat()), now=now)
     assert d.status is Status.HELD
@@ -126,9 +129,12 @@ def test_after_hours_on_call_pool_takes_the_lead():
     """With after_hours pool, an off-shift lead goes to the on-call pool, hours waived."""
     policy = make_policy(
         pools="main: {teams: [day]}\non_call: {teams: [night]}",
-        routing="{method: round_robin, after_hours: {action: pool, pool: on_call}}")
-    roster = make_roster(("A", {"work_hours": "Mon-Fri 08:00-17:00", "team": "day"}),
-                         ("N", {"work_hours": "Mon-Fri 08:00-17:00", "team": "night"}))
+        routing="{method: round_robin, after_hours: {action: pool, pool: on_call}}",
+    )
+    roster = make_roster(
+        ("A", {"work_hours": "Mon-Fri 08:00-17:00", "team": "day"}),
+        ("N", {"work_hours": "Mon-Fri 08:00-17:00", "team": "night"}),
+    )
     now = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)
     d = decide_now(roster, make_lead(received_at=now.isoformat()), now=now, policy=policy)
     assert d.officer_id == "N"
@@ -156,7 +162,8 @@ def test_specialty_requirement_falls_back_to_the_main_rotation():
     policy = make_policy(
         pools="main: {everyone: true}\nva: {specialties: [va]}",
         rules="- name: va\n  if: {field: loan_program, eq: va}\n"
-              "  then: {pool: va, fallback: [main]}")
+        "  then: {pool: va, fallback: [main]}",
+    )
     roster = make_roster(("V", {"specialties": "va"}), "G")
     assert decide_now(roster, make_lead(loan_program="va"), policy=policy).officer_id == "V"
     roster = make_roster(("V", {"specialties": "va", "status": "away"}), "G")
@@ -167,8 +174,10 @@ def test_specialty_requirement_falls_back_to_the_main_rotation():
 
 def test_language_requirement_matches_the_borrowers_language():
     """match_lead_language keeps only officers who speak the borrower's language."""
-    policy = make_policy(rules="- name: lang\n  if: {field: language, ne: en}\n"
-                               "  then: {pool: main, match_lead_language: true, fallback: [main]}")
+    policy = make_policy(
+        rules="- name: lang\n  if: {field: language, ne: en}\n"
+        "  then: {pool: main, match_lead_language: true, fallback: [main]}"
+    )
     roster = make_roster("E", ("S", {"languages": "en;es"}))
     for k in range(3):
         d = decide_now(roster, make_lead(f"L{k}", language="es"), policy=policy)
@@ -179,7 +188,9 @@ def test_language_requirement_matches_the_borrowers_language():
 def test_require_specialties_excludes_those_lacking_them():
     """require_specialties leaves out officers without every listed specialty."""
     policy = make_policy(tail="else: {pool: main, require_specialties: [fha, first_time_buyer]}")
-    roster = make_roster(("F", {"specialties": "fha"}), ("B", {"specialties": "fha;first_time_buyer"}))
+    roster = make_roster(
+        ("F", {"specialties": "fha"}), ("B", {"specialties": "fha;first_time_buyer"})
+    )
     d = decide_now(roster, policy=policy)
     assert d.officer_id == "B"
     assert excluded(d) == {"missing_specialty": ["F"]}

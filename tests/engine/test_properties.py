@@ -17,18 +17,24 @@ STATES = ["TX", "CA", "NY"]
 ZIPS = {"TX": "75201", "CA": "90012", "NY": "10001"}
 TZS = ["America/Chicago", "America/New_York", "America/Los_Angeles"]
 
-officer_fields = st.fixed_dictionaries({
-    "licensed_states": st.lists(st.sampled_from(STATES), unique=True, max_size=3).map(";".join),
-    "max_open": st.one_of(st.just(""), st.integers(0, 4).map(str)),
-    "daily_cap": st.one_of(st.just(""), st.integers(0, 4).map(str)),
-    "hourly_cap": st.one_of(st.just(""), st.integers(0, 2).map(str)),
-    "timezone": st.sampled_from(TZS),
-    "work_hours": st.sampled_from(["", "Mon-Fri 08:00-18:00", "Mon-Sun 12:00-14:00;Sat 09:00-13:00"]),
-    "weight": st.sampled_from(["0.5", "1", "2", "3"]),
-    "status": st.sampled_from(["active", "active", "active", "away"]),
-    "specialties": st.sampled_from(["", "va", "jumbo;va", "reverse"]),
-    "away": st.sampled_from(["", "2025-03-04/2025-03-04", "2025-03-05T00:00:00+00:00/2025-03-05T06:00:00+00:00"]),
-})
+officer_fields = st.fixed_dictionaries(
+    {
+        "licensed_states": st.lists(st.sampled_from(STATES), unique=True, max_size=3).map(";".join),
+        "max_open": st.one_of(st.just(""), st.integers(0, 4).map(str)),
+        "daily_cap": st.one_of(st.just(""), st.integers(0, 4).map(str)),
+        "hourly_cap": st.one_of(st.just(""), st.integers(0, 2).map(str)),
+        "timezone": st.sampled_from(TZS),
+        "work_hours": st.sampled_from(
+            ["", "Mon-Fri 08:00-18:00", "Mon-Sun 12:00-14:00;Sat 09:00-13:00"]
+        ),
+        "weight": st.sampled_from(["0.5", "1", "2", "3"]),
+        "status": st.sampled_from(["active", "active", "active", "away"]),
+        "specialties": st.sampled_from(["", "va", "jumbo;va", "reverse"]),
+        "away": st.sampled_from(
+            ["", "2025-03-04/2025-03-04", "2025-03-05T00:00:00+00:00/2025-03-05T06:00:00+00:00"]
+        ),
+    }
+)
 
 POLICIES = {
     "rr": make_policy(routing="{method: round_robin}"),
@@ -40,13 +46,21 @@ POLICIES = {
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     officers=st.lists(officer_fields, min_size=1, max_size=6),
-    leads=st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 40 * 3600),
-                             st.sampled_from(["conventional", "va", "reverse"]),
-                             st.booleans()), min_size=1, max_size=40),
+    leads=st.lists(
+        st.tuples(
+            st.sampled_from(STATES),
+            st.integers(0, 40 * 3600),
+            st.sampled_from(["conventional", "va", "reverse"]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
     policy_name=st.sampled_from(["rr", "wrr", "default"]),
 )
-def test_no_decision_breaks_licensing_hours_time_off_or_caps(officers, leads, policy_name,
-                                                             default_policy_file):
+def test_no_decision_breaks_licensing_hours_time_off_or_caps(
+    officers, leads, policy_name, default_policy_file
+):
     """Every assignment is to an active officer licensed in the property's state on that date,
     on shift, not on time off, and within max-open, daily and hourly caps."""
     roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
@@ -57,8 +71,9 @@ def test_no_decision_breaks_licensing_hours_time_off_or_caps(officers, leads, po
     per_hour: Counter[tuple[str, object]] = Counter()
     for k, (us_state, offset_s, program, release) in enumerate(sorted(leads, key=lambda x: x[1])):
         now = TUESDAY_15_UTC + timedelta(seconds=offset_s)
-        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program,
-                         received_at=now.isoformat())
+        lead = make_lead(
+            f"L{k}", zip=ZIPS[us_state], loan_program=program, received_at=now.isoformat()
+        )
         d = decide(lead, roster, policy, state, now)
         if d.status is Status.ASSIGNED:
             o = roster.officers[roster.index[d.officer_id]]
@@ -77,8 +92,10 @@ def test_no_decision_breaks_licensing_hours_time_off_or_caps(officers, leads, po
             if o.caps.daily is not None:
                 assert per_day[(o.officer_id, local.date())] <= o.caps.daily
             if o.caps.hourly is not None:
-                assert per_hour[(o.officer_id, local.replace(minute=0, second=0,
-                                                            microsecond=0))] <= o.caps.hourly
+                assert (
+                    per_hour[(o.officer_id, local.replace(minute=0, second=0, microsecond=0))]
+                    <= o.caps.hourly
+                )
             state.apply(d.state_delta)
             if release:  # some leads close at once, freeing capacity
                 state.release(o.officer_id)

@@ -32,7 +32,7 @@ def test_round_robin_cycles_evenly():
     roster = make_roster("A", "B", "C", ("D", {"weight": 5}))
     seq, _ = run(roster, RR, 12)
     for cycle in range(3):
-        assert sorted(seq[cycle * 4:(cycle + 1) * 4]) == ["A", "B", "C", "D"]
+        assert sorted(seq[cycle * 4 : (cycle + 1) * 4]) == ["A", "B", "C", "D"]
     assert seq[:4] == seq[4:8] == seq[8:12]
 
 
@@ -72,7 +72,9 @@ def test_rotation_skips_officer_at_cap_and_keeps_their_place():
 
 def test_rotation_gives_no_catch_up_burst_after_time_off():
     """An officer back from time off gets their turn but not the leads they missed."""
-    roster = make_roster("A", "B", ("C", {"away": "2025-03-04T14:00:00+00:00/2025-03-04T16:00:00+00:00"}))
+    roster = make_roster(
+        "A", "B", ("C", {"away": "2025-03-04T14:00:00+00:00/2025-03-04T16:00:00+00:00"})
+    )
     # C is away for the first hour of leads (15:00-16:00 UTC)
     seq, state = run(roster, RR, 60, step_s=60)
     assert "C" not in seq

@@ -1,0 +1,356 @@
+"""The ``leadroute`` command line: help, ``route`` on files, ``policy check`` and ``schema``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from cli.main import app
+from cli.route import OUTPUT_COLUMNS
+from engine.io import load_roster
+from engine.rules import policy_json_schema
+from tests.conftest import DATA, lead_row, officer_row, write_csv
+
+DEMO_LEADS = DATA / "demo" / "leads.csv"
+DEMO_OFFICERS = DATA / "demo" / "officers.csv"
+DEFAULT_POLICY = DATA / "policies" / "default.yaml"
+DOCUMENTED_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_fips",
+                      "is_jumbo", "explanation")
+
+
+def run(*args: Any) -> Result:
+    """Invoke the CLI; whatever happens, no traceback may reach the user."""
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def fails(*args: Any) -> str:
+    """Invoke the CLI expecting a usage or input error (exit 2); return its stderr."""
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ")
+    return result.stderr
+
+
+def read_out(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture
+def officers_csv(tmp_path) -> Path:
+    """One Texas officer working Mon-Fri 08:00-17:00 Chicago time, and one in California."""
+    return write_csv(tmp_path / "officers.csv", [
+        officer_row("A", work_hours="Mon-Fri 08:00-17:00"),
+        officer_row("CA", licensed_states="CA", timezone="America/Los_Angeles"),
+    ])
+
+
+# ---------------------------------------------------------------- help
+
+
+def command_paths(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path of a (typer or click) command tree, the root included."""
+    paths = [prefix]
+    for name, sub in getattr(command, "commands", {}).items():
+        paths += command_paths(sub, (*prefix, name))
+    return paths
+
+
+ALL_COMMANDS = command_paths(typer.main.get_command(app))
+
+
+def test_cli_command_tree_has_the_documented_commands():
+    """route, policy check and policy schema are all there (the help test walks this tree)."""
+    assert {(), ("route",), ("policy",), ("policy", "check"), ("policy", "schema")} <= set(
+        ALL_COMMANDS)
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=lambda p: " ".join(p) or "leadroute")
+def test_cli_help_works_on_every_command(path):
+    """``--help`` on the app and on every command and subcommand exits 0 with usage text."""
+    result = run(*path, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    assert " ".join(path) in result.output
+
+
+# ---------------------------------------------------------------- route
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> tuple[Result, list[str], list[dict[str, str]]]:
+    out = tmp_path_factory.mktemp("demo") / "routed.csv"
+    result = run("route", DEMO_LEADS, "--officers", DEMO_OFFICERS, "--policy", DEFAULT_POLICY,
+                 "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    header, rows = read_out(out)
+    return result, header, rows
+
+
+def test_route_demo_writes_one_row_per_lead_with_documented_columns(demo_run):
+    """Routing the demo files writes the documented columns and one row per lead, in file
+    order."""
+    result, header, rows = demo_run
+    assert tuple(header) == DOCUMENTED_COLUMNS == OUTPUT_COLUMNS
+    with open(DEMO_LEADS, newline="") as fh:
+        lead_ids = [row["lead_id"] for row in csv.DictReader(fh)]
+    assert [row["lead_id"] for row in rows] == lead_ids
+    assert f"routed {len(lead_ids)} leads" in result.stderr
+
+
+def test_route_demo_rows_are_consistent(demo_run):
+    """Each row's status, officer, place and explanation agree; an assigned officer is on the
+    roster and licensed in the lead's state."""
+    _, _, rows = demo_run
+    licensed = {o.officer_id: {lic.state for lic in o.licenses}
+                for o in load_roster(DEMO_OFFICERS)}
+    statuses = {row["status"] for row in rows}
+    assert "assigned" in statuses
+    assert statuses <= {"assigned", "offered", "held", "unassigned"}
+    for row in rows:
+        explanation = json.loads(row["explanation"])
+        assert explanation["status"] == row["status"]
+        assert explanation["policy"] == "default" and explanation["version"] == "1"
+        assert len(row["state"]) == 2 and len(row["county_fips"]) in (0, 5)
+        assert row["is_jumbo"] in ("true", "false", "")
+        if row["status"] == "assigned":
+            assert row["state"] in licensed[row["officer_id"]]
+            assert explanation["offer"]["officer_ids"] == [row["officer_id"]]
+        else:
+            assert row["officer_id"] == ""
+
+
+def test_route_bad_rows_rejected_others_still_route(tmp_path, officers_csv):
+    """Rows that fail validation are written as rejected with a reason naming the field, the
+    row and a masked personal value; the other rows are still routed (assigned or held)."""
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row("L1"),  # Tuesday 09:00 in Chicago: A is working
+        lead_row("L2", zip="00000"),
+        lead_row("L3", received_at="2025-03-04T03:00:00+00:00"),  # Monday 21:00: A is off
+        lead_row("L4", email="jane.roe@example", phone=""),
+        lead_row("L5", loan_amount="-100", language="klingon"),
+    ])
+    out = tmp_path / "out" / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [(r["lead_id"], r["status"], r["officer_id"]) for r in rows] == [
+        ("L1", "assigned", "A"), ("L2", "rejected", ""), ("L3", "held", ""),
+        ("L4", "rejected", ""), ("L5", "rejected", "")]
+    reasons = {r["lead_id"]: r["reason"] for r in rows}
+    assert reasons["L2"].startswith("leads.csv row 3: zip='00000': is not a known US ZIP code")
+    assert reasons["L4"].startswith("leads.csv row 5: email=j*")
+    assert "jane.roe@example" not in reasons["L4"]
+    assert "loan_amount='-100'" in reasons["L5"] and "language='klingon'" in reasons["L5"]
+    held = json.loads(rows[2]["explanation"])
+    assert held["hold_until"] == "2025-03-04T14:00:00+00:00"  # Tuesday 08:00 in Chicago
+    assert "assigned 1, held 1, rejected 3" in result.stderr
+
+
+def test_route_ignores_protected_columns_and_says_so(tmp_path, officers_csv):
+    """Protected-characteristic columns in a leads file are named as ignored in the summary."""
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1", race="x", applicant_age="40")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress")
+    assert result.exit_code == 0
+    assert "ignored protected-characteristic columns (never used for routing): race, " \
+           "applicant_age" in result.stderr
+
+
+def test_route_broadcast_offers_and_carries_rotation(tmp_path):
+    """With a broadcast offer every lead is offered; the batch counts the first officer as
+    having accepted, so the rotation moves on to the other officer for the next lead."""
+    officers = write_csv(tmp_path / "officers.csv", [officer_row("A"), officer_row("B")])
+    policy = tmp_path / "broadcast.yaml"
+    policy.write_text(DEFAULT_POLICY.read_text().replace(
+        "offer: {mode: assign, accept_within_s: 900}",
+        "offer: {mode: broadcast, max_officers: 2, accept_within_s: 900}"))
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row("L1"), lead_row("L2", received_at="2025-03-04T15:05:00+00:00")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--policy", policy, "--out", out,
+                 "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["status"] for r in rows] == ["offered", "offered"]
+    firsts = [json.loads(r["explanation"])["offer"]["officer_ids"] for r in rows]
+    assert all(sorted(f) == ["A", "B"] for f in firsts)
+    assert firsts[0][0] != firsts[1][0]
+
+
+def test_route_explain_summary_counts_unlicensed(tmp_path, officers_csv):
+    """``--explain summary`` counts officers not licensed in the state instead of listing."""
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress",
+                 "--explain", "summary")
+    assert result.exit_code == 0
+    _, rows = read_out(out)
+    step = json.loads(rows[0]["explanation"])["steps"][0]
+    assert step["excluded"] == {"not_licensed": 1}
+
+
+# ---------------------------------------------------------------- route: refused input
+
+
+def test_route_missing_lead_column_exits_2_naming_it(tmp_path, officers_csv):
+    """A leads file without required columns exits 2 naming them, and writes nothing."""
+    header = [c for c in lead_row() if c not in ("zip", "loan_amount")]
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")], header=header)
+    out = tmp_path / "routed.csv"
+    err = fails("route", leads, "--officers", officers_csv, "--out", out)
+    assert "leads.csv row 1: columns='zip, loan_amount': required lead columns are missing" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([officer_row("A"), officer_row("B", weight="0")],
+     "officers.csv row 3: weight='0': expected a positive number"),
+    ([officer_row("A"), officer_row("B", licensed_states="TX;XX")],
+     "officers.csv row 3: licensed_states='XX': is not a US state"),
+    ([officer_row("A"), officer_row("A")], "officers.csv row 3: officer_id='A': duplicates"),
+    ([officer_row("A", backup_officer_id="Z")],
+     "officers.csv row 2: backup_officer_id='Z': is not another officer"),
+])
+def test_route_bad_roster_exits_2_naming_file_row_column(tmp_path, rows, message):
+    """A bad roster exits 2 with file, row and column of the problem."""
+    officers = write_csv(tmp_path / "officers.csv", rows)
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    assert message in fails("route", leads, "--officers", officers, "--out",
+                            tmp_path / "routed.csv")
+
+
+def test_route_roster_missing_column_exits_2_naming_it(tmp_path):
+    """A roster without a required column exits 2 naming the file and column."""
+    row = officer_row("A")
+    header = [c for c in row if c != "timezone"]
+    officers = write_csv(tmp_path / "officers.csv", [row], header=header)
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers, "--out", tmp_path / "routed.csv")
+    assert "officers.csv row 1: columns='timezone': required officer columns are missing" in err
+
+
+def test_route_bad_policy_exits_2_with_yaml_path(tmp_path, officers_csv):
+    """A bad policy exits 2 with the policy file and the YAML path."""
+    policy = tmp_path / "bad.yaml"
+    policy.write_text(DEFAULT_POLICY.read_text().replace("{pool: main}", "{pool: mian}"))
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers_csv, "--policy", policy, "--out",
+                tmp_path / "routed.csv")
+    assert f"{policy}: else.pool: unknown pool 'mian'" in err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot be read"),
+    (b"lead_id,received_at\nL1,Jos\xe9\n", "is not UTF-8 text"),
+    (b"", "required lead columns are missing"),
+])
+def test_route_unreadable_leads_file_exits_2(tmp_path, officers_csv, content, message):
+    """A missing, non-UTF-8 or empty leads file exits 2 naming the file."""
+    leads = tmp_path / "leads.csv"
+    if content is not None:
+        leads.write_bytes(content)
+    err = fails("route", leads, "--officers", officers_csv, "--out", tmp_path / "routed.csv")
+    assert "leads.csv" in err and message in err
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    (".", "cannot be written: Is a directory"),
+    ("leads.csv/routed.csv", "cannot be written"),
+])
+def test_route_unwritable_out_exits_2(tmp_path, officers_csv, out, message):
+    """An output path that cannot be written (a directory, under a file) exits 2 naming it."""
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers_csv, "--out", tmp_path / out)
+    assert f"out='{tmp_path / out}'" in err and message in err
+
+
+def test_route_bad_explain_option_exits_2(tmp_path, officers_csv):
+    """``--explain`` other than full or summary exits 2 naming the value."""
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers_csv, "--explain", "verbose")
+    assert "--explain must be full or summary, got 'verbose'" in err
+
+
+# ---------------------------------------------------------------- policy
+
+
+def test_policy_check_default_ok():
+    """``policy check`` on the shipped policy exits 0 and summarises it."""
+    result = run("policy", "check", DEFAULT_POLICY)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == (f"{DEFAULT_POLICY}: policy 'default' version 1: 4 rules, "
+                                     "4 pools, method weighted_round_robin: OK")
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("field: is_jumbo", "field: applicant_race", "rules[2].if.field: 'applicant_race' is a "
+                                                  "protected characteristic (race)"),
+    ("method: weighted_round_robin", "method: lottery", "routing.method: unknown method"),
+    ("fallback: [main], priority: high}\n\n  - name: reverse",
+     "fallback: [nope], priority: high}\n\n  - name: reverse",
+     "rules[0].then.fallback[0].pool: unknown pool 'nope'"),
+    ("pools:\n", "pools:\n  main: {everyone: true}\n", "line 18 column 3: not valid YAML: "
+                                                        "found duplicate key 'main'"),
+    ("else: {pool: main}", "else: {pool: main", "not valid YAML"),
+])
+def test_policy_check_failing_exits_2_with_path(tmp_path, old, new, message):
+    """``policy check`` on a bad file exits 2 with the file and the YAML path or line."""
+    text = DEFAULT_POLICY.read_text()
+    assert old in text
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(old, new, 1))
+    err = fails("policy", "check", path)
+    assert err.startswith(f"error: {path}: ")
+    assert message in err
+
+
+def test_policy_check_missing_file_exits_2(tmp_path):
+    """``policy check`` on a missing file exits 2 naming it."""
+    path = tmp_path / "nope.yaml"
+    assert f"{path}: (file): cannot read policy file" in fails("policy", "check", path)
+
+
+def test_policy_schema_unwritable_out_exits_2(tmp_path):
+    """``policy schema --out`` into a missing directory exits 2 naming the path."""
+    assert "missing" in fails("policy", "schema", "--out", tmp_path / "missing" / "s.json")
+
+
+def test_policy_schema_out_writes_json(tmp_path):
+    """``policy schema --out`` writes the JSON Schema; without it, the schema goes to stdout."""
+    out = tmp_path / "policy.schema.json"
+    result = run("policy", "schema", "--out", out)
+    assert result.exit_code == 0
+    assert json.loads(out.read_text()) == policy_json_schema()
+    printed = run("policy", "schema")
+    assert printed.exit_code == 0
+    assert json.loads(printed.stdout) == policy_json_schema()
+
+
+def test_route_rejects_a_repeated_lead_id(tmp_path):
+    """A lead id seen before in the file is rejected, naming the earlier row; the first routes."""
+    import csv
+
+    rows = list(csv.DictReader(open(DATA / "demo" / "leads.csv")))[:3]
+    rows.append(dict(rows[1]))
+    leads = tmp_path / "leads.csv"
+    with open(leads, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "out.csv"
+    result = run("route", "--officers", DATA / "demo" / "officers.csv", "--out", out, leads)
+    assert result.exit_code == 0
+    got = list(csv.DictReader(open(out)))
+    assert [r["status"] == "rejected" for r in got] == [False, False, False, True]
+    assert "duplicates the lead on row 3" in got[3]["reason"]
