@@ -339,9 +339,8 @@ def test_policy_schema_out_writes_json(tmp_path):
 
 def test_route_rejects_a_repeated_lead_id(tmp_path):
     """A lead id seen before in the file is rejected, naming the earlier row; the first routes."""
-    import csv
-
-    rows = list(csv.DictReader(open(DATA / "demo" / "leads.csv")))[:3]
+    with open(DATA / "demo" / "leads.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:3]
     rows.append(dict(rows[1]))
     leads = tmp_path / "leads.csv"
     with open(leads, "w", newline="") as fh:
@@ -351,6 +350,7 @@ def test_route_rejects_a_repeated_lead_id(tmp_path):
     out = tmp_path / "out.csv"
     result = run("route", "--officers", DATA / "demo" / "officers.csv", "--out", out, leads)
     assert result.exit_code == 0
-    got = list(csv.DictReader(open(out)))
+    with open(out, newline="") as fh:
+        got = list(csv.DictReader(fh))
     assert [r["status"] == "rejected" for r in got] == [False, False, False, True]
     assert "duplicates the lead on row 3" in got[3]["reason"]
