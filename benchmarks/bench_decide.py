@@ -10,8 +10,8 @@ import argparse
 import time
 
 import numpy as np
-
 from _fixtures import leads_frame, roster_frame, thirty_rule_policy
+
 from engine.decide import decide
 from engine.leads import LeadParser
 from engine.roster import Roster, parse_officers
