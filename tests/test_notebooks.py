@@ -25,7 +25,7 @@ def test_notebook_runs(path, monkeypatch):
             continue
         source = "".join(cell["source"])
         with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(source, f"{path.name} cell {number}", "exec"), namespace)  # noqa: S102
+            exec(compile(source, f"{path.name} cell {number}", "exec"), namespace)
 
 
 def test_notebooks_exist():
