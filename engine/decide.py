@@ -177,6 +177,22 @@ def selection_policy(policy: Policy) -> SelectionPolicy:
     return hit[1]
 
 
+def policy_scorer(policy: Policy) -> Scorer | None:
+    """The scorer a policy names in ``routing.params.model`` (a .skops file, relative to the
+    policy file), or None."""
+    model = policy.routing.params.get("model")
+    if not model:
+        return None
+    from pathlib import Path
+
+    from engine.policies.scoring import model_scorer
+
+    path = Path(model)
+    if not path.is_absolute() and policy.source:
+        path = Path(policy.source).parent / path
+    return model_scorer(str(path))
+
+
 def _pool_mask(roster: Roster, policy: Policy, name: str) -> np.ndarray:
     cache = roster.mask_cache()
     key = ("pool", id(policy), name)
@@ -424,6 +440,8 @@ def decide(
     found = plan(lead, roster, policy, state, now, exclude)
     if isinstance(found, Decision):
         return found
+    if scorer is None:
+        scorer = policy_scorer(policy)
     ctx = SelectionContext(lead, found.facts, roster, state, state.rotation(found.step.pool),
                            found.step.pool, np.flatnonzero(found.eligible), now,
                            policy.routing.seed, scorer)
@@ -481,7 +499,7 @@ def decide_batch(
     state: RoutingState,
     now: datetime,
     *,
-    scorer: Scorer,
+    scorer: Scorer | None = None,
 ) -> list[Decision]:
     """Route several leads at once by solving their assignment (the ``batch_optimal`` method).
 
@@ -503,6 +521,10 @@ def decide_batch(
     if not open_idx:
         return [p for p in plans if isinstance(p, Decision)]
     params = ValueParams.parse(policy.routing.params, ("window_s",))
+    scorer = scorer or policy_scorer(policy)
+    if scorer is None:
+        raise ValueError("batch_optimal needs conversion estimates: pass scorer=... or name a "
+                         "model file in routing.params.model")
     batch = [leads[i] for i in open_idx]
     p_conv = np.asarray(scorer.score(batch, roster, state, now), dtype=float)
     if params.objective == "revenue":

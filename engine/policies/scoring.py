@@ -194,3 +194,26 @@ def batch_window_s(method: str, params: Mapping[str, Any]) -> float | None:
     if method != "batch_optimal":
         return None
     return float(params.get("window_s", 60))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScorer:
+    """A saved conversion model (engine/scoring) as a ``Scorer``."""
+
+    model: Any  # engine.scoring.ConversionModel; typed loosely to keep imports one-way
+
+    def score(self, leads: Any, roster: Any, state: Any, now: Any) -> np.ndarray:
+        return np.asarray(self.model.predict_for_state(leads, roster, state, now))
+
+
+_MODEL_SCORERS: dict[str, ModelScorer] = {}
+
+
+def model_scorer(path: str) -> ModelScorer:
+    """The scorer for a .skops model file, loaded once per process (skops, trusted types only)."""
+    found = _MODEL_SCORERS.get(path)
+    if found is None:
+        from engine.scoring import load_model
+
+        found = _MODEL_SCORERS[path] = ModelScorer(load_model(path))
+    return found

@@ -386,6 +386,14 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
         METHODS[spec.routing.method].validate_params(spec.routing.params)
     except ValueError as exc:
         raise fail("routing.params", str(exc)) from None
+    model = spec.routing.params.get("model")
+    if model is not None:
+        model_path = Path(str(model))
+        if not model_path.is_absolute() and source and not source.startswith("<"):
+            model_path = Path(source).parent / model_path
+        if not model_path.is_file():
+            raise fail("routing.params.model", f"model file {str(model)!r} not found "
+                                               f"(looked for {model_path})")
 
     fields: dict[str, FieldSpec] = dict(BUILTIN_FIELDS)
     for name, type_ in spec.custom_fields.items():
