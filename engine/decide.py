@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.domain import Lead, Officer
-from engine.policies import METHODS, Scorer, SelectionContext, SelectionPolicy
+from engine.policies import Scorer, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
 from engine.roster import NEVER_OPENS, Roster, zone
 from engine.rules.fields import read_facts
@@ -165,16 +165,10 @@ class Decision:
     pool_weight: float = 0.0  # W of the rotation when offered; claim_delta needs it
 
 
-_METHOD_CACHE: dict[int, tuple[Policy, SelectionPolicy]] = {}
-
-
 def selection_policy(policy: Policy) -> SelectionPolicy:
-    """The selection method a policy names, built once per loaded policy."""
-    hit = _METHOD_CACHE.get(id(policy))
-    if hit is None or hit[0] is not policy:
-        hit = (policy, METHODS[policy.routing.method].build(policy.routing.params))
-        _METHOD_CACHE[id(policy)] = hit
-    return hit[1]
+    """The selection method a policy names (built when the policy loaded)."""
+    selector: SelectionPolicy = policy.selector
+    return selector
 
 
 def policy_scorer(policy: Policy) -> Scorer | None:

@@ -230,6 +230,7 @@ class Policy:
     builtin_fields: tuple[str, ...]  # built-in fields the rules read
     custom_fields: Mapping[str, str]  # declared custom fields and their types
     source: str = ""
+    selector: Any = None  # the SelectionPolicy routing.method names, built at load
 
     @property
     def routing(self) -> Routing:
@@ -477,5 +478,6 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
     used = frozenset().union(*(r.condition.fields for r in rules)) if rules else frozenset()
     builtin = tuple(sorted(f for f in used if f in BUILTIN_FIELDS))
     custom = {f: spec.custom_fields[f] for f in sorted(used) if f in spec.custom_fields}
+    selector = METHODS[spec.routing.method].build(spec.routing.params)
     return Policy(spec.policy, str(spec.version), spec, tuple(rules), default, builtin, custom,
-                  source)
+                  source, selector)
