@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cli.model import model_app
 from cli.route import route_file
 from engine.errors import InputError
 from engine.rules import PolicyError, load_policy, policy_json_schema
@@ -24,6 +25,7 @@ app = typer.Typer(
 policy_app = typer.Typer(help="Check policy files and export their JSON Schema.",
                          no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(model_app, name="model")
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 
