@@ -102,3 +102,50 @@ def test_scoring_params_are_validated_at_load(params, message):
     with pytest.raises(PolicyError, match=message) as info:
         make_policy(routing=f"{{method: greedy, params: {params}}}")
     assert info.value.path == "routing.params"
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    """A small conversion model saved with skops, and its roster."""
+    from engine.scoring import save_model, train_model
+    from engine.scoring.synthetic import make_synthetic_history
+
+    synth = make_synthetic_history(np.random.default_rng(5), n_leads=3000, n_officers=12)
+    roster = synth.roster()
+    result = train_model(synth.history(roster), estimator="logistic", calibration="sigmoid",
+                         rng=np.random.default_rng(6))
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    save_model(result.model, path)
+    return path, roster
+
+
+def test_policy_names_a_saved_model_and_greedy_routes_by_it(trained_model, tmp_path):
+    """routing.params.model loads the saved model; greedy ranks by its probabilities."""
+    from engine.rules import load_policy
+
+    path, roster = trained_model
+    policy_file = tmp_path / "greedy.yaml"
+    policy_file.write_text(f"policy: g\nversion: 1\nrouting: {{method: greedy, params: "
+                           f"{{model: {path}}}}}\npools: {{main: {{everyone: true}}}}\n"
+                           "else: {pool: main}\n")
+    policy = load_policy(policy_file)
+    state = RoutingState.empty(roster.ids_tuple)
+    lead = make_lead(zip="75201")
+    d = decide(lead, roster, policy, state, TUESDAY_15_UTC)
+    assert d.status.value == "assigned"
+    scores = d.explanation.to_dict()["steps"][-1]["scores"]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[0] < 1
+    assert len(set(scores)) > 1  # the model tells officers apart
+
+
+def test_missing_model_file_fails_at_load(tmp_path):
+    """A model file that is not there is a load error at routing.params.model."""
+    from engine.rules import PolicyError, load_policy
+
+    policy_file = tmp_path / "greedy.yaml"
+    policy_file.write_text("policy: g\nversion: 1\nrouting: {method: greedy, params: "
+                           "{model: nowhere.skops}}\npools: {main: {everyone: true}}\n"
+                           "else: {pool: main}\n")
+    with pytest.raises(PolicyError, match="nowhere.skops") as info:
+        load_policy(policy_file)
+    assert info.value.path == "routing.params.model"
