@@ -146,6 +146,6 @@ def test_missing_model_file_fails_at_load(tmp_path):
     policy_file.write_text("policy: g\nversion: 1\nrouting: {method: greedy, params: "
                            "{model: nowhere.skops}}\npools: {main: {everyone: true}}\n"
                            "else: {pool: main}\n")
-    with pytest.raises(PolicyError, match="nowhere.skops") as info:
+    with pytest.raises(PolicyError, match=r"nowhere\.skops") as info:
         load_policy(policy_file)
     assert info.value.path == "routing.params.model"
