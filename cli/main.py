@@ -14,6 +14,7 @@ from cli.model import model_app
 from cli.route import route_file
 from engine.errors import InputError
 from engine.rules import PolicyError, load_policy, policy_json_schema
+from engine.scoring import ModelFileError
 
 app = typer.Typer(
     name="leadroute",
@@ -47,6 +48,9 @@ def route(
         help="Explanation detail: 'full' lists every officer left out by id; 'summary' counts "
              "the officers not licensed in the lead's state instead of listing them.")] = "full",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    model: Annotated[Path | None, typer.Option(
+        help="Conversion model (.skops) for scoring methods (greedy, dual_price, "
+             "batch_optimal); overrides the policy's routing.params.model.")] = None,
 ) -> None:
     """Route a file of leads in received_at order, carrying the routing state from lead to lead.
 
@@ -57,8 +61,9 @@ def route(
     if explain not in ("full", "summary"):
         _fail(f"--explain must be full or summary, got {explain!r}")
     try:
-        summary = route_file(leads, officers, policy, out, detail=explain, progress=progress)
-    except (InputError, PolicyError) as exc:
+        summary = route_file(leads, officers, policy, out, detail=explain, progress=progress,
+                             model_path=model)
+    except (InputError, PolicyError, ModelFileError) as exc:
         _fail(str(exc))
     else:
         typer.echo(summary.describe(out), err=True)

@@ -6,19 +6,24 @@ import csv
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.decide import Status, decide
+from engine.decide import Decision, Status, claim_delta, decide, decide_batch, policy_scorer
 from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
 from engine.io import check_lead_header, load_roster, read_csv_rows
 from engine.leads import LeadParser
+from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due, reprice_every_s
+from engine.policies import SCORING_METHODS, Scorer, batch_window_s
+from engine.policies.scoring import model_scorer
 from engine.roster import Roster
-from engine.rules import load_policy
+from engine.rules import Policy, load_policy
 from engine.state import RoutingState
 
 OUTPUT_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_fips",
@@ -42,10 +47,75 @@ class RouteSummary:
         return "\n".join(lines)
 
 
+def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: RoutingState,
+               scorer: Scorer | None, window_s: float | None
+               ) -> Iterator[tuple[list[Lead], list[Decision]]]:
+    """Decide the leads in time order, applying each decision to ``state`` before the next.
+
+    Batch methods get the leads of each ``window_s`` window at once, decided at the window's
+    end. Dual-price policies are repriced on their schedule from the demand of the last
+    horizon, shifted one horizon ahead (the file's future is never looked at).
+    """
+    every = reprice_every_s(policy)
+    horizon_s = float(policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
+    k = 0
+    while k < len(leads):
+        if window_s is None:
+            batch = [leads[k]]
+            now = leads[k].received_at
+        else:
+            end = leads[k].received_at + timedelta(seconds=window_s)
+            j = k
+            while j < len(leads) and leads[j].received_at < end:
+                j += 1
+            batch, now = leads[k:j], end
+        if every is not None and scorer is not None and reprice_due(policy, state, now):
+            since = now - timedelta(seconds=horizon_s)
+            seen = [replace(x, received_at=x.received_at + timedelta(seconds=horizon_s))
+                    for x in leads[:k] if x.received_at >= since]
+            state.set_prices(reprice(policy, roster, state, now, scorer, seen), now.timestamp())
+        if window_s is None:
+            decisions = [decide(batch[0], roster, policy, state, now, scorer=scorer)]
+        else:
+            decisions = decide_batch(batch, roster, policy, state, now, scorer=scorer)
+        for decision in decisions:
+            state.apply(decision.state_delta)
+            if decision.status is Status.OFFERED and decision.offer is not None:
+                # A batch run has nobody to accept an offer: carry the state as if the first
+                # officer offered accepted it (the status still says offered).
+                state.apply(claim_delta(roster, policy, state, decision.pool or "",
+                                        decision.offer.officer_ids[0], now,
+                                        decision.pool_weight))
+        yield batch, decisions
+        k += len(batch)
+
+
+def _row(lead: Lead, decision: Decision, roster: Roster, policy: Policy, state: RoutingState,
+         detail: str) -> list[object]:
+    explanation = decision.explanation.to_dict(detail=detail)
+    explanation.update(status=decision.status.value, propensity=decision.propensity,
+                       priority=decision.priority)
+    if decision.offer is not None:
+        explanation["offer"] = {"mode": decision.offer.mode,
+                                "officer_ids": list(decision.offer.officer_ids),
+                                "accept_within_s": decision.offer.accept_within_s}
+    if decision.hold_until is not None:
+        explanation["hold_until"] = decision.hold_until.isoformat()
+    return [
+        lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
+        lead.state, lead.county_fips,
+        "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
+        json.dumps(explanation, separators=(",", ":")),
+    ]
+
+
 def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
-               detail: str = "full", progress: bool = True) -> RouteSummary:
+               detail: str = "full", progress: bool = True,
+               model_path: Path | None = None) -> RouteSummary:
     """Route every lead of ``leads_path``; rows that fail validation are written as rejected.
-    Raises InputError / PolicyError for a bad roster, policy or lead header."""
+    ``model_path`` (a .skops model) scores leads for scoring methods, overriding the policy's
+    own ``routing.params.model``. Raises InputError / PolicyError for a bad roster, policy or
+    lead header."""
     import time
 
     started = time.perf_counter()
@@ -80,40 +150,26 @@ def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pat
                    key=lambda p: (p[1].received_at, p[0]))  # type: ignore[union-attr]
     state = RoutingState.empty(roster.ids_tuple)
     results: dict[int, list[object]] = {}
+    position = {id(lead): k for k, (_, lead, _) in enumerate(order)}
     bar = Progress(TextColumn("routing"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), disable=not progress or not sys.stderr.isatty(),
                    transient=True)
+    routed = [lead for _, lead, _ in order if isinstance(lead, Lead)]
+    numbers = [number for number, _, _ in order]
+    scorer = model_scorer(str(model_path)) if model_path is not None else policy_scorer(policy)
+    if scorer is None and policy.routing.method in SCORING_METHODS:
+        raise InputError(Problem("model", "", f"routing method {policy.routing.method} ranks by "
+                                 "conversion estimates: give --model MODEL.skops or "
+                                 "routing.params.model in the policy"))
+    window_s = batch_window_s(policy.routing.method, policy.routing.params)
     with bar:
-        task = bar.add_task("route", total=len(order))
-        for number, lead, _ in order:
-            assert isinstance(lead, Lead)
-            decision = decide(lead, roster, policy, state, lead.received_at)
-            state.apply(decision.state_delta)
-            if decision.status is Status.OFFERED and decision.offer is not None:
-                # A batch run has nobody to accept an offer: carry the state as if the first
-                # officer offered accepted it (the status still says offered).
-                from engine.decide import claim_delta
-
-                state.apply(claim_delta(roster, policy, state, decision.pool or "",
-                                        decision.offer.officer_ids[0], lead.received_at,
-                                        decision.pool_weight))
-            explanation = decision.explanation.to_dict(detail=detail)
-            explanation.update(status=decision.status.value, propensity=decision.propensity,
-                               priority=decision.priority)
-            if decision.offer is not None:
-                explanation["offer"] = {"mode": decision.offer.mode,
-                                        "officer_ids": list(decision.offer.officer_ids),
-                                        "accept_within_s": decision.offer.accept_within_s}
-            if decision.hold_until is not None:
-                explanation["hold_until"] = decision.hold_until.isoformat()
-            results[number] = [
-                lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
-                lead.state, lead.county_fips,
-                "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
-                json.dumps(explanation, separators=(",", ":")),
-            ]
-            summary.counts[decision.status.value] += 1
-            bar.advance(task)
+        task = bar.add_task("route", total=len(routed))
+        for batch, decisions in _decisions(routed, roster, policy, state, scorer, window_s):
+            for lead, decision in zip(batch, decisions, strict=True):
+                results[numbers[position[id(lead)]]] = _row(lead, decision, roster, policy,
+                                                             state, detail)
+                summary.counts[decision.status.value] += 1
+            bar.advance(task, len(batch))
 
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)

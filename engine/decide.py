@@ -478,10 +478,11 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
     ``n_leads``, standing in for "no cap")."""
     daily = np.where(state.day_key == hc.day, state.day_count, 0)
     hourly = np.where(state.hour_key == hc.hour, state.hour_count, 0)
+    # NO_CAP is the int64 maximum: subtracting a count from it cannot overflow
     slack = np.minimum.reduce([
-        np.minimum(roster.cap_open, n_leads) - state.open_leads,
-        np.minimum(roster.cap_daily, n_leads) - daily,
-        np.minimum(roster.cap_hourly, n_leads) - hourly,
+        roster.cap_open - state.open_leads,
+        roster.cap_daily - daily,
+        roster.cap_hourly - hourly,
     ])
     return np.clip(slack, 0, n_leads)
 

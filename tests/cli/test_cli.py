@@ -354,3 +354,51 @@ def test_route_rejects_a_repeated_lead_id(tmp_path):
         got = list(csv.DictReader(fh))
     assert [r["status"] == "rejected" for r in got] == [False, False, False, True]
     assert "duplicates the lead on row 3" in got[3]["reason"]
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A small conversion model saved with skops."""
+    import numpy as np
+
+    from engine.scoring import save_model, train_model
+    from engine.scoring.synthetic import make_synthetic_history
+
+    synth = make_synthetic_history(np.random.default_rng(5), n_leads=3000, n_officers=12)
+    result = train_model(synth.history(), estimator="logistic", calibration="sigmoid",
+                         rng=np.random.default_rng(6))
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    save_model(result.model, path)
+    return path
+
+
+@pytest.mark.parametrize("method", ["greedy", "dual_price", "batch_optimal"])
+def test_route_with_a_scoring_method_and_model(method, small_model, tmp_path):
+    """Scoring methods route the demo file with --model; every assignment carries scores."""
+    policy = tmp_path / "p.yaml"
+    params = "{window_s: 300}" if method == "batch_optimal" else \
+        "{reprice_every_s: 3600, horizon_s: 86400}" if method == "dual_price" else "{}"
+    policy.write_text(f"policy: {method}\nversion: 1\nrouting: {{method: {method}, "
+                      f"params: {params}}}\npools: {{main: {{everyone: true}}}}\n"
+                      "else: {pool: main}\n")
+    out = tmp_path / "out.csv"
+    result = run("route", "--officers", DATA / "demo" / "officers.csv", "--policy", policy,
+                 "--model", small_model, "--out", out, DATA / "demo" / "leads.csv")
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assigned = [r for r in rows if r["status"] == "assigned"]
+    assert len(assigned) > len(rows) / 2
+    for r in assigned[:50]:
+        ex = json.loads(r["explanation"])
+        assert ex["method"] == method and ex["steps"][-1]["scores"]
+
+
+def test_route_scoring_method_without_model_exits_2(tmp_path):
+    """A scoring method with no model is refused before routing, saying what to give."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text("policy: g\nversion: 1\nrouting: {method: greedy}\n"
+                      "pools: {main: {everyone: true}}\nelse: {pool: main}\n")
+    message = fails("route", "--officers", DATA / "demo" / "officers.csv", "--policy", policy,
+                    "--out", tmp_path / "o.csv", DATA / "demo" / "leads.csv")
+    assert "--model" in message

@@ -149,3 +149,50 @@ def test_missing_model_file_fails_at_load(tmp_path):
     with pytest.raises(PolicyError, match=r"nowhere\.skops") as info:
         load_policy(policy_file)
     assert info.value.path == "routing.params.model"
+
+
+class LeadScorer:
+    """p(convert) by (lead id, officer id)."""
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        self.table = table
+
+    def score(self, leads, roster, state, now):
+        return np.array([[self.table.get((lead.lead_id, oid), 0.0) for oid in roster.ids_tuple]
+                         for lead in leads])
+
+
+def test_batch_optimal_keeps_the_scarce_officer_for_the_lead_only_they_serve_well():
+    """Two leads, officer S can take one: the batch gives S the lead whose alternative is
+    worst, where greedy in arrival order would give S the first lead."""
+    from engine.decide import decide_batch
+
+    roster = make_roster(("S", {"hourly_cap": 1}), "G")
+    scorer = LeadScorer({("L1", "S"): 0.5, ("L1", "G"): 0.45, ("L2", "S"): 0.4,
+                         ("L2", "G"): 0.05})
+    policy = make_policy(routing="{method: batch_optimal, params: {window_s: 60}}")
+    state = RoutingState.empty(roster.ids_tuple)
+    decisions = decide_batch([make_lead("L1"), make_lead("L2")], roster, policy, state,
+                             TUESDAY_15_UTC, scorer=scorer)
+    assert [d.officer_id for d in decisions] == ["G", "S"]  # 0.45 + 0.4 beats 0.5 + 0.05
+    for d in decisions:
+        state.apply(d.state_delta)
+    assert state.hour_count.tolist() == [1, 1]
+    greedy = make_policy(routing="{method: greedy}")
+    fresh = RoutingState.empty(roster.ids_tuple)
+    first = decide(make_lead("L1"), roster, greedy, fresh, TUESDAY_15_UTC, scorer=scorer)
+    assert first.officer_id == "S"
+
+
+def test_batch_optimal_holds_a_lead_when_capacity_goes_to_better_leads():
+    """When every eligible officer's capacity is used by leads worth more, the lead is held."""
+    from engine.decide import Status, decide_batch
+
+    roster = make_roster(("S", {"hourly_cap": 1}))
+    scorer = LeadScorer({("L1", "S"): 0.2, ("L2", "S"): 0.6})
+    policy = make_policy(routing="{method: batch_optimal}")
+    decisions = decide_batch([make_lead("L1"), make_lead("L2")], roster, policy,
+                             RoutingState.empty(roster.ids_tuple), TUESDAY_15_UTC,
+                             scorer=scorer)
+    assert [d.status for d in decisions] == [Status.HELD, Status.ASSIGNED]
+    assert "leads worth more" in decisions[0].reason
