@@ -79,4 +79,4 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
         else:
             value[row, :] = np.nan
     capacity = horizon_capacity(roster, state, now, horizon_s, len(forecast))
-    return np.asarray(capacity_prices(value, capacity), dtype=float)
+    return np.asarray(capacity_prices(value, capacity, method="network"), dtype=float)
