@@ -14,7 +14,6 @@ from cli.model import model_app
 from cli.route import route_file
 from engine.errors import InputError
 from engine.rules import PolicyError, load_policy, policy_json_schema
-from engine.scoring import ModelFileError
 
 app = typer.Typer(
     name="leadroute",
@@ -63,7 +62,7 @@ def route(
     try:
         summary = route_file(leads, officers, policy, out, detail=explain, progress=progress,
                              model_path=model)
-    except (InputError, PolicyError, ModelFileError) as exc:
+    except (InputError, PolicyError) as exc:
         _fail(str(exc))
     else:
         typer.echo(summary.describe(out), err=True)

@@ -12,17 +12,6 @@ import typer
 from engine.errors import InputError
 from engine.io import load_roster
 from engine.roster import Roster
-from engine.scoring import (
-    ModelFileError,
-    card_path,
-    evaluate_model,
-    load_card,
-    load_history,
-    load_model,
-    model_card,
-    save_model,
-    train_model,
-)
 
 model_app = typer.Typer(
     help="Train and evaluate the conversion model, p(funded | lead, officer).",
@@ -64,6 +53,10 @@ def train(
     ] = False,
 ) -> None:
     """Fit the model on a history and save it with its model card."""
+    # imported here: scikit-learn and skops take seconds to import, and every other
+    # command would pay for them
+    from engine.scoring import load_history, model_card, save_model, train_model
+
     try:
         roster = Roster(load_roster(officers))
         hist = load_history(history, roster, target=target,
@@ -102,6 +95,14 @@ def evaluate(
 ) -> None:
     """Score the logged pairs of a history; print AUC, Brier, Brier skill, ECE (15 bins) and
     calibration slope and intercept; write a reliability plot."""
+    from engine.scoring import (
+        ModelFileError,
+        card_path,
+        evaluate_model,
+        load_card,
+        load_history,
+        load_model,
+    )
     from engine.scoring.report import write_report
 
     try:

@@ -1,0 +1,123 @@
+"""``leadroute simulate`` and ``leadroute sweep``: mount with ``register(app)``.
+
+Only wiring: the work is in ``simulator`` (scenario loading, runs, outputs, sweeps).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.errors import InputError
+from engine.rules import PolicyError
+from simulator.errors import PolicyUnavailable, ScenarioError
+from simulator.policies import BUILTINS, resolve_policies
+
+_ERRORS = (ScenarioError, PolicyError, PolicyUnavailable, InputError, ValueError)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True),
+                    disable=not enabled or not sys.stderr.isatty(), transient=True)
+
+
+def simulate(
+    scenario: Annotated[Path, typer.Option(help="Scenario YAML (docs/simulator.md).")],
+    policy: Annotated[list[str], typer.Option(
+        help="A built-in name (" + ", ".join(BUILTINS) + ") or a policy YAML; repeat for "
+             "several. The first is the baseline of the report's paired differences.")],
+    replications: Annotated[int, typer.Option(min=1, help="Replications (spawned seeds).")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the replications.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/simulation"),
+    events: Annotated[bool, typer.Option(help="Write events.parquet.")] = True,
+    history: Annotated[bool, typer.Option(help="Write history.csv.")] = True,
+    report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
+    bound: Annotated[bool, typer.Option(help="Solve the hindsight bound.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Simulate policies on a scenario with common random numbers; writes summary.csv,
+    comparison.csv (paired differences, 95% t-intervals), events.parquet, history.csv and
+    report.html to OUT. The same seed writes identical data files."""
+    from simulator.model import RunOptions
+    from simulator.outputs import write_outputs
+    from simulator.runner import run_experiment
+    from simulator.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+        policies = resolve_policies(policy)
+    except _ERRORS as exc:
+        _fail(str(exc))
+        return
+    steps = replications * (len(policies) + 1)
+    with _progress(progress) as bar:
+        task = bar.add_task(f"simulating {sc.name}", total=steps)
+        try:
+            exp = run_experiment(sc, policies, replications=replications, seed=seed,
+                                 options=RunOptions(record_events=events), with_bound=bound,
+                                 progress=lambda _: bar.advance(task))
+        except _ERRORS as exc:
+            _fail(str(exc))
+            return
+        bar.update(task, description="writing files")
+        written = write_outputs(exp, out, events=events, history=history, report=report)
+    summary = exp.summary
+    means = summary.drop(columns=["replication"]).groupby("policy", sort=False).mean()
+    table = Table(title=f"{sc.name}: {replications} replication(s), seed {seed}")
+    for column in ("policy", "conversions", "expected", "ratio to bound", "p90 min to contact",
+                   "SLA breaches"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for label, row in means.iterrows():
+        table.add_row(str(label), f"{row['conversions']:.1f}",
+                      f"{row['expected_conversions']:.1f}", f"{row['ratio_to_bound']:.3f}",
+                      f"{row['p90_minutes_to_first_contact']:.1f}", f"{row['sla_breaches']:.0f}")
+    Console(stderr=True).print(table)
+    typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+
+
+def sweep(
+    grid: Annotated[Path, typer.Option(help="Grid YAML: scenarios, policies, params, "
+                                            "replications, seed (docs/simulator.md).")],
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/sweep"),
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of an existing Dask scheduler (tcp://host:8786); by default a local "
+             "cluster of --workers processes.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 2,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run policy parameters x scenarios x seeds in parallel on Dask; writes sweep.csv (one
+    row per scenario, variant and replication) and sweep_means.csv (means, 95% intervals)."""
+    from simulator.sweep import load_grid, run_sweep, sweep_means
+
+    try:
+        g = load_grid(grid)
+    except _ERRORS as exc:
+        _fail(str(exc))
+        return
+    with _progress(progress) as bar:
+        task = bar.add_task("sweeping", total=len(g.tasks()))
+        frame = run_sweep(g, scheduler=scheduler, workers=workers,
+                          progress=lambda done, total: bar.update(task, completed=done))
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "sweep.csv", index=False)
+    sweep_means(frame).to_csv(out / "sweep_means.csv", index=False)
+    typer.echo(f"wrote {out / 'sweep.csv'} ({len(frame)} rows) and {out / 'sweep_means.csv'}",
+               err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` and ``sweep`` commands to the ``leadroute`` app."""
+    app.command("simulate")(simulate)
+    app.command("sweep")(sweep)
