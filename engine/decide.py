@@ -57,7 +57,7 @@ class Reason(IntEnum):
 FIRST_TEMPORARY = _STATUS_AWAY
 _NO_WAIT = np.iinfo(np.int64).max
 REASON_NAMES = tuple(r.name.lower() for r in Reason)
-REASON_TEXT = {
+REASON_TEXT: dict[Reason, str] = {
     Reason.MISSING_SPECIALTY: "lacks a specialty the rule requires",
     Reason.MISSING_LANGUAGE: "does not speak a language the rule requires",
     Reason.NOT_LICENSED: "not licensed in the property's state",
@@ -70,6 +70,7 @@ REASON_TEXT = {
     Reason.AT_DAILY_CAP: "at the daily cap",
     Reason.AT_HOURLY_CAP: "at the hourly cap",
 }
+REASON_TEXT_BY_CODE = ("", *(REASON_TEXT[Reason(c)] for c in range(1, len(Reason))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +101,13 @@ class StepTrace:
         excluded: dict[str, Any] = {}
         codes = self.codes[self.in_pool]
         ids = roster.ids[self.in_pool]
-        for code in np.unique(codes):
-            if code:
-                hit = ids[codes == code]
-                name = REASON_NAMES[code]
-                if detail == "summary" and code == Reason.NOT_LICENSED:
-                    excluded[name] = len(hit)
-                else:
-                    excluded[name] = hit.tolist()
+        counts = np.bincount(codes, minlength=len(REASON_NAMES))
+        for code in np.flatnonzero(counts[1:]) + 1:
+            name = REASON_NAMES[code]
+            if detail == "summary" and code == _NOT_LICENSED:
+                excluded[name] = int(counts[code])
+            else:
+                excluded[name] = ids[codes == code].tolist()
         out: dict[str, Any] = self.step.describe()
         out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
         if self.scores is not None:
@@ -349,16 +349,19 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     if held.any():
         members = np.flatnonzero(held)
         until = hold_until(members, hc, roster, now)
-        codes, counts = np.unique(hc.codes[members], return_counts=True)
-        why = "; ".join(f"{n} {REASON_TEXT[Reason(c)]}" for c, n in zip(codes, counts, strict=True))
+        counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES))
+        why = "; ".join(f"{counts[c]} {REASON_TEXT_BY_CODE[c]}" for c in np.flatnonzero(counts))
         reason = f"held: no officer in pool {pools} can take it now ({why})"
         return Decision(lead.lead_id, Status.HELD, reason, None, None, EMPTY_DELTA, explanation,
                         1.0, policy.name, policy.version, action.priority.value, None, until)
-    seen = sorted({int(c) for t in traces for c in np.unique(t.codes[t.in_pool]) if c})
-    if not seen:
+    seen = np.zeros(len(REASON_NAMES), dtype=np.int64)
+    for t in traces:
+        seen += np.bincount(t.codes[t.in_pool], minlength=len(REASON_NAMES))
+    seen[0] = 0
+    if not seen.any():
         reason = f"unassigned: pool {pools} has no officers"
     else:
-        texts = "; ".join(REASON_TEXT[Reason(c)] for c in seen)
+        texts = "; ".join(REASON_TEXT_BY_CODE[c] for c in np.flatnonzero(seen))
         reason = f"unassigned: no officer in pool {pools} can take a lead in {lead.state} " \
                  f"({texts})"
     return Decision(lead.lead_id, Status.UNASSIGNED, reason, None, None, EMPTY_DELTA,
