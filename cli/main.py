@@ -12,6 +12,7 @@ import typer
 
 from cli.model import model_app
 from cli.route import route_file
+from cli.simulate import register as register_simulation
 from engine.errors import InputError
 from engine.rules import PolicyError, load_policy, policy_json_schema
 
@@ -26,6 +27,7 @@ policy_app = typer.Typer(help="Check policy files and export their JSON Schema."
                          no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(model_app, name="model")
+register_simulation(app)
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -162,7 +162,7 @@ class Decision:
     priority: str
     pool: str | None = None
     hold_until: datetime | None = None
-    pool_weight: float = 0.0  # W of the rotation when offered; claim_delta needs it
+    pool_weight: float = 0.0  # W of the rotation (total weight of eligible officers)
 
 
 def selection_policy(policy: Policy) -> SelectionPolicy:
@@ -396,7 +396,7 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
         delta = claim_delta(roster, policy, state, pool, int(order[0]), now, weight, p.hc)
         return Decision(p.lead.lead_id, Status.ASSIGNED, f"assigned in pool {pool}", offered[0],
                         offer, delta, explanation, propensity, policy.name, policy.version,
-                        p.action.priority.value, pool)
+                        p.action.priority.value, pool, pool_weight=weight)
     return Decision(p.lead.lead_id, Status.OFFERED,
                     f"offered ({spec.mode}) to {len(offered)} in pool {pool}", None, offer,
                     EMPTY_DELTA, explanation, propensity, policy.name, policy.version,

@@ -158,6 +158,25 @@ class RoutingState:
         if self.open_leads[i] > 0:
             self.open_leads[i] -= 1
 
+    def uncount(self, delta: StateDelta) -> None:
+        """Stop counting an assignment against its officer's daily and hourly caps (when the
+        day and hour it counted in are still current). The rotation keeps its advance: the
+        officer had their turn."""
+        if delta.officer_id is None:
+            return
+        i = self.index[delta.officer_id]
+        if self.day_key[i] == delta.day_key and self.day_count[i] > 0:
+            self.day_count[i] -= 1
+        if self.hour_key[i] == delta.hour_key and self.hour_count[i] > 0:
+            self.hour_count[i] -= 1
+
+    def take_back(self, delta: StateDelta) -> None:
+        """An assignment that did not stand (not accepted within the SLA, declined): the lead
+        is no longer open with the officer and no longer counts against their caps."""
+        if delta.officer_id is not None:
+            self.release(delta.officer_id)
+            self.uncount(delta)
+
     def to_records(self) -> dict[str, Any]:
         """Plain, JSON-ready form (for a database row set or a file)."""
         return {

@@ -172,3 +172,19 @@ def test_local_clock_follows_offset_changes_on_the_half_hour():
                 assert hour[i] == local.toordinal() * 24 + local.hour
                 want = (local.weekday() * 1440 + local.hour * 60 + local.minute) % MINUTES_PER_WEEK
                 assert minute[i] == want, (officer.officer_id, t)
+
+
+def test_take_back_undoes_the_counts_of_an_assignment_that_did_not_stand():
+    """An assignment not accepted in time stops counting as open and against day and hour
+    caps; the rotation keeps its advance."""
+    roster = make_roster(("A", {"daily_cap": 1}), "B")
+    state = RoutingState.empty(roster.ids_tuple)
+    policy = make_policy(routing="{method: round_robin, seed: 3}")
+    d = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC)
+    state.apply(d.state_delta)
+    i = roster.index[d.officer_id]
+    passes = state.rotation("main").passes.copy()
+    state.take_back(d.state_delta)
+    assert (state.open_leads[i], state.day_count[i], state.hour_count[i]) == (0, 0, 0)
+    assert (state.rotation("main").passes == passes).all()
+    assert d.pool_weight == 2.0

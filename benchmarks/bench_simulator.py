@@ -1,0 +1,166 @@
+"""Simulator speed and quality on the reference scenario.
+
+Speed (one core): simulated leads per second of one replication (30 days, ~9,000 leads) under
+round robin and under the best policy, each also as a ratio to a bare SimPy loop over the same
+leads (arrival, one timeout race, one outcome) timed in the same run. Targets: >= 10,000
+leads/s under round robin, >= 3,000 under the best policy. Where a target is missed, the
+profile shows where the time goes.
+
+Quality: every built-in policy the engine provides over REPLICATIONS replications with common
+random numbers: conversions, ratio to the hindsight bound, and the paired difference of the
+best policy against round robin and greedy with 95% t-intervals. Targets: the best policy at
+>= 0.90 of the bound, ahead of round robin (and greedy) with the interval above zero.
+
+Run: ``python benchmarks/bench_simulator.py [--replications 5] [--seed 1] [--skip-quality]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import simpy
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from simulator.crn import replication_seeds  # noqa: E402
+from simulator.metrics import compare  # noqa: E402
+from simulator.model import Inputs, RunOptions  # noqa: E402
+from simulator.policies import BUILTINS, resolve_policies, unavailable  # noqa: E402
+from simulator.runner import build_world, prepare, run_experiment, run_policy  # noqa: E402
+from simulator.scenario import load_scenario  # noqa: E402
+
+REFERENCE = ROOT / "data" / "scenarios" / "reference.yaml"
+
+
+def bare_simpy_loop(inputs: Inputs, sla_s: float = 900.0) -> float:
+    """Leads per second of the least a SimPy model of this stream does: an arrival process,
+    per lead a race between the response and the SLA timeout, and one outcome draw."""
+    arrival = inputs.stream.arrival_s.tolist()
+    response = (inputs.world.traits.median_response_s[0]
+                * inputs.draws.response_factor[:, 0]).tolist()
+    u = inputs.draws.outcome_u[:, 0].tolist()
+    p = inputs.features.contact_base.tolist()
+    env = simpy.Environment()
+    funded = [0]
+
+    def lead(i: int):  # type: ignore[no-untyped-def]
+        yield env.timeout(response[i]) | env.timeout(sla_s)
+        funded[0] += u[i] < p[i]
+
+    def arrivals():  # type: ignore[no-untyped-def]
+        for i, at in enumerate(arrival):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            env.process(lead(i))
+
+    started = time.perf_counter()
+    env.process(arrivals())
+    env.run()
+    return len(arrival) / (time.perf_counter() - started)
+
+
+def speed(scenario_path: Path, seed: int, best: str) -> None:
+    scenario = load_scenario(scenario_path)
+    world = build_world(scenario)
+    rep = replication_seeds(seed, 1)[0]
+    inputs = prepare(scenario, world, rep)
+    n = len(inputs.stream)
+    bare = max(bare_simpy_loop(inputs) for _ in range(3))
+    print(f"speed: {scenario.name}, {n} leads, {len(world.roster)} officers, one core")
+    print(f"  bare SimPy loop (arrival, timeout race, outcome): {bare:,.0f} leads/s")
+    targets = {"round_robin": 10_000, best: 3_000}
+    for name, target in targets.items():
+        (named,) = resolve_policies([name])
+        for events in (False, True):
+            run = run_policy(scenario, inputs, named, rep, RunOptions(record_events=events))
+            rate = n / run.wall_s
+            calls = run.decide_calls.sum() / n
+            print(f"  {name:<22} events {'on ' if events else 'off'}: {rate:,.0f} leads/s "
+                  f"({rate / bare:.3f} of the bare loop; {calls:.2f} engine decisions a lead; "
+                  f"target {target:,}: {'met' if rate >= target else 'missed'})")
+        if n / run.wall_s < target:
+            profile(scenario, inputs, named, rep)
+
+
+def profile(scenario, inputs, named, rep) -> None:  # type: ignore[no-untyped-def]
+    """Where a run's time goes: engine, SimPy, simulator."""
+    prof = cProfile.Profile()
+    prof.enable()
+    run_policy(scenario, inputs, named, rep, RunOptions(record_events=False))
+    prof.disable()
+    stats = pstats.Stats(prof)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    by_area = {"engine": 0.0, "simpy": 0.0, "simulator": 0.0, "numpy/other": 0.0}
+    for (file, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        area = ("engine" if "/engine/" in file else "simpy" if "/simpy/" in file
+                else "simulator" if "/simulator/" in file else "numpy/other")
+        by_area[area] += tottime
+    shares = ", ".join(f"{k} {v / total:.0%}" for k, v in by_area.items())
+    print(f"    profile of {named.label} (own time, under cProfile): {shares}")
+    top = sorted(stats.stats.items(), key=lambda kv: -kv[1][3])  # type: ignore[attr-defined]
+    for (file, _, func), (_, _, _, cum, _) in top[:40]:
+        if "/engine/" in file and func in ("decide", "plan", "hard_constraints", "conclude",
+                                           "hold_until", "reprice", "decide_batch"):
+            print(f"      {Path(file).name}:{func} {cum / total:.0%} of the run")
+
+
+def quality(scenario_path: Path, replications: int, seed: int) -> str:
+    scenario = load_scenario(scenario_path)
+    names = [n for n in BUILTINS if unavailable(n) is None]
+    started = time.perf_counter()
+    exp = run_experiment(scenario, resolve_policies(names), replications=replications,
+                         seed=seed, options=RunOptions(record_events=False))
+    summary = exp.summary
+    print(f"quality: {scenario.name}, {replications} replications (seed {seed}), "
+          f"{time.perf_counter() - started:.0f} s")
+    bound = summary.groupby("replication")["hindsight_conversions"].first().mean()
+    print(f"  hindsight bound: {bound:.1f} conversions a replication (mean)")
+    means = summary.groupby("policy", sort=False).agg(
+        conversions=("conversions", "mean"), expected=("expected_conversions", "mean"),
+        ratio=("ratio_to_bound", "mean"), ratio_sd=("ratio_to_bound", "std"),
+        p90=("p90_minutes_to_first_contact", "mean"), breaches=("sla_breaches", "mean"))
+    for label, row in means.iterrows():
+        print(f"  {label:<22} conversions {row['conversions']:6.1f}  expected "
+              f"{row['expected']:6.1f}  ratio to bound {row['ratio']:.3f} "
+              f"(sd {row['ratio_sd']:.3f})  p90 {row['p90']:7.1f} min  SLA breaches "
+              f"{row['breaches']:6.0f}")
+    best = str(means["expected"].idxmax())
+    comp = compare(summary, ["expected_conversions", "conversions", "ratio_to_bound"])
+    for baseline in ("round_robin", "greedy"):
+        if baseline == best or baseline not in means.index:
+            continue
+        for metric in ("expected_conversions", "conversions"):
+            row = comp[(comp["policy"] == best) & (comp["baseline"] == baseline)
+                       & (comp["metric"] == metric)].iloc[0]
+            above = "above zero" if row["ci_low"] > 0 else "not above zero"
+            print(f"  {best} - {baseline} ({metric}): {row['mean_difference']:+.1f} "
+                  f"[{row['ci_low']:+.1f}, {row['ci_high']:+.1f}] 95% CI, {above}")
+    ratio = means.loc[best, "ratio"]
+    print(f"  best policy {best}: ratio to bound {ratio:.3f} (target >= 0.90: "
+          f"{'met' if ratio >= 0.9 else 'missed'})")
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", type=Path, default=REFERENCE)
+    parser.add_argument("--replications", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--best", default="", help="policy timed as the best (default: the "
+                                                   "one with most expected conversions)")
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args()
+    best = args.best or "first_to_claim"
+    if not args.skip_quality:
+        best = args.best or quality(args.scenario, args.replications, args.seed)
+    speed(args.scenario, args.seed, best)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Officers' local clocks over a simulation: hour, minute of the week, shift, local day.
+
+SimPy time is seconds after the scenario's start (a tz-aware datetime). UTC offsets are looked
+up once per hour of the simulation and officer (US zones change offset on the hour), so the
+hot path is integer arithmetic. Working hours come from the engine's roster bitmaps
+(``Roster.on_shift``, ``Roster.next_open``), the same ones eligibility uses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from engine.domain import MINUTES_PER_WEEK
+from engine.roster import NEVER_OPENS, Roster, zone
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MONDAY_SHIFT_MIN = 3 * 1440  # 1970-01-01 was a Thursday
+
+
+class OfficerClock:
+    """Local time of every officer of ``roster`` from ``start`` to ``start + end_s``."""
+
+    def __init__(self, roster: Roster, start: datetime, end_s: float) -> None:
+        self.roster = roster
+        self.start = start
+        self.start_unix = int(start.timestamp())
+        self.first_hour = self.start_unix // 3600
+        hours = int(np.ceil((self.start_unix + end_s) / 3600)) - self.first_hour + 48
+        names = sorted({o.timezone for o in roster.officers})
+        which = np.array([names.index(o.timezone) for o in roster.officers], dtype=np.int64)
+        by_zone = np.empty((hours, len(names)), dtype=np.int64)
+        for h in range(hours):
+            moment = datetime.fromtimestamp((self.first_hour + h) * 3600, tz=UTC)
+            for k, name in enumerate(names):
+                offset = moment.astimezone(zone(name)).utcoffset()
+                by_zone[h, k] = int(offset.total_seconds()) if offset is not None else 0
+        self.offsets = by_zone[:, which]  # (H, M) seconds
+        self.on_shift = roster.on_shift  # (M, W) bool
+        self.next_open = roster.next_open  # (M, W) int16 minutes
+        self._offset_rows = self.offsets.tolist()  # plain ints for scalar look-ups
+
+    # -- scalar (hot path) ------------------------------------------------------------------
+
+    def local_s(self, officer: int, t_s: float) -> int:
+        """Officer-local POSIX-like seconds at SimPy time ``t_s``."""
+        unix = self.start_unix + int(t_s)
+        return unix + self._offset_rows[unix // 3600 - self.first_hour][officer]
+
+    def local_hour(self, officer: int, t_s: float) -> int:
+        return (self.local_s(officer, t_s) % 86400) // 3600
+
+    def wait_to_shift_s(self, officer: int, t_s: float) -> float:
+        """Seconds from ``t_s`` until the officer is on shift (0 while on shift; inf if never)."""
+        local = self.local_s(officer, t_s)
+        minute = (local // 60 + _MONDAY_SHIFT_MIN) % MINUTES_PER_WEEK
+        if self.on_shift[officer, minute]:
+            return 0.0
+        opens = int(self.next_open[officer, minute])
+        if opens == NEVER_OPENS:
+            return float("inf")
+        return opens * 60.0 - (local % 60) - (t_s - int(t_s))
+
+    def on_shift_now(self, officer: int, t_s: float) -> bool:
+        local = self.local_s(officer, t_s)
+        return bool(self.on_shift[officer, (local // 60 + _MONDAY_SHIFT_MIN) % MINUTES_PER_WEEK])
+
+    def datetime_at(self, t_s: float) -> datetime:
+        """The tz-aware moment of SimPy time ``t_s`` (in the scenario's timezone)."""
+        return self.start + timedelta(seconds=t_s)
+
+    # -- vectorized (bound, metrics) -------------------------------------------------------
+
+    def local_s_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        unix = self.start_unix + np.floor(t_s).astype(np.int64)
+        return unix + self.offsets[unix // 3600 - self.first_hour, officers]
+
+    def wait_to_shift_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Vectorized ``wait_to_shift_s``."""
+        local = self.local_s_many(officers, t_s)
+        minute = (local // 60 + _MONDAY_SHIFT_MIN) % MINUTES_PER_WEEK
+        on = self.on_shift[officers, minute]
+        opens = self.next_open[officers, minute].astype(float)
+        wait = opens * 60.0 - (local % 60) - (t_s - np.floor(t_s))
+        wait = np.where(opens == NEVER_OPENS, np.inf, wait)
+        return np.where(on, 0.0, wait)
+
+    def local_hour_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        return (self.local_s_many(officers, t_s) % 86400) // 3600
+
+    def local_day_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Officer-local calendar day as a date ordinal (what daily caps count against)."""
+        return self.local_s_many(officers, t_s) // 86400 + _EPOCH_ORDINAL
+
+    def next_local_midnight_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """SimPy time of the officer's next local midnight after ``t_s``."""
+        local = self.local_s_many(officers, t_s)
+        return t_s + (86400 - local % 86400) - (t_s - np.floor(t_s))

@@ -1,0 +1,135 @@
+"""Summary metrics of a run, paired comparisons between policies, and their intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from engine.roster import NO_CAP, zone
+from simulator.bound import BoundResult
+from simulator.model import Inputs, RunResult
+
+SUMMARY_COLUMNS = (
+    "policy", "replication", "leads", "assigned", "contacted", "applications", "conversions",
+    "conversion_rate", "expected_conversions", "hindsight_conversions", "ratio_to_bound",
+    "median_minutes_to_first_contact", "p90_minutes_to_first_contact", "sla_breaches",
+    "licensing_violations", "workload_gini", "utilization", "held_leads", "abandoned",
+    "never_worked", "claim_refusals", "decide_calls",
+)
+# metrics compared between policies (comparison.csv); higher is better for the first four
+COMPARED = ("conversions", "expected_conversions", "conversion_rate", "ratio_to_bound",
+            "median_minutes_to_first_contact", "p90_minutes_to_first_contact", "sla_breaches",
+            "workload_gini")
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 = all equal); 0 for an all-zero vector."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+def licensing_violations(inputs: Inputs, run: RunResult) -> int:
+    """Worked leads whose officer was not licensed in the property's state on the lead's local
+    date when the lead became theirs: checked from the roster, independently of the engine."""
+    roster = inputs.world.roster
+    count = 0
+    start = inputs.clock.start
+    for i in np.flatnonzero(run.officer >= 0):
+        lead = inputs.stream.leads[i]
+        o = int(run.officer[i])
+        when = start + pd.Timedelta(seconds=float(run.assigned_s[i]))
+        local_day = when.astimezone(zone(lead.timezone)).date() if lead.timezone else when.date()
+        lic = roster.officers[o].license_for(lead.state)
+        if lic is None or not lic.active_on(local_day):
+            count += 1
+    return count
+
+
+def utilization(inputs: Inputs, run: RunResult) -> float:
+    """Mean over officers with a cap on open leads of their time-averaged open leads / cap,
+    over the arrival window (in [0, 1] when the cap is respected)."""
+    roster = inputs.world.roster
+    horizon = float(inputs.stream.arrival_s[-1]) if len(inputs.stream) else 0.0
+    capped = np.flatnonzero(roster.cap_open != NO_CAP)
+    if horizon <= 0 or len(capped) == 0:
+        return 0.0
+    occupied = np.zeros(len(roster))
+    if len(run.intervals):
+        o = run.intervals[:, 0].astype(np.int64)
+        start = np.clip(run.intervals[:, 1], 0.0, horizon)
+        end = np.clip(np.nan_to_num(run.intervals[:, 2], nan=horizon), 0.0, horizon)
+        np.add.at(occupied, o, end - start)
+    return float(np.mean(occupied[capped] / (roster.cap_open[capped] * horizon)))
+
+
+def summarize(inputs: Inputs, run: RunResult, bound: BoundResult | None) -> dict[str, Any]:
+    """One summary.csv row (see SUMMARY_COLUMNS)."""
+    n = len(inputs.stream)
+    worked = run.officer >= 0
+    minutes = (run.contact_s[worked] - inputs.stream.arrival_s[worked]) / 60.0
+    expected = float(run.p_funded.sum())
+    hindsight = bound.value if bound is not None else float("nan")
+    per_officer = np.bincount(run.officer[worked], minlength=len(inputs.world.roster))
+    return {
+        "policy": run.label, "replication": run.replication, "leads": n,
+        "assigned": int(worked.sum()), "contacted": int(run.contacted.sum()),
+        "applications": int(run.application.sum()), "conversions": int(run.funded.sum()),
+        "conversion_rate": float(run.funded.sum() / n) if n else 0.0,
+        "expected_conversions": expected, "hindsight_conversions": hindsight,
+        "ratio_to_bound": expected / hindsight if hindsight and hindsight > 0 else float("nan"),
+        "median_minutes_to_first_contact": float(np.median(minutes)) if len(minutes)
+        else float("nan"),
+        "p90_minutes_to_first_contact": float(np.percentile(minutes, 90)) if len(minutes)
+        else float("nan"),
+        "sla_breaches": int(run.sla_breaches.sum()),
+        "licensing_violations": licensing_violations(inputs, run),
+        "workload_gini": gini(per_officer), "utilization": utilization(inputs, run),
+        "held_leads": int(run.held.sum()), "abandoned": int(run.abandoned.sum()),
+        "never_worked": int((~worked).sum()), "claim_refusals": run.claim_refusals,
+        "decide_calls": int(run.decide_calls.sum()),
+    }
+
+
+def t_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the t-interval of the mean of paired differences (NaN bounds with
+    fewer than two replications)."""
+    d = np.asarray(diffs, dtype=float)
+    mean = float(d.mean()) if len(d) else float("nan")
+    if len(d) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return mean, mean - half, mean + half
+
+
+def compare(summary: pd.DataFrame, metrics: Sequence[str] = COMPARED,
+            level: float = 0.95) -> pd.DataFrame:
+    """Paired differences (policy minus baseline) over replications, for every ordered pair
+    of policies, with t-intervals: one row per (policy, baseline, metric)."""
+    rows = []
+    policies = list(dict.fromkeys(summary["policy"]))
+    for policy in policies:
+        for baseline in policies:
+            if policy == baseline:
+                continue
+            a = summary[summary["policy"] == policy].set_index("replication")
+            b = summary[summary["policy"] == baseline].set_index("replication")
+            common = a.index.intersection(b.index)
+            for metric in metrics:
+                diff = (a.loc[common, metric] - b.loc[common, metric]).to_numpy(dtype=float)
+                mean, low, high = t_interval(diff, level)
+                rows.append({"policy": policy, "baseline": baseline, "metric": metric,
+                             "mean_difference": mean, "ci_low": low, "ci_high": high,
+                             "replications": len(common),
+                             "policy_mean": float(a.loc[common, metric].mean()),
+                             "baseline_mean": float(b.loc[common, metric].mean())})
+    return pd.DataFrame(rows, columns=["policy", "baseline", "metric", "mean_difference",
+                                       "ci_low", "ci_high", "replications", "policy_mean",
+                                       "baseline_mean"])

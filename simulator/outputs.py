@@ -1,0 +1,107 @@
+"""The files of a simulation run: summary, comparison, events, history (and the report).
+
+Data files are deterministic for a given scenario, policies and seed (no wall-clock times in
+them), so two runs with the same seed write byte-identical files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulator.model import EVENT_NAMES
+from simulator.runner import Experiment
+from simulator.streams import ROUTE_COLUMNS, lead_row
+
+HISTORY_EXTRA = ("officer_id", "assigned_at", "policy", "policy_version", "propensity",
+                 "officer_open_leads", "response_delay_s", "contacted", "application", "funded",
+                 "lost", "replication", "simulated_policy")
+
+
+def events_table(exp: Experiment) -> pa.Table:
+    """One row per lead event: policy, replication, lead_id, event, t_s, at (UTC), officer_id."""
+    parts = []
+    for rep in exp.replications:
+        ids = np.array([lead.lead_id for lead in rep.inputs.stream.leads], dtype=object)
+        officers = np.array([*rep.inputs.world.roster.ids_tuple, None], dtype=object)
+        start = pd.Timestamp(rep.inputs.clock.start).tz_convert("UTC")
+        for run in rep.runs:
+            ev = run.events
+            if ev is None:
+                continue
+            order = np.lexsort((ev["lead"], ev["t_s"]))
+            t = ev["t_s"][order]
+            parts.append(pd.DataFrame({
+                "policy": run.label, "replication": run.replication,
+                "lead_id": ids[ev["lead"][order]],
+                "event": np.array(EVENT_NAMES, dtype=object)[ev["event"][order]],
+                "t_s": t, "at": start + pd.to_timedelta(t, unit="s"),
+                "officer_id": officers[ev["officer"][order]],
+            }))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["policy", "replication", "lead_id", "event", "t_s", "at", "officer_id"])
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def history_frame(exp: Experiment) -> pd.DataFrame:
+    """Worked leads in the history format the scoring model trains on (docs/simulator.md):
+    the lead columns of ``leadroute route`` input, then officer_id, assigned_at (when the lead
+    was given or offered to the officer who worked it), policy, policy_version, propensity,
+    officer_open_leads, response_delay_s (from assigned_at to the first contact attempt;
+    blank when the borrower was not reached), contacted, application, funded, lost; plus
+    replication and simulated_policy. Lead ids carry ``-r<replication>-<policy>`` so that
+    every row's id is unique in the file."""
+    rows = []
+    for rep in exp.replications:
+        start = rep.inputs.clock.start
+        ids = rep.inputs.world.roster.ids_tuple
+        leads = rep.inputs.stream.leads
+        base_rows = [lead_row(lead) for lead in leads]
+        for run in rep.runs:
+            for i in np.flatnonzero(run.officer >= 0):
+                row: dict[str, object] = dict(base_rows[i])
+                row["lead_id"] = f"{row['lead_id']}-r{run.replication}-{run.label}"
+                offered = start + pd.Timedelta(seconds=float(run.offered_s[i]))
+                contacted = int(run.contacted[i])
+                row.update({
+                    "officer_id": ids[run.officer[i]],
+                    "assigned_at": offered.isoformat(timespec="milliseconds"),
+                    "policy": run.policy, "policy_version": run.policy_version,
+                    "propensity": float(run.propensity[i]),
+                    "officer_open_leads": int(run.open_at_assign[i]),
+                    "response_delay_s": round(float(run.contact_s[i] - run.offered_s[i]), 3)
+                    if contacted else "",
+                    "contacted": contacted, "application": int(run.application[i]),
+                    "funded": int(run.funded[i]), "lost": 1 - int(run.funded[i]),
+                    "replication": run.replication, "simulated_policy": run.label,
+                })
+                rows.append(row)
+    return pd.DataFrame(rows, columns=[*ROUTE_COLUMNS, *HISTORY_EXTRA])
+
+
+def write_outputs(exp: Experiment, out: Path, *, events: bool = True, history: bool = True,
+                  report: bool = True) -> list[Path]:
+    """Write summary.csv, comparison.csv, events.parquet, history.csv and report.html."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    summary = exp.summary
+    summary.to_csv(out / "summary.csv", index=False)
+    written.append(out / "summary.csv")
+    exp.comparison.to_csv(out / "comparison.csv", index=False)
+    written.append(out / "comparison.csv")
+    if events:
+        pq.write_table(events_table(exp), out / "events.parquet")
+        written.append(out / "events.parquet")
+    if history:
+        history_frame(exp).to_csv(out / "history.csv", index=False)
+        written.append(out / "history.csv")
+    if report:
+        from simulator.report import write_report
+
+        write_report(exp, out / "report.html")
+        written.append(out / "report.html")
+    return written

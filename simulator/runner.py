@@ -1,0 +1,181 @@
+"""Replications with common random numbers: build the world once, then per replication draw
+the lead stream and the shared draws, solve the hindsight bound, and run every policy.
+
+``run_experiment`` is the entry point; ``run_replication`` is one unit of work (the sweep
+sends those to Dask workers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.domain import Lead
+from engine.io import load_roster
+from engine.policies import Scorer
+from simulator.bound import BoundResult, hindsight_bound
+from simulator.clock import OfficerClock
+from simulator.crn import Draws, ReplicationSeed, replication_seeds
+from simulator.metrics import SUMMARY_COLUMNS, compare, summarize
+from simulator.model import Inputs, RunOptions, RunResult, needs_scorer, simulate
+from simulator.params import Scenario, SyntheticStreamParams
+from simulator.policies import NamedPolicy
+from simulator.streams import LeadStream, replay_stream, synthetic_stream
+from simulator.world import OracleScorer, World
+
+Progress = Callable[[str], None]
+
+
+def build_world(scenario: Scenario) -> World:
+    """The scenario's world: its roster with hidden traits drawn from the world seed."""
+    officers = load_roster(scenario.roster_path)
+    sources: Sequence[str] = ()
+    if isinstance(scenario.stream, SyntheticStreamParams):
+        sources = tuple(scenario.stream.source_mix)
+    return World.build(scenario.world, officers, scenario.departures, sources)
+
+
+def _licensed_states(world: World) -> list[str]:
+    """States some officer is licensed in: a synthetic stream's default footprint."""
+    return sorted({lic.state for o in world.roster.officers for lic in o.licenses})
+
+
+def make_stream(scenario: Scenario, world: World, seed: ReplicationSeed) -> LeadStream:
+    """The replication's leads (synthetic: drawn from the seed's lead stream; replay: the
+    file, the same in every replication)."""
+    if isinstance(scenario.stream, SyntheticStreamParams):
+        return synthetic_stream(scenario.stream, start=scenario.start, days=scenario.days,
+                                timezone=scenario.timezone,
+                                default_states=_licensed_states(world), rng=seed.rng("leads"))
+    return replay_stream(scenario.stream, start=scenario.start, days=scenario.days)
+
+
+def prepare(scenario: Scenario, world: World, seed: ReplicationSeed,
+            clock: OfficerClock | None = None) -> Inputs:
+    """Everything the policies of one replication share."""
+    stream = make_stream(scenario, world, seed)
+    features = world.features(stream.leads)
+    application = world.application_matrix(features)
+    value = application * features.funding[:, None]
+    response = world.params.response
+    draws = Draws.make(seed, len(stream), len(world.roster), response.within_sigma,
+                       response.busy_probability, response.busy_mean_s)
+    clock = clock or OfficerClock(world.roster, scenario.start, scenario.end_s)
+    ops = scenario.operations
+    return Inputs(world, stream, features, application, value, draws, clock, scenario.end_s,
+                  ops.hold_retry_s, ops.unassigned_retry_s, ops.max_rounds, ops.held_order,
+                  ops.refund_timed_out_caps, seed.replication)
+
+
+def forecaster(scenario: Scenario, inputs: Inputs, seed: ReplicationSeed
+               ) -> Callable[[float, float], list[Lead]]:
+    """A demand forecast for the dual-price method: a fresh sample of the scenario's lead
+    model over ``[t_s, t_s + horizon_s)`` (synthetic streams), or the leads of the same
+    window one week earlier, moved forward a week (replayed streams). Never the realized
+    future."""
+    rng = seed.rng("forecast")
+    states = _licensed_states(inputs.world)
+
+    def synthetic(t_s: float, horizon_s: float) -> list[Lead]:
+        assert isinstance(scenario.stream, SyntheticStreamParams)
+        start = scenario.start + timedelta(seconds=t_s)
+        return list(synthetic_stream(scenario.stream, start=start, days=horizon_s / 86400.0,
+                                     timezone=scenario.timezone, default_states=states,
+                                     rng=rng, id_prefix="F").leads)
+
+    def replayed(t_s: float, horizon_s: float) -> list[Lead]:
+        week = 7 * 86400.0
+        arrival = inputs.stream.arrival_s
+        rows = np.flatnonzero((arrival >= t_s - week) & (arrival < t_s - week + horizon_s))
+        return [_shift(inputs.stream.leads[i], week) for i in rows]
+
+    return synthetic if isinstance(scenario.stream, SyntheticStreamParams) else replayed
+
+
+def _shift(lead: Lead, seconds: float) -> Lead:
+    return replace(lead, lead_id=f"F-{lead.lead_id}",
+                   received_at=lead.received_at + timedelta(seconds=seconds))
+
+
+def scorer_for(policy: NamedPolicy, inputs: Inputs) -> Scorer | None:
+    """The world's oracle for scoring methods, unless the policy names its own model file."""
+    if not needs_scorer(policy.policy) or policy.policy.routing.params.get("model"):
+        return None
+    return OracleScorer(inputs.world, inputs.stream.leads, inputs.features, inputs.value,
+                        inputs.stream.arrival_s, inputs.clock)
+
+
+def run_policy(scenario: Scenario, inputs: Inputs, named: NamedPolicy, seed: ReplicationSeed,
+               options: RunOptions | None = None) -> RunResult:
+    """One policy over one replication's inputs, with the scorer and demand forecast its
+    method needs."""
+    forecast = forecaster(scenario, inputs, seed) \
+        if named.policy.routing.method == "dual_price" else None
+    return simulate(inputs, named.policy, label=named.label, options=options,
+                    scorer=scorer_for(named, inputs), forecast=forecast)
+
+
+@dataclass
+class ReplicationResult:
+    """One replication: the shared inputs, the bound and every policy's run."""
+
+    inputs: Inputs
+    bound: BoundResult | None
+    runs: list[RunResult]
+    summary: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_replication(scenario: Scenario, world: World, policies: Sequence[NamedPolicy],
+                    seed: ReplicationSeed, *, options: RunOptions | None = None,
+                    with_bound: bool = True, clock: OfficerClock | None = None,
+                    progress: Progress | None = None) -> ReplicationResult:
+    """Every policy over one replication, with the same stream and draws (CRN)."""
+    inputs = prepare(scenario, world, seed, clock)
+    bound = hindsight_bound(inputs) if with_bound else None
+    if progress:
+        progress("bound")
+    runs = []
+    for named in policies:
+        runs.append(run_policy(scenario, inputs, named, seed, options))
+        if progress:
+            progress(named.label)
+    result = ReplicationResult(inputs, bound, runs)
+    result.summary = [summarize(inputs, run, bound) for run in runs]
+    return result
+
+
+@dataclass
+class Experiment:
+    """All replications of all policies of one scenario."""
+
+    scenario: Scenario
+    world: World
+    policies: list[NamedPolicy]
+    replications: list[ReplicationResult]
+    seed: int
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        rows = [row for rep in self.replications for row in rep.summary]
+        return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+    @property
+    def comparison(self) -> pd.DataFrame:
+        return compare(self.summary)
+
+
+def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, replications: int,
+                   seed: int, options: RunOptions | None = None, with_bound: bool = True,
+                   progress: Progress | None = None) -> Experiment:
+    """``replications`` replications (spawned from ``seed``) of every policy."""
+    world = build_world(scenario)
+    clock = OfficerClock(world.roster, scenario.start, scenario.end_s)
+    results = [run_replication(scenario, world, policies, s, options=options,
+                               with_bound=with_bound, clock=clock, progress=progress)
+               for s in replication_seeds(seed, replications)]
+    return Experiment(scenario, world, list(policies), results, seed)

@@ -1,0 +1,304 @@
+"""The ground truth of a simulated world: hidden officer traits and the conversion function.
+
+p(funded | lead l, officer o, delay t) = contact(l, t) x application(l, o) x funding(l):
+
+- contact(l, t): the best-case contact-and-qualify probability of the lead's source, its odds
+  multiplied by the response decay ``g(t)`` (``simulator.decay``), t counted from arrival;
+- application(l, o): the purpose's base rate x credit multiplier x the officer's hidden skill
+  x their specialty multiplier when the loan is their specialty x their multiplier for the
+  lead's source x the language match, capped;
+- funding(l): the program's funding rate.
+
+Officer traits are drawn once per world from ``WorldParams.seed``: skills at evenly spaced
+log-normal quantiles (so the spread is the same in every world), shuffled; response medians
+likewise; source multipliers log-normal. Departures become time off from the leaving moment
+on, so the engine sees a leaver exactly as it sees someone away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+from scipy.stats import norm
+
+from engine.domain import AwayPeriod, Lead, Officer
+from engine.roster import Roster
+from engine.state import RoutingState
+from simulator.clock import OfficerClock
+from simulator.errors import ParamError
+from simulator.params import PROGRAMS, Departure, WorldParams
+
+# specialty -> the loan program it covers (jumbo and first-time buyer are lead facts instead)
+SPECIALTY_PROGRAM = {"va": "va", "fha": "fha", "usda": "usda", "non_qm": "non_qm",
+                     "reverse": "reverse"}
+
+
+def quantile_spread(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """(n,) ``exp(sigma * z)`` at evenly spaced standard-normal quantiles, shuffled."""
+    z = norm.ppf((np.arange(n) + 0.5) / n)
+    return np.exp(sigma * rng.permutation(z))
+
+
+@dataclass(frozen=True)
+class OfficerTraits:
+    """Hidden traits, one row per officer of the roster (same order).
+
+    skill: (M,) overall multiplier of the application stage.
+    program_mult: (M, P) multiplier by loan program (PROGRAMS order).
+    jumbo_mult, first_time_mult: (M,) multipliers on jumbo loans and first-time buyers.
+    sources: source names of ``source_mult`` columns; source_mult: (M, S).
+    median_response_s: (M,) median response delay, s.
+    latency_s: (M,) notification delay of the officer's fastest channel, s.
+    """
+
+    skill: np.ndarray
+    program_mult: np.ndarray
+    jumbo_mult: np.ndarray
+    first_time_mult: np.ndarray
+    sources: tuple[str, ...]
+    source_mult: np.ndarray
+    median_response_s: np.ndarray
+    latency_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class LeadFeatures:
+    """What the truth needs of each lead, columnar ((L,) arrays, lead order).
+
+    contact_base: best-case contact-and-qualify probability (source).
+    application_base: purpose rate x credit multiplier.
+    funding: funding rate of the program.
+    program: index into PROGRAMS; source: index into ``OfficerTraits.sources`` (-1 unknown).
+    """
+
+    contact_base: np.ndarray
+    application_base: np.ndarray
+    funding: np.ndarray
+    program: np.ndarray
+    source: np.ndarray
+    language: np.ndarray
+    jumbo: np.ndarray
+    first_time: np.ndarray
+    state: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.contact_base)
+
+
+class World:
+    """Officers (the roster the engine routes to, departures included), their hidden traits
+    and the ground-truth conversion function."""
+
+    def __init__(self, params: WorldParams, roster: Roster, traits: OfficerTraits,
+                 departures: tuple[tuple[str, datetime], ...] = ()) -> None:
+        self.params = params
+        self.roster = roster
+        self.traits = traits
+        self.departures = departures
+        self.decay = params.decay
+        self._speaks: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def build(cls, params: WorldParams, officers: Sequence[Officer],
+              departures: Sequence[Departure] = (), sources: Sequence[str] = ()) -> World:
+        """Draw the hidden traits of ``officers`` from ``params.seed`` and apply departures.
+        ``sources`` are the lead sources to draw per-officer source multipliers for (the
+        conversion table's sources are always included)."""
+        rng = np.random.default_rng(np.random.SeedSequence(params.seed))
+        m = len(officers)
+        if m == 0:
+            raise ParamError("roster", "the world needs at least one officer")
+        ids = [o.officer_id for o in officers]
+        skills = params.skills
+        skill = quantile_spread(m, skills.sigma, rng)
+        medians = params.response.median_s * quantile_spread(m, params.response.officer_sigma, rng)
+        source_names = tuple(dict.fromkeys([*params.conversion.contact_rate_by_source, *sources]))
+        source_mult = np.exp(rng.normal(0.0, skills.source_sigma, (m, len(source_names))))
+        program_mult = np.ones((m, len(PROGRAMS)))
+        jumbo = np.ones(m)
+        first_time = np.ones(m)
+        for i, officer in enumerate(officers):
+            for spec in officer.specialties:
+                if spec.value in SPECIALTY_PROGRAM:
+                    program_mult[i, PROGRAMS.index(SPECIALTY_PROGRAM[spec.value])] = \
+                        skills.specialty_multiplier
+                elif spec.value == "jumbo":
+                    jumbo[i] = skills.specialty_multiplier
+                elif spec.value == "first_time_buyer":
+                    first_time[i] = skills.specialty_multiplier
+        for oid, override in skills.overrides.items():
+            if oid not in ids:
+                raise ParamError(f"skills.overrides.{oid}", "is not an officer on the roster")
+            i = ids.index(oid)
+            if override.skill is not None:
+                skill[i] = override.skill
+            for prog, value in override.programs.items():
+                program_mult[i, PROGRAMS.index(prog)] = value
+            for src, value in override.sources.items():
+                if src not in source_names:
+                    raise ParamError(f"skills.overrides.{oid}.sources.{src}",
+                                     f"unknown source; sources: {', '.join(source_names)}")
+                source_mult[i, source_names.index(src)] = value
+            if override.median_response_s is not None:
+                medians[i] = override.median_response_s
+        latency_table = params.response.notification_latency_s
+        latency = np.array([min((latency_table.get(ch.value, 0.0) for ch in o.notify),
+                                default=0.0) for o in officers])
+        traits = OfficerTraits(skill, program_mult, jumbo, first_time, source_names, source_mult,
+                               medians, latency)
+
+        # departures: time off from the leaving moment to long after any simulation
+        by_rank = [ids[k] for k in np.argsort(-skill, kind="stable")]
+        officers = list(officers)
+        resolved: list[tuple[str, datetime]] = []
+        for k, dep in enumerate(departures):
+            if dep.skill_rank is not None:
+                if dep.skill_rank > m:
+                    raise ParamError(f"departures[{k}].skill_rank",
+                                     f"only {m} officers; got rank {dep.skill_rank}")
+                oid = by_rank[dep.skill_rank - 1]
+            else:
+                oid = dep.officer_id
+                if oid not in ids:
+                    raise ParamError(f"departures[{k}].officer_id", f"{oid!r} is not on the roster")
+            i = ids.index(oid)
+            leave = AwayPeriod(dep.at, dep.at + timedelta(days=3650))
+            officers[i] = replace(officers[i], away=(*officers[i].away, leave))
+            resolved.append((oid, dep.at))
+        return cls(params, Roster(officers), traits, tuple(resolved))
+
+    # -- leads -------------------------------------------------------------------------------
+
+    def features(self, leads: Sequence[Lead]) -> LeadFeatures:
+        """The truth's inputs for ``leads``."""
+        conv = self.params.conversion
+        n = len(leads)
+        src_index = {s: k for k, s in enumerate(self.traits.sources)}
+        contact = np.empty(n)
+        app = np.empty(n)
+        fund = np.empty(n)
+        program = np.empty(n, dtype=np.int64)
+        source = np.empty(n, dtype=np.int64)
+        language = np.empty(n, dtype=object)
+        jumbo = np.zeros(n, dtype=bool)
+        first_time = np.zeros(n, dtype=bool)
+        state = np.empty(n, dtype=object)
+        for i, lead in enumerate(leads):
+            contact[i] = conv.contact_rate_by_source.get(lead.source, conv.default_contact_rate)
+            app[i] = conv.application_rate_by_purpose[lead.loan_purpose.value] * \
+                conv.credit_multiplier(lead.credit_score)
+            fund[i] = conv.funding_rate_by_program[lead.loan_program.value]
+            program[i] = PROGRAMS.index(lead.loan_program.value)
+            source[i] = src_index.get(lead.source, -1)
+            language[i] = lead.language
+            jumbo[i] = bool(lead.is_jumbo)
+            first_time[i] = bool(lead.first_time_buyer)
+            state[i] = lead.state
+        return LeadFeatures(contact, app, fund, program, source, language, jumbo, first_time,
+                            state)
+
+    def speaks(self, language: str) -> np.ndarray:
+        """(M,) bool: officers who speak ``language``."""
+        found = self._speaks.get(language)
+        if found is None:
+            found = np.array([language in o.languages for o in self.roster.officers])
+            self._speaks[language] = found
+        return found
+
+    def application_matrix(self, f: LeadFeatures) -> np.ndarray:
+        """(L, M) probability that a qualified lead applies with each officer."""
+        conv = self.params.conversion
+        t = self.traits
+        spec = t.program_mult[:, f.program].T  # (L, M)
+        spec = np.maximum(spec, np.where(f.jumbo[:, None], t.jumbo_mult[None, :], 1.0))
+        spec = np.maximum(spec, np.where(f.first_time[:, None], t.first_time_mult[None, :], 1.0))
+        src = np.ones((len(f), len(t.skill)))
+        known = f.source >= 0
+        src[known] = t.source_mult[:, f.source[known]].T
+        lang = np.ones((len(f), len(t.skill)))
+        for language in np.unique(f.language):
+            if language == "en":
+                continue
+            rows = f.language == language
+            lang[rows] = np.where(self.speaks(str(language)), conv.language_match_multiplier,
+                                  conv.language_mismatch_multiplier)[None, :]
+        a = f.application_base[:, None] * t.skill[None, :] * spec * src * lang
+        return np.minimum(a, conv.max_application_probability)
+
+    def value_matrix(self, f: LeadFeatures) -> np.ndarray:
+        """(L, M) p(funded | lead, officer) for contact within 5 minutes and no competitor:
+        application x funding. Multiply by the contact stage for the real delay."""
+        return self.application_matrix(f) * f.funding[:, None]
+
+    def contact_probability(self, base: float, delay_s: float) -> float:
+        return self.decay.contact_probability(base, delay_s)
+
+    def skill_order(self) -> np.ndarray:
+        """Officer indices from the most to the least skilled (hidden skill)."""
+        return np.argsort(-self.traits.skill, kind="stable")
+
+
+class OracleScorer:
+    """The world's true conversion probabilities as a ``engine.policies.Scorer``: for each
+    (lead, officer), p(funded) if the officer were notified now, averaged over their response
+    delay (current load and local hour; 5-point Gauss-Hermite over the log-normal spread, the
+    busy tail counted at its mean).
+    Scoring methods routed with it show what perfect estimates would be worth."""
+
+    _nodes, _weights = np.polynomial.hermite.hermgauss(5)
+
+    def __init__(self, world: World, leads: Sequence[Lead], features: LeadFeatures,
+                 value: np.ndarray, arrival_s: np.ndarray, clock: OfficerClock) -> None:
+        self.world = world
+        self.features = features
+        self.value = value
+        self.arrival_s = arrival_s
+        self.clock = clock
+        self.index = {lead.lead_id: i for i, lead in enumerate(leads)}
+        response = world.params.response
+        self._spread = np.exp(response.within_sigma * np.sqrt(2.0) * self._nodes)
+        self._w = self._weights / np.sqrt(np.pi)
+        self._hour_mult = np.array(response.hour_multipliers)
+        self._officers = np.arange(len(world.roster))
+
+    def score(self, leads: Sequence[Lead], roster: Roster, state: RoutingState,
+              now: datetime) -> np.ndarray:
+        """(L, M) probabilities for ``leads`` notified at ``now``."""
+        t_s = (now - self.clock.start).total_seconds()
+        rows = [self.index.get(lead.lead_id, -1) for lead in leads]
+        if min(rows, default=0) < 0:  # leads of a forecast, not of the stream
+            f = self.world.features(leads)
+            value = self.world.value_matrix(f)
+            base = f.contact_base
+            waited = np.maximum(t_s - np.array([(lead.received_at - self.clock.start)
+                                                .total_seconds() for lead in leads]), 0.0)
+        else:
+            idx = np.array(rows)
+            value = self.value[idx]
+            base = self.features.contact_base[idx]
+            waited = np.maximum(t_s - self.arrival_s[idx], 0.0)
+        response = self.world.params.response
+        officers = self._officers
+        start = t_s + self.world.traits.latency_s
+        start = start + self.clock.wait_to_shift_many(officers, start)
+        hour = self.clock.local_hour_many(officers, np.minimum(start, self.clock_end()))
+        median = self.world.traits.median_response_s * self._hour_mult[hour] * \
+            (1.0 + response.load_slope * state.open_leads)
+        # delay from arrival: waited so far + (start - now) + response
+        until_start = start - t_s
+        delay = (waited[:, None, None] + until_start[None, :, None]
+                 + median[None, :, None] * self._spread[None, None, :])
+        q = self.world.decay.contact_probabilities(base[:, None, None], delay) @ self._w
+        busy = response.busy_probability
+        if busy > 0:
+            tied = self.world.decay.contact_probabilities(
+                base[:, None, None], delay + response.busy_mean_s) @ self._w
+            q = (1.0 - busy) * q + busy * tied
+        return value * q
+
+    def clock_end(self) -> float:
+        """The last SimPy time the clock's offset table covers (later moments are clipped)."""
+        return float((self.clock.offsets.shape[0] - 1) * 3600 - (self.clock.start_unix % 3600))

@@ -1,0 +1,138 @@
+"""``leadroute simulate`` and ``leadroute sweep`` through typer's CliRunner, on a fresh app."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cli.simulate import register
+from simulator import policies as policy_table
+from simulator.metrics import SUMMARY_COLUMNS
+from tests.simulator.conftest import DATA
+
+DATA_FILES = ("summary.csv", "comparison.csv", "events.parquet", "history.csv")
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def main() -> None:  # a group, so commands are addressed by name
+        """Test app."""
+
+    return app
+
+
+def _simulate(app: typer.Typer, out: Path, *extra: str) -> object:
+    return CliRunner().invoke(app, [
+        "simulate", "--scenario", str(DATA / "small.yaml"), "--policy", "round_robin",
+        "--policy", "first_to_claim", "--replications", "2", "--seed", "4", "--out", str(out),
+        "--no-progress", *extra])
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in DATA_FILES}
+
+
+@pytest.fixture(scope="module")
+def first_run(app, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    result = _simulate(app, out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_simulate_writes_every_file_with_the_promised_columns(first_run):
+    """summary.csv has the promised columns, one row per policy and replication; the other
+    files are there and readable."""
+    summary = pd.read_csv(first_run / "summary.csv")
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert len(summary) == 4 and set(summary["policy"]) == {"round_robin", "first_to_claim"}
+    comparison = pd.read_csv(first_run / "comparison.csv")
+    assert {"policy", "baseline", "metric", "mean_difference", "ci_low", "ci_high"} <= \
+        set(comparison.columns)
+    events = pq.read_table(first_run / "events.parquet").to_pandas()
+    assert {"arrived", "contact"} <= set(events["event"])
+    assert set(events["lead_id"]) <= set(pd.read_csv(first_run / "history.csv")["lead_id"]
+                                        .str.split("-r").str[0]) | set(events["lead_id"])
+    html = (first_run / "report.html").read_text()
+    assert html.count("<script") >= 6 and "<script src=" not in html  # plotly.js inlined
+
+
+def test_the_same_seed_writes_identical_data_files(app, first_run, tmp_path):
+    """Byte-identical summary, comparison, events and history for the same seed."""
+    assert _simulate(app, tmp_path).exit_code == 0
+    assert _digest(tmp_path) == _digest(first_run)
+
+
+def test_history_is_in_the_format_the_scoring_model_reads(first_run):
+    """history.csv loads with the scoring model's own history reader, against the roster."""
+    history = pytest.importorskip("engine.scoring.history")
+    from engine.io import load_roster
+    from engine.roster import Roster
+
+    loaded = history.load_history(first_run / "history.csv",
+                                  Roster(load_roster(DATA / "small_officers.csv")))
+    assert len(loaded) > 500
+    assert set(loaded.ignored_columns) == {"replication", "simulated_policy"}
+
+
+def test_unknown_policy_and_bad_scenario_exit_with_a_message(app, tmp_path):
+    """A name that is neither built in nor a file, and a broken scenario, exit 2 and say
+    what is wrong."""
+    result = CliRunner().invoke(app, ["simulate", "--scenario", str(DATA / "small.yaml"),
+                                      "--policy", "fastest", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown policy 'fastest'" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {DATA / 'small.yaml'}\nworld: {{response: {{median_s: 0}}}}\n")
+    result = CliRunner().invoke(app, ["simulate", "--scenario", str(bad), "--policy",
+                                      "rules", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "world.response.median_s: must be > 0" in result.output
+
+
+def test_a_method_the_engine_lacks_is_named(app, tmp_path, monkeypatch):
+    """A built-in whose routing method this engine does not provide fails with
+    'method X is not available in this engine'."""
+    methods = dict(policy_table.METHODS)
+    methods.pop("greedy", None)
+    monkeypatch.setattr(policy_table, "METHODS", methods)
+    result = CliRunner().invoke(app, ["simulate", "--scenario", str(DATA / "small.yaml"),
+                                      "--policy", "greedy", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "method greedy is not available in this engine" in result.output
+
+
+def test_a_policy_file_can_be_simulated(app, tmp_path):
+    """A policy YAML path works like a built-in name."""
+    result = CliRunner().invoke(app, [
+        "simulate", "--scenario", str(DATA / "small.yaml"), "--policy",
+        str(policy_table.BUILTINS["weighted_round_robin"].path), "--replications", "1",
+        "--out", str(tmp_path), "--no-events", "--no-history", "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "summary.csv")["policy"]) == {"weighted_round_robin"}
+    assert not (tmp_path / "events.parquet").exists()
+
+
+@pytest.mark.slow
+def test_sweep_runs_a_grid_on_a_local_dask_cluster(app, tmp_path):
+    """Two SLA values of one policy, two replications, on a one-worker local cluster."""
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"scenarios: [{DATA / 'small.yaml'}]\npolicies: [rules]\n"
+                    "params:\n  routing.offer.accept_within_s: [600, 1800]\n"
+                    "replications: 2\nseed: 3\n")
+    result = CliRunner().invoke(app, ["sweep", "--grid", str(grid), "--out", str(tmp_path),
+                                      "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "sweep.csv")
+    assert len(rows) == 4
+    assert set(rows["variant"]) == {"rules[accept_within_s=600]", "rules[accept_within_s=1800]"}
+    means = pd.read_csv(tmp_path / "sweep_means.csv")
+    assert len(means) == 2 and (means["replications"] == 2).all()

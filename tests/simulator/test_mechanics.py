@@ -1,0 +1,100 @@
+"""The SimPy mechanics: SLA re-routing with backups, broadcasts, cascades, holds, closing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.decide import decide
+from engine.state import RoutingState
+from tests.simulator.tiny import events, policy, run, tiny_inputs
+
+ALWAYS = {"work_hours": ""}
+PREFER_A = """pools:
+  a: {ids: [A]}
+  main: {everyone: true}
+else: {pool: a, fallback: [main]}
+"""
+
+
+def test_sla_timeout_releases_the_officer_and_prefers_their_backup(tmp_path):
+    """A does not answer within 300 s: the lead is re-routed with A excluded and A's backup
+    B preferred over C (who is first in the rotation); B answers in 20 s."""
+    inputs = tiny_inputs(
+        tmp_path, {"A": {"backup_officer_id": "B"}, "B": {}, "C": {}},
+        [{"received_at": "2025-03-04T10:00:00-06:00"}], medians={"A": 3000, "B": 20, "C": 5})
+    result = run(inputs, policy("{method: round_robin, offer: {mode: assign, "
+                                "accept_within_s: 300}}", PREFER_A))
+    assert events(inputs, result) == [
+        (0.0, "arrived", ""), (0.0, "assigned", "A"), (300.0, "sla_breach", "A"),
+        (300.0, "assigned", "B"), (320.0, "contact", "B")]
+    assert result.sla_breaches[0] == 1 and result.officer[0] == inputs.world.roster.index["B"]
+    # the timed-out officer's slot was released: only B's interval is still open at the end
+    a = inputs.world.roster.index["A"]
+    a_rows = result.intervals[result.intervals[:, 0] == a]
+    assert len(a_rows) == 1 and a_rows[0, 2] - a_rows[0, 1] == pytest.approx(300)
+
+
+def test_broadcast_goes_to_the_first_officer_to_accept(tmp_path):
+    """Offered to three at once, the fastest (B, 20 s) takes the lead."""
+    inputs = tiny_inputs(tmp_path, {"A": {}, "B": {}, "C": {}},
+                         [{"received_at": "2025-03-04T10:00:00-06:00"}],
+                         medians={"A": 100, "B": 20, "C": 50})
+    result = run(inputs, policy("{method: round_robin, offer: {mode: broadcast, "
+                                "max_officers: 3, accept_within_s: 300}}"))
+    assert result.officer[0] == inputs.world.roster.index["B"]
+    assert result.contact_s[0] - inputs.stream.arrival_s[0] == pytest.approx(20)
+    assert result.offered_s[0] == inputs.stream.arrival_s[0]
+
+
+def test_cascade_offers_one_officer_at_a_time(tmp_path):
+    """Cascade with 60 s steps: the first officer offered needs 100 s and lapses at 60 s; the
+    second, offered at 60 s, answers in 30 s and takes the lead at 90 s."""
+    lead = [{"received_at": "2025-03-04T10:00:00-06:00"}]
+    pol = policy("{method: round_robin, offer: {mode: cascade, max_officers: 2, step_s: 60, "
+                 "accept_within_s: 600}}")
+    probe = tiny_inputs(tmp_path / "probe", {"A": {}, "B": {}}, lead)
+    now = probe.stream.leads[0].received_at
+    first, second = decide(probe.stream.leads[0], probe.world.roster, pol,
+                           RoutingState.empty(probe.world.roster.ids_tuple), now).offer.officer_ids
+    inputs = tiny_inputs(tmp_path, {"A": {}, "B": {}}, lead, medians={first: 100, second: 30})
+    result = run(inputs, pol)
+    assert inputs.world.roster.ids_tuple[result.officer[0]] == second
+    assert result.offered_s[0] - inputs.stream.arrival_s[0] == pytest.approx(60)
+    assert result.contact_s[0] - inputs.stream.arrival_s[0] == pytest.approx(90)
+    assert result.sla_breaches[0] == 0
+
+
+def test_a_lead_that_arrives_off_shift_waits_for_the_shift(tmp_path):
+    """At 06:00 nobody works: the lead is held until 08:00 and contacted 20 s later."""
+    inputs = tiny_inputs(tmp_path, {"A": {"work_hours": "Mon-Fri 08:00-17:00"}},
+                         [{"received_at": "2025-03-05T06:00:00-06:00"}], medians={"A": 20})
+    result = run(inputs, policy())
+    names = [e[1] for e in events(inputs, result)]
+    assert names[:3] == ["arrived", "held", "assigned"]
+    assert result.contact_s[0] - inputs.stream.arrival_s[0] == pytest.approx(2 * 3600 + 20)
+    assert result.held[0]
+
+
+def test_nobody_licensed_means_abandoned_and_never_worked(tmp_path):
+    """A lead in a state where no officer is licensed is unassigned and never worked."""
+    inputs = tiny_inputs(tmp_path, {"A": ALWAYS}, [{"received_at": "2025-03-04T10:00:00-06:00",
+                                                    "zip": "10001"}])
+    result = run(inputs, policy())
+    assert result.officer[0] == -1 and result.abandoned[0] and result.p_funded[0] == 0
+
+
+def test_a_lead_closes_days_later_and_releases_its_officer(tmp_path):
+    """With a cap of one open lead, the second lead waits for the first to close; the held
+    queue retries it when the officer releases the slot."""
+    inputs = tiny_inputs(tmp_path, {"A": {"max_open": 1, **ALWAYS}},
+                         [{"received_at": "2025-03-04T10:00:00-06:00"},
+                          {"received_at": "2025-03-04T10:05:00-06:00"}],
+                         medians={"A": 10}, days=8,
+                         operations="{drain_days: 40, hold_retry_s: 10000000}")
+    result = run(inputs, policy())
+    first_close = result.intervals[result.intervals[:, 1] == result.assigned_s[0]][0, 2]
+    assert result.held[1]
+    assert result.assigned_s[1] == pytest.approx(first_close)
+    assert first_close - result.contact_s[0] >= 2 * 86400  # lost leads close after 2-5 days
+    assert np.all(result.officer >= 0)

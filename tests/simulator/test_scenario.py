@@ -1,0 +1,107 @@
+"""Scenario files: the shipped ones load, ``extends`` merges, errors name the YAML path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import ScenarioError
+from simulator.params import ReplayStreamParams, SyntheticStreamParams
+from simulator.scenario import load_scenario
+from tests.simulator.conftest import DATA, SCENARIOS
+
+REFERENCE = SCENARIOS / "reference.yaml"
+
+
+@pytest.mark.parametrize("name", ["reference", "surge", "attrition", "va_campaign"])
+def test_shipped_scenarios_load(name):
+    """Every shipped scenario validates and its roster parses."""
+    sc = load_scenario(SCENARIOS / f"{name}.yaml")
+    assert sc.name == name and sc.days == 30
+    assert sc.roster_path == (SCENARIOS / "reference_officers.csv").resolve()
+
+
+def test_extends_merges_mappings_and_keeps_parent_paths():
+    """A child overrides single keys of the parent's mappings; the parent's relative roster
+    path stays relative to the parent file."""
+    surge = load_scenario(SCENARIOS / "surge.yaml")
+    ref = load_scenario(REFERENCE)
+    assert isinstance(surge.stream, SyntheticStreamParams)
+    assert isinstance(ref.stream, SyntheticStreamParams)
+    assert surge.stream.volume_multiplier == 1.5
+    assert surge.stream.amount_scale == ref.stream.amount_scale == 1.6
+    assert surge.world == ref.world
+    small = load_scenario(DATA / "small.yaml")
+    assert small.roster_path == (DATA / "small_officers.csv").resolve()
+
+
+def _write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BASE = f"extends: {REFERENCE}\n"
+
+# (YAML added to a scenario extending the reference, expected path, words in the message)
+ERRORS = [
+    ("world:\n  response:\n    bogus: 1\n", "world.response.bogus", "unknown key"),
+    ("world:\n  response:\n    median_s: -5\n", "world.response.median_s", "must be > 0"),
+    ("days: soon\n", "days", "valid number"),
+    ("world:\n  skills:\n    overrides:\n      LO001: {skill: 0}\n",
+     "world.skills.overrides.LO001.skill", "must be > 0"),
+    ("world:\n  conversion:\n    funding_rate_by_program: {va: 0.5}\n",
+     "world.conversion.funding_rate_by_program.conventional", "is required"),
+    ("world:\n  decay:\n    flatten: 2\n", "world.decay.flatten", "[0, 1]"),
+    ("stream:\n  hour_weights: [1, 2]\n", "stream.hour_weights", "needs 24 values"),
+    ("stream:\n  campaigns:\n    - {name: x, program: fha2, states: [TX], multiplier: 2}\n",
+     "stream.campaigns[0].program", "expected one of"),
+    ("stream:\n  kind: replay\n", "stream.path", "needs path"),
+    ("operations:\n  max_rounds: 0\n", "operations.max_rounds", "at least 1"),
+    ("operations:\n  held_order: random\n", "operations.held_order", "fifo"),
+    ("timezone: Mars/Olympus\n", "timezone", "IANA"),
+    ("roster: nowhere.csv\n", "roster", "no such roster file"),
+    ("departures:\n  - {skill_rank: 1}\n", "departures[0]", "exactly one of at"),
+    ("departures:\n  - {day: 3}\n", "departures[0].officer_id", "exactly one"),
+    ("start: 2025-03-03T00:00:00\n", "start", "UTC offset"),
+    ("days: 1\ndays: 2\n", "line 3 column 1", "duplicate key"),
+]
+
+
+@pytest.mark.parametrize(("extra", "path", "words"), ERRORS)
+def test_scenario_errors_name_the_yaml_path(tmp_path, extra, path, words):
+    """A bad value is reported with its YAML path, what is wrong, and the file."""
+    scenario = _write(tmp_path, BASE + extra)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(scenario)
+    assert err.value.path == path, str(err.value)
+    assert words in err.value.message, str(err.value)
+    assert str(scenario) in str(err.value)
+
+
+def test_extends_cycle_and_missing_parent_are_reported(tmp_path):
+    """Scenarios extending each other in a cycle, or a missing parent, are named."""
+    _write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    _write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(ScenarioError, match=r"cycle: a\.yaml -> b\.yaml -> a\.yaml"):
+        load_scenario(tmp_path / "a.yaml")
+    with pytest.raises(ScenarioError, match=r"no such scenario file: gone\.yaml"):
+        load_scenario(_write(tmp_path, "extends: gone.yaml\n"))
+
+
+def test_missing_required_keys_are_named(tmp_path):
+    """A scenario without a start says so."""
+    path = _write(tmp_path, "scenario: x\ndays: 3\nroster: r.csv\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert (err.value.path, err.value.message) == ("start", "'start' is required")
+
+
+def test_replay_scenario_reads_its_path_relative_to_the_file(tmp_path):
+    """A replay stream's path is relative to the scenario file."""
+    (tmp_path / "leads.csv").write_text("lead_id\n")
+    path = _write(tmp_path, BASE + "stream:\n  kind: replay\n  path: leads.csv\n")
+    sc = load_scenario(path)
+    assert isinstance(sc.stream, ReplayStreamParams)
+    assert sc.stream.path == (tmp_path / "leads.csv").resolve()
