@@ -219,20 +219,19 @@ class LeadParser:
         purpose = _enum(LoanPurpose, text("loan_purpose"), "loan_purpose", bad)
         program = _enum(LoanProgram, text("loan_program"), "loan_program", bad)
 
-        amount_raw = text("loan_amount")
-        amount = parse_money(amount_raw)
-        if amount is None:
-            bad("loan_amount", amount_raw, "expected a dollar amount, e.g. 350000")
-        elif amount <= 0:
-            bad("loan_amount", amount_raw, "must be greater than 0")
-        value_raw = text("property_value")
-        property_value: float | None = None
-        if value_raw:
-            property_value = parse_money(value_raw)
-            if property_value is None:
-                bad("property_value", value_raw, "expected a dollar amount, e.g. 450000")
-            elif property_value <= 0:
-                bad("property_value", value_raw, "must be greater than 0")
+        def money(column: str, example: str) -> float | None:
+            """A positive dollar amount from ``column``; None (and a problem) if invalid."""
+            raw = text(column)
+            value = parse_money(raw)
+            if value is None:
+                bad(column, raw, f"expected a dollar amount, e.g. {example}")
+            elif value <= 0:
+                bad(column, raw, "must be greater than 0")
+                return None
+            return value
+
+        amount = money("loan_amount", "350000")
+        property_value = money("property_value", "450000") if text("property_value") else None
         score_raw = text("credit_score")
         credit_score: int | None = None
         if score_raw:
