@@ -88,10 +88,9 @@ def rank_with_exploration(ctx: SelectionContext, keys: np.ndarray, values: np.nd
     Returns the order, the propensity of the first officer, and ``values`` in that order.
     """
     rot = rotation_order(ctx, weighted)  # tie-break: the rotation's own order
+    # candidates are sorted roster indices, so each one's slot is found by binary search
     rot_rank = np.empty(len(rot), dtype=np.int64)
-    position = {int(c): i for i, c in enumerate(rot)}
-    for i, c in enumerate(ctx.candidates):
-        rot_rank[i] = position[int(c)]
+    rot_rank[np.searchsorted(ctx.candidates, rot)] = np.arange(len(rot))
     idx = np.lexsort((rot_rank, -keys))
     k = len(idx)
     propensity = 1.0
