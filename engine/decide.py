@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.domain import Lead, Officer
-from engine.policies import Scorer, SelectionContext, SelectionPolicy
+from engine.policies import Scorer, Selection, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
 from engine.roster import NEVER_OPENS, Roster, zone
 from engine.rules.fields import read_facts
@@ -443,8 +443,25 @@ def decide(
                            found.step.pool, np.flatnonzero(found.eligible), now,
                            policy.routing.seed, scorer)
     selection = selection_policy(policy).select(ctx)
+    if selection.defer is not None:
+        return _deferred(found, roster, policy, now, selection)
     return conclude(found, roster, policy, state, now, selection.order, selection.scores,
                     selection.propensity, prefer)
+
+
+def _deferred(p: Plan, roster: Roster, policy: Policy, now: datetime, selection: Selection
+              ) -> Decision:
+    """A lead the selection method chose to hold although officers were eligible (the dual
+    price method's ``defer_below_price``)."""
+    p.traces.append(StepTrace(p.step, p.in_pool, p.codes, selection.order, selection.scores))
+    p.notes.append(f"held by the {policy.routing.method} method: {selection.defer}")
+    explanation = Explanation(policy.name, policy.version, policy.routing.method, p.rule_path,
+                              p.traces, roster, p.notes)
+    until = None if selection.defer_until is None else \
+        datetime.fromtimestamp(selection.defer_until, tz=now.tzinfo)
+    return Decision(p.lead.lead_id, Status.HELD, f"held: {selection.defer}", None, None,
+                    EMPTY_DELTA, explanation, selection.propensity, policy.name, policy.version,
+                    p.action.priority.value, p.step.pool, until)
 
 
 def weighted(policy: Policy) -> bool:

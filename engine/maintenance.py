@@ -15,13 +15,18 @@ import numpy as np
 from engine.decide import Plan, plan
 from engine.domain import Lead
 from engine.policies import Scorer
-from engine.policies.scoring import DUAL_KEYS, ValueParams
+from engine.policies.scoring import (
+    DEFAULT_HORIZON_S,
+    DEFAULT_REPRICE_EVERY_S,
+    DUAL_KEYS,
+    ValueParams,
+)
 from engine.roster import NO_CAP, Roster
 from engine.rules import Policy
 from engine.state import RoutingState
 
-DEFAULT_REPRICE_EVERY_S = 3600.0
-DEFAULT_HORIZON_S = 86400.0
+__all__ = ["DEFAULT_HORIZON_S", "DEFAULT_REPRICE_EVERY_S", "forecast_eligibility",
+           "forecast_values", "horizon_capacity", "reprice", "reprice_due", "reprice_every_s"]
 
 
 def reprice_every_s(policy: Policy) -> float | None:
@@ -50,14 +55,50 @@ def horizon_capacity(roster: Roster, state: RoutingState, now: datetime, horizon
     return np.minimum(out, n_leads).astype(np.int64)
 
 
+def forecast_values(scorer: Scorer, forecast: Sequence[Lead], roster: Roster,
+                    state: RoutingState) -> np.ndarray:
+    """(N, M) the scorer's estimates for each forecast lead as if routed when it arrives:
+    leads are scored by the hour they arrive in, at the start of that hour (the response a
+    lead can expect depends on who is on shift then, not when the forecast is made)."""
+    value = np.empty((len(forecast), len(roster)))
+    by_hour: dict[int, list[int]] = {}
+    for row, lead in enumerate(forecast):
+        by_hour.setdefault(int(lead.received_at.timestamp()) // 3600, []).append(row)
+    for hour, rows in by_hour.items():
+        at = datetime.fromtimestamp(hour * 3600, tz=forecast[rows[0]].received_at.tzinfo)
+        value[rows] = scorer.score([forecast[r] for r in rows], roster, state, at)
+    return value
+
+
+def forecast_eligibility(policy: Policy, roster: Roster, forecast: Sequence[Lead]
+                         ) -> np.ndarray:
+    """(N, M) bool: the officers each forecast lead's rule chain allows at its own arrival
+    time (licensing, hours, time off; caps are left to the capacity constraint). Depends on
+    nothing but the leads, so a caller with a fixed forecast sample computes it once."""
+    fresh = RoutingState.empty(roster.ids_tuple)
+    out = np.zeros((len(forecast), len(roster)), dtype=bool)
+    for row, lead in enumerate(forecast):
+        found = plan(lead, roster, policy, fresh, lead.received_at)
+        if isinstance(found, Plan):
+            out[row] = found.eligible
+    return out
+
+
 def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
-            scorer: Scorer, forecast: Sequence[Lead]) -> np.ndarray:
+            scorer: Scorer, forecast: Sequence[Lead], *, eligible: np.ndarray | None = None
+            ) -> np.ndarray:
     """Capacity prices ((M,), value units) from the LP relaxation of assigning ``forecast``
     (leads expected over the horizon, with their expected arrival times: a sample of the
-    demand, never the realized future) to officers under their horizon capacity.
+    demand, never the realized future) to officers under their daily caps.
 
     A forecast lead's eligible officers are those its rule's chain allows at its own arrival
-    time (licensing, hours, time off), with caps left to the capacity constraint.
+    time (``forecast_eligibility``, or ``eligible`` when the caller has it), with caps left
+    to the capacity constraint; its value
+    is the scorer's estimate at that time (``forecast_values``). An officer with a daily cap
+    has one capacity per local day the horizon reaches (what is left of today's cap, then
+    full caps), and a forecast lead uses the capacity of the day it arrives on (in the
+    officer's time zone); the price is that of today's capacity. So a slot left late in the
+    day is priced by the leads still expected that day, not by tomorrow's.
     """
     from engine.solver import capacity_prices
 
@@ -67,16 +108,39 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
     horizon_s = float(policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
     if not forecast:
         return np.zeros(len(roster))
-    fresh = RoutingState.empty(roster.ids_tuple)  # caps belong to the capacity, not to eligibility
-    value = np.asarray(scorer.score(list(forecast), roster, state, now), dtype=float)
+    if eligible is None:
+        eligible = forecast_eligibility(policy, roster, forecast)
+    elif eligible.shape != (len(forecast), len(roster)):
+        raise ValueError(f"eligible must have shape ({len(forecast)}, {len(roster)}), "
+                         f"got {eligible.shape}")
+    value = forecast_values(scorer, forecast, roster, state)
     if params.objective == "revenue":
         amounts = np.array([lead.loan_amount_usd for lead in forecast])
         value = value * (amounts * params.margin_rate)[:, None]
+    value[~eligible] = np.nan
+    n = len(forecast)
+    m = len(roster)
+    _, today, _ = roster.local_clock(now)
+    days = int(np.ceil(horizon_s / 86400.0)) + 1  # today and each later day reached
+    capped = roster.cap_daily != NO_CAP
+    lead_day = np.empty((n, m), dtype=np.int64)  # local day of arrival, relative to today
+    day_of: dict[int, np.ndarray] = {}  # by quarter hour: zones change offset on one
     for row, lead in enumerate(forecast):
-        found = plan(lead, roster, policy, fresh, lead.received_at)
-        if isinstance(found, Plan):
-            value[row, ~found.eligible] = np.nan
-        else:
-            value[row, :] = np.nan
-    capacity = horizon_capacity(roster, state, now, horizon_s, len(forecast))
-    return np.asarray(capacity_prices(value, capacity, method="network"), dtype=float)
+        quarter = int(lead.received_at.timestamp()) // 900
+        found_day = day_of.get(quarter)
+        if found_day is None:
+            found_day = day_of[quarter] = roster.local_clock(lead.received_at)[1] - today
+        lead_day[row] = found_day
+    # columns: (officer, day) for capped officers, one column for the others
+    wide = np.full((n, m, days), np.nan)
+    for k in range(days):
+        wide[:, :, k] = np.where((lead_day == k) | ~capped[None, :], value, np.nan)
+    wide[:, ~capped, 1:] = np.nan
+    used_today = np.where(state.day_key == today, state.day_count, 0)
+    cap = np.where(capped, roster.cap_daily, n)
+    capacity = np.empty((m, days), dtype=np.int64)
+    capacity[:, 0] = np.where(capped, np.maximum(cap - used_today, 0), n)
+    capacity[:, 1:] = np.where(capped, cap, 0)[:, None]
+    capacity = np.minimum(capacity, n)
+    prices = capacity_prices(wide.reshape(n, m * days), capacity.reshape(-1), method="network")
+    return np.asarray(prices, dtype=float).reshape(m, days)[:, 0]

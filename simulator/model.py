@@ -482,14 +482,21 @@ class _Run:
 
     def repricer(self, every_s: float, forecast: Any) -> Generator[simpy.Event, Any, None]:
         """Refreshes the dual-price method's capacity prices on its schedule."""
-        from engine.maintenance import DEFAULT_HORIZON_S, reprice
+        from engine.maintenance import DEFAULT_HORIZON_S, forecast_eligibility, reprice
 
         horizon_s = float(self.policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
+        eligible = None
         while True:
             now = self._now(self.env.now)
-            leads = forecast(self.env.now, horizon_s)
+            if hasattr(forecast, "window"):  # a fixed sample: plan its leads once
+                leads, rows = forecast.window(self.env.now, horizon_s)
+                if eligible is None or len(eligible) < len(forecast.leads):
+                    eligible = forecast_eligibility(self.policy, self.roster, forecast.leads)
+                window_eligible = eligible[rows]
+            else:
+                leads, window_eligible = forecast(self.env.now, horizon_s), None
             prices = reprice(self.policy, self.roster, self.state, now, self._require_scorer(),
-                             leads)
+                             leads, eligible=window_eligible)
             self.state.set_prices(prices, now.timestamp())
             yield self.env.timeout(every_s)
 
@@ -689,7 +696,8 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     scorer: conversion estimates for scoring methods (the runner passes the world's oracle
         unless the policy names a model file of its own).
     forecast: for ``dual_price``: a callable ``(t_s, horizon_s) -> list[Lead]`` giving a
-        sample of the demand expected over the horizon (never the realized future).
+        sample of the demand expected over the horizon (never the realized future), or a
+        ``simulator.runner.Forecast``, whose fixed sample is planned once.
     """
     from engine.maintenance import reprice_every_s
 

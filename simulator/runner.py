@@ -72,29 +72,64 @@ def prepare(scenario: Scenario, world: World, seed: ReplicationSeed,
                   ops.refund_timed_out_caps, seed.replication)
 
 
-def forecaster(scenario: Scenario, inputs: Inputs, seed: ReplicationSeed
-               ) -> Callable[[float, float], list[Lead]]:
-    """A demand forecast for the dual-price method: a fresh sample of the scenario's lead
-    model over ``[t_s, t_s + horizon_s)`` (synthetic streams), or the leads of the same
-    window one week earlier, moved forward a week (replayed streams). Never the realized
-    future."""
-    rng = seed.rng("forecast")
+class Forecast:
+    """A demand forecast for the dual-price method: a fixed sample of leads (``leads``, with
+    ``arrival_s`` in SimPy seconds) from which each repricing takes the window it looks at.
+
+    Synthetic streams: an independent sample of the scenario's lead model over the whole run
+    plus one horizon (the replication's ``forecast`` random stream). Replayed streams: the
+    file's leads moved forward one week, so the window ``[t, t + h)`` holds the leads of the
+    same window a week earlier. Never the realized future. The sample is drawn on first use.
+    """
+
+    def __init__(self, draw: Callable[[float], tuple[list[Lead], np.ndarray, float]]) -> None:
+        self._draw = draw
+        self._leads: list[Lead] | None = None
+        self._arrival = np.zeros(0)
+        self._covers_s = -np.inf
+
+    def _sample(self, until_s: float) -> None:
+        if self._leads is None or until_s > self._covers_s:
+            self._leads, self._arrival, self._covers_s = self._draw(until_s)
+
+    @property
+    def leads(self) -> list[Lead]:
+        self._sample(self._covers_s if self._leads is not None else 0.0)
+        assert self._leads is not None
+        return self._leads
+
+    def window(self, t_s: float, horizon_s: float) -> tuple[list[Lead], np.ndarray]:
+        """The forecast leads of ``[t_s, t_s + horizon_s)`` and their rows in ``leads``."""
+        self._sample(t_s + horizon_s)
+        assert self._leads is not None
+        rows = np.flatnonzero((self._arrival >= t_s) & (self._arrival < t_s + horizon_s))
+        return [self._leads[i] for i in rows], rows
+
+    def __call__(self, t_s: float, horizon_s: float) -> list[Lead]:
+        return self.window(t_s, horizon_s)[0]
+
+
+def forecaster(scenario: Scenario, inputs: Inputs, seed: ReplicationSeed) -> Forecast:
+    """The demand forecast of one replication (see ``Forecast``)."""
     states = _licensed_states(inputs.world)
+    end_s = inputs.end_s
 
-    def synthetic(t_s: float, horizon_s: float) -> list[Lead]:
+    def synthetic(until_s: float) -> tuple[list[Lead], np.ndarray, float]:
         assert isinstance(scenario.stream, SyntheticStreamParams)
-        start = scenario.start + timedelta(seconds=t_s)
-        return list(synthetic_stream(scenario.stream, start=start, days=horizon_s / 86400.0,
-                                     timezone=scenario.timezone, default_states=states,
-                                     rng=rng, id_prefix="F").leads)
+        covers_s = max(until_s, end_s + 86400.0)
+        sample = synthetic_stream(scenario.stream, start=scenario.start, days=covers_s / 86400.0,
+                                  timezone=scenario.timezone, default_states=states,
+                                  rng=seed.rng("forecast"), id_prefix="F")
+        return list(sample.leads), sample.arrival_s, covers_s
 
-    def replayed(t_s: float, horizon_s: float) -> list[Lead]:
+    def replayed(until_s: float) -> tuple[list[Lead], np.ndarray, float]:
         week = 7 * 86400.0
-        arrival = inputs.stream.arrival_s
-        rows = np.flatnonzero((arrival >= t_s - week) & (arrival < t_s - week + horizon_s))
-        return [_shift(inputs.stream.leads[i], week) for i in rows]
+        stream = inputs.stream
+        return ([_shift(lead, week) for lead in stream.leads], stream.arrival_s + week,
+                np.inf)
 
-    return synthetic if isinstance(scenario.stream, SyntheticStreamParams) else replayed
+    return Forecast(synthetic if isinstance(scenario.stream, SyntheticStreamParams)
+                    else replayed)
 
 
 def _shift(lead: Lead, seconds: float) -> Lead:

@@ -263,6 +263,7 @@ class OracleScorer:
         self._w = self._weights / np.sqrt(np.pi)
         self._hour_mult = np.array(response.hour_multipliers)
         self._officers = np.arange(len(world.roster))
+        self._cache: dict[str, tuple[np.ndarray, float, float]] = {}
 
     def score(self, leads: Sequence[Lead], roster: Roster, state: RoutingState,
               now: datetime) -> np.ndarray:
@@ -270,11 +271,8 @@ class OracleScorer:
         t_s = (now - self.clock.start).total_seconds()
         rows = [self.index.get(lead.lead_id, -1) for lead in leads]
         if min(rows, default=0) < 0:  # leads of a forecast, not of the stream
-            f = self.world.features(leads)
-            value = self.world.value_matrix(f)
-            base = f.contact_base
-            waited = np.maximum(t_s - np.array([(lead.received_at - self.clock.start)
-                                                .total_seconds() for lead in leads]), 0.0)
+            value, base, received = self._outside(leads)
+            waited = np.maximum(t_s - received, 0.0)
         else:
             idx = np.array(rows)
             value = self.value[idx]
@@ -298,6 +296,21 @@ class OracleScorer:
                 base[:, None, None], delay + response.busy_mean_s) @ self._w
             q = (1.0 - busy) * q + busy * tied
         return value * q
+
+    def _outside(self, leads: Sequence[Lead]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(value (L, M), contact base (L,), received (L,) SimPy s) of leads outside the
+        stream (a forecast sample), computed once per lead id."""
+        missing = [lead for lead in leads if lead.lead_id not in self._cache]
+        if missing:
+            f = self.world.features(missing)
+            value = self.world.value_matrix(f)
+            for k, lead in enumerate(missing):
+                self._cache[lead.lead_id] = (value[k], float(f.contact_base[k]),
+                                             (lead.received_at - self.clock.start)
+                                             .total_seconds())
+        found = [self._cache[lead.lead_id] for lead in leads]
+        return (np.array([v for v, _, _ in found]), np.array([b for _, b, _ in found]),
+                np.array([r for _, _, r in found]))
 
     def clock_end(self) -> float:
         """The last SimPy time the clock's offset table covers (later moments are clipped)."""

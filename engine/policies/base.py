@@ -45,11 +45,15 @@ class SelectionContext:
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Candidates in rank order (first = chosen), the probability the policy gave its choice,
-    and the scores it ranked by (same order; None for rotations)."""
+    and the scores it ranked by (same order; None for rotations). ``defer`` set (a reason)
+    means the method would rather not place the lead now: the decision holds it, until
+    ``defer_until`` (POSIX seconds) when known."""
 
     order: np.ndarray  # (K,) int64 roster indices
     propensity: float = 1.0
     scores: np.ndarray | None = None
+    defer: str | None = None
+    defer_until: float | None = None
 
 
 class SelectionPolicy(Protocol):

@@ -126,6 +126,10 @@ class Greedy:
         return rank_with_exploration(ctx, values, values, self.params)
 
 
+DEFAULT_REPRICE_EVERY_S = 3600.0
+DEFAULT_HORIZON_S = 86400.0
+
+
 @dataclass(frozen=True, slots=True)
 class DualPrice:
     """The eligible officer with the highest value minus capacity price.
@@ -133,9 +137,18 @@ class DualPrice:
     Prices live in the routing state (``state.prices``, one per officer, in value units) and
     are refreshed on a schedule by ``engine.maintenance.reprice``; before the first refresh
     they are zero and the method behaves as greedy.
+
+    ``defer_below_price`` (``routing.params``): when the lead is worth less to every eligible
+    officer than the capacity it would use (value <= price for all), hold it until the next
+    price refresh instead of spending a slot that fresher leads are expected to need. This
+    is the online primal-dual rule (accept only at a positive reduced value); a lead that
+    waited overnight is worth a small fraction of a new one (speed to lead), so it waits
+    for capacity the forecast does not claim, such as the end of an officer's day.
     """
 
     params: ValueParams
+    defer: bool = False
+    every_s: float = DEFAULT_REPRICE_EVERY_S
 
     @property
     def name(self) -> str:
@@ -143,8 +156,19 @@ class DualPrice:
 
     def select(self, ctx: SelectionContext) -> Selection:
         values = lead_values(ctx, self.params)
-        keys = values - ctx.state.prices[ctx.candidates]
-        return rank_with_exploration(ctx, keys, values, self.params)
+        prices = ctx.state.prices[ctx.candidates]
+        keys = values - prices
+        chosen = rank_with_exploration(ctx, keys, values, self.params)
+        if self.defer and ctx.state.prices_set_s > -np.inf and keys.max() <= 0.0:
+            best = int(np.argmax(keys))
+            until = ctx.state.prices_set_s + self.every_s
+            if until <= ctx.now.timestamp():
+                until = ctx.now.timestamp() + self.every_s
+            return Selection(chosen.order, chosen.propensity, chosen.scores,
+                             defer=f"worth less than the capacity it would use (best value "
+                                   f"{values[best]:.4g}, price {prices[best]:.4g})",
+                             defer_until=until)
+        return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +180,7 @@ class GreedyFactory:
         return Greedy(ValueParams.parse(params))
 
 
-DUAL_KEYS = ("reprice_every_s", "horizon_s", "forecast_leads")
+DUAL_KEYS = ("reprice_every_s", "horizon_s", "forecast_leads", "defer_below_price")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +191,14 @@ class DualPriceFactory:
             if key in params and not (isinstance(params[key], int | float) and params[key] > 0):
                 raise ValueError(f"{key} must be a positive number of seconds, "
                                  f"got {params[key]!r}")
+        defer = params.get("defer_below_price", False)
+        if not isinstance(defer, bool):
+            raise ValueError(f"defer_below_price must be true or false, got {defer!r}")
 
     def build(self, params: Mapping[str, Any]) -> DualPrice:
-        return DualPrice(ValueParams.parse(params, DUAL_KEYS))
+        return DualPrice(ValueParams.parse(params, DUAL_KEYS),
+                         bool(params.get("defer_below_price", False)),
+                         float(params.get("reprice_every_s", DEFAULT_REPRICE_EVERY_S)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,3 +56,48 @@ def test_reprice_is_due_on_the_policy_schedule():
     assert not reprice_due(POLICY, state, TUESDAY_15_UTC + timedelta(seconds=599))
     assert reprice_due(POLICY, state, TUESDAY_15_UTC + timedelta(seconds=600))
     assert not reprice_due(make_policy(), state, TUESDAY_15_UTC)  # rotations never reprice
+
+
+def test_todays_capacity_is_priced_by_todays_demand_only():
+    """A daily cap renews at local midnight: leads expected tomorrow compete for tomorrow's
+    cap, so they put no price on the slots left today."""
+    roster = make_roster(("S", {"daily_cap": 3}), "A")
+    state = RoutingState.empty(roster.ids_tuple)
+    tomorrow = [replace(lead, received_at=lead.received_at + timedelta(days=1))
+                for lead in forecast(20)]
+    prices = reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), tomorrow)
+    assert np.allclose(prices, 0.0)
+    today = reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), forecast(20))
+    assert today[0] > 0.2
+
+
+def test_slots_used_today_raise_the_price():
+    """The price reads what is left of today's cap: with two of three slots used, the last
+    slot is worth at least as much as when all three were free."""
+    roster = make_roster(("S", {"daily_cap": 3}), "A")
+    state = RoutingState.empty(roster.ids_tuple)
+    free = reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), forecast(3))
+    _, day, _ = roster.local_clock(TUESDAY_15_UTC)
+    state.day_key[0], state.day_count[0] = day[0], 2
+    used = reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), forecast(3))
+    assert free[0] == 0.0 < used[0]
+
+
+def test_precomputed_eligibility_gives_the_same_prices():
+    """A caller with a fixed forecast sample passes its eligibility once; the prices are the
+    same as when reprice plans each lead, and a wrong shape is refused."""
+    import pytest
+
+    from engine.maintenance import forecast_eligibility
+
+    roster = make_roster(("S", {"daily_cap": 3}), "A", ("B", {"licensed_states": "CA"}))
+    state = RoutingState.empty(roster.ids_tuple)
+    leads = forecast(20)
+    eligible = forecast_eligibility(POLICY, roster, leads)
+    assert eligible.shape == (20, 3) and not eligible[:, 2].any()  # B: not licensed in TX
+    np.testing.assert_allclose(
+        reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), leads, eligible=eligible),
+        reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), leads))
+    with pytest.raises(ValueError, match="eligible must have shape"):
+        reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), leads,
+                eligible=eligible[:5])

@@ -196,3 +196,42 @@ def test_batch_optimal_holds_a_lead_when_capacity_goes_to_better_leads():
                              scorer=scorer)
     assert [d.status for d in decisions] == [Status.HELD, Status.ASSIGNED]
     assert "leads worth more" in decisions[0].reason
+
+
+DEFER = make_policy(routing="{method: dual_price, params: {defer_below_price: true, "
+                            "reprice_every_s: 1800}}")
+
+
+def test_defer_below_price_holds_a_lead_worth_less_than_any_slot():
+    """With defer_below_price, a lead worth less to every eligible officer than their
+    capacity price is held until the next price refresh, with the reason and the ranking."""
+    state = RoutingState.empty(ROSTER.ids_tuple)
+    set_at = TUESDAY_15_UTC.timestamp() - 600
+    state.set_prices(np.array([0.3, 0.4, 0.0, 0.25]), set_at)
+    d = route(DEFER, state=state)
+    assert d.status == "held" and d.officer_id is None
+    assert "worth less than the capacity it would use" in d.reason
+    assert d.hold_until is not None and d.hold_until.timestamp() == set_at + 1800
+    assert d.state_delta.is_empty
+    step = d.explanation.to_dict()["steps"][-1]
+    assert step["candidates"] == ["D", "B", "A"]  # by value - price: -0.05, -0.1, -0.2
+    # one officer with a positive reduced value: assigned to them
+    state.set_prices(np.array([0.2, 0.25, 0.0, 0.3]), set_at)
+    assert route(DEFER, state=state).officer_id == "B"
+
+
+def test_defer_below_price_waits_for_the_first_prices():
+    """Before the first refresh there are no prices: the method places leads as greedy, and
+    without the option a lead is placed whatever the prices."""
+    assert route(DEFER).officer_id == "B"
+    state = RoutingState.empty(ROSTER.ids_tuple)
+    state.set_prices(np.full(4, 0.9), TUESDAY_15_UTC.timestamp())
+    assert route(make_policy(routing="{method: dual_price}"), state=state).officer_id == "B"
+
+
+def test_defer_below_price_must_be_a_boolean():
+    """A non-boolean defer_below_price fails at load, at routing.params."""
+    from engine.rules import PolicyError
+
+    with pytest.raises(PolicyError, match="defer_below_price must be true or false"):
+        make_policy(routing="{method: dual_price, params: {defer_below_price: 'yes'}}")

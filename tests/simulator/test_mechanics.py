@@ -7,6 +7,7 @@ import pytest
 
 from engine.decide import decide
 from engine.state import RoutingState
+from simulator.crn import replication_seeds
 from tests.simulator.tiny import events, policy, run, tiny_inputs
 
 ALWAYS = {"work_hours": ""}
@@ -98,3 +99,22 @@ def test_a_lead_closes_days_later_and_releases_its_officer(tmp_path):
     assert result.assigned_s[1] == pytest.approx(first_close)
     assert first_close - result.contact_s[0] >= 2 * 86400  # lost leads close after 2-5 days
     assert np.all(result.officer >= 0)
+
+
+def test_forecast_is_a_separate_sample_drawn_once(small_scenario, small_inputs):
+    """The dual-price forecast is its own sample of the lead model (never the realized
+    stream), drawn once for the run plus a horizon; a window holds exactly its leads."""
+    from simulator.runner import forecaster
+
+    f = forecaster(small_scenario, small_inputs, replication_seeds(11, 1)[0])
+    leads, rows = f.window(3600.0, 86400.0)
+    assert leads and all(lead.lead_id.startswith("F") for lead in f.leads)
+    assert not {lead.lead_id for lead in small_inputs.stream.leads} & \
+        {lead.lead_id for lead in f.leads}
+    start = small_scenario.start.timestamp()
+    assert all(3600.0 <= lead.received_at.timestamp() - start < 3600.0 + 86400.0
+               for lead in leads)
+    assert [f.leads[r] for r in rows] == leads
+    sample = f.leads
+    f.window(small_inputs.end_s - 60.0, 86400.0)
+    assert f.leads is sample
