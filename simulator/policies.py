@@ -47,7 +47,13 @@ BUILTINS: dict[str, Builtin] = {
                              description="the default rules, a minute's leads solved together"),
     "dual_price": Builtin(POLICY_DIR / "dual_price.yaml", "dual_price",
                           ("engine.maintenance:reprice", "engine.solver:capacity_prices"),
-                          description="the default rules, estimate minus capacity price"),
+                          description="estimate minus capacity price; a lead worth less "
+                                      "than its slot waits for the next refresh"),
+    "dual_price_broadcast": Builtin(POLICY_DIR / "dual_price_broadcast.yaml", "dual_price",
+                                    ("engine.maintenance:reprice",
+                                     "engine.solver:capacity_prices"),
+                                    description="dual price, offered to the best two at "
+                                                "once; the first to accept takes it"),
 }
 
 
