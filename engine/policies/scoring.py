@@ -139,11 +139,11 @@ class DualPrice:
     they are zero and the method behaves as greedy.
 
     ``defer_below_price`` (``routing.params``): when the lead is worth less to every eligible
-    officer than the capacity it would use (value <= price for all), hold it until the next
+    officer than the capacity it would use (value < price for all), hold it until the next
     price refresh instead of spending a slot that fresher leads are expected to need. This
-    is the online primal-dual rule (accept only at a positive reduced value); a lead that
-    waited overnight is worth a small fraction of a new one (speed to lead), so it waits
-    for capacity the forecast does not claim, such as the end of an officer's day.
+    is the online primal-dual rule (accept only at a reduced value of at least zero); a
+    lead that waited overnight is worth a small fraction of a new one (speed to lead), so
+    it waits for capacity the forecast does not claim, such as the end of an officer's day.
     """
 
     params: ValueParams
@@ -159,7 +159,7 @@ class DualPrice:
         prices = ctx.state.prices[ctx.candidates]
         keys = values - prices
         chosen = rank_with_exploration(ctx, keys, values, self.params)
-        if self.defer and ctx.state.prices_set_s > -np.inf and keys.max() <= 0.0:
+        if self.defer and ctx.state.prices_set_s > -np.inf and keys.max() < 0.0:
             best = int(np.argmax(keys))
             until = ctx.state.prices_set_s + self.every_s
             if until <= ctx.now.timestamp():

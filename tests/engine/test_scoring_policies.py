@@ -235,3 +235,12 @@ def test_defer_below_price_must_be_a_boolean():
 
     with pytest.raises(PolicyError, match="defer_below_price must be true or false"):
         make_policy(routing="{method: dual_price, params: {defer_below_price: 'yes'}}")
+
+
+def test_defer_below_price_never_holds_at_zero_prices():
+    """A lead worth nothing to anyone is still placed while capacity is free (price zero):
+    holding it would gain nothing."""
+    state = RoutingState.empty(ROSTER.ids_tuple)
+    state.set_prices(np.zeros(4), TUESDAY_15_UTC.timestamp())
+    d = route(DEFER, state=state, scorer=FixedScorer({}))
+    assert d.status == "assigned"
