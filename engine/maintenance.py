@@ -26,7 +26,7 @@ from engine.rules import Policy
 from engine.state import RoutingState
 
 __all__ = ["DEFAULT_HORIZON_S", "DEFAULT_REPRICE_EVERY_S", "forecast_eligibility",
-           "forecast_values", "horizon_capacity", "reprice", "reprice_due", "reprice_every_s"]
+           "forecast_values", "reprice", "reprice_due", "reprice_every_s"]
 
 
 def reprice_every_s(policy: Policy) -> float | None:
@@ -39,20 +39,6 @@ def reprice_every_s(policy: Policy) -> float | None:
 def reprice_due(policy: Policy, state: RoutingState, now: datetime) -> bool:
     every = reprice_every_s(policy)
     return every is not None and now.timestamp() - state.prices_set_s >= every
-
-
-def horizon_capacity(roster: Roster, state: RoutingState, now: datetime, horizon_s: float,
-                     n_leads: int) -> np.ndarray:
-    """(M,) leads each officer can take over the next ``horizon_s`` seconds under daily caps:
-    what is left of today's cap plus a full cap for each further local day the horizon
-    reaches. Officers without a daily cap get ``n_leads`` (not binding)."""
-    _, day, _ = roster.local_clock(now)
-    used_today = np.where(state.day_key == day, state.day_count, 0)
-    extra_days = int(np.ceil(horizon_s / 86400.0)) - 1
-    capped = roster.cap_daily != NO_CAP
-    cap = np.where(capped, roster.cap_daily, 0)
-    out = np.where(capped, np.maximum(cap - used_today, 0) + cap * max(extra_days, 0), n_leads)
-    return np.minimum(out, n_leads).astype(np.int64)
 
 
 def forecast_values(scorer: Scorer, forecast: Sequence[Lead], roster: Roster,
@@ -93,8 +79,8 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
 
     A forecast lead's eligible officers are those its rule's chain allows at its own arrival
     time (``forecast_eligibility``, or ``eligible`` when the caller has it), with caps left
-    to the capacity constraint; its value
-    is the scorer's estimate at that time (``forecast_values``). An officer with a daily cap
+    to the capacity constraint; its value is the scorer's estimate at that time
+    (``forecast_values``). An officer with a daily cap
     has one capacity per local day the horizon reaches (what is left of today's cap, then
     full caps), and a forecast lead uses the capacity of the day it arrives on (in the
     officer's time zone); the price is that of today's capacity. So a slot left late in the
@@ -131,11 +117,12 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
         if found_day is None:
             found_day = day_of[quarter] = roster.local_clock(lead.received_at)[1] - today
         lead_day[row] = found_day
-    # columns: (officer, day) for capped officers, one column for the others
-    wide = np.full((n, m, days), np.nan)
-    for k in range(days):
-        wide[:, :, k] = np.where((lead_day == k) | ~capped[None, :], value, np.nan)
-    wide[:, ~capped, 1:] = np.nan
+    # columns (officer, day): a capped officer's lead goes to the day it arrives on; an
+    # uncapped officer has one column (day 0) for every lead
+    on_day = lead_day[:, :, None] == np.arange(days)
+    on_day[:, ~capped, :] = False
+    on_day[:, ~capped, 0] = True
+    wide = np.where(on_day, value[:, :, None], np.nan)
     used_today = np.where(state.day_key == today, state.day_count, 0)
     cap = np.where(capped, roster.cap_daily, n)
     capacity = np.empty((m, days), dtype=np.int64)

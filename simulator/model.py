@@ -46,6 +46,7 @@ from engine.rules import Policy
 from engine.state import RoutingState, StateDelta
 from simulator.clock import OfficerClock
 from simulator.crn import Draws
+from simulator.forecast import Forecast
 from simulator.streams import LeadStream
 from simulator.world import LeadFeatures, World
 
@@ -480,23 +481,20 @@ class _Run:
                 self._log(i, Event.HELD)
             wake.succeed(routed)
 
-    def repricer(self, every_s: float, forecast: Any) -> Generator[simpy.Event, Any, None]:
+    def repricer(self, every_s: float, forecast: Forecast
+                 ) -> Generator[simpy.Event, Any, None]:
         """Refreshes the dual-price method's capacity prices on its schedule."""
         from engine.maintenance import DEFAULT_HORIZON_S, forecast_eligibility, reprice
 
         horizon_s = float(self.policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
-        eligible = None
+        eligible = np.zeros((0, len(self.roster)), dtype=bool)
         while True:
             now = self._now(self.env.now)
-            if hasattr(forecast, "window"):  # a fixed sample: plan its leads once
-                leads, rows = forecast.window(self.env.now, horizon_s)
-                if eligible is None or len(eligible) < len(forecast.leads):
-                    eligible = forecast_eligibility(self.policy, self.roster, forecast.leads)
-                window_eligible = eligible[rows]
-            else:
-                leads, window_eligible = forecast(self.env.now, horizon_s), None
+            leads, rows = forecast.window(self.env.now, horizon_s)
+            if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
+                eligible = forecast_eligibility(self.policy, self.roster, forecast.leads)
             prices = reprice(self.policy, self.roster, self.state, now, self._require_scorer(),
-                             leads, eligible=window_eligible)
+                             leads, eligible=eligible[rows])
             self.state.set_prices(prices, now.timestamp())
             yield self.env.timeout(every_s)
 
@@ -690,14 +688,13 @@ def needs_scorer(policy: Policy) -> bool:
 
 def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
              options: RunOptions | None = None, scorer: Scorer | None = None,
-             forecast: Any = None) -> RunResult:
+             forecast: Forecast | None = None) -> RunResult:
     """Run ``policy`` over one replication's ``inputs``.
 
     scorer: conversion estimates for scoring methods (the runner passes the world's oracle
         unless the policy names a model file of its own).
-    forecast: for ``dual_price``: a callable ``(t_s, horizon_s) -> list[Lead]`` giving a
-        sample of the demand expected over the horizon (never the realized future), or a
-        ``simulator.runner.Forecast``, whose fixed sample is planned once.
+    forecast: for ``dual_price``: the demand forecast (``simulator.forecast.Forecast``), a
+        sample of the demand, never the realized future.
     """
     from engine.maintenance import reprice_every_s
 

@@ -21,6 +21,7 @@ from engine.policies import Scorer
 from simulator.bound import BoundResult, hindsight_bound
 from simulator.clock import OfficerClock
 from simulator.crn import Draws, ReplicationSeed, replication_seeds
+from simulator.forecast import Forecast
 from simulator.metrics import SUMMARY_COLUMNS, compare, summarize
 from simulator.model import Inputs, RunOptions, RunResult, needs_scorer, simulate
 from simulator.params import Scenario, SyntheticStreamParams
@@ -70,43 +71,6 @@ def prepare(scenario: Scenario, world: World, seed: ReplicationSeed,
     return Inputs(world, stream, features, application, value, draws, clock, scenario.end_s,
                   ops.hold_retry_s, ops.unassigned_retry_s, ops.max_rounds, ops.held_order,
                   ops.refund_timed_out_caps, seed.replication)
-
-
-class Forecast:
-    """A demand forecast for the dual-price method: a fixed sample of leads (``leads``, with
-    ``arrival_s`` in SimPy seconds) from which each repricing takes the window it looks at.
-
-    Synthetic streams: an independent sample of the scenario's lead model over the whole run
-    plus one horizon (the replication's ``forecast`` random stream). Replayed streams: the
-    file's leads moved forward one week, so the window ``[t, t + h)`` holds the leads of the
-    same window a week earlier. Never the realized future. The sample is drawn on first use.
-    """
-
-    def __init__(self, draw: Callable[[float], tuple[list[Lead], np.ndarray, float]]) -> None:
-        self._draw = draw
-        self._leads: list[Lead] | None = None
-        self._arrival = np.zeros(0)
-        self._covers_s = -np.inf
-
-    def _sample(self, until_s: float) -> None:
-        if self._leads is None or until_s > self._covers_s:
-            self._leads, self._arrival, self._covers_s = self._draw(until_s)
-
-    @property
-    def leads(self) -> list[Lead]:
-        self._sample(self._covers_s if self._leads is not None else 0.0)
-        assert self._leads is not None
-        return self._leads
-
-    def window(self, t_s: float, horizon_s: float) -> tuple[list[Lead], np.ndarray]:
-        """The forecast leads of ``[t_s, t_s + horizon_s)`` and their rows in ``leads``."""
-        self._sample(t_s + horizon_s)
-        assert self._leads is not None
-        rows = np.flatnonzero((self._arrival >= t_s) & (self._arrival < t_s + horizon_s))
-        return [self._leads[i] for i in rows], rows
-
-    def __call__(self, t_s: float, horizon_s: float) -> list[Lead]:
-        return self.window(t_s, horizon_s)[0]
 
 
 def forecaster(scenario: Scenario, inputs: Inputs, seed: ReplicationSeed) -> Forecast:
