@@ -68,6 +68,13 @@ class Event(IntEnum):
 
 
 EVENT_NAMES = tuple(e.name.lower() for e in Event)
+
+
+class _OfferEnd(IntEnum):
+    """How an offer ended without a winner."""
+
+    TIMED_OUT = 0  # nobody accepted within accept_within_s (an SLA breach)
+    REFUSED = 1  # every officer offered accepted in time, none was still eligible
 NO_OFFICER = -1
 
 
@@ -543,7 +550,7 @@ class _Run:
             elif status is Status.OFFERED:
                 assert d.offer is not None
                 won = yield from self._offer(i, d, now, now + d.offer.accept_within_s)
-                if won is not None:
+                if isinstance(won, tuple):
                     o, self.offered_s[i], load = won
                     self.assigned_s[i] = env.now
                     self.open_at[i], self.propensity[i] = load, routed.propensity
@@ -551,6 +558,13 @@ class _Run:
                     self._work(i, o)
                     break
                 tried = [self.index[x] for x in d.offer.officer_ids]
+                if won is _OfferEnd.REFUSED:
+                    # every officer offered answered in time but could no longer take it
+                    # (caps filled since the offer): re-route now, no SLA breach
+                    for o in tried:
+                        exclude[self.ids[o]] = "accepted when no longer eligible"
+                    routed = self._route(i, exclude, prefer)
+                    continue
             elif status is Status.HELD:
                 wake = env.event()
                 self._hold(i, d, exclude, prefer, wake)
@@ -599,9 +613,10 @@ class _Run:
             self.rounds[self.last_round[i]][-1] = float(self.funded[i])
 
     def _offer(self, i: int, d: Decision, now: float, deadline: float
-               ) -> Generator[simpy.Event, Any, tuple[int, float, int] | None]:
+               ) -> Generator[simpy.Event, Any, tuple[int, float, int] | _OfferEnd]:
         """Plays out a broadcast or cascade offer; (officer, notified_s, load) of the winner,
-        or None when nobody accepted in time (the caller re-routes)."""
+        or how it ended without one (the caller re-routes): nobody accepted in time, or
+        (broadcast) every officer accepted in time but was refused, at once."""
         env = self.env
         assert d.offer is not None
         officers = [self.index[x] for x in d.offer.officer_ids]
@@ -630,10 +645,12 @@ class _Run:
                 yield env.timeout(r - env.now)
                 if self._claim(i, d, officers[k]):
                     return officers[k], now, loads[k]
+            if responses[-1][0] <= deadline:  # all answered in time and were refused
+                return _OfferEnd.REFUSED
             end = deadline
         if end > env.now:
             yield env.timeout(end - env.now)
-        return None
+        return _OfferEnd.TIMED_OUT
 
     def _closing_s(self, i: int, funded: bool) -> float:
         c = self.closing
