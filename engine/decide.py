@@ -28,7 +28,7 @@ from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
 
 class Status(StrEnum):
     ASSIGNED = "assigned"  # one officer has the lead
-    OFFERED = "offered"  # offered to several officers (broadcast or cascade); first to accept
+    OFFERED = "offered"  # offered to several (broadcast, cascade, escalate); first to accept
     HELD = "held"  # nobody can take it now but someone may later (hours, caps, time off)
     UNASSIGNED = "unassigned"  # nobody in the rule's pools can take it as things stand
 
@@ -76,7 +76,9 @@ REASON_TEXT_BY_CODE = ("", *(REASON_TEXT[Reason(c)] for c in range(1, len(Reason
 @dataclass(frozen=True, slots=True)
 class Offer:
     """Who is offered the lead and how (see ``OfferSpec``). ``officer_ids`` is in rank order;
-    in a cascade officer ``k`` is offered it at ``k * step_s`` seconds."""
+    in a cascade officer ``k`` is offered it at ``k * step_s`` seconds (and the offer to
+    officer ``k - 1`` lapses then); in an escalation too, but earlier offers stand until
+    ``accept_within_s``."""
 
     mode: str
     officer_ids: tuple[str, ...]

@@ -614,9 +614,10 @@ class _Run:
 
     def _offer(self, i: int, d: Decision, now: float, deadline: float
                ) -> Generator[simpy.Event, Any, tuple[int, float, int] | _OfferEnd]:
-        """Plays out a broadcast or cascade offer; (officer, notified_s, load) of the winner,
-        or how it ended without one (the caller re-routes): nobody accepted in time, or
-        (broadcast) every officer accepted in time but was refused, at once."""
+        """Plays out a broadcast, cascade or escalating offer: (officer, notified_s, load) of
+        the winner, or how it ended without one (the caller re-routes): nobody accepted in
+        time, or (broadcast, escalate) every officer accepted in time but was refused. An
+        escalation's later officers answer at the load they had when the lead arrived."""
         env = self.env
         assert d.offer is not None
         officers = [self.index[x] for x in d.offer.officer_ids]
@@ -635,16 +636,21 @@ class _Run:
                     if self._claim(i, d, o):
                         return o, notified, load
             end = min(now + len(officers) * step, deadline)
-        else:  # broadcast: every officer notified at once; the first to accept wins
+        else:
+            # broadcast: every officer notified at once; escalate: officer k at k * step_s,
+            # earlier offers standing. Either way the first to accept in time wins.
+            step = float(d.offer.step_s or 0.0) if d.offer.mode == "escalate" else 0.0
+            notified = [now + k * step for k in range(len(officers))]
             loads = [int(self.state.open_leads[o]) for o in officers]
-            responses = sorted((self._response_at(i, o, now, load), k)
-                               for k, (o, load) in enumerate(zip(officers, loads, strict=True)))
+            responses = sorted((self._response_at(i, o, at, load), k) for k, (o, at, load)
+                               in enumerate(zip(officers, notified, loads, strict=True))
+                               if at < deadline)
             for r, k in responses:
                 if r > deadline:
                     break
                 yield env.timeout(r - env.now)
                 if self._claim(i, d, officers[k]):
-                    return officers[k], now, loads[k]
+                    return officers[k], notified[k], loads[k]
             if responses[-1][0] <= deadline:  # all answered in time and were refused
                 return _OfferEnd.REFUSED
             end = deadline

@@ -63,11 +63,15 @@ class OfferSpec(_Strict):
 
     ``assign``: one officer gets it. ``broadcast``: the top ``max_officers`` are offered it at
     once and the first to accept wins. ``cascade``: offered to one officer at a time, in rank
-    order, ``step_s`` seconds each. ``accept_within_s`` is the SLA: not accepted by then, the
-    lead is re-routed (backup officer, then the fallback chain).
+    order, ``step_s`` seconds each. ``escalate``: offered to the first officer, then every
+    ``step_s`` seconds to the next as well, while those already offered may still accept;
+    the first to accept wins (the best officer gets the lead when they answer promptly, and
+    a slow or busy answer does not hold it up for the whole SLA). ``accept_within_s`` is the
+    SLA: not accepted by then, the lead is re-routed (backup officer, then the fallback
+    chain).
     """
 
-    mode: Literal["assign", "broadcast", "cascade"] = "assign"
+    mode: Literal["assign", "broadcast", "cascade", "escalate"] = "assign"
     max_officers: int = Field(1, ge=1, le=50)
     step_s: float | None = Field(None, gt=0)
     accept_within_s: float = Field(900.0, gt=0)
@@ -76,8 +80,12 @@ class OfferSpec(_Strict):
     def _consistent(self) -> OfferSpec:
         if self.mode == "cascade" and self.step_s is None:
             raise ValueError("a cascade needs step_s, the seconds each officer has to accept")
+        if self.mode == "escalate" and self.step_s is None:
+            raise ValueError("escalate needs step_s, the seconds before the next officer is "
+                             "offered the lead too")
         if self.mode == "assign" and self.max_officers != 1:
-            raise ValueError("mode assign offers one officer; use broadcast or cascade for more")
+            raise ValueError("mode assign offers one officer; use broadcast, cascade or "
+                             "escalate for more")
         return self
 
 

@@ -336,6 +336,8 @@ LOAD_ERRORS: list[tuple[dict[str, Any], str, str]] = [
      "(got 'asap')"),
     ({"routing": "{method: round_robin, offer: {mode: cascade}}"}, "routing.offer",
      "a cascade needs step_s"),
+    ({"routing": "{method: round_robin, offer: {mode: escalate, max_officers: 3}}"},
+     "routing.offer", "escalate needs step_s"),
     ({"tail": ""}, "else", "'else' is required"),
     ({"rules": rule(TX, name="same") + "\n" + rule(CA, name="same")}, "rules[1].name",
      "duplicate rule name 'same' (also rules[0])"),

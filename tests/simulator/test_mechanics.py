@@ -87,6 +87,29 @@ def test_cascade_offers_one_officer_at_a_time(tmp_path):
     assert result.sla_breaches[0] == 0
 
 
+def test_escalation_keeps_earlier_offers_open(tmp_path):
+    """Escalating every 60 s: the first officer needs 100 s and still takes the lead, though
+    the second was offered it at 60 s (and would need 50 s more); had the first needed 200 s,
+    the second, answering at 110 s, would have won."""
+    lead = [{"received_at": "2025-03-04T10:00:00-06:00"}]
+    pol = policy("{method: round_robin, offer: {mode: escalate, max_officers: 2, step_s: 60, "
+                 "accept_within_s: 600}}")
+    probe = tiny_inputs(tmp_path / "probe", {"A": {}, "B": {}}, lead)
+    first, second = decide(probe.stream.leads[0], probe.world.roster, pol,
+                           RoutingState.empty(probe.world.roster.ids_tuple),
+                           probe.stream.leads[0].received_at).offer.officer_ids
+    for slow, winner, at in ((100, first, 100), (200, second, 110)):
+        inputs = tiny_inputs(tmp_path / str(slow), {"A": {}, "B": {}}, lead,
+                             medians={first: slow, second: 50})
+        result = run(inputs, pol)
+        ids = inputs.world.roster.ids_tuple
+        assert ids[result.officer[0]] == winner
+        assert result.contact_s[0] - inputs.stream.arrival_s[0] == pytest.approx(at)
+        assert result.offered_s[0] - inputs.stream.arrival_s[0] == pytest.approx(at - (
+            slow if winner == first else 50))
+        assert result.sla_breaches[0] == 0
+
+
 def test_a_lead_that_arrives_off_shift_waits_for_the_shift(tmp_path):
     """At 06:00 nobody works: the lead is held until 08:00 and contacted 20 s later."""
     inputs = tiny_inputs(tmp_path, {"A": {"work_hours": "Mon-Fri 08:00-17:00"}},
