@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +17,7 @@ from engine.decide import Decision, Status, claim_delta, decide, decide_batch, p
 from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
-from engine.io import check_lead_header, load_roster, read_csv_rows
+from engine.io import check_lead_header, collector_paused, load_roster, read_csv_rows
 from engine.leads import LeadParser
 from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due, reprice_every_s
 from engine.policies import SCORING_METHODS, Scorer, batch_window_s
@@ -123,25 +121,11 @@ def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
             bar.advance(task, len(batch))
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector. The parsed leads and output rows are many
-    long-lived objects it would rescan again and again; leads and decisions make no reference
-    cycles, so reference counting frees them. Keeps the cost per lead flat on long files."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
                detail: str = "full", progress: bool = True,
                model_path: Path | None = None) -> RouteSummary:
     """Route every lead of ``leads_path`` (see ``_route_file``) with the collector paused."""
-    with _collector_paused():
+    with collector_paused():
         return _route_file(leads_path, officers_path, policy_path, out_path, detail=detail,
                            progress=progress, model_path=model_path)
 

@@ -260,15 +260,21 @@ def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
     open: those free up when an officer returns or a lead closes)."""
     codes = hc.codes[held]
     minute = hc.minute[held]
-    wait = np.full(len(held), _NO_WAIT, dtype=np.int64)
+    wait = _NO_WAIT  # minutes from the start of this minute
     off = codes == _OFF_SHIFT
-    opens = roster.next_open[held[off], minute[off]].astype(np.int64)
-    wait[off] = np.where(opens == NEVER_OPENS, wait[off], opens)
-    wait[codes == _AT_HOURLY_CAP] = (60 - minute[codes == _AT_HOURLY_CAP] % 60)
-    wait[codes == _AT_DAILY_CAP] = 1440 - minute[codes == _AT_DAILY_CAP] % 1440
+    if off.any():
+        opens = int(roster.next_open[held[off], minute[off]].min())
+        if opens != NEVER_OPENS:  # the largest value: the minimum is it only if all are
+            wait = opens
+    for code, period in ((_AT_HOURLY_CAP, 60), (_AT_DAILY_CAP, 1440)):
+        capped = codes == code
+        if capped.any():
+            wait = min(wait, int((period - minute[capped] % period).min()))
     best: datetime | None = None
-    if (wait < _NO_WAIT).any():
-        best = now.replace(second=0, microsecond=0) + timedelta(minutes=int(wait.min()))
+    if wait < _NO_WAIT:
+        best = now.replace(second=0, microsecond=0) + timedelta(minutes=wait)
+    if not len(roster.with_away_periods):
+        return best
     for i in held[codes == _TIME_OFF]:
         end = min((p.end for p in roster.officers[i].away if p.covers(now)), default=None)
         if end is not None and (best is None or end < best):

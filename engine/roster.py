@@ -326,33 +326,40 @@ class Roster:
         """Each officer's local time at ``now``, as three (M,) int64 arrays: minute of the week
         (Monday 00:00 = 0), calendar day (date ordinal) and clock hour (ordinal * 24 + hour).
 
-        Computed once per timezone (officers share a handful) from UTC offsets cached per
-        quarter hour of UTC: every zone changes its offset on a quarter hour (Newfoundland's
-        clocks change at 02:00 local, half past the UTC hour).
+        Every zone changes its UTC offset on a quarter hour of UTC (Newfoundland's clocks
+        change at 02:00 local, half past the UTC hour; Nepal is 5:45 ahead), so within a
+        quarter hour of UTC each officer's local day and hour are fixed and the minute of
+        the week moves with the clock. They are computed once per quarter hour, per timezone
+        (officers share a handful); the day and hour arrays returned are shared and read-only.
         """
         epoch_s = int(now.timestamp())
-        hour_key = epoch_s // 900
-        cache: dict[int, list[int]] = self.__dict__.setdefault("_offsets", {})
-        offsets = cache.get(hour_key)
-        if offsets is None:
+        quarter = epoch_s // 900
+        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = \
+            self.__dict__.setdefault("_clock", {})
+        found = cache.get(quarter)
+        if found is None:
             if len(cache) > 4096:
                 cache.clear()
-            moment = datetime.fromtimestamp(hour_key * 900, tz=UTC)
-            offsets = [int((moment.astimezone(tz).utcoffset() or _ZERO).total_seconds())
-                       for tz, _ in self.tz_groups]
-            cache[hour_key] = offsets
-        # plain ints per timezone (numpy's per-call cost dominates on a handful of values)
-        minute, day, hour = [], [], []
-        for offset in offsets:
-            local_s = epoch_s + offset
-            d = local_s // 86400 + _EPOCH_ORDINAL
-            day.append(d)
-            # 1970-01-01 was a Thursday: three days after a Monday
-            minute.append((local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK)
-            hour.append(d * 24 + (local_s % 86400) // 3600)
-        g = self.tz_of
-        return (np.array(minute, dtype=np.int64)[g], np.array(day, dtype=np.int64)[g],
-                np.array(hour, dtype=np.int64)[g])
+            start_s = quarter * 900
+            moment = datetime.fromtimestamp(start_s, tz=UTC)
+            minute, day, hour = [], [], []
+            for tz, _ in self.tz_groups:  # plain ints: a handful of zones
+                local_s = start_s + int((moment.astimezone(tz).utcoffset() or _ZERO)
+                                        .total_seconds())
+                d = local_s // 86400 + _EPOCH_ORDINAL
+                day.append(d)
+                # 1970-01-01 was a Thursday: three days after a Monday
+                minute.append((local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK)
+                hour.append(d * 24 + (local_s % 86400) // 3600)
+            g = self.tz_of
+            found = (np.array(minute, dtype=np.int64)[g], np.array(day, dtype=np.int64)[g],
+                     np.array(hour, dtype=np.int64)[g])
+            for arr in found:
+                arr.flags.writeable = False
+            cache[quarter] = found
+        minute0, day, hour = found
+        into = epoch_s // 60 - quarter * 15  # minutes into the quarter hour
+        return (minute0 + into if into else minute0), day, hour
 
     def mask_cache(self) -> dict[object, np.ndarray]:
         """A per-roster cache for officer masks derived from it (pools, languages, specialties)."""

@@ -40,6 +40,7 @@ import numpy as np
 import simpy
 
 from engine.decide import Decision, Status, claim_delta, decide, hard_constraints
+from engine.io import collector_paused
 from engine.policies import SCORING_METHODS, Scorer, batch_window_s
 from engine.policies.rotation import eligible_weight
 from engine.rules import Policy
@@ -731,5 +732,6 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
         if forecast is None:
             raise ValueError("a dual_price policy needs a demand forecast")
         run.env.process(run.repricer(every, forecast))
-    run.env.run(until=inputs.end_s)
+    with collector_paused():
+        run.env.run(until=inputs.end_s)
     return run.result(time.perf_counter() - started)

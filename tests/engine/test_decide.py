@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from engine.decide import Status, claim_delta, decide
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
@@ -188,3 +190,32 @@ def test_take_back_undoes_the_counts_of_an_assignment_that_did_not_stand():
     assert (state.open_leads[i], state.day_count[i], state.hour_count[i]) == (0, 0, 0)
     assert (state.rotation("main").passes == passes).all()
     assert d.pool_weight == 2.0
+
+
+@pytest.mark.parametrize("moment", [
+    "2025-03-09T08:00:00+00:00",  # US spring forward
+    "2025-11-02T06:00:00+00:00",  # US fall back
+    "2025-04-05T15:00:00+00:00",  # Lord Howe: clocks back 30 minutes
+    "2025-09-27T14:00:00+00:00",  # Chatham (+12:45 -> +13:45)
+    "2025-03-30T01:00:00+00:00",  # Europe
+])
+def test_local_clock_is_right_at_every_minute_around_a_change(moment):
+    """The per-quarter-hour cache gives each zone's local minute, day and hour at every
+    minute for three hours either side of an offset change, odd offsets included."""
+    from datetime import datetime, timedelta
+
+    from engine.domain import MINUTES_PER_WEEK
+
+    zones = ["America/Chicago", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham",
+             "Asia/Kathmandu", "Europe/Berlin"]
+    roster = make_roster(*[(f"Z{k}", {"timezone": z}) for k, z in enumerate(zones)])
+    center = datetime.fromisoformat(moment)
+    for step in range(-180, 181):
+        t = center + timedelta(minutes=step, seconds=17)
+        minute, day, hour = roster.local_clock(t)
+        for i in range(len(zones)):
+            local = t.astimezone(roster.zones[i])
+            assert day[i] == local.toordinal()
+            assert hour[i] == local.toordinal() * 24 + local.hour
+            assert minute[i] == (local.weekday() * 1440 + local.hour * 60
+                                 + local.minute) % MINUTES_PER_WEEK, (zones[i], t)
