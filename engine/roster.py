@@ -342,18 +342,18 @@ class Roster:
                 cache.clear()
             start_s = quarter * 900
             moment = datetime.fromtimestamp(start_s, tz=UTC)
-            minute, day, hour = [], [], []
+            minutes, days, hours = [], [], []
             for tz, _ in self.tz_groups:  # plain ints: a handful of zones
                 local_s = start_s + int((moment.astimezone(tz).utcoffset() or _ZERO)
                                         .total_seconds())
                 d = local_s // 86400 + _EPOCH_ORDINAL
-                day.append(d)
+                days.append(d)
                 # 1970-01-01 was a Thursday: three days after a Monday
-                minute.append((local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK)
-                hour.append(d * 24 + (local_s % 86400) // 3600)
+                minutes.append((local_s // 60 + 3 * 1440) % MINUTES_PER_WEEK)
+                hours.append(d * 24 + (local_s % 86400) // 3600)
             g = self.tz_of
-            found = (np.array(minute, dtype=np.int64)[g], np.array(day, dtype=np.int64)[g],
-                     np.array(hour, dtype=np.int64)[g])
+            found = (np.array(minutes, dtype=np.int64)[g], np.array(days, dtype=np.int64)[g],
+                     np.array(hours, dtype=np.int64)[g])
             for arr in found:
                 arr.flags.writeable = False
             cache[quarter] = found
