@@ -231,12 +231,17 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     own timezone. ``state`` must be laid out for ``roster`` (``state.for_officers``)."""
     minute, day, hour = roster.local_clock(now)
     local_date = now.astimezone(zone(lead.timezone)).date() if lead.timezone else now.date()
-    expiry = roster.license_expiry(lead.state)
+    licensing = _licensing_codes(roster, lead.state, local_date.toordinal())
     codes = np.zeros(len(roster), dtype=np.int8)
     # Later assignments win: go from the last-checked reason back to the first.
-    codes[np.where(state.hour_key == hour, state.hour_count, 0) >= roster.cap_hourly] = \
-        _AT_HOURLY_CAP
-    codes[np.where(state.day_key == day, state.day_count, 0) >= roster.cap_daily] = _AT_DAILY_CAP
+    # a count from another hour or day is zero, which only a cap of zero reaches
+    at_hourly = (state.hour_count >= roster.cap_hourly) & (state.hour_key == hour)
+    at_daily = (state.day_count >= roster.cap_daily) & (state.day_key == day)
+    if roster.has_zero_caps:
+        at_hourly |= roster.cap_hourly == 0
+        at_daily |= roster.cap_daily == 0
+    codes[at_hourly] = _AT_HOURLY_CAP
+    codes[at_daily] = _AT_DAILY_CAP
     codes[state.open_leads >= roster.cap_open] = _AT_MAX_OPEN
     codes[~roster.on_shift_flat[roster.row_start + minute]] = _OFF_SHIFT
     for i in roster.with_away_periods:
@@ -248,9 +253,26 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
             j = roster.index.get(oid)
             if j is not None:
                 codes[j] = _EXCLUDED
-    codes[expiry < local_date.toordinal()] = _LICENSE_EXPIRED
-    codes[expiry == 0] = _NOT_LICENSED
+    np.copyto(codes, licensing, where=licensing > 0)
     return Constraints(codes, minute, day, hour)
+
+
+def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarray:
+    """(M,) int8: not licensed in ``state`` or license expired by the date, 0 where licensed;
+    cached on the roster per state and day."""
+    cache = roster.mask_cache()
+    key = ("licensing", state, date_ordinal)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 4096:
+            cache.clear()
+        expiry = roster.license_expiry(state)
+        found = np.zeros(len(roster), dtype=np.int8)
+        found[expiry < date_ordinal] = _LICENSE_EXPIRED
+        found[expiry == 0] = _NOT_LICENSED
+        found.flags.writeable = False
+        cache[key] = found
+    return found
 
 
 def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
@@ -357,8 +379,8 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     if held.any():
         members = np.flatnonzero(held)
         until = hold_until(members, hc, roster, now)
-        counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES))
-        why = "; ".join(f"{counts[c]} {REASON_TEXT_BY_CODE[c]}" for c in np.flatnonzero(counts))
+        counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES)).tolist()
+        why = "; ".join(f"{n} {REASON_TEXT_BY_CODE[c]}" for c, n in enumerate(counts) if n)
         reason = f"held: no officer in pool {pools} can take it now ({why})"
         return Decision(lead.lead_id, Status.HELD, reason, None, None, EMPTY_DELTA, explanation,
                         1.0, policy.name, policy.version, action.priority.value, None, until)
@@ -378,9 +400,10 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
 
 def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
              order: np.ndarray, scores: np.ndarray | None, propensity: float,
-             prefer: str | None = None) -> Decision:
+             prefer: str | None = None, candidates: np.ndarray | None = None) -> Decision:
     """Turn a plan and a ranking of its eligible officers into the decision: the offer (one
-    officer or several), the state delta and the explanation."""
+    officer or several), the state delta and the explanation. ``candidates``: the plan's
+    eligible officers as roster indices, when the caller has them."""
     if prefer is not None and prefer in roster.index:
         i = roster.index[prefer]
         if p.eligible[i]:
@@ -395,10 +418,14 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
     explanation = Explanation(policy.name, policy.version, policy.routing.method, p.rule_path,
                               p.traces, roster, p.notes)
     spec = p.action.offer
-    k = 1 if spec.mode == "assign" else spec.max_officers
-    offered = tuple(roster.ids[order[:k]].tolist())
+    ids = roster.ids_tuple
+    if spec.mode == "assign":
+        offered: tuple[str, ...] = (ids[int(order[0])],)
+    else:
+        offered = tuple(ids[i] for i in order[:spec.max_officers].tolist())
     offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
-    weight = eligible_weight(roster, np.flatnonzero(p.eligible), weighted(policy))
+    weight = eligible_weight(roster, np.flatnonzero(p.eligible) if candidates is None
+                             else candidates, weighted(policy))
     pool = p.step.pool
     if len(offered) == 1:
         delta = claim_delta(roster, policy, state, pool, int(order[0]), now, weight, p.hc)
@@ -440,7 +467,7 @@ def decide(
         rotations ignore it.
     """
     roster = officers if isinstance(officers, Roster) else Roster(officers)
-    if state.officer_ids != roster.ids_tuple:
+    if state.officer_ids is not roster.ids_tuple and state.officer_ids != roster.ids_tuple:
         state = state.for_officers(roster.ids_tuple)
     found = plan(lead, roster, policy, state, now, exclude)
     if isinstance(found, Decision):
@@ -454,7 +481,7 @@ def decide(
     if selection.defer is not None:
         return _deferred(found, roster, policy, now, selection)
     return conclude(found, roster, policy, state, now, selection.order, selection.scores,
-                    selection.propensity, prefer)
+                    selection.propensity, prefer, ctx.candidates)
 
 
 def _deferred(p: Plan, roster: Roster, policy: Policy, now: datetime, selection: Selection

@@ -291,6 +291,7 @@ class Roster:
         self.cap_open = np.array([_cap(o.caps.max_open) for o in self.officers], dtype=np.int64)
         self.cap_daily = np.array([_cap(o.caps.daily) for o in self.officers], dtype=np.int64)
         self.cap_hourly = np.array([_cap(o.caps.hourly) for o in self.officers], dtype=np.int64)
+        self.has_zero_caps = bool((self.cap_daily == 0).any() or (self.cap_hourly == 0).any())
         # working hours: (M, minutes per week) bitmap, one row per officer, in its own timezone
         self.on_shift = np.ones((m, MINUTES_PER_WEEK), dtype=bool)
         for i, officer in enumerate(self.officers):

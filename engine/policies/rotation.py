@@ -56,7 +56,7 @@ _TIE = 1e-9
 def rotation_order(ctx: SelectionContext, weighted: bool) -> np.ndarray:
     """The candidates (roster indices) in rotation order."""
     cand = ctx.candidates
-    stride = 1.0 / ctx.roster.weights[cand] if weighted else np.ones(len(cand))
+    stride: np.ndarray | float = 1.0 / ctx.roster.weights[cand] if weighted else 1.0
     start = np.maximum(ctx.rotation.passes[cand], ctx.rotation.virtual_time - stride)
     finish = np.round((start + stride) / _TIE)
     keys = (seeded_order(ctx.roster, ctx.seed)[cand], ctx.state.last_assigned_s[cand], finish)
