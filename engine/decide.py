@@ -257,6 +257,35 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     return Constraints(codes, minute, day, hour)
 
 
+def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
+                       officer: int) -> Reason:
+    """``hard_constraints`` for one officer (a roster index): the first check they fail at
+    ``now``, or ``Reason.OK``. For a caller who needs one answer, such as an officer accepting
+    an offer (caps may have filled since it was made); the same checks in the same order,
+    without computing them for everyone."""
+    i = officer
+    local_date = now.astimezone(zone(lead.timezone)).date() if lead.timezone else now.date()
+    expiry = int(roster.license_expiry(lead.state)[i])
+    if expiry == 0:
+        return Reason.NOT_LICENSED
+    if expiry < local_date.toordinal():
+        return Reason.LICENSE_EXPIRED
+    if roster.status_away[i]:
+        return Reason.STATUS_AWAY
+    if any(p.covers(now) for p in roster.officers[i].away):
+        return Reason.TIME_OFF
+    minute, day, hour = roster.local_clock(now)
+    if not roster.on_shift_flat[roster.row_start[i] + minute[i]]:
+        return Reason.OFF_SHIFT
+    if state.open_leads[i] >= roster.cap_open[i]:
+        return Reason.AT_MAX_OPEN
+    if (state.day_count[i] if state.day_key[i] == day[i] else 0) >= roster.cap_daily[i]:
+        return Reason.AT_DAILY_CAP
+    if (state.hour_count[i] if state.hour_key[i] == hour[i] else 0) >= roster.cap_hourly[i]:
+        return Reason.AT_HOURLY_CAP
+    return Reason.OK
+
+
 def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarray:
     """(M,) int8: not licensed in ``state`` or license expired by the date, 0 where licensed;
     cached on the roster per state and day."""
@@ -524,7 +553,7 @@ def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
 
 
 __all__ = ["Constraints", "Decision", "Explanation", "Offer", "Reason", "Status",
-           "claim_delta", "decide", "hard_constraints", "hold_until"]
+           "claim_delta", "decide", "hard_constraints", "hold_until", "officer_constraint"]
 
 
 def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_leads: int

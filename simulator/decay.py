@@ -85,6 +85,7 @@ class ResponseDecay:
     competitor: Competitor | None = None
     _log_t: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _log_g: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _knots: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.knots) < 1:
@@ -102,6 +103,7 @@ class ResponseDecay:
         power = 1.0 - self.flatten
         object.__setattr__(self, "_log_t", tuple(math.log(t) for t in delays))
         object.__setattr__(self, "_log_g", tuple(power * math.log(g) for g in values))
+        object.__setattr__(self, "_knots", (np.array(self._log_t), np.array(self._log_g)))
 
     def odds_multiplier(self, delay_s: float) -> float:
         """``g(delay_s)``, without the competitor (a scalar: the simulation's hot path)."""
@@ -121,7 +123,7 @@ class ResponseDecay:
     def odds_multipliers(self, delay_s: np.ndarray) -> np.ndarray:
         """``g`` for an array of delays (seconds), same shape."""
         d = np.maximum(np.asarray(delay_s, dtype=float), 1e-9)
-        return np.exp(np.interp(np.log(d), np.array(self._log_t), np.array(self._log_g)))
+        return np.exp(np.interp(np.log(d), *self._knots))
 
     def contact_probability(self, base: float, delay_s: float) -> float:
         """Probability of contact-and-qualify at ``delay_s`` for a lead whose best-case

@@ -20,7 +20,7 @@ for the methods that need them, a batcher and a price refresher):
 - contact: the outcome stages are drawn from the world's truth at the actual delay;
 - closing: the officer's open lead is released (``state.release``) days later.
 
-A claim on an offer is checked with ``engine.decide.hard_constraints`` at the moment of
+A claim on an offer is checked with ``engine.decide.officer_constraint`` at the moment of
 acceptance: the engine's ``claim_delta`` does not re-check caps, and an officer who took
 other leads since the offer may be at a cap by then.
 """
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from engine.decide import Decision, Status, claim_delta, decide, hard_constraints
+from engine.decide import Decision, Status, claim_delta, decide, officer_constraint
 from engine.io import collector_paused
 from engine.policies import SCORING_METHODS, Scorer, batch_window_s
 from engine.policies.rotation import eligible_weight
@@ -395,13 +395,12 @@ class _Run:
         """Officer ``o`` accepts the offer now: take the lead if the engine still finds them
         eligible (caps may have filled since the offer)."""
         now = self._now(self.env.now)
-        hc = hard_constraints(self.leads[i], self.roster, self.state, now)
-        if hc.codes[o] != 0:
+        if officer_constraint(self.leads[i], self.roster, self.state, now, o):
             self.claim_refusals += 1
             self._log(i, Event.CLAIM_REFUSED, o)
             return False
         self.state.apply(claim_delta(self.roster, self.policy, self.state, d.pool or "", o, now,
-                                     d.pool_weight, hc))
+                                     d.pool_weight))
         return True
 
     # -- the held queue ----------------------------------------------------------------------

@@ -259,8 +259,21 @@ class OracleScorer:
         self.clock = clock
         self.index = {lead.lead_id: i for i, lead in enumerate(leads)}
         response = world.params.response
-        self._spread = np.exp(response.within_sigma * np.sqrt(2.0) * self._nodes)
-        self._w = self._weights / np.sqrt(np.pi)
+        spread = np.exp(response.within_sigma * np.sqrt(2.0) * self._nodes)
+        w = self._weights / np.sqrt(np.pi)
+        # the response at each quadrature node: median x spread, plus the busy tail's mean
+        # with its probability (one decay evaluation for both)
+        busy = response.busy_probability
+        self._offsets = spread
+        self._w = w
+        if busy > 0:
+            self._offsets = np.concatenate((spread, spread))
+            self._w = np.concatenate(((1.0 - busy) * w, busy * w))
+            self._busy_s = np.concatenate((np.zeros(len(spread)),
+                                           np.full(len(spread), response.busy_mean_s)))
+        else:
+            self._busy_s = np.zeros(len(spread))
+        self._at: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._hour_mult = np.array(response.hour_multipliers)
         self._officers = np.arange(len(world.roster))
         self._cache: dict[str, tuple[np.ndarray, float, float]] = {}
@@ -278,24 +291,30 @@ class OracleScorer:
             value = self.value[idx]
             base = self.features.contact_base[idx]
             waited = np.maximum(t_s - self.arrival_s[idx], 0.0)
-        response = self.world.params.response
-        officers = self._officers
-        start = t_s + self.world.traits.latency_s
-        start = start + self.clock.wait_to_shift_many(officers, start)
-        hour = self.clock.local_hour_many(officers, np.minimum(start, self.clock_end()))
-        median = self.world.traits.median_response_s * self._hour_mult[hour] * \
-            (1.0 + response.load_slope * state.open_leads)
-        # delay from arrival: waited so far + (start - now) + response
-        until_start = start - t_s
+        until_start, median = self._officers_at(t_s)
+        median = median * (1.0 + self.world.params.response.load_slope * state.open_leads)
+        # delay from arrival: waited so far + (start - now) + response, at each node of the
+        # spread (and each again with the busy tail added)
         delay = (waited[:, None, None] + until_start[None, :, None]
-                 + median[None, :, None] * self._spread[None, None, :])
+                 + median[None, :, None] * self._offsets[None, None, :] + self._busy_s)
         q = self.world.decay.contact_probabilities(base[:, None, None], delay) @ self._w
-        busy = response.busy_probability
-        if busy > 0:
-            tied = self.world.decay.contact_probabilities(
-                base[:, None, None], delay + response.busy_mean_s) @ self._w
-            q = (1.0 - busy) * q + busy * tied
         return value * q
+
+    def _officers_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(M,) seconds from ``t_s`` until each officer starts answering (notification
+        latency, then their shift), and their median response at that local hour; cached
+        per moment (leads retried together, forecast hours repeating across refreshes)."""
+        found = self._at.get(t_s)
+        if found is None:
+            if len(self._at) > 100_000:
+                self._at.clear()
+            officers = self._officers
+            start = t_s + self.world.traits.latency_s
+            start = start + self.clock.wait_to_shift_many(officers, start)
+            hour = self.clock.local_hour_many(officers, np.minimum(start, self.clock_end()))
+            found = self._at[t_s] = (start - t_s,
+                                     self.world.traits.median_response_s * self._hour_mult[hour])
+        return found
 
     def _outside(self, leads: Sequence[Lead]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value (L, M), contact base (L,), received (L,) SimPy s) of leads outside the

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.decide import Reason, Status, decide
 from engine.state import RoutingState
@@ -201,3 +203,41 @@ def test_reason_codes_are_ordered_structural_before_temporary():
     roster = make_roster(("X", {"licensed_states": "CA", "work_hours": "Sat 09:00-10:00"}), "OK")
     assert excluded(decide_now(roster)) == {"not_licensed": ["X"]}
     assert Reason.NOT_LICENSED < Reason.OFF_SHIFT
+
+
+@settings(max_examples=200, deadline=None)
+@given(minutes=st.integers(0, 14 * 1440), open_leads=st.lists(st.integers(0, 4), min_size=5,
+                                                               max_size=5),
+       day_counts=st.lists(st.integers(0, 4), min_size=5, max_size=5),
+       hour_counts=st.lists(st.integers(0, 3), min_size=5, max_size=5),
+       stale=st.lists(st.booleans(), min_size=5, max_size=5))
+def test_officer_constraint_agrees_with_hard_constraints(minutes, open_leads, day_counts,
+                                                         hour_counts, stale):
+    """The one-officer check gives each officer the same reason as the check for everyone,
+    at any moment of two weeks and any counts (current or from an earlier day and hour)."""
+    from datetime import timedelta
+
+    from engine.decide import Reason, hard_constraints, officer_constraint
+    from engine.state import RoutingState
+
+    roster = make_roster(
+        ("A", {"max_open": "2", "daily_cap": "3", "hourly_cap": "1",
+               "work_hours": "Mon-Fri 09:00-17:00"}),
+        ("B", {"timezone": "America/Los_Angeles", "work_hours": "Mon-Sat 08:00-12:00",
+               "daily_cap": "0"}),
+        ("C", {"licensed_states": "CA"}),
+        ("D", {"status": "away"}),
+        ("E", {"timezone": "Asia/Kathmandu", "hourly_cap": "2",
+               "licensed_states": "TX:2025-03-05"}),
+    )
+    now = TUESDAY_15_UTC + timedelta(minutes=minutes)
+    lead = make_lead()
+    state = RoutingState.empty(roster.ids_tuple)
+    _, day, hour = roster.local_clock(now)
+    for i in range(5):
+        state.open_leads[i] = open_leads[i]
+        state.day_count[i], state.day_key[i] = day_counts[i], day[i] - stale[i]
+        state.hour_count[i], state.hour_key[i] = hour_counts[i], hour[i] - stale[i]
+    everyone = hard_constraints(lead, roster, state, now).codes
+    for i in range(5):
+        assert officer_constraint(lead, roster, state, now, i) == Reason(int(everyone[i]))
