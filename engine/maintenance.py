@@ -42,18 +42,27 @@ def reprice_due(policy: Policy, state: RoutingState, now: datetime) -> bool:
 
 
 def forecast_values(scorer: Scorer, forecast: Sequence[Lead], roster: Roster,
-                    state: RoutingState) -> np.ndarray:
+                    state: RoutingState, arrival_s: np.ndarray | None = None) -> np.ndarray:
     """(N, M) the scorer's estimates for each forecast lead as if routed when it arrives:
     leads are scored by the hour they arrive in, at the start of that hour (the response a
-    lead can expect depends on who is on shift then, not when the forecast is made)."""
+    lead can expect depends on who is on shift then, not when the forecast is made).
+    ``arrival_s``: the leads' POSIX arrival seconds, when the caller has them."""
     value = np.empty((len(forecast), len(roster)))
-    by_hour: dict[int, list[int]] = {}
-    for row, lead in enumerate(forecast):
-        by_hour.setdefault(int(lead.received_at.timestamp()) // 3600, []).append(row)
-    for hour, rows in by_hour.items():
-        at = datetime.fromtimestamp(hour * 3600, tz=forecast[rows[0]].received_at.tzinfo)
+    if not forecast:
+        return value
+    hours = (_arrival_s(forecast) if arrival_s is None else arrival_s) // 3600
+    tz = forecast[0].received_at.tzinfo
+    for hour in np.unique(hours):
+        rows = np.flatnonzero(hours == hour)
+        at = datetime.fromtimestamp(int(hour) * 3600, tz=tz)
         value[rows] = scorer.score([forecast[r] for r in rows], roster, state, at)
     return value
+
+
+def _arrival_s(forecast: Sequence[Lead]) -> np.ndarray:
+    """(N,) int64 POSIX seconds of each lead's arrival."""
+    return np.fromiter((int(lead.received_at.timestamp()) for lead in forecast),
+                       dtype=np.int64, count=len(forecast))
 
 
 def forecast_eligibility(policy: Policy, roster: Roster, forecast: Sequence[Lead]
@@ -71,14 +80,15 @@ def forecast_eligibility(policy: Policy, roster: Roster, forecast: Sequence[Lead
 
 
 def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
-            scorer: Scorer, forecast: Sequence[Lead], *, eligible: np.ndarray | None = None
-            ) -> np.ndarray:
+            scorer: Scorer, forecast: Sequence[Lead], *, eligible: np.ndarray | None = None,
+            arrival_s: np.ndarray | None = None) -> np.ndarray:
     """Capacity prices ((M,), value units) from the LP relaxation of assigning ``forecast``
     (leads expected over the horizon, with their expected arrival times: a sample of the
     demand, never the realized future) to officers under their daily caps.
 
     A forecast lead's eligible officers are those its rule's chain allows at its own arrival
-    time (``forecast_eligibility``, or ``eligible`` when the caller has it), with caps left
+    time (``forecast_eligibility``, or ``eligible`` when the caller has it; ``arrival_s``,
+    their POSIX arrival seconds, likewise), with caps left
     to the capacity constraint; its value is the scorer's estimate at that time
     (``forecast_values``). An officer with a daily cap
     has one capacity per local day the horizon reaches (what is left of today's cap, then
@@ -99,7 +109,8 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
     elif eligible.shape != (len(forecast), len(roster)):
         raise ValueError(f"eligible must have shape ({len(forecast)}, {len(roster)}), "
                          f"got {eligible.shape}")
-    value = forecast_values(scorer, forecast, roster, state)
+    arrival_s = _arrival_s(forecast) if arrival_s is None else arrival_s.astype(np.int64)
+    value = forecast_values(scorer, forecast, roster, state, arrival_s)
     if params.objective == "revenue":
         amounts = np.array([lead.loan_amount_usd for lead in forecast])
         value = value * (amounts * params.margin_rate)[:, None]
@@ -109,14 +120,12 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
     _, today, _ = roster.local_clock(now)
     days = int(np.ceil(horizon_s / 86400.0)) + 1  # today and each later day reached
     capped = roster.cap_daily != NO_CAP
-    lead_day = np.empty((n, m), dtype=np.int64)  # local day of arrival, relative to today
-    day_of: dict[int, np.ndarray] = {}  # by quarter hour: zones change offset on one
-    for row, lead in enumerate(forecast):
-        quarter = int(lead.received_at.timestamp()) // 900
-        found_day = day_of.get(quarter)
-        if found_day is None:
-            found_day = day_of[quarter] = roster.local_clock(lead.received_at)[1] - today
-        lead_day[row] = found_day
+    # local day of arrival, relative to today (fixed within a quarter hour of UTC)
+    quarters, first = np.unique(arrival_s // 900, return_inverse=True)
+    tz = forecast[0].received_at.tzinfo
+    days_by_quarter = np.array([roster.local_clock(datetime.fromtimestamp(int(q) * 900, tz=tz))[1]
+                                for q in quarters])
+    lead_day = days_by_quarter[first] - today
     # columns (officer, day): a capped officer's lead goes to the day it arrives on; an
     # uncapped officer has one column (day 0) for every lead
     on_day = lead_day[:, :, None] == np.arange(days)

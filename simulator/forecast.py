@@ -36,6 +36,12 @@ class Forecast:
         assert self._leads is not None
         return self._leads
 
+    @property
+    def arrival_s(self) -> np.ndarray:
+        """(N,) SimPy seconds of each lead of ``leads``."""
+        self.leads  # noqa: B018 - drawn on first use
+        return self._arrival
+
     def window(self, t_s: float, horizon_s: float) -> tuple[list[Lead], np.ndarray]:
         """The forecast leads of ``[t_s, t_s + horizon_s)`` and their rows in ``leads``."""
         self._sample(t_s + horizon_s)

@@ -501,7 +501,8 @@ class _Run:
             if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
                 eligible = forecast_eligibility(self.policy, self.roster, forecast.leads)
             prices = reprice(self.policy, self.roster, self.state, now, self._require_scorer(),
-                             leads, eligible=eligible[rows])
+                             leads, eligible=eligible[rows],
+                             arrival_s=self.clock.start_unix + forecast.arrival_s[rows])
             self.state.set_prices(prices, now.timestamp())
             yield self.env.timeout(every_s)
 

@@ -158,17 +158,17 @@ class DualPrice:
         values = lead_values(ctx, self.params)
         prices = ctx.state.prices[ctx.candidates]
         keys = values - prices
-        chosen = rank_with_exploration(ctx, keys, values, self.params)
         if self.defer and ctx.state.prices_set_s > -np.inf and keys.max() < 0.0:
-            best = int(np.argmax(keys))
+            # nobody is offered the lead: ranked by reduced value for the explanation only
+            order = np.argsort(-keys, kind="stable")
+            best = int(order[0])
+            now_s = ctx.now.timestamp()
             until = ctx.state.prices_set_s + self.every_s
-            if until <= ctx.now.timestamp():
-                until = ctx.now.timestamp() + self.every_s
-            return Selection(chosen.order, chosen.propensity, chosen.scores,
+            return Selection(ctx.candidates[order], 1.0, values[order],
                              defer=f"worth less than the capacity it would use (best value "
                                    f"{values[best]:.4g}, price {prices[best]:.4g})",
-                             defer_until=until)
-        return chosen
+                             defer_until=until if until > now_s else now_s + self.every_s)
+        return rank_with_exploration(ctx, keys, values, self.params)
 
 
 @dataclass(frozen=True, slots=True)
