@@ -138,14 +138,28 @@ class ResponseDecay:
 
     def contact_probabilities(self, base: np.ndarray, delay_s: np.ndarray) -> np.ndarray:
         """Vectorized ``contact_probability`` (broadcasting ``base`` against ``delay_s``)."""
-        base = np.minimum(np.asarray(base, dtype=float), 1.0 - 1e-12)
-        odds = base / (1.0 - base) * self.odds_multipliers(delay_s)
-        p = odds / (1.0 + odds)
+        return self.with_delay_terms(base, *self.delay_terms(delay_s))
+
+    def delay_terms(self, delay_s: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """What ``contact_probabilities`` takes from the delay alone: ``g(delay)`` and the
+        chance no competitor got there first (None without a competitor). For many leads at
+        the same delays, compute these once and apply them with ``with_delay_terms``."""
+        survival = None
         if self.competitor is not None:
             c = self.competitor
-            p = p * (1.0 - c.steal_probability
-                     * (1.0 - np.exp(-np.asarray(delay_s, dtype=float) / c.mean_first_contact_s)))
-        return p
+            survival = 1.0 - c.steal_probability * (
+                1.0 - np.exp(-np.asarray(delay_s, dtype=float) / c.mean_first_contact_s))
+        return self.odds_multipliers(delay_s), survival
+
+    @staticmethod
+    def with_delay_terms(base: np.ndarray, g: np.ndarray, survival: np.ndarray | None
+                         ) -> np.ndarray:
+        """Contact probabilities from best-case probabilities ``base`` and ``delay_terms``
+        (broadcasting)."""
+        base = np.minimum(np.asarray(base, dtype=float), 1.0 - 1e-12)
+        odds = base / (1.0 - base) * g
+        p = odds / (1.0 + odds)
+        return p if survival is None else p * survival
 
     def window_mean(self, start_s: float, end_s: float, points: int = 20001) -> float:
         """Mean of ``g`` over contact times uniform in ``[start_s, end_s]`` (for the ratios)."""

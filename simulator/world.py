@@ -293,11 +293,16 @@ class OracleScorer:
             waited = np.maximum(t_s - self.arrival_s[idx], 0.0)
         until_start, median = self._officers_at(t_s)
         median = median * (1.0 + self.world.params.response.load_slope * state.open_leads)
-        # delay from arrival: waited so far + (start - now) + response, at each node of the
-        # spread (and each again with the busy tail added)
-        delay = (waited[:, None, None] + until_start[None, :, None]
-                 + median[None, :, None] * self._offsets[None, None, :] + self._busy_s)
-        q = self.world.decay.contact_probabilities(base[:, None, None], delay) @ self._w
+        # delay from now: until the officer starts + their response, at each node of the
+        # spread (and each again with the busy tail added); from arrival, plus the wait
+        grid = until_start[:, None] + median[:, None] * self._offsets + self._busy_s  # (M, K)
+        decay = self.world.decay
+        if not waited.any():  # all just arrived (a forecast hour): the grid's terms serve all
+            g, survival = decay.delay_terms(grid)
+            q = decay.with_delay_terms(base[:, None, None], g, survival) @ self._w
+        else:
+            q = decay.contact_probabilities(base[:, None, None],
+                                            waited[:, None, None] + grid) @ self._w
         return value * q
 
     def _officers_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:

@@ -92,3 +92,38 @@ def test_oracle_scores_are_probabilities_led_by_the_true_value(small_inputs):
         inp.world.roster.ids_tuple), now)
     assert scores.shape == (20, len(inp.world.roster))
     assert np.all((scores >= 0) & (scores <= inp.value[:20] + 1e-12))
+
+
+def test_oracle_matches_the_truth_computed_pair_by_pair(small_inputs):
+    """The oracle's vectorized scores (one shared delay grid when no lead has waited, the
+    general path otherwise) equal the truth computed pair by pair with the scalar decay."""
+    inp = small_inputs
+    oracle = OracleScorer(inp.world, inp.stream.leads, inp.features, inp.value,
+                          inp.stream.arrival_s, inp.clock)
+    world, clock = inp.world, inp.clock
+    response = world.params.response
+    nodes, weights = np.polynomial.hermite.hermgauss(5)
+    state = RoutingState.empty(world.roster.ids_tuple)
+    state.open_leads[:] = np.arange(len(world.roster)) % 4
+    rows = list(range(40, 46))
+    leads = [inp.stream.leads[i] for i in rows]
+    for t_s in (inp.stream.arrival_s[rows[0]], inp.stream.arrival_s[rows[-1]] + 600.0):
+        got = oracle.score(leads, world.roster, state, clock.datetime_at(t_s))
+        for r, i in enumerate(rows):
+            waited = max(t_s - inp.stream.arrival_s[i], 0.0)
+            for o in range(len(world.roster)):
+                start = t_s + world.traits.latency_s[o]
+                start += clock.wait_to_shift_s(o, start)
+                median = world.traits.median_response_s[o] * \
+                    response.hour_multipliers[clock.local_hour(o, start)] * \
+                    (1.0 + response.load_slope * state.open_leads[o])
+                q = 0.0
+                for z, w in zip(nodes, weights, strict=True):
+                    delay = waited + (start - t_s) + median * np.exp(
+                        response.within_sigma * np.sqrt(2.0) * z)
+                    p = world.decay.contact_probability(inp.features.contact_base[i], delay)
+                    tied = world.decay.contact_probability(inp.features.contact_base[i],
+                                                           delay + response.busy_mean_s)
+                    q += w / np.sqrt(np.pi) * ((1 - response.busy_probability) * p
+                                               + response.busy_probability * tied)
+                assert got[r, o] == pytest.approx(inp.value[i, o] * q, rel=1e-9, abs=1e-15)
