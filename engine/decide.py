@@ -230,8 +230,7 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     Licensing is checked on the lead's date at the property; hours and caps in each officer's
     own timezone. ``state`` must be laid out for ``roster`` (``state.for_officers``)."""
     minute, day, hour = roster.local_clock(now)
-    local_date = now.astimezone(zone(lead.timezone)).date() if lead.timezone else now.date()
-    licensing = _licensing_codes(roster, lead.state, local_date.toordinal())
+    licensing = _licensing_codes(roster, lead.state, _local_day(lead, now))
     codes = np.zeros(len(roster), dtype=np.int8)
     # Later assignments win: go from the last-checked reason back to the first.
     # a count from another hour or day is zero, which only a cap of zero reaches
@@ -243,7 +242,7 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     codes[at_hourly] = _AT_HOURLY_CAP
     codes[at_daily] = _AT_DAILY_CAP
     codes[state.open_leads >= roster.cap_open] = _AT_MAX_OPEN
-    codes[~roster.on_shift_flat[roster.row_start + minute]] = _OFF_SHIFT
+    codes[roster.off_shift(now)] = _OFF_SHIFT
     for i in roster.with_away_periods:
         if any(p.covers(now) for p in roster.officers[i].away):
             codes[i] = _TIME_OFF
@@ -264,11 +263,10 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
     an offer (caps may have filled since it was made); the same checks in the same order,
     without computing them for everyone."""
     i = officer
-    local_date = now.astimezone(zone(lead.timezone)).date() if lead.timezone else now.date()
     expiry = int(roster.license_expiry(lead.state)[i])
     if expiry == 0:
         return Reason.NOT_LICENSED
-    if expiry < local_date.toordinal():
+    if expiry < _local_day(lead, now):
         return Reason.LICENSE_EXPIRED
     if roster.status_away[i]:
         return Reason.STATUS_AWAY
@@ -284,6 +282,23 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
     if (state.hour_count[i] if state.hour_key[i] == hour[i] else 0) >= roster.cap_hourly[i]:
         return Reason.AT_HOURLY_CAP
     return Reason.OK
+
+
+_LOCAL_DAYS: dict[tuple[str, int], int] = {}
+
+
+def _local_day(lead: Lead, now: datetime) -> int:
+    """The date ordinal at the property at ``now`` (``now``'s own date without a timezone);
+    fixed within a quarter hour of UTC, so cached per zone and quarter hour."""
+    if not lead.timezone:
+        return now.date().toordinal()
+    key = (lead.timezone, int(now.timestamp()) // 900)
+    found = _LOCAL_DAYS.get(key)
+    if found is None:
+        if len(_LOCAL_DAYS) > 65536:
+            _LOCAL_DAYS.clear()
+        found = _LOCAL_DAYS[key] = now.astimezone(zone(lead.timezone)).date().toordinal()
+    return found
 
 
 def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarray:

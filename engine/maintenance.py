@@ -55,7 +55,7 @@ def forecast_values(scorer: Scorer, forecast: Sequence[Lead], roster: Roster,
     for hour in np.unique(hours):
         rows = np.flatnonzero(hours == hour)
         at = datetime.fromtimestamp(int(hour) * 3600, tz=tz)
-        value[rows] = scorer.score([forecast[r] for r in rows], roster, state, at)
+        value[rows] = scorer.score([forecast[r] for r in rows.tolist()], roster, state, at)
     return value
 
 

@@ -362,6 +362,22 @@ class Roster:
         into = epoch_s // 60 - quarter * 15  # minutes into the quarter hour
         return (minute0 + into if into else minute0), day, hour
 
+    def off_shift(self, now: datetime) -> np.ndarray:
+        """(M,) bool, read-only: officers outside their working hours at ``now``. Computed
+        for the fifteen minutes of a quarter hour of UTC at once (see ``local_clock``)."""
+        epoch_s = int(now.timestamp())
+        quarter = epoch_s // 900
+        cache: dict[int, np.ndarray] = self.__dict__.setdefault("_off_shift", {})
+        found = cache.get(quarter)
+        if found is None:
+            if len(cache) > 4096:
+                cache.clear()
+            minute0 = self.local_clock(datetime.fromtimestamp(quarter * 900, tz=UTC))[0]
+            found = ~self.on_shift_flat[self.row_start + minute0 + np.arange(15)[:, None]]
+            found.flags.writeable = False
+            cache[quarter] = found
+        return found[epoch_s // 60 - quarter * 15]
+
     def mask_cache(self) -> dict[object, np.ndarray]:
         """A per-roster cache for officer masks derived from it (pools, languages, specialties)."""
         return self.__dict__.setdefault("_masks", {})

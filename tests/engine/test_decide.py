@@ -219,3 +219,22 @@ def test_local_clock_is_right_at_every_minute_around_a_change(moment):
             assert hour[i] == local.toordinal() * 24 + local.hour
             assert minute[i] == (local.weekday() * 1440 + local.hour * 60
                                  + local.minute) % MINUTES_PER_WEEK, (zones[i], t)
+
+
+def test_off_shift_follows_each_officers_local_hours():
+    """Roster.off_shift (cached per quarter hour) agrees with the working hours read in each
+    officer's own zone, minute by minute across two days and a US clock change."""
+    from datetime import datetime, timedelta
+
+    zones = ["America/Chicago", "America/St_Johns", "Asia/Kathmandu", "America/Los_Angeles"]
+    roster = make_roster(*[(f"Z{k}", {"timezone": z, "work_hours": "Mon-Sat 01:30-02:45"})
+                           for k, z in enumerate(zones)])
+    start = datetime.fromisoformat("2025-03-08T00:00:00+00:00")
+    for step in range(0, 2 * 1440, 3):
+        t = start + timedelta(minutes=step, seconds=41)
+        off = roster.off_shift(t)
+        for i in range(len(zones)):
+            local = t.astimezone(roster.zones[i])
+            minutes = local.hour * 60 + local.minute
+            working = local.weekday() < 6 and 90 <= minutes < 165
+            assert off[i] == (not working), (zones[i], t, local)
