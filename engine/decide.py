@@ -261,7 +261,7 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
     """``hard_constraints`` for one officer (a roster index): the first check they fail at
     ``now``, or ``Reason.OK``. For a caller who needs one answer, such as an officer accepting
     an offer (caps may have filled since it was made); the same checks in the same order,
-    without computing them for everyone."""
+    without computing them for everyone (``exclude`` has no part here)."""
     i = officer
     expiry = int(roster.license_expiry(lead.state)[i])
     if expiry == 0:
