@@ -95,9 +95,11 @@ def _row(lead: Lead, decision: Decision, detail: str) -> list[object]:
     explanation.update(status=decision.status.value, propensity=decision.propensity,
                        priority=decision.priority)
     if decision.offer is not None:
-        explanation["offer"] = {"mode": decision.offer.mode,
-                                "officer_ids": list(decision.offer.officer_ids),
-                                "accept_within_s": decision.offer.accept_within_s}
+        offer = decision.offer
+        explanation["offer"] = {"mode": offer.mode, "officer_ids": list(offer.officer_ids),
+                                "accept_within_s": offer.accept_within_s}
+        if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
+            explanation["offer"]["step_s"] = offer.step_s
     if decision.hold_until is not None:
         explanation["hold_until"] = decision.hold_until.isoformat()
     return [

@@ -188,6 +188,26 @@ def test_route_broadcast_offers_and_carries_rotation(tmp_path):
     assert firsts[0][0] != firsts[1][0]
 
 
+def test_route_escalation_says_when_each_next_officer_is_offered(tmp_path):
+    """An escalating offer lists the officers in order with step_s, so whoever acts on the
+    row knows when to notify the next one."""
+    officers = write_csv(tmp_path / "officers.csv", [officer_row("A"), officer_row("B")])
+    policy = tmp_path / "escalate.yaml"
+    policy.write_text(DEFAULT_POLICY.read_text().replace(
+        "offer: {mode: assign, accept_within_s: 900}",
+        "offer: {mode: escalate, max_officers: 2, step_s: 120, accept_within_s: 900}"))
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--policy", policy, "--out", out,
+                 "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    offer = json.loads(rows[0]["explanation"])["offer"]
+    assert rows[0]["status"] == "offered"
+    assert offer["mode"] == "escalate" and offer["step_s"] == 120
+    assert sorted(offer["officer_ids"]) == ["A", "B"]
+
+
 def test_route_explain_summary_counts_unlicensed(tmp_path, officers_csv):
     """``--explain summary`` counts officers not licensed in the state instead of listing."""
     leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
