@@ -8,7 +8,7 @@ The caller owns the schedule (the simulator's clock, an API worker): ``reprice_d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -21,12 +21,12 @@ from engine.policies.scoring import (
     DUAL_KEYS,
     ValueParams,
 )
-from engine.roster import NO_CAP, Roster
+from engine.roster import NEVER_OPENS, NO_CAP, Roster
 from engine.rules import Policy
 from engine.state import RoutingState
 
 __all__ = ["DEFAULT_HORIZON_S", "DEFAULT_REPRICE_EVERY_S", "forecast_eligibility",
-           "forecast_values", "reprice", "reprice_due", "reprice_every_s"]
+           "forecast_values", "next_reprice_at", "reprice", "reprice_due", "reprice_every_s"]
 
 
 def reprice_every_s(policy: Policy) -> float | None:
@@ -39,6 +39,24 @@ def reprice_every_s(policy: Policy) -> float | None:
 def reprice_due(policy: Policy, state: RoutingState, now: datetime) -> bool:
     every = reprice_every_s(policy)
     return every is not None and now.timestamp() - state.prices_set_s >= every
+
+
+def next_reprice_at(policy: Policy, roster: Roster, state: RoutingState, now: datetime
+                    ) -> datetime | None:
+    """When prices are next due for a refresh: ``reprice_every_s`` after the last one (now if
+    that has passed), or, when no officer is on shift then, at the first shift opening after
+    it: prices only steer decisions that have someone to offer a lead to, so a night or a
+    Sunday needs no refreshes. None for methods without prices."""
+    every = reprice_every_s(policy)
+    if every is None:
+        return None
+    at = datetime.fromtimestamp(max(now.timestamp(), state.prices_set_s + every), tz=now.tzinfo)
+    if roster.off_shift(at).all():
+        minute = roster.local_clock(at)[0]
+        wait = int(roster.next_open[roster.positions, minute].min())
+        if wait != NEVER_OPENS:
+            at = at.replace(second=0, microsecond=0) + timedelta(minutes=wait)
+    return at
 
 
 def forecast_values(scorer: Scorer, forecast: Sequence[Lead], roster: Roster,

@@ -490,8 +490,15 @@ class _Run:
 
     def repricer(self, every_s: float, forecast: Forecast
                  ) -> Generator[simpy.Event, Any, None]:
-        """Refreshes the dual-price method's capacity prices on its schedule."""
-        from engine.maintenance import DEFAULT_HORIZON_S, forecast_eligibility, reprice
+        """Refreshes the dual-price method's capacity prices on its schedule
+        (``engine.maintenance.next_reprice_at``: every ``reprice_every_s`` while someone is
+        on shift, then at the next shift opening)."""
+        from engine.maintenance import (
+            DEFAULT_HORIZON_S,
+            forecast_eligibility,
+            next_reprice_at,
+            reprice,
+        )
 
         horizon_s = float(self.policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
         eligible = np.zeros((0, len(self.roster)), dtype=bool)
@@ -504,7 +511,10 @@ class _Run:
                              leads, eligible=eligible[rows],
                              arrival_s=self.clock.start_unix + forecast.arrival_s[rows])
             self.state.set_prices(prices, now.timestamp())
-            yield self.env.timeout(every_s)
+            due = next_reprice_at(self.policy, self.roster, self.state, now)
+            assert due is not None
+            yield self.env.timeout(max((due - self.clock.start).total_seconds() - self.env.now,
+                                       every_s if due <= now else 0.0))
 
     def _require_scorer(self) -> Scorer:
         if self.scorer is None:

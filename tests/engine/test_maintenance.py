@@ -101,3 +101,20 @@ def test_precomputed_eligibility_gives_the_same_prices():
     with pytest.raises(ValueError, match="eligible must have shape"):
         reprice(POLICY, roster, state, TUESDAY_15_UTC, SkillScorer(), leads,
                 eligible=eligible[:5])
+
+
+def test_next_refresh_waits_for_someone_on_shift():
+    """Prices are due reprice_every_s after the last refresh while someone works; a refresh
+    that would fall when nobody is on shift moves to the first shift opening."""
+    from engine.maintenance import next_reprice_at
+
+    roster = make_roster(("A", {"work_hours": "Mon-Fri 09:00-17:00"}),
+                         ("B", {"work_hours": "Mon-Fri 10:00-18:00"}))  # America/Chicago
+    state = RoutingState.empty(roster.ids_tuple)
+    assert next_reprice_at(make_policy(), roster, state, TUESDAY_15_UTC) is None
+    state.set_prices(np.zeros(2), TUESDAY_15_UTC.timestamp())  # 09:00 in Chicago
+    assert next_reprice_at(POLICY, roster, state, TUESDAY_15_UTC) == \
+        TUESDAY_15_UTC + timedelta(seconds=600)
+    evening = TUESDAY_15_UTC + timedelta(hours=9)  # 18:00 in Chicago: everyone is off
+    state.set_prices(np.zeros(2), evening.timestamp())
+    assert next_reprice_at(POLICY, roster, state, evening) == TUESDAY_15_UTC + timedelta(days=1)
