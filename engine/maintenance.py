@@ -8,7 +8,7 @@ The caller owns the schedule (the simulator's clock, an API worker): ``reprice_d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 
@@ -20,8 +20,9 @@ from engine.policies.scoring import (
     DEFAULT_REPRICE_EVERY_S,
     DUAL_KEYS,
     ValueParams,
+    next_refresh_s,
 )
-from engine.roster import NEVER_OPENS, NO_CAP, Roster
+from engine.roster import NO_CAP, Roster
 from engine.rules import Policy
 from engine.state import RoutingState
 
@@ -50,13 +51,8 @@ def next_reprice_at(policy: Policy, roster: Roster, state: RoutingState, now: da
     every = reprice_every_s(policy)
     if every is None:
         return None
-    at = datetime.fromtimestamp(max(now.timestamp(), state.prices_set_s + every), tz=now.tzinfo)
-    if roster.off_shift(at).all():
-        minute = roster.local_clock(at)[0]
-        wait = int(roster.next_open[roster.positions, minute].min())
-        if wait != NEVER_OPENS:
-            at = at.replace(second=0, microsecond=0) + timedelta(minutes=wait)
-    return at
+    at_s = next_refresh_s(roster, state.prices_set_s, every, now.timestamp())
+    return datetime.fromtimestamp(at_s, tz=now.tzinfo)
 
 
 def forecast_values(scorer: Scorer, forecast: Sequence[Lead], roster: Roster,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
 
 from engine.policies.base import Selection, SelectionContext
 from engine.policies.rotation import rotation_order
+from engine.roster import NEVER_OPENS, Roster
 
 OBJECTIVES = ("conversions", "revenue")
 
@@ -130,6 +132,20 @@ DEFAULT_REPRICE_EVERY_S = 3600.0
 DEFAULT_HORIZON_S = 86400.0
 
 
+def next_refresh_s(roster: Roster, prices_set_s: float, every_s: float, now_s: float
+                   ) -> float:
+    """POSIX seconds of the next price refresh: ``every_s`` after the last one (now if that
+    has passed), or, when no officer is on shift then, the first shift opening after it
+    (``engine.maintenance.next_reprice_at``)."""
+    at_s = max(now_s, prices_set_s + every_s)
+    at = datetime.fromtimestamp(at_s, tz=UTC)
+    if roster.off_shift(at).all():
+        wait = int(roster.next_open[roster.positions, roster.local_clock(at)[0]].min())
+        if wait != NEVER_OPENS:
+            at_s = (int(at_s) // 60 + wait) * 60
+    return float(at_s)
+
+
 @dataclass(frozen=True, slots=True)
 class DualPrice:
     """The eligible officer with the highest value minus capacity price.
@@ -140,10 +156,11 @@ class DualPrice:
 
     ``defer_below_price`` (``routing.params``): when the lead is worth less to every eligible
     officer than the capacity it would use (value < price for all), hold it until the next
-    price refresh instead of spending a slot that fresher leads are expected to need. This
-    is the online primal-dual rule (accept only at a reduced value of at least zero); a
-    lead that waited overnight is worth a small fraction of a new one (speed to lead), so
-    it waits for capacity the forecast does not claim, such as the end of an officer's day.
+    price refresh (``next_refresh_s``) instead of spending a slot that fresher leads are
+    expected to need. This is the online primal-dual rule (accept only at a reduced value
+    of at least zero); a lead that waited overnight is worth a small fraction of a new one
+    (speed to lead), so it waits for capacity the forecast does not claim, such as the end
+    of an officer's day.
     """
 
     params: ValueParams
@@ -163,11 +180,13 @@ class DualPrice:
             order = np.argsort(-keys, kind="stable")
             best = int(order[0])
             now_s = ctx.now.timestamp()
-            until = ctx.state.prices_set_s + self.every_s
+            if ctx.state.prices_set_s + self.every_s <= now_s:  # a refresh is overdue
+                now_s += self.every_s
+            until = next_refresh_s(ctx.roster, ctx.state.prices_set_s, self.every_s, now_s)
             return Selection(ctx.candidates[order], 1.0, values[order],
                              defer=f"worth less than the capacity it would use (best value "
                                    f"{values[best]:.4g}, price {prices[best]:.4g})",
-                             defer_until=until if until > now_s else now_s + self.every_s)
+                             defer_until=until)
         return rank_with_exploration(ctx, keys, values, self.params)
 
 
