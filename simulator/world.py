@@ -282,6 +282,10 @@ class OracleScorer:
               now: datetime) -> np.ndarray:
         """(L, M) probabilities for ``leads`` notified at ``now``."""
         t_s = (now - self.clock.start).total_seconds()
+        if len(leads) == 1 and self.world.decay.competitor is None:
+            i = self.index.get(leads[0].lead_id)
+            if i is not None:
+                return self._one(i, t_s, state)[None, :]
         rows = [self.index.get(lead.lead_id, -1) for lead in leads]
         if min(rows, default=0) < 0:  # leads of a forecast, not of the stream
             value, base, received = self._outside(leads)
@@ -304,6 +308,18 @@ class OracleScorer:
             q = decay.contact_probabilities(base[:, None, None],
                                             waited[:, None, None] + grid) @ self._w
         return value * q
+
+    def _one(self, i: int, t_s: float, state: RoutingState) -> np.ndarray:
+        """(M,) ``score`` of stream lead ``i`` alone, without a competitor: the same
+        arithmetic on scalars where it can (a routing decision's hot path)."""
+        until_start, median = self._officers_at(t_s)
+        median = median * (1.0 + self.world.params.response.load_slope * state.open_leads)
+        delay = (until_start + max(t_s - float(self.arrival_s[i]), 0.0))[:, None] + \
+            median[:, None] * self._offsets + self._busy_s
+        g = self.world.decay.odds_multipliers(delay)
+        base = min(float(self.features.contact_base[i]), 1.0 - 1e-12)
+        odds = (base / (1.0 - base)) * g
+        return self.value[i] * ((odds / (1.0 + odds)) @ self._w)
 
     def _officers_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(M,) seconds from ``t_s`` until each officer starts answering (notification

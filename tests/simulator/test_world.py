@@ -96,7 +96,8 @@ def test_oracle_scores_are_probabilities_led_by_the_true_value(small_inputs):
 
 def test_oracle_matches_the_truth_computed_pair_by_pair(small_inputs):
     """The oracle's vectorized scores (one shared delay grid when no lead has waited, the
-    general path otherwise) equal the truth computed pair by pair with the scalar decay."""
+    general path otherwise, the one-lead path) equal the truth computed pair by pair with
+    the scalar decay."""
     inp = small_inputs
     oracle = OracleScorer(inp.world, inp.stream.leads, inp.features, inp.value,
                           inp.stream.arrival_s, inp.clock)
@@ -108,8 +109,11 @@ def test_oracle_matches_the_truth_computed_pair_by_pair(small_inputs):
     rows = list(range(40, 46))
     leads = [inp.stream.leads[i] for i in rows]
     for t_s in (inp.stream.arrival_s[rows[0]], inp.stream.arrival_s[rows[-1]] + 600.0):
-        got = oracle.score(leads, world.roster, state, clock.datetime_at(t_s))
+        now = clock.datetime_at(t_s)
+        got = oracle.score(leads, world.roster, state, now)
         for r, i in enumerate(rows):
+            alone = oracle.score([leads[r]], world.roster, state, now)  # the one-lead path
+            np.testing.assert_allclose(alone[0], got[r], rtol=1e-12, atol=1e-15)
             waited = max(t_s - inp.stream.arrival_s[i], 0.0)
             for o in range(len(world.roster)):
                 start = t_s + world.traits.latency_s[o]
