@@ -89,11 +89,14 @@ def rank_with_exploration(ctx: SelectionContext, keys: np.ndarray, values: np.nd
 
     Returns the order, the propensity of the first officer, and ``values`` in that order.
     """
-    rot = rotation_order(ctx, weighted)  # tie-break: the rotation's own order
-    # candidates are sorted roster indices, so each one's slot is found by binary search
-    rot_rank = np.empty(len(rot), dtype=np.int64)
-    rot_rank[np.searchsorted(ctx.candidates, rot)] = np.arange(len(rot))
-    idx = np.lexsort((rot_rank, -keys))
+    idx = np.argsort(-keys, kind="stable")
+    ranked = keys[idx]
+    if len(idx) > 1 and (ranked[1:] == ranked[:-1]).any():
+        rot = rotation_order(ctx, weighted)  # ties go in the rotation's own order
+        # candidates are sorted roster indices, so each one's slot is found by binary search
+        rot_rank = np.empty(len(rot), dtype=np.int64)
+        rot_rank[np.searchsorted(ctx.candidates, rot)] = np.arange(len(rot))
+        idx = np.lexsort((rot_rank, -keys))
     k = len(idx)
     propensity = 1.0
     if k > 1 and (params.epsilon > 0 or params.temperature is not None):
