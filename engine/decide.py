@@ -389,7 +389,7 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     action, rule_path = policy.match(facts)
     hc = hard_constraints(lead, roster, state, now, exclude)
     traces: list[StepTrace] = []
-    held = np.zeros(len(roster), dtype=bool)
+    held: np.ndarray | None = None
     any_off_shift = False
     for step in action.steps:
         in_pool = _pool_mask(roster, policy, step.pool)
@@ -399,7 +399,8 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
             return Plan(lead, facts, action, rule_path, hc, traces, notes, step, in_pool, codes,
                         eligible)
         traces.append(StepTrace(step, in_pool, codes, None, None))
-        held |= in_pool & (codes >= FIRST_TEMPORARY)
+        waiting = in_pool & (codes >= FIRST_TEMPORARY)
+        held = waiting if held is None else held | waiting
         any_off_shift = any_off_shift or bool((in_pool & (codes == _OFF_SHIFT)).any())
 
     after = policy.routing.after_hours
@@ -414,13 +415,14 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
             return Plan(lead, facts, action, rule_path, hc, traces, notes, on_call, in_pool,
                         codes, eligible)
         traces.append(StepTrace(on_call, in_pool, codes, None, None))
-        held |= in_pool & (codes >= FIRST_TEMPORARY)
+        waiting = in_pool & (codes >= FIRST_TEMPORARY)
+        held = waiting if held is None else held | waiting
 
     method_name = policy.routing.method
     explanation = Explanation(policy.name, policy.version, method_name, rule_path, traces,
                               roster, notes)
     pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
-    if held.any():
+    if held is not None and held.any():
         members = np.flatnonzero(held)
         until = hold_until(members, hc, roster, now)
         counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES)).tolist()

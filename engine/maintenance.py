@@ -86,7 +86,10 @@ def forecast_eligibility(policy: Policy, roster: Roster, forecast: Sequence[Lead
     nothing but the leads, so a caller with a fixed forecast sample computes it once."""
     fresh = RoutingState.empty(roster.ids_tuple)
     out = np.zeros((len(forecast), len(roster)), dtype=bool)
+    on_call = policy.routing.after_hours.pool is not None
     for row, lead in enumerate(forecast):
+        if not on_call and roster.off_shift(lead.received_at).all():
+            continue  # nobody works then: nobody is eligible (and no hold to explain)
         found = plan(lead, roster, policy, fresh, lead.received_at)
         if isinstance(found, Plan):
             out[row] = found.eligible
