@@ -69,6 +69,7 @@ class Event(IntEnum):
 
 
 EVENT_NAMES = tuple(e.name.lower() for e in Event)
+NO_OFFICER = -1
 
 
 class _OfferEnd(IntEnum):
@@ -76,7 +77,6 @@ class _OfferEnd(IntEnum):
 
     TIMED_OUT = 0  # nobody accepted within accept_within_s (an SLA breach)
     REFUSED = 1  # every officer offered accepted in time, none was still eligible
-NO_OFFICER = -1
 
 
 @dataclass(frozen=True, slots=True)
