@@ -69,7 +69,7 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             while j < len(leads) and leads[j].received_at < end:
                 j += 1
             batch, now = leads[k:j], end
-        if every is not None and scorer is not None and reprice_due(policy, state, now):
+        if every is not None and scorer is not None and reprice_due(policy, roster, state, now):
             since = now - timedelta(seconds=horizon_s)
             seen = [replace(x, received_at=x.received_at + timedelta(seconds=horizon_s))
                     for x in leads[:k] if x.received_at >= since]

@@ -1,8 +1,9 @@
 """Scheduled work on the routing state that is not a single decision: refreshing the
 capacity prices of the dual-price method from a forecast of the coming demand.
 
-The caller owns the schedule (the simulator's clock, an API worker): ``reprice_due`` says when,
-``reprice`` computes the prices and ``RoutingState.set_prices`` installs them.
+The caller owns the clock (the simulator's, an API worker's): ``next_reprice_at`` says when
+the next refresh is due and ``reprice_due`` whether it is now (one schedule), ``reprice``
+computes the prices and ``RoutingState.set_prices`` installs them.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def reprice_every_s(policy: Policy) -> float | None:
     return float(policy.routing.params.get("reprice_every_s", DEFAULT_REPRICE_EVERY_S))
 
 
-def reprice_due(policy: Policy, state: RoutingState, now: datetime) -> bool:
-    every = reprice_every_s(policy)
-    return every is not None and now.timestamp() - state.prices_set_s >= every
+def reprice_due(policy: Policy, roster: Roster, state: RoutingState, now: datetime) -> bool:
+    """Whether prices should be refreshed at ``now``: the schedule of ``next_reprice_at``
+    has reached it (so not while nobody is on shift)."""
+    due = next_reprice_at(policy, roster, state, now)
+    return due is not None and due <= now
 
 
 def next_reprice_at(policy: Policy, roster: Roster, state: RoutingState, now: datetime

@@ -39,7 +39,8 @@ class Forecast:
     @property
     def arrival_s(self) -> np.ndarray:
         """(N,) SimPy seconds of each lead of ``leads``."""
-        self.leads  # noqa: B018 - drawn on first use
+        if self._leads is None:
+            self._sample(0.0)
         return self._arrival
 
     def window(self, t_s: float, horizon_s: float) -> tuple[list[Lead], np.ndarray]:

@@ -51,11 +51,15 @@ def test_reprice_is_due_on_the_policy_schedule():
     """Prices are due at first, then every reprice_every_s seconds."""
     roster = make_roster("A")
     state = RoutingState.empty(roster.ids_tuple)
-    assert reprice_due(POLICY, state, TUESDAY_15_UTC)
+    assert reprice_due(POLICY, roster, state, TUESDAY_15_UTC)
     state.set_prices(np.zeros(1), TUESDAY_15_UTC.timestamp())
-    assert not reprice_due(POLICY, state, TUESDAY_15_UTC + timedelta(seconds=599))
-    assert reprice_due(POLICY, state, TUESDAY_15_UTC + timedelta(seconds=600))
-    assert not reprice_due(make_policy(), state, TUESDAY_15_UTC)  # rotations never reprice
+    assert not reprice_due(POLICY, roster, state, TUESDAY_15_UTC + timedelta(seconds=599))
+    assert reprice_due(POLICY, roster, state, TUESDAY_15_UTC + timedelta(seconds=600))
+    assert not reprice_due(make_policy(), roster, state, TUESDAY_15_UTC)  # rotations: never
+    # nobody on shift (18:00 in Chicago): not due, however old the prices
+    shifts = make_roster(("A", {"work_hours": "Mon-Fri 09:00-17:00"}))
+    assert not reprice_due(POLICY, shifts, state, TUESDAY_15_UTC + timedelta(hours=9))
+    assert reprice_due(POLICY, shifts, state, TUESDAY_15_UTC + timedelta(days=1))
 
 
 def test_todays_capacity_is_priced_by_todays_demand_only():
