@@ -27,7 +27,9 @@ class OfficerClock:
         self.start = start
         self.start_unix = int(start.timestamp())
         self.first_hour = self.start_unix // 3600
-        hours = int(np.ceil((self.start_unix + end_s) / 3600)) - self.first_hour + 48
+        # a response can start after the end: past notification latency, the wait to the
+        # next shift (under a week) and a day's margin
+        hours = int(np.ceil((self.start_unix + end_s) / 3600)) - self.first_hour + 8 * 24
         names = sorted({o.timezone for o in roster.officers})
         which = np.array([names.index(o.timezone) for o in roster.officers], dtype=np.int64)
         by_zone = np.empty((hours, len(names)), dtype=np.int64)

@@ -121,6 +121,19 @@ def test_a_lead_that_arrives_off_shift_waits_for_the_shift(tmp_path):
     assert result.held[0]
 
 
+def test_a_response_that_would_start_after_a_weekend_past_the_end_is_not_an_error(tmp_path):
+    """A Friday-evening lead sent to an on-call pool in a window that ends on Saturday: the
+    officer's response would start at Monday's shift, days past the end; the run finishes,
+    the offers time out and the lead is never contacted."""
+    inputs = tiny_inputs(tmp_path, {"A": {"work_hours": "Mon-Fri 08:00-18:00"}},
+                         [{"received_at": "2025-03-08T01:00:00+00:00"}],  # Fri 19:00 CST
+                         operations="{drain_days: 0}", days=3.5)
+    result = run(inputs, policy("{method: round_robin, after_hours: {action: pool, "
+                                "pool: main}}"))
+    assert result.sla_breaches[0] >= 1
+    assert np.isnan(result.contact_s[0])
+
+
 def test_nobody_licensed_means_abandoned_and_never_worked(tmp_path):
     """A lead in a state where no officer is licensed is unassigned and never worked."""
     inputs = tiny_inputs(tmp_path, {"A": ALWAYS}, [{"received_at": "2025-03-04T10:00:00-06:00",
