@@ -14,8 +14,9 @@ pass this ceiling, because every term and constraint is a relaxation of what a r
 - each officer-local day takes at most the officer's daily cap; a lead that becomes an
   officer's on a later local day than it arrived counts against that day and is contacted no
   earlier than its start; such leads wait in a backlog;
-- each hour takes at most the officer's hourly cap (leads may wait for a later hour of the
-  same day);
+- each of the officer's local hours takes at most their hourly cap (leads may wait for a
+  later hour of the same local day); hours and days are the officer's own, as the engine
+  counts them, also in zones off UTC by a half or quarter hour;
 - a lead is worked at most once.
 
 Not modeled (a relaxation, so the bound stays valid): the cap on open leads, and daily caps
@@ -40,6 +41,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from engine.roster import NO_CAP, zone
+from simulator.clock import EPOCH_ORDINAL as _EPOCH_ORDINAL
 from simulator.model import Inputs
 
 
@@ -132,7 +134,10 @@ def earliest_contact_s(inputs: Inputs, lead_idx: np.ndarray, officer_idx: np.nda
     live = np.flatnonzero(feasible)
     unix0 = clock.start_unix
     while len(live):
-        nxt = (np.floor((unix0 + s[live]) / 3600.0) + 1.0) * 3600.0 - unix0
+        # the next moment the officer's local hour (and so the multiplier) can change: their
+        # next local hour, or an offset change, which falls on a UTC hour
+        nxt = np.minimum((np.floor((unix0 + s[live]) / 3600.0) + 1.0) * 3600.0 - unix0,
+                         clock.next_local_boundary_many(officer_idx[live], s[live], 3600))
         nxt = nxt + clock.wait_to_shift_many(officer_idx[live], np.minimum(nxt, end))
         keep = (nxt + quickest[live] < best[live]) & (nxt <= end)
         live = live[keep]
@@ -208,8 +213,9 @@ def build_network(inputs: Inputs) -> Network:
     officers = np.arange(m)
     first_day = clock.local_day_many(officers, np.zeros(m))
     last_day = clock.local_day_many(officers, np.full(m, inputs.end_s))
-    n_hours = int((clock.start_unix + inputs.end_s) // 3600 - clock.first_hour) + 1
-    hour_start_s = (clock.first_hour + np.arange(n_hours)) * 3600.0 - clock.start_unix
+    # hour nodes count in each officer's local hours, as the engine's hourly caps do
+    first_hour = clock.local_hour_index_many(officers, np.zeros(m))
+    n_hours = clock.local_hour_index_many(officers, np.full(m, inputs.end_s)) - first_hour + 1
 
     # node numbering: leads, sink, then per officer its day, backlog and hour nodes
     sink = n_leads
@@ -225,7 +231,7 @@ def build_network(inputs: Inputs) -> Network:
         next_node += n_days[o] + 1
         if hourly[o] != NO_CAP:
             hour_node[o] = next_node
-            next_node += n_hours
+            next_node += int(n_hours[o])
 
     tails: list[np.ndarray] = []
     heads: list[np.ndarray] = []
@@ -246,8 +252,8 @@ def build_network(inputs: Inputs) -> Network:
     arcs(used, np.full(len(used), sink), 1, 0.0)
     # same-day arcs: to the hour node (hourly cap) or straight to the day node
     day_now = clock.local_day_many(officer_idx, arrival[lead_idx])
-    arrival_hour = ((clock.start_unix + np.floor(arrival[lead_idx]).astype(np.int64)) // 3600
-                    - clock.first_hour)
+    arrival_hour = clock.local_hour_index_many(officer_idx, arrival[lead_idx]) - \
+        first_hour[officer_idx]
     target = np.where(hour_node[officer_idx] >= 0, hour_node[officer_idx] + arrival_hour,
                       day_node[officer_idx] + day_now - first_day[officer_idx])
     arcs(lead_idx, target, 1, w_now, lead_idx)
@@ -263,8 +269,8 @@ def build_network(inputs: Inputs) -> Network:
         arcs(backlog_node[o] + d, backlog_node[o] + d + 1, _UNLIMITED, 0.0)
         arcs(backlog_node[o] + d, day_node[o] + d, _UNLIMITED, 0.0)
         if hour_node[o] >= 0:
-            h = np.arange(n_hours)
-            day_of_hour = clock.local_day_many(np.full(n_hours, o), hour_start_s) - first_day[o]
+            h = np.arange(n_hours[o])
+            day_of_hour = (first_hour[o] + h) * 3600 // 86400 + _EPOCH_ORDINAL - first_day[o]
             day_of_hour = np.clip(day_of_hour, 0, n_days[o] - 1)
             arcs(hour_node[o] + h, day_node[o] + day_of_hour, int(hourly[o]), 0.0)
             same_day = np.flatnonzero(day_of_hour[:-1] == day_of_hour[1:])

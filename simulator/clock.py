@@ -15,7 +15,7 @@ import numpy as np
 from engine.domain import MINUTES_PER_WEEK
 from engine.roster import NEVER_OPENS, Roster, zone
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MONDAY_SHIFT_MIN = 3 * 1440  # 1970-01-01 was a Thursday
 
 
@@ -42,6 +42,8 @@ class OfficerClock:
         self.on_shift = roster.on_shift  # (M, W) bool
         self.next_open = roster.next_open  # (M, W) int16 minutes
         self._offset_rows = self.offsets.tolist()  # plain ints for scalar look-ups
+        # the last SimPy second the table covers
+        self.last_s = float((self.first_hour + hours) * 3600 - 1 - self.start_unix)
 
     # -- scalar (hot path) ------------------------------------------------------------------
 
@@ -93,9 +95,24 @@ class OfficerClock:
 
     def local_day_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """Officer-local calendar day as a date ordinal (what daily caps count against)."""
-        return self.local_s_many(officers, t_s) // 86400 + _EPOCH_ORDINAL
+        return self.local_s_many(officers, t_s) // 86400 + EPOCH_ORDINAL
+
+    def local_hour_index_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Officer-local hours since the epoch: what hourly caps count against (the engine's
+        hour key). A repeated hour when clocks go back has one index, as it has one key."""
+        return self.local_s_many(officers, t_s) // 3600
+
+    def next_local_boundary_many(self, officers: np.ndarray, t_s: np.ndarray,
+                                 period_s: int) -> np.ndarray:
+        """SimPy time of the officer's next local hour (``period_s`` 3600) or midnight (86400)
+        after ``t_s``, correct across an offset change in between."""
+        local = self.local_s_many(officers, t_s)
+        cand = t_s + (period_s - local % period_s) - (t_s - np.floor(t_s))
+        # an offset change in between moves the boundary by the change: land on it
+        r = self.local_s_many(officers, np.minimum(cand, self.last_s)) % period_s
+        return np.where(r == 0, cand, np.where(r > period_s // 2, cand + (period_s - r),
+                                               cand - r))
 
     def next_local_midnight_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """SimPy time of the officer's next local midnight after ``t_s``."""
-        local = self.local_s_many(officers, t_s)
-        return t_s + (86400 - local % 86400) - (t_s - np.floor(t_s))
+        return self.next_local_boundary_many(officers, t_s, 86400)

@@ -58,3 +58,44 @@ def test_a_longer_cap_never_lowers_the_bound(small_inputs):
     w = small_inputs.world
     bigger = replace(small_inputs, world=World(w.params, Roster(more), w.traits, w.departures))
     assert hindsight_bound(bigger).value >= hindsight_bound(small_inputs).value - 1e-9
+
+
+@pytest.mark.parametrize("tz, first, second", [
+    ("America/St_Johns", "2025-03-05T03:10:00+00:00", "2025-03-05T03:40:00+00:00"),
+    ("Asia/Kathmandu", "2025-03-04T18:05:00+00:00", "2025-03-04T18:20:00+00:00"),
+])
+def test_caps_count_local_hours_and_days_in_half_hour_zones(tmp_path, tz, first, second):
+    """One officer with a daily cap of one in a zone off UTC by a half or quarter hour: two
+    leads either side of local midnight (23:40 and 00:10; 23:50 and 00:05) are both worked at
+    once, a day's cap each. The bound's hour and day nodes are the officer's local ones, so
+    it is not below the run."""
+    from simulator.metrics import summarize
+    from tests.simulator.tiny import policy, run, tiny_inputs
+
+    inputs = tiny_inputs(tmp_path, {"A": {"timezone": tz, "daily_cap": 1, "hourly_cap": 5,
+                                          "work_hours": ""}},
+                         [{"received_at": first}, {"received_at": second}], medians={"A": 60})
+    bound = hindsight_bound(inputs, method="lp")
+    result = run(inputs, policy())
+    assert (result.officer == 0).all()
+    assert bound.value >= result.p_funded.sum() - 1e-9
+    assert summarize(inputs, result, bound)["ratio_to_bound"] <= 1.0 + 1e-9
+
+
+def test_next_local_midnight_across_an_offset_change(small_world):
+    """From 01:30 EST on the spring-forward Sunday, the next midnight is 00:00 EDT on Monday
+    (23 hours of wall clock less the hour skipped), and from 00:30 EDT on the fall-back
+    Sunday it is 00:00 EST on Monday (25 hours)."""
+    from datetime import datetime
+
+    from simulator.clock import OfficerClock
+
+    roster = small_world.roster
+    start = datetime.fromisoformat("2025-03-01T00:00:00-05:00")
+    clock = OfficerClock(roster, start, 300 * 86400.0)
+    o = next(i for i, off in enumerate(roster.officers) if off.timezone == "America/New_York")
+    for at, expected in (("2025-03-09T01:30:00-05:00", "2025-03-10T00:00:00-04:00"),
+                         ("2025-11-02T00:30:00-04:00", "2025-11-03T00:00:00-05:00")):
+        t = (datetime.fromisoformat(at) - start).total_seconds()
+        got = clock.next_local_midnight_many(np.array([o]), np.array([t]))[0]
+        assert got == (datetime.fromisoformat(expected) - start).total_seconds()
