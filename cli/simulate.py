@@ -6,6 +6,7 @@ Only wiring: the work is in ``simulator`` (scenario loading, runs, outputs, swee
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,18 @@ _ERRORS = (ScenarioError, PolicyError, PolicyUnavailable, InputError, ValueError
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _out_dir(out: Path) -> None:
+    """Create ``--out`` and check it takes files before any work is done."""
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: is a file; give a folder for the outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
 
 
 def _progress(enabled: bool) -> Progress:
@@ -61,6 +74,7 @@ def simulate(
     except _ERRORS as exc:
         _fail(str(exc))
         return
+    _out_dir(out)
     steps = replications * (len(policies) + 1)
     with _progress(progress) as bar:
         task = bar.add_task(f"simulating {sc.name}", total=steps)
@@ -72,7 +86,11 @@ def simulate(
             _fail(str(exc))
             return
         bar.update(task, description="writing files")
-        written = write_outputs(exp, out, events=events, history=history, report=report)
+        try:
+            written = write_outputs(exp, out, events=events, history=history, report=report)
+        except OSError as exc:
+            _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+            return
     summary = exp.summary
     means = summary.drop(columns=["replication"]).groupby("policy", sort=False).mean()
     table = Table(title=f"{sc.name}: {replications} replication(s), seed {seed}")
@@ -106,13 +124,20 @@ def sweep(
     except _ERRORS as exc:
         _fail(str(exc))
         return
+    _out_dir(out)
     with _progress(progress) as bar:
         task = bar.add_task("sweeping", total=len(g.tasks()))
-        frame = run_sweep(g, scheduler=scheduler, workers=workers,
-                          progress=lambda done, total: bar.update(task, completed=done))
-    out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out / "sweep.csv", index=False)
-    sweep_means(frame).to_csv(out / "sweep_means.csv", index=False)
+        try:
+            frame = run_sweep(g, scheduler=scheduler, workers=workers,
+                              progress=lambda done, total: bar.update(task, completed=done))
+        except _ERRORS as exc:
+            _fail(str(exc))
+            return
+    try:
+        frame.to_csv(out / "sweep.csv", index=False)
+        sweep_means(frame).to_csv(out / "sweep_means.csv", index=False)
+    except OSError as exc:
+        _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
     typer.echo(f"wrote {out / 'sweep.csv'} ({len(frame)} rows) and {out / 'sweep_means.csv'}",
                err=True)
 

@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 import yaml
@@ -40,9 +40,9 @@ class GridIn(BaseModel):
 
     scenarios: list[str] = Field(min_length=1)
     policies: list[str] = Field(min_length=1)
-    params: dict[str, list[Any]] = Field(default_factory=dict)
+    params: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
     replications: int = Field(1, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,11 @@ class Variant:
 
 @dataclass(frozen=True)
 class SweepTask:
-    """One (scenario, replication) with every variant."""
+    """One (scenario, replication) with every variant; ``label`` names the scenario in the
+    outputs (its ``scenario:`` name, numbered when two files share one)."""
 
     scenario: str
+    label: str
     replication: int
     seed: int
     replications: int
@@ -69,13 +71,26 @@ class SweepTask:
 @dataclass(frozen=True)
 class Grid:
     scenarios: tuple[Path, ...]
+    labels: tuple[str, ...]  # one per scenario, unique
     variants: tuple[Variant, ...]
     replications: int
     seed: int
 
     def tasks(self) -> list[SweepTask]:
-        return [SweepTask(str(s), k, self.seed, self.replications, self.variants)
-                for s in self.scenarios for k in range(self.replications)]
+        return [SweepTask(str(s), label, k, self.seed, self.replications, self.variants)
+                for s, label in zip(self.scenarios, self.labels, strict=True)
+                for k in range(self.replications)]
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """``labels`` with repeats numbered (``name#2``), as ``leadroute simulate`` labels a
+    policy given twice."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
+    return out
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -123,13 +138,27 @@ def load_grid(path: str | Path) -> Grid:
         message = f"unknown key {err['loc'][-1]!r}" if err["type"] == "extra_forbidden" \
             else err["msg"]
         raise ScenarioError(loc, message, source) from None
-    scenarios = []
+    from engine.errors import InputError
+    from simulator.runner import build_world
+    from simulator.scenario import load_scenario
+
+    scenarios, names = [], []
     for k, name in enumerate(spec.scenarios):
         found = (path.parent / name).resolve()
         if not found.is_file():
             raise ScenarioError(f"scenarios[{k}]", f"no such scenario file: {name}", source)
+        try:  # checked here, not first in a worker
+            scenario = load_scenario(found)
+            build_world(scenario)
+        except (ScenarioError, InputError, ValueError) as exc:
+            raise ScenarioError(f"scenarios[{k}]", str(exc), source) from None
         scenarios.append(found)
+        names.append(scenario.name)
     keys = list(spec.params)
+    # a parameter is shown by its last part, or its whole path where last parts repeat
+    last = [key.rsplit(".", 1)[-1] for key in keys]
+    shown = {key: key if last.count(short) > 1 else short for key, short in zip(keys, last,
+                                                                                strict=True)}
     variants = []
     for k, name in enumerate(spec.policies):
         try:
@@ -146,10 +175,14 @@ def load_grid(path: str | Path) -> Grid:
                 parse_policy(policy_text, f"{name} with {dict(overrides)}")
             except (PolicyError, ValueError) as exc:
                 raise ScenarioError(f"params ({name})", str(exc), source) from None
-            suffix = ",".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in overrides)
+            suffix = ",".join(f"{shown[key]}={value}" for key, value in overrides)
             variants.append(Variant(f"{label}[{suffix}]" if suffix else label, name, overrides,
                                     policy_text))
-    return Grid(tuple(scenarios), tuple(variants), spec.replications, spec.seed)
+    labels = _unique([v.label for v in variants])
+    variants = [Variant(lab, v.base, v.overrides, v.text)
+                for lab, v in zip(labels, variants, strict=True)]
+    return Grid(tuple(scenarios), tuple(_unique(names)), tuple(variants), spec.replications,
+                spec.seed)
 
 
 def run_task(task: SweepTask) -> list[dict[str, Any]]:
@@ -169,7 +202,7 @@ def run_task(task: SweepTask) -> list[dict[str, Any]]:
                              options=RunOptions(record_events=False))
     rows = []
     for row, variant in zip(result.summary, task.variants, strict=True):
-        rows.append({"scenario": scenario.name, "variant": variant.label,
+        rows.append({"scenario": task.label, "variant": variant.label,
                      "base_policy": variant.base,
                      **{f"param:{k}": v for k, v in variant.overrides}, **row})
     return rows
@@ -187,7 +220,10 @@ def run_sweep(grid: Grid, *, scheduler: str | None = None, workers: int = 2,
                                dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="15s")
+        except (OSError, ValueError, TypeError) as exc:
+            raise ValueError(f"--scheduler {scheduler}: cannot connect: {exc}") from None
     rows: list[dict[str, Any]] = []
     try:
         futures = client.map(run_task, tasks, pure=False)

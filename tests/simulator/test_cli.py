@@ -136,3 +136,67 @@ def test_sweep_runs_a_grid_on_a_local_dask_cluster(app, tmp_path):
     assert set(rows["variant"]) == {"rules[accept_within_s=600]", "rules[accept_within_s=1800]"}
     means = pd.read_csv(tmp_path / "sweep_means.csv")
     assert len(means) == 2 and (means["replications"] == 2).all()
+
+
+def test_an_out_that_cannot_take_files_is_refused_before_any_work(app, tmp_path, monkeypatch):
+    """``--out`` naming a file, or a folder under one, exits 2 at once, for both commands:
+    nothing is simulated only to be lost at the end."""
+    import simulator.runner
+
+    def never(*args, **kwargs):  # the run must not start
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(simulator.runner, "run_experiment", never)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for out, says in ((a_file, "is a file"), (a_file / "sub", "cannot be written")):
+        result = _simulate(app, out)
+        assert result.exit_code == 2 and f"--out {out}: {says}" in result.output
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"scenarios: [{DATA / 'small.yaml'}]\npolicies: [rules]\n")
+    result = CliRunner().invoke(app, ["sweep", "--grid", str(grid), "--out", str(a_file),
+                                      "--no-progress"])
+    assert result.exit_code == 2 and "is a file" in result.output
+
+
+@pytest.mark.parametrize("body, says", [
+    ("scenarios: [{small}, {broken}]\npolicies: [rules]\n",
+     "scenarios[1]: {broken}: days: must be > 0"),
+    ("scenarios: [{small}]\npolicies: [rules]\nparams: {{routing.offer.accept_within_s: []}}\n",
+     "params.routing.offer.accept_within_s: List should have at least 1 item"),
+    ("scenarios: [{small}]\npolicies: [rules]\nseed: -1\n",
+     "seed: Input should be greater than or equal to 0"),
+])
+def test_a_grid_is_checked_whole_before_dask_starts(tmp_path, body, says):
+    """A scenario file that exists but does not validate, an empty parameter list and a
+    negative seed are grid errors at load, with the grid file and the key."""
+    from simulator.errors import ScenarioError
+    from simulator.sweep import load_grid
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(f"extends: {DATA / 'small.yaml'}\ndays: -1\n")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(body.format(small=DATA / "small.yaml", broken=broken))
+    with pytest.raises(ScenarioError) as err:
+        load_grid(grid)
+    assert says.format(broken=broken) in str(err.value) and "grid.yaml" in str(err.value)
+
+
+def test_grid_labels_are_unique(tmp_path):
+    """Two scenario files that share a ``scenario:`` name, a policy given twice and two
+    parameters whose paths end alike each get their own label, so means never mix them."""
+    from simulator.sweep import load_grid
+
+    other = tmp_path / "other.yaml"
+    other.write_text(f"extends: {DATA / 'small.yaml'}\nstream: {{leads_per_day: 20}}\n")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"scenarios: [{DATA / 'small.yaml'}, {other}]\n"
+                    "policies: [round_robin, round_robin]\n"
+                    "params: {routing.offer.accept_within_s: [600], "
+                    "else.offer.accept_within_s: [300], routing.seed: [1]}\n")
+    g = load_grid(grid)
+    assert len(set(g.labels)) == 2 and g.labels[1] == g.labels[0] + "#2"
+    labels = [v.label for v in g.variants]
+    assert len(set(labels)) == 2 and labels[1] == labels[0] + "#2"
+    assert "routing.offer.accept_within_s=600" in labels[0]
+    assert "else.offer.accept_within_s=300" in labels[0] and "seed=1" in labels[0]
