@@ -651,17 +651,17 @@ class _Run:
             # broadcast: every officer notified at once; escalate: officer k at k * step_s,
             # earlier offers standing. Either way the first to accept in time wins.
             step = float(d.offer.step_s or 0.0) if d.offer.mode == "escalate" else 0.0
-            notified = [now + k * step for k in range(len(officers))]
+            notified_at = [now + k * step for k in range(len(officers))]
             loads = [int(self.state.open_leads[o]) for o in officers]
             responses = sorted((self._response_at(i, o, at, load), k) for k, (o, at, load)
-                               in enumerate(zip(officers, notified, loads, strict=True))
+                               in enumerate(zip(officers, notified_at, loads, strict=True))
                                if at < deadline)
             for r, k in responses:
                 if r > deadline:
                     break
                 yield env.timeout(r - env.now)
                 if self._claim(i, d, officers[k]):
-                    return officers[k], notified[k], loads[k]
+                    return officers[k], notified_at[k], loads[k]
             if responses[-1][0] <= deadline:  # all answered in time and were refused
                 return _OfferEnd.REFUSED
             end = deadline
