@@ -158,17 +158,20 @@ class RoutingState:
         if self.open_leads[i] > 0:
             self.open_leads[i] -= 1
 
-    def uncount(self, delta: StateDelta) -> None:
+    def uncount(self, delta: StateDelta) -> tuple[bool, bool]:
         """Stop counting an assignment against its officer's daily and hourly caps (when the
         day and hour it counted in are still current). The rotation keeps its advance: the
-        officer had their turn."""
+        officer had their turn. Returns whether the day's and the hour's count were lowered."""
         if delta.officer_id is None:
-            return
+            return False, False
         i = self.index[delta.officer_id]
-        if self.day_key[i] == delta.day_key and self.day_count[i] > 0:
+        day = bool(self.day_key[i] == delta.day_key and self.day_count[i] > 0)
+        if day:
             self.day_count[i] -= 1
-        if self.hour_key[i] == delta.hour_key and self.hour_count[i] > 0:
+        hour = bool(self.hour_key[i] == delta.hour_key and self.hour_count[i] > 0)
+        if hour:
             self.hour_count[i] -= 1
+        return day, hour
 
     def take_back(self, delta: StateDelta) -> None:
         """An assignment that did not stand (not accepted within the SLA, declined): the lead

@@ -136,8 +136,9 @@ class RunResult:
         contact attempt.
     p_funded: the true probability of funding given what happened (0 if never worked).
     intervals: (K, 3) officer, start_s, end_s of every open lead (end NaN if still open).
-    refunded: (K', 2) officer, start_s of the assignments that timed out and were taken off
-        the officer's caps (``operations.refund_timed_out_caps``).
+    refunded: (K', 4) officer, start_s, day, hour of the assignments that timed out and were
+        taken off the officer's caps (``operations.refund_timed_out_caps``); day and hour are
+        1.0 where that count was lowered (only while its day or hour was still current).
     """
 
     label: str
@@ -245,7 +246,7 @@ class _Run:
         self.claim_refusals = 0
         self.open_since: dict[tuple[int, int], float] = {}
         self.intervals: list[tuple[int, float, float]] = []
-        self.refunded: list[tuple[int, float]] = []
+        self.refunded: list[tuple[int, float, float, float]] = []
         self.events: list[tuple[int, float, int, int]] | None = \
             [] if options.record_events else None
         # the held queue: lead -> entry, and a heap of (due time, seq, lead)
@@ -288,7 +289,8 @@ class _Run:
     def _release(self, o: int, i: int) -> None:
         """Officer ``o``'s open lead ``i`` closes (or leaves them): one fewer open; when they
         were at their cap on open leads and are on shift, the held queue's first lead they
-        could take is retried now."""
+        could take (in arrival order, or newest first by ``operations.held_order``; the
+        queue's own order is by last retry) is retried now."""
         state = self.state
         was_full = state.open_leads[o] >= self.cap_open[o]
         state.release(self.ids[o])
@@ -296,17 +298,19 @@ class _Run:
         self.intervals.append((o, start, self.env.now))
         if was_full and self.held_entries and self.clock.on_shift_now(o, self.env.now):
             licensed = self.roster.license_expiry
-            queued = reversed(self.held_entries) if self.newest_first else iter(self.held_entries)
-            for j in queued:
+            for j in sorted(self.held_entries, reverse=self.newest_first):  # index = arrival
                 if licensed(self.leads[j].state)[o] > 0:
                     self._schedule_held(j, self.env.now)
                     break
 
-    def _refund(self, delta: StateDelta) -> None:
+    def _refund(self, o: int, assigned_s: float, delta: StateDelta) -> None:
         """Un-count a timed-out assignment in the officer's daily and hourly counters (the
         scenario's ``operations.refund_timed_out_caps``), through the engine's
-        ``RoutingState.uncount``."""
-        self.state.uncount(delta)
+        ``RoutingState.uncount``, which lowers only a count whose day or hour is current;
+        what it lowered is recorded."""
+        day, hour = self.state.uncount(delta)
+        if day or hour:
+            self.refunded.append((o, assigned_s, float(day), float(hour)))
 
     def _route(self, i: int, exclude: dict[str, str], prefer: str | None) -> _Routed:
         """``engine.decide`` now; an assignment is applied to the state at once (a logging
@@ -555,8 +559,7 @@ class _Run:
                 yield env.timeout(deadline - now)
                 self._release(o, i)
                 if self.inputs.refund_timed_out_caps and routed.delta is not None:
-                    self._refund(routed.delta)
-                    self.refunded.append((o, now))
+                    self._refund(o, now, routed.delta)
                 tried = [o]
             elif status is Status.OFFERED:
                 assert d.offer is not None
@@ -701,7 +704,7 @@ class _Run:
             decide_calls=np.array(self.calls), held=np.array(self.held),
             abandoned=np.array(self.abandoned), claim_refusals=self.claim_refusals,
             intervals=intervals,
-            refunded=np.array(self.refunded, dtype=float).reshape(-1, 2), events=events,
+            refunded=np.array(self.refunded, dtype=float).reshape(-1, 4), events=events,
             rounds=None if self.rounds is None else _rounds(self.rounds),
             wall_s=wall_s)
 

@@ -192,6 +192,26 @@ def test_take_back_undoes_the_counts_of_an_assignment_that_did_not_stand():
     assert d.pool_weight == 2.0
 
 
+def test_uncount_lowers_only_counts_still_current_and_says_which():
+    """An assignment un-counted in its own hour lowers both counts; one un-counted after its
+    hour has passed (a later hour counted since) lowers the day's only; again, nothing."""
+    from datetime import timedelta
+
+    roster = make_roster("A")
+    state = RoutingState.empty(roster.ids_tuple)
+    policy = make_policy(routing="{method: round_robin, seed: 3}")
+    first = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC)
+    state.apply(first.state_delta)
+    assert state.uncount(first.state_delta) == (True, True)
+    state.apply(first.state_delta)
+    later = decide(make_lead(), roster, policy, state, TUESDAY_15_UTC + timedelta(hours=1))
+    state.apply(later.state_delta)
+    assert state.uncount(first.state_delta) == (True, False)
+    assert (state.day_count[0], state.hour_count[0]) == (1, 1)
+    state.take_back(later.state_delta)
+    assert state.uncount(later.state_delta) == (False, False)
+
+
 @pytest.mark.parametrize("moment", [
     "2025-03-09T08:00:00+00:00",  # US spring forward
     "2025-11-02T06:00:00+00:00",  # US fall back

@@ -45,16 +45,22 @@ def _check_caps(inputs: Inputs, run: RunResult) -> None:
     clock = inputs.clock
     o = run.intervals[:, 0].astype(np.int64)
     start = run.intervals[:, 1]
-    counted = Counter(zip(o.tolist(), start.tolist(), strict=True))
-    counted.subtract(Counter(map(tuple, run.refunded.tolist())))
-    officers = np.array([k[0] for k, n in counted.items() for _ in range(n)], dtype=np.int64)
-    starts = np.array([k[1] for k, n in counted.items() for _ in range(n)])
-    day = clock.local_day_many(officers, starts)
-    hour = clock.local_s_many(officers, starts) // 3600
-    for (officer, _), n in Counter(zip(officers.tolist(), day.tolist(), strict=True)).items():
-        assert n <= roster.cap_daily[officer]
-    for (officer, _), n in Counter(zip(officers.tolist(), hour.tolist(), strict=True)).items():
-        assert n <= roster.cap_hourly[officer]
+    refunds = run.refunded
+    for column, cap, key in ((2, roster.cap_daily, clock.local_day_many),
+                             (3, roster.cap_hourly, clock.local_hour_index_many)):
+        # a refund lowers only the count it names (day or hour, whichever was current)
+        counted = Counter(zip(o.tolist(), start.tolist(), strict=True))
+        taken = refunds[refunds[:, column] == 1.0]
+        counted.subtract(Counter(zip(taken[:, 0].astype(np.int64).tolist(),
+                                     taken[:, 1].tolist(), strict=True)))
+        assert min(counted.values(), default=0) >= 0
+        officers = np.array([k[0] for k, n in counted.items() for _ in range(n)],
+                            dtype=np.int64)
+        starts = np.array([k[1] for k, n in counted.items() for _ in range(n)])
+        keys = key(officers, starts)
+        for (officer, _), n in Counter(zip(officers.tolist(), keys.tolist(),
+                                           strict=True)).items():
+            assert n <= cap[officer]
     end = np.nan_to_num(run.intervals[:, 2], nan=np.inf)
     for officer in np.flatnonzero(roster.cap_open != NO_CAP):
         mine = o == officer

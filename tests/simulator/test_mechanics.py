@@ -158,6 +158,23 @@ def test_a_lead_closes_days_later_and_releases_its_officer(tmp_path):
     assert np.all(result.officer >= 0)
 
 
+def test_a_freed_slot_goes_to_the_oldest_held_lead(tmp_path):
+    """Two leads wait for an officer at their cap on open leads, retried every 15 minutes;
+    the retries reorder the queue (a lead retried goes to its end), but the slot freed when
+    the first lead closes goes to the older waiting lead."""
+    inputs = tiny_inputs(tmp_path, {"A": {"max_open": 1, **ALWAYS}},
+                         [{"received_at": "2025-03-04T10:00:00-06:00"},
+                          {"received_at": "2025-03-04T10:05:00-06:00"},
+                          {"received_at": "2025-03-04T10:19:00-06:00"}],
+                         medians={"A": 10}, days=8,
+                         operations="{drain_days: 40, hold_retry_s: 900}")
+    result = run(inputs, policy())
+    first_close = result.intervals[result.intervals[:, 1] == result.assigned_s[0]][0, 2]
+    assert result.held[1] and result.held[2]
+    assert result.assigned_s[1] == pytest.approx(first_close)
+    assert result.assigned_s[2] > result.assigned_s[1]
+
+
 def test_forecast_is_a_separate_sample_drawn_once(small_scenario, small_inputs):
     """The dual-price forecast is its own sample of the lead model (never the realized
     stream), drawn once for the run plus a horizon; a window holds exactly its leads."""
