@@ -57,7 +57,11 @@ class Draws:
     busy_s: (L, M) extra seconds when the officer is tied up (0 otherwise).
     outcome_u: (L, 3) uniforms of contact-and-qualify, application and funding.
     close_u: (L,) uniform of the closing time.
-    explore_u: (L, 2) uniforms of a logging policy's exploration (OPE runs only).
+    explore_u: (L, 2) uniforms of a logging policy's exploration at each lead's first
+        placing decision (OPE runs only).
+    explore_seed: seed of the uniforms of later placing decisions of a lead (after an SLA
+        time-out), drawn in order by each run from a generator of its own: every decision
+        explores independently of the lead's earlier ones, as its propensity says.
     """
 
     response_factor: np.ndarray
@@ -65,6 +69,7 @@ class Draws:
     outcome_u: np.ndarray
     close_u: np.ndarray
     explore_u: np.ndarray
+    explore_seed: int = 0
 
     @classmethod
     def make(cls, seed: ReplicationSeed, n_leads: int, n_officers: int, within_sigma: float,
@@ -73,6 +78,7 @@ class Draws:
         z = rng.standard_normal((n_leads, n_officers))
         busy = rng.random((n_leads, n_officers)) < busy_probability
         extra = rng.exponential(busy_mean_s, (n_leads, n_officers))
+        explore = seed.rng("exploration")
         return cls(np.exp(within_sigma * z), np.where(busy, extra, 0.0),
                    seed.rng("outcomes").random((n_leads, 3)), seed.rng("closing").random(n_leads),
-                   seed.rng("exploration").random((n_leads, 2)))
+                   explore.random((n_leads, 2)), int(explore.integers(1 << 62)))

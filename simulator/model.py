@@ -222,6 +222,8 @@ class _Run:
         self.outcome_u = inputs.draws.outcome_u.tolist()
         self.close_u = inputs.draws.close_u.tolist()
         self.explore_u = inputs.draws.explore_u.tolist()
+        self.explored = [False] * n  # whether lead i used its first-decision uniforms
+        self.explore_later = np.random.default_rng(inputs.draws.explore_seed)
         self.contact_base = inputs.features.contact_base.tolist()
         self.funding = inputs.features.funding.tolist()
         self.application = inputs.application
@@ -385,7 +387,11 @@ class _Run:
         assert order is not None and d.officer_id is not None
         eps = self.options.exploration
         k = len(order)
-        u_explore, u_pick = self.explore_u[i]
+        if self.explored[i]:  # fresh uniforms for every later decision of the lead
+            u_explore, u_pick = self.explore_later.random(2).tolist()
+        else:
+            u_explore, u_pick = self.explore_u[i]
+            self.explored[i] = True
         o = int(order[min(int(u_pick * k), k - 1)]) if u_explore < eps else int(order[0])
         propensity = eps / k + ((1.0 - eps) if o == int(order[0]) else 0.0)
         if o == self.index[d.officer_id]:

@@ -77,9 +77,11 @@ def lead_values(ctx: SelectionContext, params: ValueParams) -> np.ndarray:
     return np.asarray(p, dtype=float)
 
 
-def lead_rng(seed: int, lead_id: str) -> np.random.Generator:
-    """A generator fixed by the policy seed and the lead: the same lead, the same draw."""
-    digest = hashlib.blake2b(f"{seed}:{lead_id}".encode(), digest_size=8).digest()
+def lead_rng(seed: int, lead_id: str, now_s: float) -> np.random.Generator:
+    """A generator fixed by the policy seed, the lead and the moment of the decision: the
+    same decision replayed draws the same, and a lead decided again later (after an SLA
+    time-out) draws afresh, so each decision's propensity is its own."""
+    digest = hashlib.blake2b(f"{seed}:{lead_id}:{now_s!r}".encode(), digest_size=8).digest()
     return np.random.default_rng(int.from_bytes(digest, "big"))
 
 
@@ -100,7 +102,7 @@ def rank_with_exploration(ctx: SelectionContext, keys: np.ndarray, values: np.nd
     k = len(idx)
     propensity = 1.0
     if k > 1 and (params.epsilon > 0 or params.temperature is not None):
-        rng = lead_rng(ctx.seed, ctx.lead.lead_id)
+        rng = lead_rng(ctx.seed, ctx.lead.lead_id, ctx.now.timestamp())
         if params.temperature is not None:
             z = (keys - keys.max()) / params.temperature
             prob = np.exp(z) / np.exp(z).sum()
