@@ -27,6 +27,7 @@ other leads since the offer may be at a cap by then.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 import time
@@ -90,11 +91,16 @@ class RunOptions:
     shadow: a candidate policy asked, at every placing decision, what it would have chosen
         (off-policy evaluation); it changes nothing. The run then records one round per
         placing decision in ``RunResult.rounds``.
+    shadow_scorer: the candidate's conversion estimates (None: its own model file, if any).
+    shadow_forecast: for a dual-price candidate, its demand forecast: its capacity prices are
+        refreshed on its own schedule from the run's state and used for its decisions only.
     """
 
     record_events: bool = True
     exploration: float = 0.0
     shadow: Policy | None = None
+    shadow_scorer: Scorer | None = None
+    shadow_forecast: Forecast | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.exploration <= 1.0:
@@ -263,6 +269,7 @@ class _Run:
         # off-policy evaluation: one round per placing decision
         # [lead, officer, propensity, candidate's officer, its true p, reward]
         self.rounds: list[list[float]] | None = [] if options.shadow is not None else None
+        self.shadow_prices: tuple[np.ndarray, float] | None = None  # a dual-price candidate's
         self.last_round: dict[int, int] = {}
 
     # -- helpers -----------------------------------------------------------------------------
@@ -360,9 +367,14 @@ class _Run:
         """What the candidate policy would do here, on the same state (off-policy evaluation):
         its officer and the true probability that this round funds with them (0 if they
         would not answer within its SLA)."""
-        assert self.options.shadow is not None
-        d = decide(self.leads[i], self.roster, self.options.shadow, self.state, self._now(t_s),
-                   exclude=exclude or None, prefer=prefer, scorer=self.scorer)
+        options = self.options
+        assert options.shadow is not None
+        state = self.state
+        if self.shadow_prices is not None:  # the candidate's own prices on the same state
+            state = copy.copy(state)
+            state.prices, state.prices_set_s = self.shadow_prices
+        d = decide(self.leads[i], self.roster, options.shadow, state, self._now(t_s),
+                   exclude=exclude or None, prefer=prefer, scorer=options.shadow_scorer)
         first = d.officer_id or (d.offer.officer_ids[0] if d.offer else None)
         if first is None or d.offer is None:
             return NO_OFFICER, 0.0
@@ -498,11 +510,12 @@ class _Run:
                 self._log(i, Event.HELD)
             wake.succeed(routed)
 
-    def repricer(self, every_s: float, forecast: Forecast
-                 ) -> Generator[simpy.Event, Any, None]:
-        """Refreshes the dual-price method's capacity prices on its schedule
+    def repricer(self, policy: Policy, scorer: Scorer | None, every_s: float,
+                 forecast: Forecast, install: Any) -> Generator[simpy.Event, Any, None]:
+        """Refreshes a dual-price policy's capacity prices on its schedule
         (``engine.maintenance.next_reprice_at``: every ``reprice_every_s`` while someone is
-        on shift, then at the next shift opening)."""
+        on shift, then at the next shift opening) and hands them to ``install(prices,
+        at_s)``: the run's state, or the shadow candidate's own prices."""
         from engine.maintenance import (
             DEFAULT_HORIZON_S,
             forecast_eligibility,
@@ -510,21 +523,26 @@ class _Run:
             reprice,
         )
 
-        horizon_s = float(self.policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
+        if scorer is None:
+            raise ValueError(f"method {policy.routing.method} needs a scorer")
+        horizon_s = float(policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
         eligible = np.zeros((0, len(self.roster)), dtype=bool)
         while True:
             now = self._now(self.env.now)
             leads, rows = forecast.window(self.env.now, horizon_s)
             if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
-                eligible = forecast_eligibility(self.policy, self.roster, forecast.leads)
-            prices = reprice(self.policy, self.roster, self.state, now, self._require_scorer(),
-                             leads, eligible=eligible[rows],
+                eligible = forecast_eligibility(policy, self.roster, forecast.leads)
+            prices = reprice(policy, self.roster, self.state, now, scorer, leads,
+                             eligible=eligible[rows],
                              arrival_s=self.clock.start_unix + forecast.arrival_s[rows])
-            self.state.set_prices(prices, now.timestamp())
-            due = next_reprice_at(self.policy, self.roster, self.state, now)
+            install(prices, now.timestamp())
+            due = next_reprice_at(policy, self.roster, self.state, now)
             assert due is not None
             yield self.env.timeout(max((due - self.clock.start).total_seconds() - self.env.now,
                                        every_s if due <= now else 0.0))
+
+    def _set_shadow_prices(self, prices: np.ndarray, at_s: float) -> None:
+        self.shadow_prices = (np.asarray(prices, dtype=float).copy(), at_s)
 
     def _require_scorer(self) -> Scorer:
         if self.scorer is None:
@@ -739,6 +757,7 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     forecast: for ``dual_price``: the demand forecast (``simulator.forecast.Forecast``), a
         sample of the demand, never the realized future.
     """
+    from engine.decide import policy_scorer
     from engine.maintenance import reprice_every_s
 
     options = options or RunOptions()
@@ -750,7 +769,15 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     if every is not None:
         if forecast is None:
             raise ValueError("a dual_price policy needs a demand forecast")
-        run.env.process(run.repricer(every, forecast))
+        run.env.process(run.repricer(policy, scorer, every, forecast, run.state.set_prices))
+    shadow = options.shadow
+    shadow_every = reprice_every_s(shadow) if shadow is not None else None
+    if shadow is not None and shadow_every is not None:
+        if options.shadow_forecast is None:
+            raise ValueError("a dual_price candidate needs RunOptions(shadow_forecast=...)")
+        run.env.process(run.repricer(shadow, options.shadow_scorer or policy_scorer(shadow),
+                                     shadow_every, options.shadow_forecast,
+                                     run._set_shadow_prices))
     with collector_paused():
         run.env.run(until=inputs.end_s)
     return run.result(time.perf_counter() - started)

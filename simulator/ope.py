@@ -11,9 +11,11 @@ placed, the probability it gave the officer it chose (the propensity). Two ways 
   state change for the drawn officer is ``engine.decide.claim_delta``'s.
 
 At every placing decision the candidate policy is asked, on the same state, what it would
-have done (``RunOptions.shadow``). The estimators share one signature (as in Open Bandit
-Pipeline): rewards, logged actions, propensities, the candidate's actions, and a reward
-model's estimates for the logged and the candidate's actions.
+have done (``RunOptions.shadow``), with its own conversion estimates and, for a dual-price
+candidate, its own capacity prices (``shadow_scorer``, ``shadow_forecast``). The
+estimators share one signature (as in Open Bandit Pipeline): rewards, logged actions,
+propensities, the candidate's actions, and a reward model's estimates for the logged and the
+candidate's actions.
 
 - IPS: mean of 1[a = pi(x)] r / p;
 - self-normalized IPS: the same weights, normalized by their sum;
@@ -47,7 +49,7 @@ from simulator.crn import replication_seeds
 from simulator.model import Inputs, RunOptions, RunResult
 from simulator.params import PROGRAMS, PURPOSES, Scenario
 from simulator.policies import NamedPolicy
-from simulator.runner import build_world, prepare, run_policy
+from simulator.runner import build_world, forecaster, prepare, run_policy, scorer_for
 
 
 @dataclass(frozen=True)
@@ -157,9 +159,13 @@ def evaluate(scenario: Scenario, candidate: NamedPolicy, logging: NamedPolicy, *
     rows: list[dict[str, Any]] = []
     for rep in replication_seeds(seed, replications):
         inputs = prepare(scenario, world, rep)
+        shadow_forecast = forecaster(scenario, inputs, rep) \
+            if candidate.policy.routing.method == "dual_price" else None
         logged = run_policy(scenario, inputs, logging, rep,
                             RunOptions(record_events=False, exploration=exploration,
-                                       shadow=candidate.policy))
+                                       shadow=candidate.policy,
+                                       shadow_scorer=scorer_for(candidate, inputs),
+                                       shadow_forecast=shadow_forecast))
         truth = run_policy(scenario, inputs, candidate, rep, RunOptions(record_events=False))
         data = logged_data(inputs, logged)
         assert logged.rounds is not None
