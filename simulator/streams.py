@@ -176,8 +176,10 @@ def synthetic_stream(params: SyntheticStreamParams, *, start: datetime, days: fl
     slot_day = np.arange(n_slots) // 24
     rate = params.leads_per_day * 7.0 * day_w[slot_wday] * hour_w[slot_hour] / per_week
     rate *= params.volume_multiplier
+    slot_len = np.ones(n_slots)  # the share of each hour inside the window
     if days * 24 < n_slots:  # a partial last hour
-        rate[-1] *= days * 24 - (n_slots - 1)
+        slot_len[-1] = days * 24 - (n_slots - 1)
+        rate[-1] *= slot_len[-1]
 
     # campaign regimes: the joint mix with the campaign programs boosted, per active set
     regime_of_slot = np.zeros(n_slots, dtype=np.int64)
@@ -203,7 +205,7 @@ def synthetic_stream(params: SyntheticStreamParams, *, start: datetime, days: fl
     counts = rng.poisson(rate * slot_factor)
     n = int(counts.sum())
     slot = np.repeat(np.arange(n_slots), counts)
-    arrival = np.floor((slot + rng.random(n)) * 3600.0)
+    arrival = np.floor((slot + rng.random(n) * slot_len[slot]) * 3600.0)
     order = np.argsort(arrival, kind="stable")
     slot, arrival = slot[order], arrival[order]
 

@@ -43,6 +43,14 @@ def test_same_seed_same_stream_and_arrivals_in_order(small_scenario):
         assert lead.received_at == small_scenario.start + timedelta(seconds=float(at))
 
 
+def test_a_window_ending_within_an_hour_has_no_lead_after_its_end(small_scenario):
+    """With a window of 1.01 days, the last hour is partial: its leads arrive within its
+    first 0.24 hour, none after the end."""
+    for seed in range(5):
+        stream = _stream(small_scenario, seed=seed, days=1.01)
+        assert stream.arrival_s.max() < 1.01 * 86400
+
+
 @pytest.mark.slow
 def test_program_mix_follows_hmda_and_weekends_are_quieter(small_scenario):
     """Programs follow the 2017 national HMDA mix (conventional less the non-QM and reverse
