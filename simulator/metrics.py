@@ -55,7 +55,7 @@ def licensing_violations(inputs: Inputs, run: RunResult) -> int:
 
 def utilization(inputs: Inputs, run: RunResult) -> float:
     """Mean over officers with a cap on open leads of their time-averaged open leads / cap,
-    over the arrival window (in [0, 1] when the cap is respected)."""
+    from the start to the last arrival (in [0, 1] when the cap is respected)."""
     roster = inputs.world.roster
     horizon = float(inputs.stream.arrival_s[-1]) if len(inputs.stream) else 0.0
     capped = np.flatnonzero(roster.cap_open != NO_CAP)

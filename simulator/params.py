@@ -294,13 +294,6 @@ class ClosingParams:
                                        f"{[low, high]}")
         _positive("mean_s", self.mean_s, "seconds")
 
-    @property
-    def min_hold_s(self) -> float:
-        """The shortest time a worked lead keeps its officer's slot, s (for the bound)."""
-        if self.kind == "exponential":
-            return 0.0
-        return 86400.0 * min(self.lost_days[0], self.funded_days[0])
-
 
 @dataclass(frozen=True, slots=True)
 class WorldParams:
