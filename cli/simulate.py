@@ -18,6 +18,7 @@ from rich.table import Table
 from engine.errors import InputError
 from engine.rules import PolicyError
 from simulator.errors import PolicyUnavailable, ScenarioError
+from simulator.params import Scenario
 from simulator.policies import BUILTINS, resolve_policies
 
 _ERRORS = (ScenarioError, PolicyError, PolicyUnavailable, InputError, ValueError)
@@ -38,6 +39,36 @@ def _out_dir(out: Path) -> None:
             pass
     except OSError as exc:
         _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+
+
+def _replay_check(sc: Scenario, out: Path) -> None:
+    """A replayed leads file: say how many rows are left out (listed in
+    OUT/dropped_rows.txt) and refuse a window that holds none."""
+    from simulator.params import ReplayStreamParams
+    from simulator.streams import replay_stream
+
+    if not isinstance(sc.stream, ReplayStreamParams):
+        return
+    try:
+        stream = replay_stream(sc.stream, start=sc.start, days=sc.days)
+    except _ERRORS as exc:
+        _fail(str(exc))
+        return
+    listed = out / "dropped_rows.txt"
+    if stream.dropped:
+        try:
+            listed.write_text("\n".join(stream.dropped) + "\n", encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+        typer.echo(f"warning: {len(stream.dropped)} row(s) of {sc.stream.path} left out of the "
+                   f"replay, listed in {listed}; the first:", err=True)
+        for line in stream.dropped[:5]:
+            typer.echo(f"  {line}", err=True)
+    elif listed.exists():
+        listed.unlink()  # from an earlier run: nothing is left out of this one
+    if not len(stream):
+        _fail(f"{sc.source}: stream.path: {sc.stream.path} has no valid lead from {sc.start} "
+              f"for {sc.days:g} days ({len(stream.dropped)} rows left out)")
 
 
 def _progress(enabled: bool) -> Progress:
@@ -75,6 +106,7 @@ def simulate(
         _fail(str(exc))
         return
     _out_dir(out)
+    _replay_check(sc, out)
     steps = replications * (len(policies) + 1)
     with _progress(progress) as bar:
         task = bar.add_task(f"simulating {sc.name}", total=steps)

@@ -200,3 +200,39 @@ def test_grid_labels_are_unique(tmp_path):
     assert len(set(labels)) == 2 and labels[1] == labels[0] + "#2"
     assert "routing.offer.accept_within_s=600" in labels[0]
     assert "else.offer.accept_within_s=300" in labels[0] and "seed=1" in labels[0]
+
+
+def test_a_replay_says_which_rows_it_left_out(app, tmp_path, small_scenario):
+    """Replaying a leads file with a bad row: the run goes on, stderr counts and shows the
+    row left out, OUT/dropped_rows.txt lists it; a window with no valid lead exits 2."""
+    import csv
+
+    import numpy as np
+
+    from simulator.streams import ROUTE_COLUMNS, lead_row, synthetic_stream
+
+    stream = synthetic_stream(small_scenario.stream, start=small_scenario.start, days=1,
+                              timezone=small_scenario.timezone, default_states=["TX", "FL"],
+                              rng=np.random.default_rng(1))
+    rows = [lead_row(lead) for lead in stream.leads[:40]]
+    rows.append({**rows[0], "lead_id": "BAD", "zip": "00000"})
+    with open(tmp_path / "leads.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=ROUTE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    scenario = tmp_path / "replay.yaml"
+    scenario.write_text(f"extends: {DATA / 'small.yaml'}\ndays: 1\n"
+                        "stream: {kind: replay, path: leads.csv}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", "--scenario", str(scenario), "--policy",
+                                      "round_robin", "--replications", "1", "--out", str(out),
+                                      "--no-progress", "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert "1 row(s) of" in result.output and "zip='00000'" in result.output
+    assert "row 42" in (out / "dropped_rows.txt").read_text()
+    assert pd.read_csv(out / "summary.csv")["leads"].iloc[0] == 40
+    early = tmp_path / "early.yaml"
+    early.write_text(f"extends: {scenario}\nstart: 2024-01-02T00:00:00-05:00\n")
+    result = CliRunner().invoke(app, ["simulate", "--scenario", str(early), "--policy",
+                                      "round_robin", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2 and "has no valid lead" in result.output
