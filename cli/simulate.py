@@ -83,7 +83,7 @@ def simulate(
         help="A built-in name (" + ", ".join(BUILTINS) + ") or a policy YAML; repeat for "
              "several. The first is the baseline of the report's paired differences.")],
     replications: Annotated[int, typer.Option(min=1, help="Replications (spawned seeds).")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the replications.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the replications.")] = 0,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/simulation"),
     events: Annotated[bool, typer.Option(help="Write events.parquet.")] = True,
     history: Annotated[bool, typer.Option(help="Write history.csv.")] = True,
@@ -96,11 +96,12 @@ def simulate(
     report.html to OUT. The same seed writes identical data files."""
     from simulator.model import RunOptions
     from simulator.outputs import write_outputs
-    from simulator.runner import run_experiment
+    from simulator.runner import check_scenario, run_experiment
     from simulator.scenario import load_scenario
 
     try:
         sc = load_scenario(scenario)
+        check_scenario(sc)
         policies = resolve_policies(policy)
     except _ERRORS as exc:
         _fail(str(exc))

@@ -21,12 +21,13 @@ from engine.policies import Scorer
 from simulator.bound import BoundResult, hindsight_bound
 from simulator.clock import OfficerClock
 from simulator.crn import Draws, ReplicationSeed, replication_seeds
+from simulator.errors import ParamError, ScenarioError
 from simulator.forecast import Forecast
 from simulator.metrics import SUMMARY_COLUMNS, compare, summarize
 from simulator.model import Inputs, RunOptions, RunResult, needs_scorer, simulate
 from simulator.params import Scenario, SyntheticStreamParams
 from simulator.policies import NamedPolicy
-from simulator.streams import LeadStream, replay_stream, synthetic_stream
+from simulator.streams import LeadStream, replay_stream, stream_states, synthetic_stream
 from simulator.world import OracleScorer, World
 
 Progress = Callable[[str], None]
@@ -38,7 +39,24 @@ def build_world(scenario: Scenario) -> World:
     sources: Sequence[str] = ()
     if isinstance(scenario.stream, SyntheticStreamParams):
         sources = tuple(scenario.stream.source_mix)
-    return World.build(scenario.world, officers, scenario.departures, sources)
+    try:
+        return World.build(scenario.world, officers, scenario.departures, sources)
+    except ParamError as exc:  # what only the roster can tell: name the file and YAML path
+        at = exc.field if exc.field.startswith("departures") else f"world.{exc.field}"
+        raise ScenarioError(at, exc.message, scenario.source) from None
+
+
+def check_scenario(scenario: Scenario) -> World:
+    """Everything about a loaded scenario that only its roster and the reference data can
+    tell (officers named by overrides and departures, the stream's states and campaigns),
+    checked before any run; ScenarioError with the file and YAML path. Returns the world."""
+    world = build_world(scenario)
+    if isinstance(scenario.stream, SyntheticStreamParams):
+        try:
+            stream_states(scenario.stream, _licensed_states(world))
+        except ParamError as exc:
+            raise ScenarioError(f"stream.{exc.field}", exc.message, scenario.source) from None
+    return world
 
 
 def _licensed_states(world: World) -> list[str]:

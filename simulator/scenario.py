@@ -216,6 +216,10 @@ def _read(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ScenarioError("(file)", f"cannot read scenario file: {exc.strerror}",
                             str(path)) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"line {line}", "is not UTF-8 text; save the file as UTF-8",
+                            str(path)) from None
     try:
         raw = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -287,6 +291,9 @@ def _build(cls: Any, at: str, kwargs: dict[str, Any], source: str) -> Any:
 def _world(w: WorldIn, source: str) -> WorldParams:
     c = w.conversion
     conv_args = _given(c, "credit_bands")
+    if c.contact_rate_by_source is not None:  # the sources given; the others keep defaults
+        conv_args["contact_rate_by_source"] = {**ConversionParams().contact_rate_by_source,
+                                               **c.contact_rate_by_source}
     if c.credit_bands is not None:
         conv_args["credit_bands"] = tuple(
             _build(CreditBand, f"world.conversion.credit_bands[{k}]", dict(b), source)
@@ -328,12 +335,15 @@ def _stream(s: StreamIn, source: str) -> SyntheticStreamParams | ReplayStreamPar
     if s.path is not None:
         raise ScenarioError("stream.path", "applies to replay streams (kind: replay)", source)
     args = _given(s, "kind", "path", "campaigns")
-    for key in ("hour_weights", "weekday_weights", "states"):
+    for key in ("hour_weights", "weekday_weights"):
         if key in args:
             args[key] = tuple(args[key])
+    if "states" in args:
+        args["states"] = tuple(state.upper() for state in args["states"])
     campaigns = tuple(
-        _build(Campaign, f"stream.campaigns[{k}]", {**_given(c), "states": tuple(c.states)},
-               source) for k, c in enumerate(s.campaigns or ()))
+        _build(Campaign, f"stream.campaigns[{k}]",
+               {**_given(c), "states": tuple(state.upper() for state in c.states)}, source)
+        for k, c in enumerate(s.campaigns or ()))
     return _build(SyntheticStreamParams, "stream", {**args, "campaigns": campaigns}, source)
 
 
@@ -371,10 +381,17 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
                                  {"at": at, "officer_id": dep.officer_id,
                                   "skill_rank": dep.skill_rank}, source))
     operations = _build(OperationsParams, "operations", _given(spec.operations), source)
+    stream = _stream(spec.stream, source)
+    if isinstance(stream, SyntheticStreamParams):  # a rate for a source that never comes
+        for key in spec.world.conversion.contact_rate_by_source or {}:
+            if key not in stream.source_mix:
+                raise ScenarioError(f"world.conversion.contact_rate_by_source.{key}",
+                                    f"is not a source of the stream (stream.source_mix: "
+                                    f"{', '.join(stream.source_mix)})", source)
     return _build(Scenario, "", {
         "name": spec.scenario, "start": spec.start, "days": spec.days,
         "timezone": spec.timezone, "roster_path": roster_path,
-        "world": _world(spec.world, source), "stream": _stream(spec.stream, source),
+        "world": _world(spec.world, source), "stream": stream,
         "operations": operations, "departures": tuple(departures),
         "description": spec.description, "source": source}, source)
 

@@ -135,6 +135,24 @@ def _purpose_probs(params: SyntheticStreamParams, hmda: HmdaFacts, states: Seque
     return probs / probs.sum(axis=1, keepdims=True)
 
 
+def stream_states(params: SyntheticStreamParams, default_states: Sequence[str],
+                  hmda: HmdaFacts | None = None) -> list[str]:
+    """The stream's states (``params.states``, else ``default_states``), each checked to have
+    HMDA applications, and every campaign's states among them; ParamError otherwise."""
+    hmda = hmda or load_hmda(params.hmda_year)
+    states = list(params.states) or sorted(default_states)
+    unknown = [s for s in states if s not in hmda.state_applications]
+    if unknown:
+        raise ParamError("states", f"{unknown}: not a US state with HMDA applications in "
+                                   f"{params.hmda_year} (two-letter codes such as TX)")
+    for k, c in enumerate(params.campaigns):
+        missing = [s for s in c.states if s not in states]
+        if missing:
+            raise ParamError(f"campaigns[{k}].states",
+                             f"{missing} are not among the stream's states {states}")
+    return states
+
+
 def synthetic_stream(params: SyntheticStreamParams, *, start: datetime, days: float,
                      timezone: str, default_states: Sequence[str], rng: np.random.Generator,
                      hmda: HmdaFacts | None = None, geography: Geography | None = None,
@@ -149,15 +167,7 @@ def synthetic_stream(params: SyntheticStreamParams, *, start: datetime, days: fl
     """
     hmda = hmda or load_hmda(params.hmda_year)
     geography = geography or load_geography()
-    states = list(params.states) or sorted(default_states)
-    unknown = [s for s in states if s not in hmda.state_applications]
-    if unknown:
-        raise ParamError("states", f"no HMDA applications for {unknown}")
-    for c in params.campaigns:
-        missing = [s for s in c.states if s not in states]
-        if missing:
-            raise ParamError(f"campaigns.{c.name}.states",
-                             f"{missing} are not among the stream's states {states}")
+    states = stream_states(params, default_states, hmda)
     state_w = np.array([hmda.state_applications[s] for s in states], dtype=float)
     state_w /= state_w.sum()
     joint = state_w[:, None] * _program_mix(params, hmda)[None, :]  # (S, P), sums to 1

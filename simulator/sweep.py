@@ -139,7 +139,7 @@ def load_grid(path: str | Path) -> Grid:
             else err["msg"]
         raise ScenarioError(loc, message, source) from None
     from engine.errors import InputError
-    from simulator.runner import build_world
+    from simulator.runner import check_scenario
     from simulator.scenario import load_scenario
 
     scenarios, names = [], []
@@ -149,7 +149,7 @@ def load_grid(path: str | Path) -> Grid:
             raise ScenarioError(f"scenarios[{k}]", f"no such scenario file: {name}", source)
         try:  # checked here, not first in a worker
             scenario = load_scenario(found)
-            build_world(scenario)
+            check_scenario(scenario)
         except (ScenarioError, InputError, ValueError) as exc:
             raise ScenarioError(f"scenarios[{k}]", str(exc), source) from None
         scenarios.append(found)

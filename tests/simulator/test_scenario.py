@@ -66,7 +66,52 @@ ERRORS = [
     ("departures:\n  - {day: 3}\n", "departures[0].officer_id", "exactly one"),
     ("start: 2025-03-03T00:00:00\n", "start", "UTC offset"),
     ("days: 1\ndays: 2\n", "line 3 column 1", "duplicate key"),
+    ("world:\n  conversion:\n    contact_rate_by_source: {tiktok: 0.3}\n",
+     "world.conversion.contact_rate_by_source.tiktok", "is not a source of the stream"),
 ]
+
+# what only the roster and the reference data can tell (``check_scenario``)
+CHECKED = [
+    ("departures:\n  - {day: 3, officer_id: LO999}\n", "departures[0].officer_id",
+     "'LO999' is not on the roster"),
+    ("departures:\n  - {day: 3, skill_rank: 500}\n", "departures[0].skill_rank",
+     "only 60 officers"),
+    ("world:\n  skills:\n    overrides: {LO999: {skill: 2}}\n",
+     "world.skills.overrides.LO999", "is not an officer on the roster"),
+    ("stream:\n  states: [TX, ZZ]\n", "stream.states", "['ZZ']: not a US state"),
+    ("stream:\n  campaigns:\n    - {name: c, program: va, states: [NV], multiplier: 2}\n",
+     "stream.campaigns[0].states", "['NV'] are not among the stream's states"),
+]
+
+
+@pytest.mark.parametrize(("extra", "path", "words"), CHECKED)
+def test_roster_and_data_errors_name_the_file_and_yaml_path(tmp_path, extra, path, words):
+    """Errors found when the world is built or the stream's states are checked, before any
+    run, carry the file and the YAML path like the loader's own."""
+    from simulator.runner import check_scenario
+
+    scenario = _write(tmp_path, BASE + extra)
+    with pytest.raises(ScenarioError) as err:
+        check_scenario(load_scenario(scenario))
+    assert err.value.path == path, str(err.value)
+    assert words in err.value.message, str(err.value)
+    assert str(scenario) in str(err.value)
+
+
+def test_state_codes_are_read_in_any_case_and_contact_rates_merge(tmp_path):
+    """``states: [tx, fl]`` means TX and FL; a contact rate given for one source keeps the
+    defaults of the others; a file that is not UTF-8 is named with its line."""
+    sc = load_scenario(_write(tmp_path, BASE + "stream:\n  states: [tx, fl]\n"
+                                        "world:\n  conversion:\n"
+                                        "    contact_rate_by_source: {facebook: 0.3}\n"))
+    assert isinstance(sc.stream, SyntheticStreamParams) and sc.stream.states == ("TX", "FL")
+    rates = sc.world.conversion.contact_rate_by_source
+    assert rates["facebook"] == 0.3 and rates["referral"] == 0.75
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes((BASE + "description: caf\xe9\n").encode("latin-1"))
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(latin)
+    assert err.value.path == "line 2" and "not UTF-8" in err.value.message
 
 
 @pytest.mark.parametrize(("extra", "path", "words"), ERRORS)
