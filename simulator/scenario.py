@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictFloat, ValidationError
 
 from engine.errors import InputError
 from engine.io import load_roster
@@ -171,7 +171,7 @@ class ScenarioIn(_In):
     description: str = ""
     extends: str | None = None
     start: datetime
-    days: float
+    days: StrictFloat  # not a bool
     timezone: str = "America/New_York"
     roster: str
     world: WorldIn = WorldIn()
@@ -377,6 +377,10 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
             raise ScenarioError(f"departures[{k}]", "give exactly one of at (a time) or day "
                                                     "(days after start)", source)
         at = dep.at if dep.at is not None else spec.start + timedelta(days=float(dep.day or 0))
+        if not spec.start <= at < spec.start + timedelta(days=spec.days):
+            raise ScenarioError(f"departures[{k}]", f"leaves at {at.isoformat()}, outside the "
+                                f"window of {spec.days:g} days from {spec.start.isoformat()}",
+                                source)
         departures.append(_build(Departure, f"departures[{k}]",
                                  {"at": at, "officer_id": dep.officer_id,
                                   "skill_rank": dep.skill_rank}, source))

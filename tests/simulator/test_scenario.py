@@ -66,6 +66,8 @@ ERRORS = [
     ("departures:\n  - {day: 3}\n", "departures[0].officer_id", "exactly one"),
     ("start: 2025-03-03T00:00:00\n", "start", "UTC offset"),
     ("days: 1\ndays: 2\n", "line 3 column 1", "duplicate key"),
+    ("days: true\n", "days", "valid number"),
+    ("departures:\n  - {day: 99, skill_rank: 1}\n", "departures[0]", "outside the window"),
     ("world:\n  conversion:\n    contact_rate_by_source: {tiktok: 0.3}\n",
      "world.conversion.contact_rate_by_source.tiktok", "is not a source of the stream"),
 ]
