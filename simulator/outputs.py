@@ -85,7 +85,8 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
 
 def write_outputs(exp: Experiment, out: Path, *, events: bool = True, history: bool = True,
                   report: bool = True) -> list[Path]:
-    """Write summary.csv, comparison.csv, events.parquet, history.csv and report.html."""
+    """Write summary.csv, comparison.csv, events.parquet, history.csv and report.html (those
+    asked for; the same files left in ``out`` by an earlier run are removed)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     summary = exp.summary
@@ -104,4 +105,10 @@ def write_outputs(exp: Experiment, out: Path, *, events: bool = True, history: b
 
         write_report(exp, out / "report.html")
         written.append(out / "report.html")
+    # an output of an earlier run into the same folder that this run does not write would
+    # pass for this run's: it goes
+    for name in ("events.parquet", "history.csv", "report.html"):
+        stale = out / name
+        if stale not in written and stale.exists():
+            stale.unlink()
     return written

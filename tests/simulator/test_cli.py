@@ -236,3 +236,13 @@ def test_a_replay_says_which_rows_it_left_out(app, tmp_path, small_scenario):
     result = CliRunner().invoke(app, ["simulate", "--scenario", str(early), "--policy",
                                       "round_robin", "--out", str(out), "--no-progress"])
     assert result.exit_code == 2 and "has no valid lead" in result.output
+
+
+def test_a_rerun_into_the_same_folder_leaves_no_file_of_the_last_run(app, tmp_path):
+    """Run with every file, then again without events, history and report: only this run's
+    files are left."""
+    assert _simulate(app, tmp_path).exit_code == 0
+    assert (tmp_path / "events.parquet").exists()
+    result = _simulate(app, tmp_path, "--no-events", "--no-history", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comparison.csv", "summary.csv"]
