@@ -446,10 +446,12 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
 
 def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
              order: np.ndarray, scores: np.ndarray | None, propensity: float,
-             prefer: str | None = None, candidates: np.ndarray | None = None) -> Decision:
+             prefer: str | None = None, candidates: np.ndarray | None = None,
+             offerable: int | None = None) -> Decision:
     """Turn a plan and a ranking of its eligible officers into the decision: the offer (one
     officer or several), the state delta and the explanation. ``candidates``: the plan's
-    eligible officers as roster indices, when the caller has them."""
+    eligible officers as roster indices, when the caller has them; ``offerable``: how many
+    of the first an offer to several may go to (``Selection.offerable``)."""
     if prefer is not None and prefer in roster.index:
         i = roster.index[prefer]
         if p.eligible[i]:
@@ -460,15 +462,20 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
                     scores = np.concatenate((scores[~keep], scores[keep]))
                 propensity = 1.0
             p.notes.append(f"backup officer {prefer} was eligible and taken first")
+    spec = p.action.offer
+    if spec.mode != "assign" and offerable is not None and \
+            offerable < min(spec.max_officers, len(order)):
+        p.notes.append(f"offered to the first {offerable}: the lead is worth less than the "
+                       "capacity price of the next")
     p.traces.append(StepTrace(p.step, p.in_pool, p.codes, order, scores))
     explanation = Explanation(policy.name, policy.version, policy.routing.method, p.rule_path,
                               p.traces, roster, p.notes)
-    spec = p.action.offer
     ids = roster.ids_tuple
     if spec.mode == "assign":
         offered: tuple[str, ...] = (ids[int(order[0])],)
     else:
-        offered = tuple(ids[i] for i in order[:spec.max_officers].tolist())
+        k = spec.max_officers if offerable is None else min(spec.max_officers, offerable)
+        offered = tuple(ids[i] for i in order[:k].tolist())
     offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
     weight = eligible_weight(roster, np.flatnonzero(p.eligible) if candidates is None
                              else candidates, weighted(policy))
@@ -527,7 +534,7 @@ def decide(
     if selection.defer is not None:
         return _deferred(found, roster, policy, now, selection)
     return conclude(found, roster, policy, state, now, selection.order, selection.scores,
-                    selection.propensity, prefer, ctx.candidates)
+                    selection.propensity, prefer, ctx.candidates, selection.offerable)
 
 
 def _deferred(p: Plan, roster: Roster, policy: Policy, now: datetime, selection: Selection

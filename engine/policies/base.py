@@ -47,13 +47,16 @@ class Selection:
     """Candidates in rank order (first = chosen), the probability the policy gave its choice,
     and the scores it ranked by (same order; None for rotations). ``defer`` set (a reason)
     means the method would rather not place the lead now: the decision holds it, until
-    ``defer_until`` (POSIX seconds) when known."""
+    ``defer_until`` (POSIX seconds) when known. ``offerable``: how many of the first in
+    ``order`` an offer to several officers may go to (None: as many as the offer allows;
+    at least 1), for a method that finds the rest not worth their slot."""
 
     order: np.ndarray  # (K,) int64 roster indices
     propensity: float = 1.0
     scores: np.ndarray | None = None
     defer: str | None = None
     defer_until: float | None = None
+    offerable: int | None = None
 
 
 class SelectionPolicy(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -192,7 +192,15 @@ class DualPrice:
                              defer=f"worth less than the capacity it would use (best value "
                                    f"{values[best]:.4g}, price {prices[best]:.4g})",
                              defer_until=until)
-        return rank_with_exploration(ctx, keys, values, self.params)
+        ranked = rank_with_exploration(ctx, keys, values, self.params)
+        if keys.min() >= 0.0:
+            return ranked
+        # an offer to several officers goes only to those the lead is worth their slot to
+        # (value >= price), the first always: offering it to the others would spend capacity
+        # the prices keep for leads worth more
+        in_order = keys[np.searchsorted(ctx.candidates, ranked.order)] >= 0.0
+        short = np.flatnonzero(~in_order[1:])
+        return replace(ranked, offerable=1 + int(short[0]) if len(short) else len(in_order))
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,22 @@ def test_dual_price_trades_value_against_capacity_price():
     assert d.officer_id == "D"  # 0.2 - 0 beats 0.3 - 0.25
 
 
+def test_dual_price_offers_only_to_officers_the_lead_is_worth_the_slot_to():
+    """A broadcast under dual price goes to the officers whose value covers their price: D
+    (0.2 against 0.25) is left out and the explanation says why; at zero prices all three
+    are offered; when nobody's value covers the price (no deferral) the best alone is."""
+    policy = make_policy(routing="{method: dual_price, offer: {mode: broadcast, "
+                                 "max_officers: 3, accept_within_s: 600}}")
+    state = RoutingState.empty(ROSTER.ids_tuple)
+    assert route(policy, state=state).offer.officer_ids == ("B", "D", "A")
+    state.set_prices(np.array([0.0, 0.0, 0.0, 0.25]), TUESDAY_15_UTC.timestamp())
+    d = route(policy, state=state)
+    assert d.offer.officer_ids == ("B", "A")
+    assert any("worth less than the capacity price" in n for n in d.explanation.notes)
+    state.set_prices(np.array([0.5, 0.5, 0.5, 0.5]), TUESDAY_15_UTC.timestamp())
+    assert route(policy, state=state).offer.officer_ids == ("B",)
+
+
 def test_scoring_method_without_scorer_is_a_clear_error():
     """A scoring method with no scorer and no model file says what is missing."""
     with pytest.raises(ValueError, match="needs conversion estimates"):
