@@ -31,7 +31,7 @@ import copy
 import heapq
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -511,7 +511,8 @@ class _Run:
             wake.succeed(routed)
 
     def repricer(self, policy: Policy, scorer: Scorer | None, every_s: float,
-                 forecast: Forecast, install: Any) -> Generator[simpy.Event, Any, None]:
+                 forecast: Forecast, install: Callable[[np.ndarray, float], None]
+                 ) -> Generator[simpy.Event, Any, None]:
         """Refreshes a dual-price policy's capacity prices on its schedule
         (``engine.maintenance.next_reprice_at``: every ``reprice_every_s`` while someone is
         on shift, then at the next shift opening) and hands them to ``install(prices,
