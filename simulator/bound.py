@@ -132,11 +132,10 @@ def earliest_contact_s(inputs: Inputs, lead_idx: np.ndarray, officer_idx: np.nda
     # even the smallest multiplier could not beat the best contact found.
     quickest = median * hour_mult.min() * factor + busy
     live = np.flatnonzero(feasible)
-    unix0 = clock.start_unix
     while len(live):
         # the next moment the officer's local hour (and so the multiplier) can change: their
-        # next local hour, or an offset change, which falls on a UTC hour
-        nxt = np.minimum((np.floor((unix0 + s[live]) / 3600.0) + 1.0) * 3600.0 - unix0,
+        # next local hour, or a change of their UTC offset
+        nxt = np.minimum(clock.next_offset_change_many(officer_idx[live], s[live]),
                          clock.next_local_boundary_many(officer_idx[live], s[live], 3600))
         nxt = nxt + clock.wait_to_shift_many(officer_idx[live], np.minimum(nxt, end))
         keep = (nxt + quickest[live] < best[live]) & (nxt <= end)

@@ -16,6 +16,7 @@ from engine.domain import MINUTES_PER_WEEK
 from engine.roster import NEVER_OPENS, Roster, zone
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_QUARTER = 900  # seconds
 _MONDAY_SHIFT_MIN = 3 * 1440  # 1970-01-01 was a Thursday
 
 
@@ -26,31 +27,38 @@ class OfficerClock:
         self.roster = roster
         self.start = start
         self.start_unix = int(start.timestamp())
-        self.first_hour = self.start_unix // 3600
+        # offsets per quarter hour of UTC, as the engine's local clock: every zone changes
+        # its offset on one (St John's at half past a UTC hour, Chatham at a quarter to)
+        self.first_q = self.start_unix // _QUARTER
         # a response can start after the end: past notification latency, the wait to the
         # next shift (under a week) and a day's margin
-        hours = int(np.ceil((self.start_unix + end_s) / 3600)) - self.first_hour + 8 * 24
+        quarters = int(np.ceil((self.start_unix + end_s) / _QUARTER)) - self.first_q + 8 * 96
         names = sorted({o.timezone for o in roster.officers})
         which = np.array([names.index(o.timezone) for o in roster.officers], dtype=np.int64)
-        by_zone = np.empty((hours, len(names)), dtype=np.int64)
-        for h in range(hours):
-            moment = datetime.fromtimestamp((self.first_hour + h) * 3600, tz=UTC)
+        by_zone = np.empty((quarters, len(names)), dtype=np.int64)
+        for q in range(quarters):
+            moment = datetime.fromtimestamp((self.first_q + q) * _QUARTER, tz=UTC)
             for k, name in enumerate(names):
                 offset = moment.astimezone(zone(name)).utcoffset()
-                by_zone[h, k] = int(offset.total_seconds()) if offset is not None else 0
-        self.offsets = by_zone[:, which]  # (H, M) seconds
+                by_zone[q, k] = int(offset.total_seconds()) if offset is not None else 0
+        self.offsets = by_zone[:, which]  # (Q, M) seconds
         self.on_shift = roster.on_shift  # (M, W) bool
         self.next_open = roster.next_open  # (M, W) int16 minutes
         self._offset_rows = self.offsets.tolist()  # plain ints for scalar look-ups
         # the last SimPy second the table covers
-        self.last_s = float((self.first_hour + hours) * 3600 - 1 - self.start_unix)
+        self.last_s = float((self.first_q + quarters) * _QUARTER - 1 - self.start_unix)
+        # the SimPy moments each zone's offset changes, for searches over local hours
+        start_q = (self.first_q + np.arange(1, quarters)) * _QUARTER - self.start_unix
+        self._zone_of = which
+        self._changes = [start_q[by_zone[1:, k] != by_zone[:-1, k]].astype(float)
+                         for k in range(len(names))]
 
     # -- scalar (hot path) ------------------------------------------------------------------
 
     def local_s(self, officer: int, t_s: float) -> int:
         """Officer-local POSIX-like seconds at SimPy time ``t_s``."""
         unix = self.start_unix + int(t_s)
-        return unix + self._offset_rows[unix // 3600 - self.first_hour][officer]
+        return unix + self._offset_rows[unix // _QUARTER - self.first_q][officer]
 
     def local_hour(self, officer: int, t_s: float) -> int:
         return (self.local_s(officer, t_s) % 86400) // 3600
@@ -78,7 +86,7 @@ class OfficerClock:
 
     def local_s_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         unix = self.start_unix + np.floor(t_s).astype(np.int64)
-        return unix + self.offsets[unix // 3600 - self.first_hour, officers]
+        return unix + self.offsets[unix // _QUARTER - self.first_q, officers]
 
     def wait_to_shift_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """Vectorized ``wait_to_shift_s``."""
@@ -102,16 +110,32 @@ class OfficerClock:
         hour key). A repeated hour when clocks go back has one index, as it has one key."""
         return self.local_s_many(officers, t_s) // 3600
 
+    def next_offset_change_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """SimPy time of the next change of each officer's UTC offset after ``t_s`` (inf if
+        none before the table's end)."""
+        out = np.full(len(t_s), np.inf)
+        zones = self._zone_of[officers]
+        for k, changes in enumerate(self._changes):
+            if not len(changes):
+                continue
+            rows = np.flatnonzero(zones == k)
+            pos = np.searchsorted(changes, t_s[rows], side="right")
+            found = pos < len(changes)
+            out[rows[found]] = changes[pos[found]]
+        return out
+
     def next_local_boundary_many(self, officers: np.ndarray, t_s: np.ndarray,
                                  period_s: int) -> np.ndarray:
         """SimPy time of the officer's next local hour (``period_s`` 3600) or midnight (86400)
-        after ``t_s``, correct across an offset change in between."""
+        after ``t_s``, correct across an offset change in between; never at or before
+        ``t_s``."""
         local = self.local_s_many(officers, t_s)
         cand = t_s + (period_s - local % period_s) - (t_s - np.floor(t_s))
         # an offset change in between moves the boundary by the change: land on it
         r = self.local_s_many(officers, np.minimum(cand, self.last_s)) % period_s
-        return np.where(r == 0, cand, np.where(r > period_s // 2, cand + (period_s - r),
-                                               cand - r))
+        moved = np.where(r == 0, cand, np.where(r > period_s // 2, cand + (period_s - r),
+                                                cand - r))
+        return np.where(moved > t_s, moved, cand)
 
     def next_local_midnight_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """SimPy time of the officer's next local midnight after ``t_s``."""

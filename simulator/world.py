@@ -354,4 +354,4 @@ class OracleScorer:
 
     def clock_end(self) -> float:
         """The last SimPy time the clock's offset table covers (later moments are clipped)."""
-        return float((self.clock.offsets.shape[0] - 1) * 3600 - (self.clock.start_unix % 3600))
+        return self.clock.last_s

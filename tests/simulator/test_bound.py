@@ -99,3 +99,24 @@ def test_next_local_midnight_across_an_offset_change(small_world):
         t = (datetime.fromisoformat(at) - start).total_seconds()
         got = clock.next_local_midnight_many(np.array([o]), np.array([t]))[0]
         assert got == (datetime.fromisoformat(expected) - start).total_seconds()
+
+
+def test_an_hour_repeated_at_half_past_a_utc_hour_has_one_cap(tmp_path):
+    """St John's sets clocks back at 02:00 local, half past a UTC hour. With an hourly cap of
+    one, the engine counts 01:40 NDT and 01:40 NST in the one repeated hour and 02:40 NST in
+    the next; round robin works a lead at 04:40 UTC, at 05:40 UTC and one in each later
+    local hour of the day at once. The bound's hours are the engine's, so it is not below."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.simulator.tiny import policy, run, tiny_inputs
+
+    times = [datetime(2025, 11, 2, 4, 40, tzinfo=UTC), datetime(2025, 11, 2, 5, 40, tzinfo=UTC)]
+    times += [datetime(2025, 11, 2, 0, 10, tzinfo=UTC) + timedelta(hours=h + 3.5)
+              for h in range(3, 24)]
+    inputs = tiny_inputs(tmp_path, {"A": {"timezone": "America/St_Johns", "hourly_cap": 1,
+                                          "work_hours": ""}},
+                         [{"received_at": t.isoformat()} for t in times], medians={"A": 60},
+                         days=1.5, start="2025-11-01T22:00:00-05:00")
+    result = run(inputs, policy())
+    assert (result.officer == 0).all()
+    assert hindsight_bound(inputs, method="lp").value >= result.p_funded.sum() - 1e-9

@@ -22,7 +22,8 @@ START = "2025-03-04T09:00:00-06:00"  # a Tuesday, 09:00 in Chicago
 
 def tiny_inputs(tmp_path: Path, officers: dict[str, dict[str, Any]],
                 leads: list[dict[str, Any]], *, medians: dict[str, float] | None = None,
-                operations: str = "{drain_days: 1}", days: float = 1) -> Inputs:
+                operations: str = "{drain_days: 1}", days: float = 1,
+                start: str = START) -> Inputs:
     """Inputs of a world with ``officers`` (id -> roster fields over the test defaults) and
     ``leads`` (lead fields over the test defaults, with ``received_at``), each officer's
     response taking exactly ``medians[id]`` seconds."""
@@ -43,7 +44,7 @@ def tiny_inputs(tmp_path: Path, officers: dict[str, dict[str, Any]],
                           for oid, s in (medians or {}).items())
     (tmp_path / "tiny.yaml").write_text(f"""
 scenario: tiny
-start: {START}
+start: {start}
 days: {days}
 timezone: America/Chicago
 roster: officers.csv
@@ -54,6 +55,7 @@ world:
 {overrides or '      {}'}
   response:
     within_sigma: 0
+    busy_probability: 0
     load_slope: 0
     hour_multipliers: [{', '.join(['1'] * 24)}]
     notification_latency_s: {{email: 0, sms: 0, webhook: 0, push: 0}}
