@@ -447,11 +447,11 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
 def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
              order: np.ndarray, scores: np.ndarray | None, propensity: float,
              prefer: str | None = None, candidates: np.ndarray | None = None,
-             offerable: int | None = None) -> Decision:
+             offerable: np.ndarray | None = None) -> Decision:
     """Turn a plan and a ranking of its eligible officers into the decision: the offer (one
     officer or several), the state delta and the explanation. ``candidates``: the plan's
-    eligible officers as roster indices, when the caller has them; ``offerable``: how many
-    of the first an offer to several may go to (``Selection.offerable``)."""
+    eligible officers as roster indices, when the caller has them; ``offerable``: which
+    officers (in ``order``) an offer to several may go to (``Selection.offerable``)."""
     if prefer is not None and prefer in roster.index:
         i = roster.index[prefer]
         if p.eligible[i]:
@@ -460,13 +460,19 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
                 order = np.concatenate(([i], order[keep]))
                 if scores is not None:
                     scores = np.concatenate((scores[~keep], scores[keep]))
+                if offerable is not None:
+                    offerable = np.concatenate((offerable[~keep], offerable[keep]))
                 propensity = 1.0
             p.notes.append(f"backup officer {prefer} was eligible and taken first")
     spec = p.action.offer
-    if spec.mode != "assign" and offerable is not None and \
-            offerable < min(spec.max_officers, len(order)):
-        p.notes.append(f"offered to the first {offerable}: the lead is worth less than the "
-                       "capacity price of the next")
+    k = spec.max_officers
+    if spec.mode != "assign" and offerable is not None:
+        # the first, then the run of officers after it the lead is worth the slot of
+        short = np.flatnonzero(~offerable[1:k])
+        if len(short):
+            k = 1 + int(short[0])
+            p.notes.append(f"offered to the first {k}: the lead is worth less than the "
+                           "capacity price of the next")
     p.traces.append(StepTrace(p.step, p.in_pool, p.codes, order, scores))
     explanation = Explanation(policy.name, policy.version, policy.routing.method, p.rule_path,
                               p.traces, roster, p.notes)
@@ -474,7 +480,6 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
     if spec.mode == "assign":
         offered: tuple[str, ...] = (ids[int(order[0])],)
     else:
-        k = spec.max_officers if offerable is None else min(spec.max_officers, offerable)
         offered = tuple(ids[i] for i in order[:k].tolist())
     offer = Offer(spec.mode, offered, spec.accept_within_s, spec.step_s)
     weight = eligible_weight(roster, np.flatnonzero(p.eligible) if candidates is None

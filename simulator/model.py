@@ -369,12 +369,9 @@ class _Run:
         would not answer within its SLA)."""
         options = self.options
         assert options.shadow is not None
-        state = self.state
-        if self.shadow_prices is not None:  # the candidate's own prices on the same state
-            state = copy.copy(state)
-            state.prices, state.prices_set_s = self.shadow_prices
-        d = decide(self.leads[i], self.roster, options.shadow, state, self._now(t_s),
-                   exclude=exclude or None, prefer=prefer, scorer=options.shadow_scorer)
+        d = decide(self.leads[i], self.roster, options.shadow, self._shadow_state(),
+                   self._now(t_s), exclude=exclude or None, prefer=prefer,
+                   scorer=options.shadow_scorer)
         first = d.officer_id or (d.offer.officer_ids[0] if d.offer else None)
         if first is None or d.offer is None:
             return NO_OFFICER, 0.0
@@ -511,12 +508,13 @@ class _Run:
             wake.succeed(routed)
 
     def repricer(self, policy: Policy, scorer: Scorer | None, every_s: float,
-                 forecast: Forecast, install: Callable[[np.ndarray, float], None]
-                 ) -> Generator[simpy.Event, Any, None]:
+                 forecast: Forecast, install: Callable[[np.ndarray, float], None],
+                 view: Callable[[], RoutingState]) -> Generator[simpy.Event, Any, None]:
         """Refreshes a dual-price policy's capacity prices on its schedule
         (``engine.maintenance.next_reprice_at``: every ``reprice_every_s`` while someone is
         on shift, then at the next shift opening) and hands them to ``install(prices,
-        at_s)``: the run's state, or the shadow candidate's own prices."""
+        at_s)``: the run's state, or the shadow candidate's own prices; ``view()`` is the
+        state as that policy sees it (its own prices and their time)."""
         from engine.maintenance import (
             DEFAULT_HORIZON_S,
             forecast_eligibility,
@@ -533,17 +531,27 @@ class _Run:
             leads, rows = forecast.window(self.env.now, horizon_s)
             if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
                 eligible = forecast_eligibility(policy, self.roster, forecast.leads)
-            prices = reprice(policy, self.roster, self.state, now, scorer, leads,
+            prices = reprice(policy, self.roster, view(), now, scorer, leads,
                              eligible=eligible[rows],
                              arrival_s=self.clock.start_unix + forecast.arrival_s[rows])
             install(prices, now.timestamp())
-            due = next_reprice_at(policy, self.roster, self.state, now)
+            due = next_reprice_at(policy, self.roster, view(), now)
             assert due is not None
             yield self.env.timeout(max((due - self.clock.start).total_seconds() - self.env.now,
                                        every_s if due <= now else 0.0))
 
     def _set_shadow_prices(self, prices: np.ndarray, at_s: float) -> None:
         self.shadow_prices = (np.asarray(prices, dtype=float).copy(), at_s)
+
+    def _shadow_state(self) -> RoutingState:
+        """The run's state as the shadow candidate sees it: the same counts, its own prices
+        and when they were set (a shallow copy: nothing the candidate does reaches the
+        run's state)."""
+        if self.shadow_prices is None:
+            return self.state
+        state = copy.copy(self.state)
+        state.prices, state.prices_set_s = self.shadow_prices
+        return state
 
     def _require_scorer(self) -> Scorer:
         if self.scorer is None:
@@ -770,7 +778,8 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     if every is not None:
         if forecast is None:
             raise ValueError("a dual_price policy needs a demand forecast")
-        run.env.process(run.repricer(policy, scorer, every, forecast, run.state.set_prices))
+        run.env.process(run.repricer(policy, scorer, every, forecast, run.state.set_prices,
+                                     lambda: run.state))
     shadow = options.shadow
     shadow_every = reprice_every_s(shadow) if shadow is not None else None
     if shadow is not None and shadow_every is not None:
@@ -778,7 +787,7 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
             raise ValueError("a dual_price candidate needs RunOptions(shadow_forecast=...)")
         run.env.process(run.repricer(shadow, options.shadow_scorer or policy_scorer(shadow),
                                      shadow_every, options.shadow_forecast,
-                                     run._set_shadow_prices))
+                                     run._set_shadow_prices, run._shadow_state))
     with collector_paused():
         run.env.run(until=inputs.end_s)
     return run.result(time.perf_counter() - started)

@@ -377,6 +377,9 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
             raise ScenarioError(f"departures[{k}]", "give exactly one of at (a time) or day "
                                                     "(days after start)", source)
         at = dep.at if dep.at is not None else spec.start + timedelta(days=float(dep.day or 0))
+        if at.tzinfo is None:
+            raise ScenarioError(f"departures[{k}].at", "needs a UTC offset, e.g. "
+                                "2025-03-17T12:00:00-05:00", source)
         if not spec.start <= at < spec.start + timedelta(days=spec.days):
             raise ScenarioError(f"departures[{k}]", f"leaves at {at.isoformat()}, outside the "
                                 f"window of {spec.days:g} days from {spec.start.isoformat()}",

@@ -47,21 +47,23 @@ class Selection:
     """Candidates in rank order (first = chosen), the probability the policy gave its choice,
     and the scores it ranked by (same order; None for rotations). ``defer`` set (a reason)
     means the method would rather not place the lead now: the decision holds it, until
-    ``defer_until`` (POSIX seconds) when known. ``offerable``: how many of the first in
-    ``order`` an offer to several officers may go to (None: as many as the offer allows;
-    at least 1), for a method that finds the rest not worth their slot."""
+    ``defer_until`` (POSIX seconds) when known. ``offerable``: (K,) bool in ``order``, the
+    officers an offer to several may go to, for a method that finds the others not worth
+    their slot (None: all); the offer takes the first officer, then the run of offerable
+    ones after it."""
 
     order: np.ndarray  # (K,) int64 roster indices
     propensity: float = 1.0
     scores: np.ndarray | None = None
     defer: str | None = None
     defer_until: float | None = None
-    offerable: int | None = None
+    offerable: np.ndarray | None = None
 
 
 class SelectionPolicy(Protocol):
     """One method: order the eligible candidates. Must be deterministic given its inputs
-    (randomized policies draw from a generator seeded by ``ctx.seed`` and the lead id)."""
+    (randomized policies draw from a generator seeded by ``ctx.seed``, the lead id and the
+    moment of the decision)."""
 
     @property
     def name(self) -> str: ...

@@ -198,9 +198,8 @@ class DualPrice:
         # an offer to several officers goes only to those the lead is worth their slot to
         # (value >= price), the first always: offering it to the others would spend capacity
         # the prices keep for leads worth more
-        in_order = keys[np.searchsorted(ctx.candidates, ranked.order)] >= 0.0
-        short = np.flatnonzero(~in_order[1:])
-        return replace(ranked, offerable=1 + int(short[0]) if len(short) else len(in_order))
+        return replace(ranked,
+                       offerable=keys[np.searchsorted(ctx.candidates, ranked.order)] >= 0.0)
 
 
 @dataclass(frozen=True, slots=True)

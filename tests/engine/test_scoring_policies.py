@@ -119,6 +119,20 @@ def test_dual_price_offers_only_to_officers_the_lead_is_worth_the_slot_to():
     assert route(policy, state=state).offer.officer_ids == ("B",)
 
 
+def test_a_backup_taken_first_keeps_the_offer_to_those_worth_the_slot():
+    """A timed-out officer's backup D goes first (whatever its price); after it the offer
+    still runs over the officers the lead covers the price of (B, A), in rank order."""
+    policy = make_policy(routing="{method: dual_price, offer: {mode: broadcast, "
+                                 "max_officers: 3, accept_within_s: 600}}")
+    state = RoutingState.empty(ROSTER.ids_tuple)
+    state.set_prices(np.array([0.0, 0.0, 0.0, 0.25]), TUESDAY_15_UTC.timestamp())
+    d = decide(make_lead(), ROSTER, policy, state, TUESDAY_15_UTC, prefer="D", scorer=SCORER)
+    assert d.offer.officer_ids == ("D", "B", "A")
+    state.set_prices(np.array([0.15, 0.0, 0.0, 0.25]), TUESDAY_15_UTC.timestamp())
+    d = decide(make_lead(), ROSTER, policy, state, TUESDAY_15_UTC, prefer="D", scorer=SCORER)
+    assert d.offer.officer_ids == ("D", "B")
+
+
 def test_scoring_method_without_scorer_is_a_clear_error():
     """A scoring method with no scorer and no model file says what is missing."""
     with pytest.raises(ValueError, match="needs conversion estimates"):

@@ -68,6 +68,8 @@ ERRORS = [
     ("days: 1\ndays: 2\n", "line 3 column 1", "duplicate key"),
     ("days: true\n", "days", "valid number"),
     ("departures:\n  - {day: 99, skill_rank: 1}\n", "departures[0]", "outside the window"),
+    ("departures:\n  - {at: '2025-03-05T10:00:00', skill_rank: 1}\n", "departures[0].at",
+     "needs a UTC offset"),
     ("world:\n  conversion:\n    contact_rate_by_source: {tiktok: 0.3}\n",
      "world.conversion.contact_rate_by_source.tiktok", "is not a source of the stream"),
 ]
