@@ -129,7 +129,8 @@ def simulate(
     table = Table(title=f"{sc.name}: {replications} replication(s), seed {seed}")
     for column in ("policy", "conversions", "expected", "ratio to bound", "p90 min to contact",
                    "SLA breaches"):
-        table.add_column(column, justify="left" if column == "policy" else "right")
+        table.add_column(column, justify="left" if column == "policy" else "right",
+                         overflow="fold")  # a long policy label wraps, never cut
     for label, row in means.iterrows():
         table.add_row(str(label), f"{row['conversions']:.1f}",
                       f"{row['expected_conversions']:.1f}", f"{row['ratio_to_bound']:.3f}",

@@ -19,6 +19,7 @@ table { border-collapse: collapse; font-size: 13px; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .note { color: #555; font-size: 13px; }
+.wide { overflow-x: auto; }
 """
 
 
@@ -111,8 +112,20 @@ def _labels(exp: Experiment) -> list[str]:
     return [p.label for p in exp.policies]
 
 
+def _number(v: object) -> str:
+    """Whole numbers without decimals, others to three."""
+    if isinstance(v, float | np.floating):
+        if not np.isfinite(v):
+            return ""
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.3f}"
+    return html.escape(str(v))
+
+
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:,.3f}", border=0)
+    """A table that scrolls sideways on a narrow window rather than overflowing."""
+    body = frame.to_html(index=False, border=0, escape=False,
+                         formatters={c: _number for c in frame.columns})
+    return f"<div class='wide'>{body}</div>"
 
 
 def write_report(exp: Experiment, path: Path) -> None:
@@ -142,7 +155,10 @@ def write_report(exp: Experiment, path: Path) -> None:
             "Expected conversions are the sum of the true probabilities of what happened "
             "(given the actual delays); the hindsight bound is the best assignment of the same "
             "stream with hindsight of every draw (docs/simulator.md).</p>")
-    body = [head, "<h2>Means over replications</h2>", _table(means),
+    # metrics down, policies across: a column per policy fits the page
+    means_by_metric = means.set_index("policy").T.rename_axis(index="metric",
+                                                              columns=None).reset_index()
+    body = [head, "<h2>Means over replications</h2>", _table(means_by_metric),
             f"<h2>Paired differences against {html.escape(baseline)} (95% t-intervals)</h2>",
             _table(paired), *blocks]
     path.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +66,13 @@ def test_simulate_writes_every_file_with_the_promised_columns(first_run):
                                         .str.split("-r").str[0]) | set(events["lead_id"])
     html = (first_run / "report.html").read_text()
     assert html.count("<script") >= 6 and "<script src=" not in html  # plotly.js inlined
+    # means: a row per metric, a column per policy; whole numbers without decimals
+    assert re.search(r"<th>metric</th>\s*<th>round_robin</th>\s*<th>first_to_claim</th>",
+                     html)
+    leads = summary.groupby("policy", sort=False)["leads"].mean()
+    assert all(v.is_integer() for v in leads)
+    assert re.search(r"<td>leads</td>\s*" + r"\s*".join(f"<td>{v:,.0f}</td>" for v in leads),
+                     html)
 
 
 def test_the_same_seed_writes_identical_data_files(app, first_run, tmp_path):
