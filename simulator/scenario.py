@@ -210,6 +210,20 @@ def _yaml_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top)"
 
 
+def _problem(err: Any) -> tuple[str, str]:
+    """(YAML path, message) of one pydantic error."""
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and
+                                              (p.startswith("function-") or "[" in p)))
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}"
+    elif err["type"] == "missing":
+        message = f"{loc[-1]!r} is required"
+    elif "input" in err:
+        message = f"{message} (got {err['input']!r})"
+    return _yaml_path(loc), message
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -352,17 +366,11 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
     try:
         spec = ScenarioIn.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and
-                                                  (p.startswith("function-") or "[" in p)))
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}"
-        elif err["type"] == "missing":
-            message = f"{loc[-1]!r} is required"
-        elif "input" in err:
-            message = f"{message} (got {err['input']!r})"
-        raise ScenarioError(_yaml_path(loc), message, source) from None
+        problems = [_problem(err) for err in exc.errors()]
+        path, message = problems[0]
+        if len(problems) > 1:  # every problem of the file at once, the first in front
+            message += "; also " + "; ".join(f"{p}: {m}" for p, m in problems[1:])
+        raise ScenarioError(path, message, source) from None
     try:
         zone(spec.timezone)
     except Exception:  # zoneinfo raises several kinds of error for a bad name

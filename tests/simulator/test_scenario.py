@@ -154,3 +154,15 @@ def test_replay_scenario_reads_its_path_relative_to_the_file(tmp_path):
     sc = load_scenario(path)
     assert isinstance(sc.stream, ReplayStreamParams)
     assert sc.stream.path == (tmp_path / "leads.csv").resolve()
+
+
+def test_every_problem_of_a_file_is_listed_at_once(tmp_path):
+    """Three mistakes in one file: the first is the error's path, all three are in the
+    message."""
+    scenario = _write(tmp_path, BASE + "days: ten\nworld:\n  respnse: {}\n"
+                                       "stream:\n  leads_per_day: many\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(scenario)
+    assert err.value.path == "days"
+    text = str(err.value)
+    assert "world.respnse: unknown key 'respnse'" in text and "stream.leads_per_day" in text
