@@ -13,18 +13,21 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.decide import Decision, Status, claim_delta, decide, decide_batch, policy_scorer
+from engine.batch import decide_batch
+from engine.decide import Decision, policy_scorer
 from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
 from engine.io import check_lead_header, collector_paused, load_roster, read_csv_rows
 from engine.leads import LeadParser
-from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due, reprice_every_s
-from engine.policies import SCORING_METHODS, Scorer, batch_window_s
+from engine.lifecycle import Lifecycle
+from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due
+from engine.policies import Scorer
 from engine.policies.scoring import model_scorer
 from engine.roster import Roster
 from engine.rules import Policy, load_policy
 from engine.state import RoutingState
+from engine.store import MemoryStore
 
 OUTPUT_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_fips",
                   "is_jumbo", "explanation")
@@ -50,14 +53,20 @@ class RouteSummary:
 def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: RoutingState,
                scorer: Scorer | None, window_s: float | None
                ) -> Iterator[tuple[list[Lead], list[Decision]]]:
-    """Decide the leads in time order, applying each decision to ``state`` before the next.
+    """Decide the leads in time order through the engine's lifecycle, carrying its state
+    effects out on ``state`` before the next lead.
 
-    Batch methods get the leads of each ``window_s`` window at once, decided at the window's
-    end. Dual-price policies are repriced on their schedule from the demand of the last
-    horizon, shifted one horizon ahead (the file's future is never looked at).
+    A batch run has nobody to answer an offer: every lead offered or assigned is accepted at
+    once by the first officer offered (for a broadcast, every officer offered has still taken
+    their turn in the rotation, as in production). A held lead stays held. Batch methods get
+    the leads of each ``window_s`` window at once, decided at the window's end. Dual-price
+    policies are repriced on their schedule from the demand of the last horizon, shifted one
+    horizon ahead (the file's future is never looked at).
     """
-    every = reprice_every_s(policy)
-    horizon_s = float(policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
+    life = Lifecycle.for_policy(roster, policy, scorer=scorer)
+    store = MemoryStore(state)
+    every = policy.selector.reprice_every_s
+    horizon_s = policy.selector.horizon_s or DEFAULT_HORIZON_S
     k = 0
     while k < len(leads):
         if window_s is None:
@@ -75,17 +84,20 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
                     for x in leads[:k] if x.received_at >= since]
             state.set_prices(reprice(policy, roster, state, now, scorer, seen), now.timestamp())
         if window_s is None:
-            decisions = [decide(batch[0], roster, policy, state, now, scorer=scorer)]
+            steps = [life.arrive(batch[0], state, now)]
         else:
-            decisions = decide_batch(batch, roster, policy, state, now, scorer=scorer)
-        for decision in decisions:
-            state.apply(decision.state_delta)
-            if decision.status is Status.OFFERED and decision.offer is not None:
-                # A batch run has nobody to accept an offer: carry the state as if the first
-                # officer offered accepted it (the status still says offered).
-                state.apply(claim_delta(roster, policy, state, decision.pool or "",
-                                        decision.offer.officer_ids[0], now,
-                                        decision.pool_weight))
+            steps = [life.routed(life.open(lead, now).case, lead, d, state, now)
+                     for lead, d in zip(batch, decide_batch(batch, roster, policy, state, now,
+                                                            scorer=scorer), strict=True)]
+        decisions = []
+        for lead, step in zip(batch, steps, strict=True):
+            store.apply(step.effects)
+            offer = step.case.offer
+            if offer is not None:  # accepted at once by the first officer offered
+                store.apply(life.accept(step.case, lead, offer.officer_ids[0], state,
+                                        now).effects)
+            assert step.decision is not None  # a routing transition carries its decision
+            decisions.append(step.decision)
         yield batch, decisions
         k += len(batch)
 
@@ -184,11 +196,11 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     except ValueError as exc:  # engine.scoring.ModelFileError: unreadable or untrusted file
         raise InputError(Problem("model", str(model_path or policy.routing.params["model"]),
                                  str(exc))) from None
-    if scorer is None and policy.routing.method in SCORING_METHODS:
+    if scorer is None and policy.selector.needs_scorer:
         raise InputError(Problem("model", "", f"routing method {policy.routing.method} ranks by "
                                  "conversion estimates: give --model MODEL.skops or "
                                  "routing.params.model in the policy"))
-    window_s = batch_window_s(policy.routing.method, policy.routing.params)
+    window_s = policy.selector.batch_window_s
     _route_all(routed, numbers, position, results, roster, policy, state, scorer, window_s,
                detail, summary, bar)
 

@@ -17,11 +17,11 @@ from rich.table import Table
 
 from engine.errors import InputError
 from engine.rules import PolicyError
-from simulator.errors import PolicyUnavailable, ScenarioError
+from simulator.errors import ScenarioError
 from simulator.params import Scenario
 from simulator.policies import BUILTINS, resolve_policies
 
-_ERRORS = (ScenarioError, PolicyError, PolicyUnavailable, InputError, ValueError)
+_ERRORS = (ScenarioError, PolicyError, InputError, ValueError)
 
 
 def _fail(message: str) -> None:

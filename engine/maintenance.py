@@ -32,10 +32,9 @@ __all__ = ["DEFAULT_HORIZON_S", "DEFAULT_REPRICE_EVERY_S", "forecast_eligibility
 
 
 def reprice_every_s(policy: Policy) -> float | None:
-    """Seconds between price refreshes for a dual-price policy; None for other methods."""
-    if policy.routing.method != "dual_price":
-        return None
-    return float(policy.routing.params.get("reprice_every_s", DEFAULT_REPRICE_EVERY_S))
+    """Seconds between price refreshes for a method that reads capacity prices; None for
+    other methods (``SelectionPolicy.reprice_every_s``)."""
+    return policy.selector.reprice_every_s
 
 
 def reprice_due(policy: Policy, roster: Roster, state: RoutingState, now: datetime) -> bool:
@@ -121,7 +120,7 @@ def reprice(policy: Policy, roster: Roster, state: RoutingState, now: datetime,
     if state.officer_ids != roster.ids_tuple:
         state = state.for_officers(roster.ids_tuple)
     params = ValueParams.parse(policy.routing.params, DUAL_KEYS)
-    horizon_s = float(policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
+    horizon_s = policy.selector.horizon_s or DEFAULT_HORIZON_S
     if not forecast:
         return np.zeros(len(roster))
     if eligible is None:

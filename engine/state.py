@@ -74,12 +74,17 @@ class RoutingState:
     # capacity prices of the dual-price method, in value units, and when they were set
     prices: np.ndarray = field(default_factory=lambda: np.zeros(0))
     prices_set_s: float = -np.inf
+    # (M,) int64: slots held by open offers (``lifecycle.offers_hold_slots``); they count
+    # against every cap until the offer is claimed, withdrawn or lapses
+    reserved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         if not self.index:
             self.index = {oid: i for i, oid in enumerate(self.officer_ids)}
         if len(self.prices) != len(self.officer_ids):
             self.prices = np.zeros(len(self.officer_ids))
+        if len(self.reserved) != len(self.officer_ids):
+            self.reserved = np.zeros(len(self.officer_ids), dtype=np.int64)
 
     @classmethod
     def empty(cls, officer_ids: tuple[str, ...] | list[str]) -> RoutingState:
@@ -97,7 +102,7 @@ class RoutingState:
         src = np.array([self.index.get(oid, -1) for oid in officer_ids], dtype=np.int64)
         known = src >= 0
         for name in ("open_leads", "day_key", "day_count", "hour_key", "hour_count",
-                     "last_assigned_s"):
+                     "last_assigned_s", "reserved"):
             getattr(new, name)[known] = getattr(self, name)[src[known]]
         for pool, rot in self.rotations.items():
             passes = np.full(len(officer_ids), rot.virtual_time)
@@ -113,7 +118,7 @@ class RoutingState:
             self.day_count.copy(), self.hour_key.copy(), self.hour_count.copy(),
             self.last_assigned_s.copy(),
             {k: PoolRotation(v.passes.copy(), v.virtual_time) for k, v in self.rotations.items()},
-            dict(self.index), self.prices.copy(), self.prices_set_s,
+            dict(self.index), self.prices.copy(), self.prices_set_s, self.reserved.copy(),
         )
 
     def set_prices(self, prices: np.ndarray, at_s: float) -> None:
@@ -173,6 +178,16 @@ class RoutingState:
             self.hour_count[i] -= 1
         return day, hour
 
+    def reserve(self, officer_id: str) -> None:
+        """An open offer holds one of ``officer_id``'s slots."""
+        self.reserved[self.index[officer_id]] += 1
+
+    def unreserve(self, officer_id: str) -> None:
+        """An offer's slot is no longer held (claimed, withdrawn, refused or lapsed)."""
+        i = self.index[officer_id]
+        if self.reserved[i] > 0:
+            self.reserved[i] -= 1
+
     def take_back(self, delta: StateDelta) -> None:
         """An assignment that did not stand (not accepted within the SLA, declined): the lead
         is no longer open with the officer and no longer counts against their caps."""
@@ -189,7 +204,7 @@ class RoutingState:
                  "hour_key": int(self.hour_key[i]), "hour_count": int(self.hour_count[i]),
                  "last_assigned_s": None if np.isinf(self.last_assigned_s[i])
                  else float(self.last_assigned_s[i]),
-                 "price": float(self.prices[i])}
+                 "price": float(self.prices[i]), "reserved": int(self.reserved[i])}
                 for i, oid in enumerate(self.officer_ids)
             ],
             "prices_set_s": None if np.isinf(self.prices_set_s) else self.prices_set_s,
@@ -212,6 +227,7 @@ class RoutingState:
             last = r.get("last_assigned_s")
             state.last_assigned_s[i] = -np.inf if last is None else last
             state.prices[i] = r.get("price", 0.0)
+            state.reserved[i] = r.get("reserved", 0)
         set_s = records.get("prices_set_s")
         state.prices_set_s = -np.inf if set_s is None else float(set_s)
         for pool, rot in records.get("rotations", {}).items():

@@ -15,7 +15,7 @@ _EXPORTS = {
     "BoundResult": "bound", "hindsight_bound": "bound",
     "Draws": "crn", "ReplicationSeed": "crn", "replication_seeds": "crn",
     "Competitor": "decay", "ResponseDecay": "decay",
-    "ParamError": "errors", "PolicyUnavailable": "errors", "ScenarioError": "errors",
+    "ParamError": "errors", "ScenarioError": "errors",
     "Inputs": "model", "RunOptions": "model", "RunResult": "model", "simulate": "model",
     "Scenario": "params", "WorldParams": "params",
     "BUILTINS": "policies", "NamedPolicy": "policies", "resolve_policies": "policies",

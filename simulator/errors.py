@@ -22,7 +22,3 @@ class ScenarioError(ValueError):
         self.source = source
         head = f"{source}: " if source else ""
         super().__init__(f"{head}{path}: {message}")
-
-
-class PolicyUnavailable(ValueError):
-    """A built-in policy name whose routing method this engine does not provide yet."""

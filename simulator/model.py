@@ -1,83 +1,77 @@
-"""The SimPy model: leads arrive, ``engine.decide`` routes them, officers respond, leads close.
+"""The SimPy model: leads arrive, the engine routes them and plays out their lives, officers
+respond, leads close.
 
+The simulator carries no routing logic of its own. Each lead's life (offers, accept-by
+deadlines, cascades, first to accept wins, SLA re-routing with backups, rounds, holds,
+staleness, release) is ``engine.lifecycle``: the simulator only owns the clock and the world.
 Processes (one SimPy process per lead, plus the arrival process, the held-queue worker and,
 for the methods that need them, a batcher and a price refresher):
 
 - arrival: starts each lead's process at its arrival time;
-- routing: ``engine.decide`` with the simulated clock as ``now`` (the scenario's start plus
-  SimPy seconds) and the very same policy file as production; every choice of officer comes
-  from it (or from ``decide_batch`` for ``batch_optimal``);
-- notification: the officer hears of the lead after their fastest channel's latency;
+- routing and every later transition: ``engine.lifecycle.Lifecycle`` with the simulated clock
+  as ``now`` (the scenario's start plus SimPy seconds) and the very same policy file as
+  production; its state effects are applied to the run's ``RoutingState`` in memory
+  (``engine.store.MemoryStore``);
+- notification: an officer told of a lead hears of it after their fastest channel's latency;
 - response: after a delay drawn from the officer's distribution (median x hour-of-day x load
   x the lead's draw, plus time tied up if they are busy), counted from when they are on shift;
-- SLA: not accepted within the policy's ``accept_within_s``, the officer is released and the
-  lead re-routed with ``exclude`` (everyone tried) and ``prefer`` (the backup officer); a
-  broadcast goes to the first officer to accept, a cascade to one officer at a time for
-  ``step_s`` each; when every officer was tried, a new round starts after a pause;
-- held leads wait in a held queue whose worker retries them at ``hold_until`` (periodically
-  when it is None), all leads due at a moment oldest first (or newest first), and retries the
-  first lead an officer could take when they release a slot under their cap on open leads;
+  the officer accepts at that moment if the lead is still theirs to take (the lifecycle
+  decides: the first to accept wins; a claim on an offer is checked against the caps);
+- the lifecycle's ``Wake`` times are SimPy timeouts: SLA deadlines, cascade steps, new rounds;
+- held leads wait in the held queue, worked at their due time in the engine's held order
+  (``Lifecycle.held_order``), and tried at once for an officer whose slot frees up
+  (``Lifecycle.pick_held``);
 - contact: the outcome stages are drawn from the world's truth at the actual delay;
-- closing: the officer's open lead is released (``state.release``) days later.
-
-A claim on an offer is checked with ``engine.decide.officer_constraint`` at the moment of
-acceptance: the engine's ``claim_delta`` does not re-check caps, and an officer who took
-other leads since the offer may be at a cap by then.
+- closing: days later the lead is released (``Lifecycle.release``).
 """
 
 from __future__ import annotations
 
 import copy
-import heapq
 import math
 import time
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import IntEnum
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
 
-from engine.decide import Decision, Status, claim_delta, decide, officer_constraint
+from engine.decide import Decision, Status, claim_delta, decide
 from engine.io import collector_paused
-from engine.policies import SCORING_METHODS, Scorer, batch_window_s
+from engine.lifecycle import (
+    Apply,
+    Case,
+    Freed,
+    GiveUp,
+    Kind,
+    Lifecycle,
+    Notify,
+    Record,
+    Release,
+    Reserve,
+    Stage,
+    Step,
+    TakeBack,
+    Unreserve,
+)
+from engine.policies import Scorer
 from engine.policies.rotation import eligible_weight
 from engine.rules import Policy
-from engine.state import RoutingState, StateDelta
+from engine.state import RoutingState
 from simulator.clock import OfficerClock
 from simulator.crn import Draws
 from simulator.forecast import Forecast
 from simulator.streams import LeadStream
 from simulator.world import LeadFeatures, World
 
-
-class Event(IntEnum):
-    """Kinds of lead events (events.parquet spells them out by name)."""
-
-    ARRIVED = 0
-    ASSIGNED = 1  # decide gave one officer the lead
-    OFFERED = 2  # decide offered it to several (broadcast, cascade)
-    HELD = 3
-    UNASSIGNED = 4
-    SLA_BREACH = 5  # the officer(s) did not accept within accept_within_s
-    CLAIM_REFUSED = 6  # an officer accepted an offer but was no longer eligible
-    CONTACT = 7  # accepted and made the first contact attempt
-    CLOSED = 8  # funded or lost; the officer's slot is released
-    ABANDONED = 9  # no officer after every round
-    NEW_ROUND = 10  # every officer tried; offers start again
-
-
-EVENT_NAMES = tuple(e.name.lower() for e in Event)
+# events.parquet names: the lifecycle's history (an officer's acceptance is their first contact
+# attempt in this model; a lead's release is when it closes)
+EVENT_NAMES: tuple[str, ...] = tuple(k.value for k in Kind)
+_KIND_CODE = {k: n for n, k in enumerate(Kind)}
 NO_OFFICER = -1
-
-
-class _OfferEnd(IntEnum):
-    """How an offer ended without a winner."""
-
-    TIMED_OUT = 0  # nobody accepted within accept_within_s (an SLA breach)
-    REFUSED = 1  # every officer offered accepted in time, none was still eligible
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +103,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What every policy of a replication shares: the stream, the truth and the draws.
+    """What every policy of a replication shares: the stream, the truth and the draws;
+    ``lifecycle``: the scenario's overrides of the policies' ``routing.lifecycle``.
 
     value: (L, M) application x funding probability (``World.value_matrix``).
     application: (L, M) application probability.
@@ -123,11 +118,7 @@ class Inputs:
     draws: Draws
     clock: OfficerClock
     end_s: float
-    hold_retry_s: float
-    unassigned_retry_s: float
-    max_rounds: int
-    held_order: str = "fifo"
-    refund_timed_out_caps: bool = False
+    lifecycle: Mapping[str, Any] = field(default_factory=dict)  # scenario overrides
     replication: int = 0
 
 
@@ -142,9 +133,10 @@ class RunResult:
         contact attempt.
     p_funded: the true probability of funding given what happened (0 if never worked).
     intervals: (K, 3) officer, start_s, end_s of every open lead (end NaN if still open).
-    refunded: (K', 4) officer, start_s, day, hour of the assignments that timed out and were
-        taken off the officer's caps (``operations.refund_timed_out_caps``); day and hour are
-        1.0 where that count was lowered (only while its day or hour was still current).
+    refunded: (K', 4) officer, start_s, day, hour of the assignments taken back (an SLA
+        time-out under ``routing.lifecycle.timed_out: take_back``): taken off the officer's
+        caps; day and hour are 1.0 where that count was lowered (only while its day or hour
+        was still current).
     """
 
     label: str
@@ -173,28 +165,6 @@ class RunResult:
     wall_s: float = 0.0
 
 
-@dataclass(slots=True)
-class _Routed:
-    """A routing decision as the simulation acted on it: for an assignment, the officer who
-    got the lead (the engine's choice, or the logging policy's draw) with its propensity; the
-    state change is already applied."""
-
-    decision: Decision
-    officer: int = NO_OFFICER
-    propensity: float = 1.0
-    delta: StateDelta | None = None
-
-
-@dataclass(slots=True)
-class _Held:
-    """A lead in the held queue: what to retry it with, and how to hand it back."""
-
-    seq: int
-    exclude: dict[str, str]
-    prefer: str | None
-    wake: simpy.Event
-
-
 class _Run:
     """One policy over one replication (the processes above share this object's state)."""
 
@@ -215,8 +185,6 @@ class _Run:
         n = len(self.leads)
         self.ids = roster.ids_tuple
         self.index = roster.index
-        self.backup = [roster.index.get(o.backup_officer_id, NO_OFFICER) for o in roster.officers]
-        self.cap_open = roster.cap_open.tolist()
         traits = world.traits
         response = world.params.response
         self.latency = traits.latency_s.tolist()
@@ -235,6 +203,9 @@ class _Run:
         self.application = inputs.application
         self.closing = world.params.closing
         self.decay = world.decay
+        self.life = Lifecycle.for_policy(roster, policy, scorer=scorer,
+                                         overrides=inputs.lifecycle, router=self._decide)
+        self.cases: list[Case | None] = [None] * n
         # per-lead records (plain lists: cheaper to write one item at a time than arrays)
         nan = math.nan
         self.officer = [NO_OFFICER] * n
@@ -252,34 +223,39 @@ class _Run:
         self.held = [False] * n
         self.abandoned = [False] * n
         self.claim_refusals = 0
+        # when each officer told of lead i would accept it: (lead, officer) -> (SimPy s, told
+        # at, load when told)
+        self.answers: dict[tuple[int, int], tuple[float, float, int]] = {}
         self.open_since: dict[tuple[int, int], float] = {}
         self.intervals: list[tuple[int, float, float]] = []
         self.refunded: list[tuple[int, float, float, float]] = []
         self.events: list[tuple[int, float, int, int]] | None = \
             [] if options.record_events else None
-        # the held queue: lead -> entry, and a heap of (due time, seq, lead)
-        self.held_entries: dict[int, _Held] = {}
+        # the held queue: lead -> its wake event; a heap of (due time, seq, lead); and the
+        # held leads in the engine's (fixed-key) order for freed slots
+        self.held_wake: dict[int, simpy.Event] = {}
         self.held_heap: list[tuple[float, int, int]] = []
+        self.held_due: dict[int, int] = {}  # lead -> seq of its current heap entry
         self.held_seq = 0
         self.held_kick: simpy.Event | None = None
-        self.newest_first = inputs.held_order == "newest_first"
-        self.batch_window = batch_window_s(policy.routing.method, policy.routing.params)
+        self.batch_window = policy.selector.batch_window_s
         self.batch: list[tuple[int, simpy.Event]] = []
-        self.weighted = policy.routing.method != "round_robin"
+        self.weighted = policy.selector.weighted
         # off-policy evaluation: one round per placing decision
         # [lead, officer, propensity, candidate's officer, its true p, reward]
         self.rounds: list[list[float]] | None = [] if options.shadow is not None else None
         self.shadow_prices: tuple[np.ndarray, float] | None = None  # a dual-price candidate's
         self.last_round: dict[int, int] = {}
+        self.current = NO_OFFICER  # the lead whose transition is running (for the router)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _log(self, i: int, kind: Event, officer: int = NO_OFFICER) -> None:
-        if self.events is not None:
-            self.events.append((i, self.env.now, int(kind), officer))
-
     def _now(self, t_s: float) -> datetime:
         return self.clock.datetime_at(t_s)
+
+    def _s(self, at: datetime) -> float:
+        """SimPy seconds of a moment."""
+        return (at - self.clock.start).total_seconds()
 
     def _response_at(self, i: int, o: int, notified_s: float, load: int) -> float:
         """When officer ``o`` notified at ``notified_s`` with ``load`` open leads accepts and
@@ -292,86 +268,110 @@ class _Run:
         return start + self.median[o] * self.hour_mult[hour] * \
             (1.0 + self.load_slope * load) * float(self.factor[i, o]) + float(self.busy[i, o])
 
-    def _open(self, o: int, i: int) -> None:
-        self.open_since[(o, i)] = self.env.now
+    # -- carrying out the engine's effects -----------------------------------------------------
 
-    def _release(self, o: int, i: int) -> None:
-        """Officer ``o``'s open lead ``i`` closes (or leaves them): one fewer open; when they
-        were at their cap on open leads and are on shift, the held queue's first lead they
-        could take (in arrival order, or newest first by ``operations.held_order``; the
-        queue's own order is by last retry) is retried now."""
+    def _step(self, i: int, step: Step) -> Case:
+        """Carry out a transition's effects for lead ``i`` and keep its new case."""
+        now = self.env.now
         state = self.state
-        was_full = state.open_leads[o] >= self.cap_open[o]
-        state.release(self.ids[o])
+        index = self.index
+        breach = False
+        for e in step.effects:
+            if isinstance(e, Record):
+                breach = self._record(i, e) or breach
+            elif isinstance(e, Apply):
+                delta = e.delta
+                state.apply(delta)
+                if delta.officer_id is not None:
+                    self.open_since[(index[delta.officer_id], i)] = now
+            elif isinstance(e, Notify):
+                o = index[e.officer_id]
+                # an assignment already counts this lead among the officer's open leads
+                load = int(state.open_leads[o]) - (1 if e.mode == "assign" else 0)
+                self.answers[(i, o)] = (self._response_at(i, o, now, load), now, load)
+            elif isinstance(e, TakeBack):
+                delta = e.delta
+                assert delta.officer_id is not None  # a taken-back delta names its officer
+                o = index[delta.officer_id]
+                start = self._close(o, i)
+                state.release(delta.officer_id)
+                day, hour = state.uncount(delta)
+                if day or hour:
+                    self.refunded.append((o, start, float(day), float(hour)))
+            elif isinstance(e, Release):
+                self._close(index[e.officer_id], i)
+                state.release(e.officer_id)
+            elif isinstance(e, Reserve):
+                state.reserve(e.officer_id)
+            elif isinstance(e, Unreserve):
+                state.unreserve(e.officer_id)
+            elif isinstance(e, Freed):
+                if self.held_wake:
+                    self._freed(e.officer_id)
+            elif isinstance(e, GiveUp):
+                self.abandoned[i] = True
+        if breach:  # one time-out of the lead (charged to each officer who had it open)
+            self.breaches[i] += 1
+        case = step.case
+        self.cases[i] = case
+        return case
+
+    def _record(self, i: int, r: Record) -> bool:
+        """Keep one line of the lead's history; whether it was an SLA breach."""
+        kind = r.kind
+        if kind is Kind.HELD:
+            self.held[i] = True
+        elif kind is Kind.CLAIM_REFUSED:
+            self.claim_refusals += 1
+        if self.events is not None:
+            o = NO_OFFICER if r.officer_id is None else self.index[r.officer_id]
+            self.events.append((i, self.env.now, _KIND_CODE[kind], o))
+        return kind is Kind.SLA_BREACH
+
+    def _close(self, o: int, i: int) -> float:
+        """Officer ``o``'s open interval of lead ``i`` ends now; returns when it started."""
         start = self.open_since.pop((o, i))
         self.intervals.append((o, start, self.env.now))
-        if was_full and self.held_entries and self.clock.on_shift_now(o, self.env.now):
-            licensed = self.roster.license_expiry
-            for j in sorted(self.held_entries, reverse=self.newest_first):  # index = arrival
-                if licensed(self.leads[j].state)[o] > 0:
-                    self._schedule_held(j, self.env.now)
-                    break
+        return start
 
-    def _refund(self, o: int, assigned_s: float, delta: StateDelta) -> None:
-        """Un-count a timed-out assignment in the officer's daily and hourly counters (the
-        scenario's ``operations.refund_timed_out_caps``), through the engine's
-        ``RoutingState.uncount``, which lowers only a count whose day or hour is current;
-        what it lowered is recorded."""
-        day, hour = self.state.uncount(delta)
-        if day or hour:
-            self.refunded.append((o, assigned_s, float(day), float(hour)))
-
-    def _route(self, i: int, exclude: dict[str, str], prefer: str | None) -> _Routed:
-        """``engine.decide`` now; an assignment is applied to the state at once (a logging
-        policy may draw another of the engine's candidates, with its propensity)."""
+    def _decide(self, lead: Any, state: RoutingState, now: datetime, *,
+                exclude: Mapping[str, str] | None, prefer: str | None,
+                pool: str | None) -> Decision:
+        """The lifecycle's router: ``engine.decide`` now, counted; a logging policy may draw
+        another of the engine's candidates (with its propensity), and a candidate policy may
+        be asked what it would have done (off-policy evaluation)."""
+        i = self.current
         t_s = self.env.now
         self.calls[i] += 1
-        d = decide(self.leads[i], self.roster, self.policy, self.state, self._now(t_s),
-                   exclude=exclude or None, prefer=prefer, scorer=self.scorer)
+        d = decide(lead, self.roster, self.policy, state, now, exclude=exclude, prefer=prefer,
+                   scorer=self.scorer, pool=pool)
         status = d.status
-        placed = status is Status.ASSIGNED or status is Status.OFFERED
-        target = self._shadow(i, t_s, exclude, prefer) \
-            if placed and self.rounds is not None else None
-        if status is Status.ASSIGNED:
-            assert d.officer_id is not None
-            o, propensity, delta = self.index[d.officer_id], d.propensity, d.state_delta
-            if self.options.exploration > 0:
-                o, propensity, delta = self._explore(i, d, t_s)
-            self._round(i, o, propensity, target)
-            self.state.apply(delta)
-            self._open(o, i)
-            self._log(i, Event.ASSIGNED, o)
-            return _Routed(d, o, propensity, delta)
-        if status is Status.OFFERED:
-            assert d.offer is not None
-            first = self.index[d.offer.officer_ids[0]]
-            self._round(i, first, d.propensity, target)
-            self._log(i, Event.OFFERED, first)
-        elif status is Status.HELD:
-            self.held[i] = True
-            self._log(i, Event.HELD)
-        else:
-            self._log(i, Event.UNASSIGNED)
-        return _Routed(d, NO_OFFICER, d.propensity)
+        if self.rounds is not None and (status is Status.ASSIGNED or status is Status.OFFERED):
+            target = self._shadow(i, t_s, exclude, prefer)
+            if status is Status.ASSIGNED and self.options.exploration > 0:
+                d = self._explore(i, d, t_s)
+            assert d.offer is not None  # a placing decision carries its offer
+            self._round(i, self.index[d.offer.officer_ids[0]], d.propensity, target)
+        elif status is Status.ASSIGNED and self.options.exploration > 0:
+            d = self._explore(i, d, t_s)
+        return d
 
-    def _round(self, i: int, o: int, propensity: float, target: tuple[int, float] | None
-               ) -> None:
+    def _round(self, i: int, o: int, propensity: float, target: tuple[int, float]) -> None:
         """Log one placing decision for off-policy evaluation (its reward is set when the lead
         is worked in this round)."""
-        if self.rounds is not None and target is not None:
-            self.last_round[i] = len(self.rounds)
-            self.rounds.append([i, o, propensity, target[0], target[1], 0.0])
+        assert self.rounds is not None  # only with a shadow policy
+        self.last_round[i] = len(self.rounds)
+        self.rounds.append([i, o, propensity, target[0], target[1], 0.0])
 
-    def _shadow(self, i: int, t_s: float, exclude: dict[str, str], prefer: str | None
-                ) -> tuple[int, float]:
+    def _shadow(self, i: int, t_s: float, exclude: Mapping[str, str] | None,
+                prefer: str | None) -> tuple[int, float]:
         """What the candidate policy would do here, on the same state (off-policy evaluation):
         its officer and the true probability that this round funds with them (0 if they
         would not answer within its SLA)."""
-        options = self.options
-        assert options.shadow is not None
-        d = decide(self.leads[i], self.roster, options.shadow, self._shadow_state(),
-                   self._now(t_s), exclude=exclude or None, prefer=prefer,
-                   scorer=options.shadow_scorer)
+        shadow = self.options.shadow
+        assert shadow is not None  # only with a shadow policy
+        d = decide(self.leads[i], self.roster, shadow, self._shadow_state(), self._now(t_s),
+                   exclude=exclude, prefer=prefer, scorer=self.options.shadow_scorer)
         first = d.officer_id or (d.offer.officer_ids[0] if d.offer else None)
         if first is None or d.offer is None:
             return NO_OFFICER, 0.0
@@ -389,11 +389,11 @@ class _Run:
         a = float(self.application[i, o])
         return q * a * self.funding[i], q, a
 
-    def _explore(self, i: int, d: Decision, t_s: float) -> tuple[int, float, Any]:
-        """The logging policy's pick among the engine's ranked candidates: (officer,
-        propensity, state delta)."""
+    def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
+        """The logging policy's pick among the engine's ranked candidates: the decision with
+        that officer, its propensity and its state delta."""
         order = d.explanation.steps[-1].order
-        assert order is not None and d.officer_id is not None
+        assert order is not None and d.officer_id is not None and d.offer is not None
         eps = self.options.exploration
         k = len(order)
         if self.explored[i]:  # fresh uniforms for every later decision of the lead
@@ -404,141 +404,13 @@ class _Run:
         o = int(order[min(int(u_pick * k), k - 1)]) if u_explore < eps else int(order[0])
         propensity = eps / k + ((1.0 - eps) if o == int(order[0]) else 0.0)
         if o == self.index[d.officer_id]:
-            return o, propensity, d.state_delta
+            return replace(d, propensity=propensity)
         weight = eligible_weight(self.roster, order, self.weighted)
         delta = claim_delta(self.roster, self.policy, self.state, d.pool or "", o,
                             self._now(t_s), weight)
-        return o, propensity, delta
-
-    def _claim(self, i: int, d: Decision, o: int) -> bool:
-        """Officer ``o`` accepts the offer now: take the lead if the engine still finds them
-        eligible (caps may have filled since the offer)."""
-        now = self._now(self.env.now)
-        if officer_constraint(self.leads[i], self.roster, self.state, now, o):
-            self.claim_refusals += 1
-            self._log(i, Event.CLAIM_REFUSED, o)
-            return False
-        self.state.apply(claim_delta(self.roster, self.policy, self.state, d.pool or "", o, now,
-                                     d.pool_weight))
-        return True
-
-    # -- the held queue ----------------------------------------------------------------------
-
-    def _hold(self, i: int, d: Decision, exclude: dict[str, str], prefer: str | None,
-              wake: simpy.Event) -> None:
-        """Queue a held lead until ``hold_until`` (or the periodic retry when None)."""
-        self.held_seq += 1
-        self.held_entries[i] = _Held(self.held_seq, exclude, prefer, wake)
-        if d.hold_until is not None:
-            due = max((d.hold_until - self.clock.start).total_seconds(), self.env.now + 1.0)
-        else:
-            due = self.env.now + self.inputs.hold_retry_s
-        self._schedule_held(i, due)
-
-    def _schedule_held(self, i: int, due: float) -> None:
-        entry = self.held_entries[i]
-        self.held_seq += 1
-        entry.seq = self.held_seq
-        heapq.heappush(self.held_heap, (due, entry.seq, i))
-        kick = self.held_kick
-        if kick is not None and not kick.triggered and due <= self.held_heap[0][0]:
-            kick.succeed()
-
-    def held_worker(self) -> Generator[simpy.Event, Any, None]:
-        """Revisits held leads when due, like the API's held-queue worker: all leads due at a
-        moment are retried together, oldest first (or newest first, by the scenario's
-        ``operations.held_order``); a lead held again waits for its new ``hold_until``."""
-        env = self.env
-        heap = self.held_heap
-        while True:
-            self.held_kick = env.event()
-            if heap:
-                wait = heap[0][0] - env.now
-                if wait > 0:
-                    yield env.any_of([env.timeout(wait), self.held_kick])
-            else:
-                yield self.held_kick
-            due: list[int] = []
-            while heap and heap[0][0] <= env.now:
-                _, seq, i = heapq.heappop(heap)
-                entry = self.held_entries.get(i)
-                if entry is not None and entry.seq == seq:
-                    due.append(i)
-            due.sort(reverse=self.newest_first)  # lead index = arrival order
-            for i in due:
-                entry = self.held_entries.pop(i)
-                routed = self._route(i, entry.exclude, entry.prefer)
-                if routed.decision.status is Status.HELD:
-                    self._hold(i, routed.decision, entry.exclude, entry.prefer, entry.wake)
-                else:
-                    entry.wake.succeed(routed)
-
-    # -- processes ---------------------------------------------------------------------------
-
-    def arrivals(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        for i, at in enumerate(self.arrival):
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            env.process(self.lead(i))
-
-    def batcher(self) -> Generator[simpy.Event, Any, None]:
-        """Routes the leads collected over one window together (``batch_optimal``)."""
-        from engine.decide import decide_batch
-
-        assert self.batch_window is not None
-        yield self.env.timeout(self.batch_window)
-        batch, self.batch = self.batch, []
-        now = self._now(self.env.now)
-        decisions = decide_batch([self.leads[i] for i, _ in batch], self.roster, self.policy,
-                                 self.state, now, scorer=self._require_scorer())
-        for (i, wake), d in zip(batch, decisions, strict=True):
-            self.calls[i] += 1
-            routed = _Routed(d, NO_OFFICER, d.propensity)
-            if d.status is Status.ASSIGNED:  # apply in order: each was computed after the last
-                assert d.officer_id is not None
-                routed.officer = self.index[d.officer_id]
-                routed.delta = d.state_delta
-                self.state.apply(d.state_delta)
-                self._open(routed.officer, i)
-                self._log(i, Event.ASSIGNED, routed.officer)
-            elif d.status is Status.HELD:
-                self.held[i] = True
-                self._log(i, Event.HELD)
-            wake.succeed(routed)
-
-    def repricer(self, policy: Policy, scorer: Scorer | None, every_s: float,
-                 forecast: Forecast, install: Callable[[np.ndarray, float], None],
-                 view: Callable[[], RoutingState]) -> Generator[simpy.Event, Any, None]:
-        """Refreshes a dual-price policy's capacity prices on its schedule
-        (``engine.maintenance.next_reprice_at``: every ``reprice_every_s`` while someone is
-        on shift, then at the next shift opening) and hands them to ``install(prices,
-        at_s)``: the run's state, or the shadow candidate's own prices; ``view()`` is the
-        state as that policy sees it (its own prices and their time)."""
-        from engine.maintenance import (
-            DEFAULT_HORIZON_S,
-            forecast_eligibility,
-            next_reprice_at,
-            reprice,
-        )
-
-        if scorer is None:
-            raise ValueError(f"method {policy.routing.method} needs a scorer")
-        horizon_s = float(policy.routing.params.get("horizon_s", DEFAULT_HORIZON_S))
-        eligible = np.zeros((0, len(self.roster)), dtype=bool)
-        while True:
-            now = self._now(self.env.now)
-            leads, rows = forecast.window(self.env.now, horizon_s)
-            if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
-                eligible = forecast_eligibility(policy, self.roster, forecast.leads)
-            prices = reprice(policy, self.roster, view(), now, scorer, leads,
-                             eligible=eligible[rows],
-                             arrival_s=self.clock.start_unix + forecast.arrival_s[rows])
-            install(prices, now.timestamp())
-            due = next_reprice_at(policy, self.roster, view(), now)
-            assert due is not None
-            yield self.env.timeout(max((due - self.clock.start).total_seconds() - self.env.now,
-                                       every_s if due <= now else 0.0))
+        oid = self.ids[o]
+        return replace(d, officer_id=oid, offer=replace(d.offer, officer_ids=(oid,)),
+                       state_delta=delta, propensity=propensity)
 
     def _set_shadow_prices(self, prices: np.ndarray, at_s: float) -> None:
         self.shadow_prices = (np.asarray(prices, dtype=float).copy(), at_s)
@@ -558,95 +430,89 @@ class _Run:
             raise ValueError(f"method {self.policy.routing.method} needs a scorer")
         return self.scorer
 
+    # -- a lead's life ---------------------------------------------------------------------
+
+    def _transition(self, i: int, transition: Callable[..., Step], *args: Any) -> Case:
+        """Run one lifecycle transition of lead ``i`` (``transition(case, *args)``) and carry
+        it out."""
+        case = self.cases[i]
+        assert case is not None  # opened on arrival
+        self.current = i
+        return self._step(i, transition(case, *args))
+
     def lead(self, i: int) -> Generator[simpy.Event, Any, None]:
-        """One lead from arrival to closing."""
+        """One lead from arrival to closing: the engine's lifecycle, with the world answering."""
         env = self.env
-        self._log(i, Event.ARRIVED)
-        exclude: dict[str, str] = {}
-        prefer: str | None = None
-        rounds = 1
+        life = self.life
+        lead = self.leads[i]
+        now = self._now(env.now)
+        self.current = i
         if self.batch_window is not None:
+            self.cases[i] = Case(lead.lead_id, lead.received_at)
+            case = self._step(i, life.open(lead, now))
             wake = env.event()
             self.batch.append((i, wake))
             if len(self.batch) == 1:
                 env.process(self.batcher())
-            routed = yield wake
+            yield wake
         else:
-            routed = self._route(i, exclude, prefer)
+            self._step(i, life.arrive(lead, self.state, now))
         while True:
-            d = routed.decision
-            status = d.status
-            now = env.now
-            if status is Status.ASSIGNED:
-                assert d.offer is not None
-                o = routed.officer
-                load = int(self.state.open_leads[o]) - 1
-                r = self._response_at(i, o, now, load)
-                deadline = now + d.offer.accept_within_s
-                if r <= deadline:
-                    yield env.timeout(r - now)
-                    self.offered_s[i] = self.assigned_s[i] = now
-                    self.open_at[i], self.propensity[i] = load, routed.propensity
-                    self._work(i, o)
-                    break
-                yield env.timeout(deadline - now)
-                self._release(o, i)
-                if self.inputs.refund_timed_out_caps and routed.delta is not None:
-                    self._refund(o, now, routed.delta)
-                tried = [o]
-            elif status is Status.OFFERED:
-                assert d.offer is not None
-                won = yield from self._offer(i, d, now, now + d.offer.accept_within_s)
-                if isinstance(won, tuple):
-                    o, self.offered_s[i], load = won
-                    self.assigned_s[i] = env.now
-                    self.open_at[i], self.propensity[i] = load, routed.propensity
-                    self._open(o, i)
-                    self._work(i, o)
-                    break
-                tried = [self.index[x] for x in d.offer.officer_ids]
-                if won is _OfferEnd.REFUSED:
-                    # every officer offered answered in time but could no longer take it
-                    # (caps filled since the offer): re-route now, no SLA breach
-                    for o in tried:
-                        exclude[self.ids[o]] = "accepted when no longer eligible"
-                    routed = self._route(i, exclude, prefer)
-                    continue
-            elif status is Status.HELD:
+            case = self.cases[i]  # type: ignore[assignment]
+            stage = case.stage
+            if stage is Stage.ACCEPTED or case.done:
+                break
+            if stage is Stage.HELD:
                 wake = env.event()
-                self._hold(i, d, exclude, prefer, wake)
-                routed = yield wake
+                self._hold(i, case, wake)
+                yield wake
                 continue
-            else:
-                if exclude and rounds < self.inputs.max_rounds:
-                    rounds += 1
-                    exclude, prefer = {}, None
-                    yield env.timeout(self.inputs.unassigned_retry_s)
-                    self._log(i, Event.NEW_ROUND)
-                    routed = self._route(i, exclude, prefer)
-                    continue
-                self.abandoned[i] = True
-                self._log(i, Event.ABANDONED)
+            due = self._s(case.due_at) if case.due_at is not None else math.inf
+            answer = self._first_answer(i, case)
+            if answer is not None and answer[0] <= due:
+                at, o = answer
+                if at > env.now:
+                    yield env.timeout(at - env.now)
+                self._transition(i, life.accept, lead, self.ids[o], self.state,
+                                 self._now(env.now))
+                continue
+            if math.isinf(due):  # nothing is due and nobody will answer
                 return
-            # nobody accepted in time: re-route along the chain, the backup first
-            self.breaches[i] += 1
-            self._log(i, Event.SLA_BREACH, tried[0])
-            for o in tried:
-                exclude[self.ids[o]] = "did not accept within the SLA"
-            b = self.backup[tried[0]]
-            prefer = self.ids[b] if b != NO_OFFICER else None
-            routed = self._route(i, exclude, prefer)
-        worker = self.officer[i]
+            if due > env.now:
+                yield env.timeout(due - env.now)
+            self._transition(i, life.due, lead, self.state, self._now(env.now))
+        if case.stage is not Stage.ACCEPTED:
+            return  # given up
+        assert case.officer_id is not None and case.delta is not None  # accepted: counted
+        worker = self.index[case.officer_id]
+        _, told_s, load = self.answers[(i, worker)]
+        self.offered_s[i] = told_s
+        self.assigned_s[i] = self._s(case.delta.assigned_at) \
+            if case.delta.assigned_at is not None else env.now
+        self.open_at[i], self.propensity[i] = load, case.propensity
+        self._work(i, worker)
         yield env.timeout(self._closing_s(i, bool(self.funded[i])))
-        self._release(worker, i)
-        self._log(i, Event.CLOSED, worker)
+        outcome = "funded" if self.funded[i] else "lost"
+        self._transition(i, life.release, outcome, self.state, self._now(env.now))
+
+    def _first_answer(self, i: int, case: Case) -> tuple[float, int] | None:
+        """(when, officer) of the first officer who would accept the case's open offer."""
+        offer = case.offer
+        if offer is None:
+            return None
+        best: tuple[float, int] | None = None
+        for oid in offer.live():
+            o = self.index[oid]
+            at = self.answers[(i, o)][0]
+            if best is None or at < best[0]:
+                best = (at, o)
+        return best
 
     def _work(self, i: int, o: int) -> None:
         """First contact attempt now: the outcome stages from the truth at the actual delay."""
         t = self.env.now
         self.officer[i] = o
         self.contact_s[i] = t
-        self._log(i, Event.CONTACT, o)
         p, q, a = self._truth(i, o, t)
         self.p_funded[i] = p
         u_contact, u_apply, u_fund = self.outcome_u[i]
@@ -659,52 +525,6 @@ class _Run:
         if self.rounds is not None and i in self.last_round:
             self.rounds[self.last_round[i]][-1] = float(self.funded[i])
 
-    def _offer(self, i: int, d: Decision, now: float, deadline: float
-               ) -> Generator[simpy.Event, Any, tuple[int, float, int] | _OfferEnd]:
-        """Plays out a broadcast, cascade or escalating offer: (officer, notified_s, load) of
-        the winner, or how it ended without one (the caller re-routes): nobody accepted in
-        time, or (broadcast, escalate) every officer accepted in time but was refused. An
-        escalation's later officers answer at the load they had when the lead arrived."""
-        env = self.env
-        assert d.offer is not None
-        officers = [self.index[x] for x in d.offer.officer_ids]
-        if d.offer.mode == "cascade":
-            step = float(d.offer.step_s or d.offer.accept_within_s)
-            for k, o in enumerate(officers):
-                notified = now + k * step
-                if notified >= deadline:
-                    break
-                if notified > env.now:
-                    yield env.timeout(notified - env.now)
-                load = int(self.state.open_leads[o])
-                r = self._response_at(i, o, notified, load)
-                if r <= min(notified + step, deadline):
-                    yield env.timeout(r - env.now)
-                    if self._claim(i, d, o):
-                        return o, notified, load
-            end = min(now + len(officers) * step, deadline)
-        else:
-            # broadcast: every officer notified at once; escalate: officer k at k * step_s,
-            # earlier offers standing. Either way the first to accept in time wins.
-            step = float(d.offer.step_s or 0.0) if d.offer.mode == "escalate" else 0.0
-            notified_at = [now + k * step for k in range(len(officers))]
-            loads = [int(self.state.open_leads[o]) for o in officers]
-            responses = sorted((self._response_at(i, o, at, load), k) for k, (o, at, load)
-                               in enumerate(zip(officers, notified_at, loads, strict=True))
-                               if at < deadline)
-            for r, k in responses:
-                if r > deadline:
-                    break
-                yield env.timeout(r - env.now)
-                if self._claim(i, d, officers[k]):
-                    return officers[k], notified_at[k], loads[k]
-            if responses[-1][0] <= deadline:  # all answered in time and were refused
-                return _OfferEnd.REFUSED
-            end = deadline
-        if end > env.now:
-            yield env.timeout(end - env.now)
-        return _OfferEnd.TIMED_OUT
-
     def _closing_s(self, i: int, funded: bool) -> float:
         c = self.closing
         u = self.close_u[i]
@@ -712,6 +532,124 @@ class _Run:
             return -c.mean_s * math.log1p(-u)
         low, high = c.funded_days if funded else c.lost_days
         return 86400.0 * (low + (high - low) * u)
+
+    # -- the held queue ----------------------------------------------------------------------
+
+    def _hold(self, i: int, case: Case, wake: simpy.Event) -> None:
+        """Queue a held lead until its due time (the engine's ``hold_until`` or retry)."""
+        self.held_wake[i] = wake
+        due = self._s(case.due_at) if case.due_at is not None else math.inf
+        self._schedule_held(i, max(due, self.env.now))
+
+    def _schedule_held(self, i: int, due: float) -> None:
+        self.held_seq += 1
+        self.held_due[i] = self.held_seq
+        heappush(self.held_heap, (due, self.held_seq, i))
+        kick = self.held_kick
+        if kick is not None and not kick.triggered and due <= self.held_heap[0][0]:
+            kick.succeed()
+
+    def _freed(self, officer_id: str) -> None:
+        """An officer's slot freed: the engine picks the held lead they should be tried for,
+        which is retried now."""
+        waiting = list(self.held_wake)
+        items = [(self.cases[j], self.leads[j]) for j in waiting]
+        k = self.life.pick_held(officer_id, items, self.state,  # type: ignore[arg-type]
+                                self._now(self.env.now))
+        if k is not None:
+            self._schedule_held(waiting[k], self.env.now)
+
+    def held_worker(self) -> Generator[simpy.Event, Any, None]:
+        """Revisits held leads when due, like the API's held-queue worker: the leads due at a
+        moment are tried together in the engine's held order; a lead held again waits for
+        its new due time."""
+        env = self.env
+        heap = self.held_heap
+        life = self.life
+        while True:
+            self.held_kick = env.event()
+            if heap:
+                wait = heap[0][0] - env.now
+                if wait > 0:
+                    yield env.any_of([env.timeout(wait), self.held_kick])
+            else:
+                yield self.held_kick
+            due: list[int] = []
+            while heap and heap[0][0] <= env.now:
+                _, seq, i = heappop(heap)
+                if self.held_due.get(i) == seq and i in self.held_wake:
+                    due.append(i)
+            if not due:
+                continue
+            now = self._now(env.now)
+            if len(due) > 1:
+                items = [(self.cases[i], self.leads[i]) for i in due]
+                due = [due[k] for k in life.held_order(items, self.state,  # type: ignore[arg-type]
+                                                       now)]
+            for i in due:
+                if i not in self.held_wake:  # taken by a freed slot meanwhile
+                    continue
+                case = self._transition(i, life.due, self.leads[i], self.state, now)
+                if case.stage is Stage.HELD:
+                    self._schedule_held(i, max(self._s(case.due_at), env.now)
+                                        if case.due_at is not None else math.inf)
+                else:
+                    del self.held_due[i]
+                    self.held_wake.pop(i).succeed()
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def arrivals(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        for i, at in enumerate(self.arrival):
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            env.process(self.lead(i))
+
+    def batcher(self) -> Generator[simpy.Event, Any, None]:
+        """Routes the leads collected over one window together (a method with a batch window:
+        ``engine.batch.decide_batch``), each decision handed to the lead's lifecycle."""
+        from engine.batch import decide_batch
+
+        assert self.batch_window is not None  # only started for batch methods
+        yield self.env.timeout(self.batch_window)
+        batch, self.batch = self.batch, []
+        now = self._now(self.env.now)
+        decisions = decide_batch([self.leads[i] for i, _ in batch], self.roster, self.policy,
+                                 self.state, now, scorer=self._require_scorer())
+        for (i, wake), d in zip(batch, decisions, strict=True):
+            self.calls[i] += 1
+            self._transition(i, self.life.routed, self.leads[i], d, self.state, now)
+            wake.succeed()
+
+    def repricer(self, policy: Policy, scorer: Scorer | None, every_s: float,
+                 forecast: Forecast, install: Callable[[np.ndarray, float], None],
+                 view: Callable[[], RoutingState]) -> Generator[simpy.Event, Any, None]:
+        """Refreshes a dual-price policy's capacity prices on its schedule
+        (``engine.maintenance.next_reprice_at``: every ``reprice_every_s`` while someone is
+        on shift, then at the next shift opening) and hands them to ``install(prices,
+        at_s)``: the run's state, or the shadow candidate's own prices; ``view()`` is the
+        state as that policy sees it (its own prices and their time)."""
+        from engine.maintenance import forecast_eligibility, next_reprice_at, reprice
+
+        if scorer is None:
+            raise ValueError(f"method {policy.routing.method} needs a scorer")
+        horizon_s = float(policy.selector.horizon_s or 86400.0)
+        eligible = np.zeros((0, len(self.roster)), dtype=bool)
+        while True:
+            now = self._now(self.env.now)
+            leads, rows = forecast.window(self.env.now, horizon_s)
+            if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
+                eligible = forecast_eligibility(policy, self.roster, forecast.leads)
+            prices = reprice(policy, self.roster, view(), now, scorer, leads,
+                             eligible=eligible[rows],
+                             arrival_s=self.clock.start_unix + forecast.arrival_s[rows])
+            install(prices, now.timestamp())
+            due = next_reprice_at(policy, self.roster, view(), now)
+            if due is None:  # a method that reads prices always has a schedule
+                raise RuntimeError(f"method {policy.routing.method} has no repricing schedule")
+            yield self.env.timeout(max((due - self.clock.start).total_seconds() - self.env.now,
+                                       every_s if due <= now else 0.0))
 
     # -- result --------------------------------------------------------------------------------
 
@@ -753,7 +691,7 @@ def _rounds(rows: list[list[float]]) -> dict[str, np.ndarray]:
 
 def needs_scorer(policy: Policy) -> bool:
     """Whether the policy's method ranks by conversion estimates."""
-    return policy.routing.method in SCORING_METHODS
+    return policy.selector.needs_scorer
 
 
 def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
@@ -767,21 +705,20 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
         sample of the demand, never the realized future.
     """
     from engine.decide import policy_scorer
-    from engine.maintenance import reprice_every_s
 
     options = options or RunOptions()
     run = _Run(inputs, policy, label or policy.name, options, scorer)
     started = time.perf_counter()
     run.env.process(run.arrivals())
     run.env.process(run.held_worker())
-    every = reprice_every_s(policy)
+    every = policy.selector.reprice_every_s
     if every is not None:
         if forecast is None:
             raise ValueError("a dual_price policy needs a demand forecast")
         run.env.process(run.repricer(policy, scorer, every, forecast, run.state.set_prices,
                                      lambda: run.state))
     shadow = options.shadow
-    shadow_every = reprice_every_s(shadow) if shadow is not None else None
+    shadow_every = shadow.selector.reprice_every_s if shadow is not None else None
     if shadow is not None and shadow_every is not None:
         if options.shadow_forecast is None:
             raise ValueError("a dual_price candidate needs RunOptions(shadow_forecast=...)")
@@ -791,3 +728,4 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     with collector_paused():
         run.env.run(until=inputs.end_s)
     return run.result(time.perf_counter() - started)
+

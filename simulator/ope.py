@@ -160,7 +160,7 @@ def evaluate(scenario: Scenario, candidate: NamedPolicy, logging: NamedPolicy, *
     for rep in replication_seeds(seed, replications):
         inputs = prepare(scenario, world, rep)
         shadow_forecast = forecaster(scenario, inputs, rep) \
-            if candidate.policy.routing.method == "dual_price" else None
+            if candidate.policy.selector.reprice_every_s is not None else None
         logged = run_policy(scenario, inputs, logging, rep,
                             RunOptions(record_events=False, exploration=exploration,
                                        shadow=candidate.policy,

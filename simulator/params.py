@@ -464,38 +464,37 @@ StreamParams = SyntheticStreamParams | ReplayStreamParams
 
 @dataclass(frozen=True, slots=True)
 class OperationsParams:
-    """How the simulated operation revisits leads (mechanics, not routing choices).
+    """How long the simulated operation runs on, and the experiment's overrides of the
+    policies' own lead life settings.
 
-    hold_retry_s: a held lead without a known ``hold_until`` is retried this often, s.
-    unassigned_retry_s: after every officer was tried and none accepted, wait this long and
-        start a new round of offers, s.
-    max_rounds: rounds of offers before a lead is abandoned.
     drain_days: simulated days after the last arrival, so late leads can be worked.
-    held_order: the order in which the held-queue worker retries the leads due at the same
-        moment: ``fifo`` (oldest first) or ``newest_first`` (fresh leads, worth the most,
-        first).
-    refund_timed_out_caps: whether an assignment that timed out (SLA) stops counting against
-        the officer's daily and hourly caps. The engine's ``RoutingState.release`` keeps it
-        counted (false, the default, is the engine's behaviour); true emulates an engine
-        that refunds it (a simulator-side workaround, see docs/simulator.md).
+    lifecycle: overrides of every policy's ``routing.lifecycle`` (docs/policy.md) for an
+        experiment: ``hold_retry_s``, ``unassigned_retry_s``, ``max_rounds``, ``timed_out``,
+        ``offers_hold_slots``, ``held_order``, ``stale_after_s``, ``when_stale``,
+        ``stale_pool``. A policy's own settings apply where none is given (production
+        reads only the policy file).
     """
 
-    hold_retry_s: float = 900.0
-    unassigned_retry_s: float = 900.0
-    max_rounds: int = 3
     drain_days: float = 3.0
-    held_order: Literal["fifo", "newest_first"] = "fifo"
-    refund_timed_out_caps: bool = False
+    lifecycle: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        _positive("hold_retry_s", self.hold_retry_s, "seconds")
-        _positive("unassigned_retry_s", self.unassigned_retry_s, "seconds")
-        if self.max_rounds < 1:
-            raise ParamError("max_rounds", f"must be at least 1, got {self.max_rounds}")
         _non_negative("drain_days", self.drain_days)
-        if self.held_order not in ("fifo", "newest_first"):
-            raise ParamError("held_order", f"expected fifo or newest_first, got "
-                                           f"{self.held_order!r}")
+        object.__setattr__(self, "lifecycle", MappingProxyType(dict(self.lifecycle)))
+        if self.lifecycle:
+            from pydantic import ValidationError
+
+            from engine.rules.policy import LifecycleSpec
+
+            try:  # checked as the policy file's are, over the defaults
+                LifecycleSpec.model_validate({**LifecycleSpec().model_dump(),
+                                              **self.lifecycle})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(x) for x in err["loc"]) or next(iter(self.lifecycle))
+                msg = err["msg"].removeprefix("Value error, ")
+                got = f" (got {err['input']!r})" if "input" in err and err["loc"] else ""
+                raise ParamError(loc, f"{msg}{got}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,59 +1,42 @@
-"""Policies by name or file: the built-in names map to policy files, table-driven.
-
-A built-in name is usable when this engine provides its routing method (``engine.policies
-.METHODS``) and every engine function the method needs; otherwise resolving it raises
-``PolicyUnavailable`` ("method X is not available in this engine").
-"""
+"""Policies by name or file: the built-in names map to policy files, table-driven."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.geo import DATA_DIR
-from engine.policies import METHODS
 from engine.rules import Policy, load_policy
-from simulator.errors import PolicyUnavailable
 
 POLICY_DIR = DATA_DIR / "scenarios" / "policies"
 
 
 @dataclass(frozen=True, slots=True)
 class Builtin:
-    """A built-in policy: its file, its routing method, and the engine functions (module
-    path: attribute) the simulator calls for it."""
+    """A built-in policy: its file and what it does."""
 
     path: Path
-    method: str
-    needs: tuple[str, ...] = ()
     description: str = ""
 
 
 BUILTINS: dict[str, Builtin] = {
-    "round_robin": Builtin(POLICY_DIR / "round_robin.yaml", "round_robin",
-                           description="everyone in one rotation, weights ignored"),
+    "round_robin": Builtin(POLICY_DIR / "round_robin.yaml",
+                           "everyone in one rotation, weights ignored"),
     "weighted_round_robin": Builtin(POLICY_DIR / "weighted_round_robin.yaml",
-                                    "weighted_round_robin",
-                                    description="everyone in one rotation by weight"),
-    "rules": Builtin(DATA_DIR / "policies" / "default.yaml", "weighted_round_robin",
-                     description="the shipped default policy: specialists, language, main"),
-    "first_to_claim": Builtin(POLICY_DIR / "first_to_claim.yaml", "weighted_round_robin",
-                              description="the default rules, offered to five at once"),
-    "greedy": Builtin(POLICY_DIR / "greedy.yaml", "greedy",
-                      description="the default rules, the best estimate first"),
-    "batch_optimal": Builtin(POLICY_DIR / "batch_optimal.yaml", "batch_optimal",
-                             ("engine.decide:decide_batch", "engine.solver:solve_assignment"),
-                             description="the default rules, a minute's leads solved together"),
-    "dual_price": Builtin(POLICY_DIR / "dual_price.yaml", "dual_price",
-                          ("engine.maintenance:reprice", "engine.solver:capacity_prices"),
-                          description="estimate minus capacity price; a lead worth less "
-                                      "than its slot waits for the next refresh"),
-    "dual_price_broadcast": Builtin(POLICY_DIR / "dual_price_broadcast.yaml", "dual_price",
-                                    ("engine.maintenance:reprice",
-                                     "engine.solver:capacity_prices"),
-                                    description="dual price, offered to the best two at "
-                                                "once; the first to accept takes it"),
+                                    "everyone in one rotation by weight"),
+    "rules": Builtin(DATA_DIR / "policies" / "default.yaml",
+                     "the shipped default policy: specialists, language, main"),
+    "first_to_claim": Builtin(POLICY_DIR / "first_to_claim.yaml",
+                              "the default rules, offered to five at once"),
+    "greedy": Builtin(POLICY_DIR / "greedy.yaml", "the default rules, the best estimate first"),
+    "batch_optimal": Builtin(POLICY_DIR / "batch_optimal.yaml",
+                             "the default rules, a minute's leads solved together"),
+    "dual_price": Builtin(POLICY_DIR / "dual_price.yaml",
+                          "estimate minus capacity price; a lead worth less than its slot "
+                          "waits for the next refresh"),
+    "dual_price_broadcast": Builtin(POLICY_DIR / "dual_price_broadcast.yaml",
+                                    "dual price, offered to the best two at once; the first "
+                                    "to accept takes it"),
 }
 
 
@@ -66,31 +49,10 @@ class NamedPolicy:
     source: str
 
 
-def unavailable(name: str) -> str | None:
-    """Why a built-in cannot run with this engine, or None when it can."""
-    spec = BUILTINS[name]
-    if spec.method not in METHODS:
-        return f"method {spec.method} is not available in this engine"
-    for need in spec.needs:
-        module, _, attr = need.partition(":")
-        try:
-            found = hasattr(importlib.import_module(module), attr)
-        except ImportError:
-            found = False
-        if not found:
-            return (f"method {spec.method} is not available in this engine "
-                    f"({module}.{attr} is missing)")
-    return None
-
-
 def resolve_policy(name_or_path: str) -> NamedPolicy:
-    """A built-in name or a policy YAML path. Raises PolicyUnavailable for a built-in this
-    engine cannot run yet, ``engine.rules.PolicyError`` for a bad file, ValueError for a name
-    that is neither."""
+    """A built-in name or a policy YAML path. Raises ``engine.rules.PolicyError`` for a bad
+    file, ValueError for a name that is neither."""
     if name_or_path in BUILTINS:
-        why = unavailable(name_or_path)
-        if why is not None:
-            raise PolicyUnavailable(why)
         spec = BUILTINS[name_or_path]
         return NamedPolicy(name_or_path, load_policy(spec.path), str(spec.path))
     path = Path(name_or_path)

@@ -59,6 +59,19 @@ def check_scenario(scenario: Scenario) -> World:
     return world
 
 
+def check_policies(scenario: Scenario, policies: Sequence[NamedPolicy]) -> None:
+    """The scenario's overrides of the policies' lead life settings make sense for each
+    policy (a stale pool it has, an order its method can compute); ScenarioError names the
+    scenario file and ``operations``."""
+    from engine.lifecycle import LifecycleSettings
+
+    for named in policies:
+        try:
+            LifecycleSettings.of(named.policy, scenario.operations.lifecycle)
+        except ValueError as exc:
+            raise ScenarioError("operations", str(exc), scenario.source) from None
+
+
 def _licensed_states(world: World) -> list[str]:
     """States some officer is licensed in: a synthetic stream's default footprint."""
     return sorted({lic.state for o in world.roster.officers for lic in o.licenses})
@@ -85,10 +98,8 @@ def prepare(scenario: Scenario, world: World, seed: ReplicationSeed,
     draws = Draws.make(seed, len(stream), len(world.roster), response.within_sigma,
                        response.busy_probability, response.busy_mean_s)
     clock = clock or OfficerClock(world.roster, scenario.start, scenario.end_s)
-    ops = scenario.operations
     return Inputs(world, stream, features, application, value, draws, clock, scenario.end_s,
-                  ops.hold_retry_s, ops.unassigned_retry_s, ops.max_rounds, ops.held_order,
-                  ops.refund_timed_out_caps, seed.replication)
+                  scenario.operations.lifecycle, seed.replication)
 
 
 def forecaster(scenario: Scenario, inputs: Inputs, seed: ReplicationSeed) -> Forecast:
@@ -132,7 +143,7 @@ def run_policy(scenario: Scenario, inputs: Inputs, named: NamedPolicy, seed: Rep
     """One policy over one replication's inputs, with the scorer and demand forecast its
     method needs."""
     forecast = forecaster(scenario, inputs, seed) \
-        if named.policy.routing.method == "dual_price" else None
+        if named.policy.selector.reprice_every_s is not None else None
     return simulate(inputs, named.policy, label=named.label, options=options,
                     scorer=scorer_for(named, inputs), forecast=forecast)
 
@@ -190,6 +201,7 @@ def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, repli
                    seed: int, options: RunOptions | None = None, with_bound: bool = True,
                    progress: Progress | None = None) -> Experiment:
     """``replications`` replications (spawned from ``seed``) of every policy."""
+    check_policies(scenario, policies)
     world = build_world(scenario)
     clock = OfficerClock(world.roster, scenario.start, scenario.end_s)
     results = [run_replication(scenario, world, policies, s, options=options,

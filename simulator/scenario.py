@@ -151,12 +151,18 @@ class StreamIn(_In):
 
 
 class OperationsIn(_In):
+    """``drain_days``, and overrides of the policies' ``routing.lifecycle`` settings."""
+
+    drain_days: float | None = None
     hold_retry_s: float | None = None
     unassigned_retry_s: float | None = None
     max_rounds: int | None = None
-    drain_days: float | None = None
-    held_order: Literal["fifo", "newest_first"] | None = None
-    refund_timed_out_caps: bool | None = None
+    timed_out: Literal["take_back", "keep_counted"] | None = None
+    offers_hold_slots: bool | None = None
+    held_order: Literal["freshest_first", "oldest_first", "highest_value"] | None = None
+    stale_after_s: float | None = None
+    when_stale: Literal["give_up", "pool"] | None = None
+    stale_pool: str | None = None
 
 
 class DepartureIn(_In):
@@ -395,7 +401,10 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
         departures.append(_build(Departure, f"departures[{k}]",
                                  {"at": at, "officer_id": dep.officer_id,
                                   "skill_rank": dep.skill_rank}, source))
-    operations = _build(OperationsParams, "operations", _given(spec.operations), source)
+    given_ops = _given(spec.operations)
+    drain = {"drain_days": given_ops.pop("drain_days")} if "drain_days" in given_ops else {}
+    operations = _build(OperationsParams, "operations", {**drain, "lifecycle": given_ops},
+                        source)
     stream = _stream(spec.stream, source)
     if isinstance(stream, SyntheticStreamParams):  # a rate for a source that never comes
         for key in spec.world.conversion.contact_rate_by_source or {}:

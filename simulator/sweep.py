@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.rules import PolicyError, parse_policy
 from simulator.crn import replication_seeds
-from simulator.errors import PolicyUnavailable, ScenarioError
+from simulator.errors import ScenarioError
 from simulator.metrics import t_interval
-from simulator.policies import BUILTINS, NamedPolicy, unavailable
+from simulator.policies import BUILTINS, NamedPolicy
 
 
 class GridIn(BaseModel):
@@ -109,9 +109,6 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
 def _policy_source(name: str, base_dir: Path) -> tuple[str, str]:
     """(label, YAML text) of a built-in name or a policy file."""
     if name in BUILTINS:
-        why = unavailable(name)
-        if why is not None:
-            raise PolicyUnavailable(why)
         return name, BUILTINS[name].path.read_text(encoding="utf-8")
     path = (base_dir / name) if not Path(name).is_absolute() else Path(name)
     if not path.is_file():
@@ -163,7 +160,7 @@ def load_grid(path: str | Path) -> Grid:
     for k, name in enumerate(spec.policies):
         try:
             label, text = _policy_source(name, path.parent)
-        except (PolicyUnavailable, ValueError) as exc:
+        except ValueError as exc:
             raise ScenarioError(f"policies[{k}]", str(exc), source) from None
         for combo in itertools.product(*(spec.params[key] for key in keys)):
             tree = yaml.safe_load(text)

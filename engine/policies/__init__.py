@@ -16,7 +16,6 @@ from engine.policies.scoring import (
     BatchOptimalFactory,
     DualPriceFactory,
     GreedyFactory,
-    batch_window_s,
 )
 
 METHODS: dict[str, MethodFactory] = {
@@ -26,16 +25,12 @@ METHODS: dict[str, MethodFactory] = {
     "dual_price": DualPriceFactory(),
     "batch_optimal": BatchOptimalFactory(),
 }
-# Methods that rank by conversion estimates: decide needs a scorer for them.
-SCORING_METHODS = frozenset({"greedy", "dual_price", "batch_optimal"})
 
 __all__ = [
     "METHODS",
-    "SCORING_METHODS",
     "Rotation",
     "Scorer",
     "Selection",
     "SelectionContext",
     "SelectionPolicy",
-    "batch_window_s",
 ]

@@ -63,10 +63,38 @@ class Selection:
 class SelectionPolicy(Protocol):
     """One method: order the eligible candidates. Must be deterministic given its inputs
     (randomized policies draw from a generator seeded by ``ctx.seed``, the lead id and the
-    moment of the decision)."""
+    moment of the decision).
+
+    What a method needs from its callers it says itself (as scikit-learn's estimator tags
+    do), so no caller compares method names:
+
+    - ``needs_scorer``: it ranks by conversion estimates (a ``Scorer`` must be passed, or a
+      model file named in ``routing.params.model``);
+    - ``weighted``: its rotation (order, tie-breaks) counts officer weights;
+    - ``batch_window_s``: callers collect leads this many seconds and route them together
+      with ``engine.batch.decide_batch`` (None: one lead at a time);
+    - ``reprice_every_s``: it reads capacity prices that callers refresh this often with
+      ``engine.maintenance.reprice`` (None: no prices); ``horizon_s`` the forecast they
+      price.
+    """
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def needs_scorer(self) -> bool: ...
+
+    @property
+    def weighted(self) -> bool: ...
+
+    @property
+    def batch_window_s(self) -> float | None: ...
+
+    @property
+    def reprice_every_s(self) -> float | None: ...
+
+    @property
+    def horizon_s(self) -> float | None: ...
 
     def select(self, ctx: SelectionContext) -> Selection: ...
 

@@ -3,12 +3,13 @@
 Each officer in a pool has a *pass*: the leads they have had, divided by their weight. The
 pool's virtual time ``V`` advances by ``1 / W`` per lead, ``W`` being the total weight of the
 officers eligible for it, so it tracks the pass a continuously available officer would have.
-An officer's start is ``max(pass, V - 1/weight)`` and the smallest finish, ``start + 1/weight``,
-goes next; the chosen officer's pass becomes their finish. Properties
+An officer's start is ``max(pass, V - 1/weight)``; among the officers whose turn has come
+(start no later than ``V``) the smallest finish, ``start + 1/weight``, goes next (worst-case
+fair weighted fair queueing, WF2Q); the chosen officer's pass becomes their finish. Properties
 (tests/engine/test_rotation.py):
 
-- weights 3:1 give 3:1 in every window (each officer within one lead of its exact share in every
-  prefix), interleaved rather than in bursts;
+- any weights: each officer within one lead of its exact share in every prefix (a property
+  test over random weights), interleaved rather than in bursts;
 - an officer who was away, off shift or at a cap is skipped and keeps their pass; on return
   their start is lifted to one stride behind ``V``, so they are next in line (their place is
   kept) but get no catch-up burst for the leads they missed;
@@ -54,12 +55,18 @@ _TIE = 1e-9
 
 
 def rotation_order(ctx: SelectionContext, weighted: bool) -> np.ndarray:
-    """The candidates (roster indices) in rotation order."""
+    """The candidates (roster indices) in rotation order: first the officers whose turn has
+    come (start no later than the pool's virtual time) by earliest finish, then the others
+    by earliest start (worst-case fair weighted fair queueing, WF2Q: choosing only among
+    officers whose turn has come keeps everyone within one lead of their exact share)."""
     cand = ctx.candidates
     stride: np.ndarray | float = 1.0 / ctx.roster.weights[cand] if weighted else 1.0
-    start = np.maximum(ctx.rotation.passes[cand], ctx.rotation.virtual_time - stride)
-    finish = np.round((start + stride) / _TIE)
-    keys = (seeded_order(ctx.roster, ctx.seed)[cand], ctx.state.last_assigned_s[cand], finish)
+    virtual = ctx.rotation.virtual_time
+    start = np.maximum(ctx.rotation.passes[cand], virtual - stride)
+    waiting = start > virtual + _TIE
+    key = np.round(np.where(waiting, start, start + stride) / _TIE)
+    keys = (seeded_order(ctx.roster, ctx.seed)[cand], ctx.state.last_assigned_s[cand], key,
+            waiting)
     return cand[np.lexsort(keys)]
 
 
@@ -82,6 +89,10 @@ class Rotation:
     """Round robin (``weighted=False``: every weight counts as 1) or weighted round robin."""
 
     weighted: bool = True
+    needs_scorer = False
+    batch_window_s = None
+    reprice_every_s = None
+    horizon_s = None
 
     @property
     def name(self) -> str:

@@ -120,13 +120,21 @@ def rank_with_exploration(ctx: SelectionContext, keys: np.ndarray, values: np.nd
 
 @dataclass(frozen=True, slots=True)
 class Greedy:
-    """The eligible officer with the highest value (exploration optional)."""
+    """The eligible officer with the highest value (exploration optional). With
+    ``batch_window_s`` set it is ``batch_optimal``: callers collect a window's leads and
+    solve their assignment together (``engine.batch.decide_batch``); a lead routed alone is
+    a batch of one, for which the optimum is the greedy choice."""
 
     params: ValueParams
+    batch_window_s: float | None = None
+    needs_scorer = True
+    weighted = True
+    reprice_every_s = None
+    horizon_s = None
 
     @property
     def name(self) -> str:
-        return "greedy"
+        return "greedy" if self.batch_window_s is None else "batch_optimal"
 
     def select(self, ctx: SelectionContext) -> Selection:
         values = lead_values(ctx, self.params)
@@ -171,10 +179,18 @@ class DualPrice:
     params: ValueParams
     defer: bool = False
     every_s: float = DEFAULT_REPRICE_EVERY_S
+    horizon_s: float = DEFAULT_HORIZON_S
+    needs_scorer = True
+    weighted = True
+    batch_window_s = None
 
     @property
     def name(self) -> str:
         return "dual_price"
+
+    @property
+    def reprice_every_s(self) -> float:
+        return self.every_s
 
     def select(self, ctx: SelectionContext) -> Selection:
         values = lead_values(ctx, self.params)
@@ -229,7 +245,8 @@ class DualPriceFactory:
     def build(self, params: Mapping[str, Any]) -> DualPrice:
         return DualPrice(ValueParams.parse(params, DUAL_KEYS),
                          bool(params.get("defer_below_price", False)),
-                         float(params.get("reprice_every_s", DEFAULT_REPRICE_EVERY_S)))
+                         float(params.get("reprice_every_s", DEFAULT_REPRICE_EVERY_S)),
+                         float(params.get("horizon_s", DEFAULT_HORIZON_S)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +262,8 @@ class BatchOptimalFactory:
             raise ValueError(f"window_s must be a positive number of seconds, got {window!r}")
 
     def build(self, params: Mapping[str, Any]) -> Greedy:
-        return Greedy(ValueParams.parse(params, ("window_s",)))
-
-
-def batch_window_s(method: str, params: Mapping[str, Any]) -> float | None:
-    """Seconds to collect leads before routing them together; None for one-at-a-time methods."""
-    if method != "batch_optimal":
-        return None
-    return float(params.get("window_s", 60))
+        return Greedy(ValueParams.parse(params, ("window_s",)),
+                      float(params.get("window_s", 60)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
@@ -40,6 +40,9 @@ from engine.rules.conditions import (
     compile_condition,
 )
 from engine.rules.fields import BUILTIN_FIELDS, FIELD_TYPES, FieldSpec
+
+if TYPE_CHECKING:
+    from engine.policies.base import SelectionPolicy
 
 # pydantic cannot emit a "$ref" to a definition it does not know, so the condition's schema is a
 # marker here, replaced with {"$ref": "#/$defs/Condition"} by policy_json_schema.
@@ -103,11 +106,52 @@ class AfterHours(_Strict):
         return self
 
 
+class LifecycleSpec(_Strict):
+    """What happens to a lead after its first decision (``engine.lifecycle``).
+
+    ``hold_retry_s``: a held lead with no known time someone frees up is tried again this
+    often. ``unassigned_retry_s``: once every officer was tried and none accepted, wait this
+    long and start a new round. ``max_rounds``: rounds before the lead is given up.
+    ``timed_out``: an assignment not accepted within the SLA is ``take_back`` (no longer
+    open and no longer counted against the officer's daily and hourly caps) or
+    ``keep_counted`` (no longer open, still counted). ``offers_hold_slots``: an open offer
+    (broadcast, cascade, escalate) holds a slot of each officer told until it is claimed or
+    withdrawn, so concurrent offers do not pile onto the same officers. ``held_order``: which
+    held lead an officer who frees up gets, within the same rule priority: ``freshest_first``
+    (a fresh lead is worth more), ``oldest_first``, or ``highest_value`` (the largest
+    conversion estimate now; needs a method that scores). ``stale_after_s``: a held lead
+    this old (since it arrived) stops competing with fresh ones: ``when_stale: give_up``
+    ends its routing with the reason, ``when_stale: pool`` sends it to ``stale_pool`` (a
+    nurture team) instead of its rule's chain.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    hold_retry_s: float = Field(900.0, gt=0, le=365 * 86400)
+    unassigned_retry_s: float = Field(900.0, gt=0, le=365 * 86400)
+    max_rounds: int = Field(3, ge=1, le=100)
+    timed_out: Literal["take_back", "keep_counted"] = "take_back"
+    offers_hold_slots: bool = False
+    held_order: Literal["freshest_first", "oldest_first", "highest_value"] = "freshest_first"
+    stale_after_s: float | None = Field(None, gt=0, le=365 * 86400)
+    when_stale: Literal["give_up", "pool"] = "give_up"
+    stale_pool: str | None = None
+
+    @model_validator(mode="after")
+    def _stale_pool_given(self) -> LifecycleSpec:
+        if (self.when_stale == "pool") != (self.stale_pool is not None):
+            raise ValueError("when_stale: pool needs stale_pool: NAME; give_up takes none")
+        if self.when_stale == "pool" and self.stale_after_s is None:
+            raise ValueError("when_stale: pool needs stale_after_s")
+        return self
+
+
 class Routing(_Strict):
     method: str = "weighted_round_robin"
     params: dict[str, Any] = Field(default_factory=dict)
     offer: OfferSpec = Field(default_factory=lambda: OfferSpec())
     after_hours: AfterHours = Field(default_factory=AfterHours)
+    lifecycle: LifecycleSpec = Field(default_factory=lambda: LifecycleSpec())
     seed: int = Field(0, description="seed of the deterministic tie-break order")
 
 
@@ -238,11 +282,15 @@ class Policy:
     builtin_fields: tuple[str, ...]  # built-in fields the rules read
     custom_fields: Mapping[str, str]  # declared custom fields and their types
     source: str = ""
-    selector: Any = None  # the SelectionPolicy routing.method names, built at load
+    selector: SelectionPolicy = None  # type: ignore[assignment]  # built at load
 
     @property
     def routing(self) -> Routing:
         return self.spec.routing
+
+    @property
+    def lifecycle(self) -> LifecycleSpec:
+        return self.spec.routing.lifecycle
 
     @property
     def pools(self) -> Mapping[str, PoolSpec]:
@@ -447,6 +495,10 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
     if spec.routing.after_hours.pool is not None and \
             spec.routing.after_hours.pool not in spec.pools:
         raise fail("routing.after_hours.pool", f"unknown pool {spec.routing.after_hours.pool!r}")
+    life = spec.routing.lifecycle
+    if life.stale_pool is not None and life.stale_pool not in spec.pools:
+        raise fail("routing.lifecycle.stale_pool", f"unknown pool {life.stale_pool!r}; pools: "
+                                                   f"{', '.join(sorted(spec.pools))}")
 
     rules: list[CompiledRule] = []
     seen_names: dict[str, int] = {}
@@ -487,5 +539,10 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
     builtin = tuple(sorted(f for f in used if f in BUILTIN_FIELDS))
     custom = {f: spec.custom_fields[f] for f in sorted(used) if f in spec.custom_fields}
     selector = METHODS[spec.routing.method].build(spec.routing.params)
+    if life.held_order == "highest_value" and not selector.needs_scorer:
+        raise fail("routing.lifecycle.held_order",
+                   f"highest_value orders held leads by conversion estimates; method "
+                   f"{spec.routing.method} has none (use freshest_first or oldest_first, or a "
+                   f"method that scores)")
     return Policy(spec.policy, str(spec.version), spec, tuple(rules), default, builtin, custom,
                   source, selector)

@@ -143,6 +143,38 @@ def test_after_hours_on_call_pool_takes_the_lead():
     assert d.pool == "on_call"
 
 
+def test_an_on_call_pool_waives_hours_and_nothing_else():
+    """An on-call officer off shift with every cap at one takes one evening lead; the next
+    two are held at the caps (working hours are waived, caps are not)."""
+    policy = make_policy(routing="{method: round_robin, after_hours: {action: pool, "
+                                 "pool: main}}")
+    roster = make_roster(("A", {"work_hours": "Mon-Fri 08:00-17:00", "max_open": 1,
+                                "daily_cap": 1, "hourly_cap": 1}))
+    state = RoutingState.empty(roster.ids_tuple)
+    statuses = []
+    for k in range(3):
+        now = datetime(2025, 3, 5, 2, k, tzinfo=UTC)  # Tue 20:0k in Chicago, off shift
+        d = decide_now(roster, make_lead(f"E{k}", received_at=now.isoformat()), state=state,
+                       now=now, policy=policy)
+        state.apply(d.state_delta)
+        statuses.append(d.status)
+    assert statuses == [Status.ASSIGNED, Status.HELD, Status.HELD]
+    assert state.open_leads[0] == 1
+
+
+def test_a_shift_opening_across_a_clock_change_is_held_until_the_local_opening():
+    """Held on Saturday before the US spring-forward Sunday (2025-03-09): a Monday 08:00
+    shift in Chicago opens at 13:00 UTC (CDT), not an hour later as elapsed minutes from
+    Saturday's standard time would say; a fall-back Monday likewise opens at 14:00 UTC."""
+    roster = make_roster(("A", {"work_hours": "Mon-Fri 08:00-17:00"}))
+    for now, opens in ((datetime(2025, 3, 8, 18, 0, tzinfo=UTC),
+                        datetime(2025, 3, 10, 13, 0, tzinfo=UTC)),
+                       (datetime(2025, 11, 1, 18, 0, tzinfo=UTC),
+                        datetime(2025, 11, 3, 14, 0, tzinfo=UTC))):
+        d = decide_now(roster, make_lead(received_at=now.isoformat()), now=now)
+        assert d.status is Status.HELD and d.hold_until == opens
+
+
 def test_lead_with_no_licensed_officer_is_unassigned_with_reason():
     """If nobody in the chain is licensed for the state, the lead is unassigned, saying why."""
     roster = make_roster(("A", {"licensed_states": "CA"}), ("B", {"licensed_states": "NY"}))

@@ -39,6 +39,9 @@ officer_fields = st.fixed_dictionaries(
 POLICIES = {
     "rr": make_policy(routing="{method: round_robin}"),
     "wrr": make_policy(routing="{method: weighted_round_robin}"),
+    # on call: working hours waived after hours, every other constraint kept
+    "on_call": make_policy(routing="{method: weighted_round_robin, after_hours: {action: pool, "
+                                   "pool: main}}"),
     "default": None,  # filled from the shipped file in the test
 }
 
@@ -56,13 +59,14 @@ POLICIES = {
         min_size=1,
         max_size=40,
     ),
-    policy_name=st.sampled_from(["rr", "wrr", "default"]),
+    policy_name=st.sampled_from(["rr", "wrr", "on_call", "default"]),
 )
 def test_no_decision_breaks_licensing_hours_time_off_or_caps(
     officers, leads, policy_name, default_policy_file
 ):
     """Every assignment is to an active officer licensed in the property's state on that date,
-    on shift, not on time off, and within max-open, daily and hourly caps."""
+    on shift (or on call after hours), not on time off, and within max-open, daily and hourly
+    caps."""
     roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
     policy = POLICIES[policy_name] or default_policy_file
     state = RoutingState.empty(roster.ids_tuple)
@@ -83,7 +87,8 @@ def test_no_decision_breaks_licensing_hours_time_off_or_caps(
             assert o.status.value == "active"
             assert not any(p.covers(now) for p in o.away)
             minute = local.weekday() * 1440 + local.hour * 60 + local.minute
-            assert o.schedule.is_open(minute)
+            on_call = "after hours: sent to the on-call pool" in d.explanation.notes
+            assert o.schedule.is_open(minute) or on_call
             open_now[o.officer_id] += 1
             per_day[(o.officer_id, local.date())] += 1
             per_hour[(o.officer_id, local.replace(minute=0, second=0, microsecond=0))] += 1

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine.decide import Status, decide
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
@@ -44,6 +47,22 @@ def test_weighted_round_robin_three_to_one_in_every_prefix():
     for n, oid in enumerate(seq, start=1):
         a += oid == "A"
         assert abs(a - 0.75 * n) <= 1.0, (n, a)
+
+
+@settings(max_examples=25, deadline=None)
+@given(weights=st.lists(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 5.0]), min_size=2,
+                        max_size=6))
+def test_weighted_round_robin_keeps_every_share_within_one_lead(weights):
+    """Any weights: in every prefix of leads, each officer is within one lead of its exact
+    share (count - n * weight / total weight)."""
+    roster = make_roster(*[(f"O{k}", {"weight": w}) for k, w in enumerate(weights)])
+    seq, _ = run(roster, WRR, 120)
+    counts = dict.fromkeys(roster.ids_tuple, 0)
+    total = sum(weights)
+    for n, oid in enumerate(seq, start=1):
+        counts[oid] += 1
+        for k, w in enumerate(weights):
+            assert abs(counts[f"O{k}"] - n * w / total) < 1.0, (n, counts)
 
 
 def test_weighted_round_robin_interleaves_rather_than_bursts():

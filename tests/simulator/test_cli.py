@@ -61,7 +61,7 @@ def test_simulate_writes_every_file_with_the_promised_columns(first_run):
     assert {"policy", "baseline", "metric", "mean_difference", "ci_low", "ci_high"} <= \
         set(comparison.columns)
     events = pq.read_table(first_run / "events.parquet").to_pandas()
-    assert {"arrived", "contact"} <= set(events["event"])
+    assert {"arrived", "accepted"} <= set(events["event"])
     assert set(events["lead_id"]) <= set(pd.read_csv(first_run / "history.csv")["lead_id"]
                                         .str.split("-r").str[0]) | set(events["lead_id"])
     html = (first_run / "report.html").read_text()
@@ -104,18 +104,6 @@ def test_unknown_policy_and_bad_scenario_exit_with_a_message(app, tmp_path):
     result = CliRunner().invoke(app, ["simulate", "--scenario", str(bad), "--policy",
                                       "rules", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "world.response.median_s: must be > 0" in result.output
-
-
-def test_a_method_the_engine_lacks_is_named(app, tmp_path, monkeypatch):
-    """A built-in whose routing method this engine does not provide fails with
-    'method X is not available in this engine'."""
-    methods = dict(policy_table.METHODS)
-    methods.pop("greedy", None)
-    monkeypatch.setattr(policy_table, "METHODS", methods)
-    result = CliRunner().invoke(app, ["simulate", "--scenario", str(DATA / "small.yaml"),
-                                      "--policy", "greedy", "--out", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "method greedy is not available in this engine" in result.output
 
 
 def test_a_policy_file_can_be_simulated(app, tmp_path):

@@ -28,7 +28,7 @@ def test_sla_timeout_releases_the_officer_and_prefers_their_backup(tmp_path):
                                 "accept_within_s: 300}}", PREFER_A))
     assert events(inputs, result) == [
         (0.0, "arrived", ""), (0.0, "assigned", "A"), (300.0, "sla_breach", "A"),
-        (300.0, "assigned", "B"), (320.0, "contact", "B")]
+        (300.0, "assigned", "B"), (320.0, "accepted", "B")]
     assert result.sla_breaches[0] == 1 and result.officer[0] == inputs.world.roster.index["B"]
     # the timed-out officer's slot was released: only B's interval is still open at the end
     a = inputs.world.roster.index["A"]
@@ -65,7 +65,7 @@ def test_broadcast_refused_by_everyone_is_rerouted_at_once(tmp_path):
     trail = events(inputs, result, 2)
     assert [(t, e, o) for t, e, o in trail if e != "offered"] == [
         (0.0, "arrived", ""), (20.0, "claim_refused", "A"), (30.0, "claim_refused", "B"),
-        (30.0, "assigned", "C"), (35.0, "contact", "C")]
+        (30.0, "assigned", "C"), (35.0, "accepted", "C")]
     assert result.sla_breaches.tolist() == [0, 0, 0]
 
 
@@ -158,21 +158,24 @@ def test_a_lead_closes_days_later_and_releases_its_officer(tmp_path):
     assert np.all(result.officer >= 0)
 
 
-def test_a_freed_slot_goes_to_the_oldest_held_lead(tmp_path):
-    """Two leads wait for an officer at their cap on open leads, retried every 15 minutes;
-    the retries reorder the queue (a lead retried goes to its end), but the slot freed when
-    the first lead closes goes to the older waiting lead."""
+@pytest.mark.parametrize(("order", "first", "second"), [("oldest_first", 1, 2),
+                                                        ("freshest_first", 2, 1)])
+def test_a_freed_slot_goes_to_the_held_lead_the_policy_orders_first(tmp_path, order, first,
+                                                                   second):
+    """Two leads wait for an officer at their cap on open leads, retried every 15 minutes
+    (the retries reorder nothing): the slot freed when the first lead closes goes to the
+    older waiting lead under oldest_first, to the fresher one under freshest_first."""
     inputs = tiny_inputs(tmp_path, {"A": {"max_open": 1, **ALWAYS}},
                          [{"received_at": "2025-03-04T10:00:00-06:00"},
                           {"received_at": "2025-03-04T10:05:00-06:00"},
                           {"received_at": "2025-03-04T10:19:00-06:00"}],
                          medians={"A": 10}, days=8,
                          operations="{drain_days: 40, hold_retry_s: 900}")
-    result = run(inputs, policy())
+    result = run(inputs, policy(f"{{method: round_robin, lifecycle: {{held_order: {order}}}}}"))
     first_close = result.intervals[result.intervals[:, 1] == result.assigned_s[0]][0, 2]
     assert result.held[1] and result.held[2]
-    assert result.assigned_s[1] == pytest.approx(first_close)
-    assert result.assigned_s[2] > result.assigned_s[1]
+    assert result.assigned_s[first] == pytest.approx(first_close)
+    assert result.assigned_s[second] > result.assigned_s[first]
 
 
 def test_forecast_is_a_separate_sample_drawn_once(small_scenario, small_inputs):

@@ -62,7 +62,8 @@ stream:
   hour_weights: [{', '.join(['1'] * 24)}]
   weekday_weights: [1, 1, 1, 1, 1, 1, 1]
 operations:
-  hold_retry_s: 1.0e+12
+  hold_retry_s: 3.0e+7  # a year: never, within the run
+  held_order: oldest_first
   drain_days: 10
 """)
     return tmp_path / "mmc.yaml"
