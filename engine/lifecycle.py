@@ -41,7 +41,7 @@ from engine.policies import Scorer
 from engine.roster import Roster
 from engine.rules import Policy
 from engine.rules.policy import LifecycleSpec
-from engine.state import RoutingState, StateDelta
+from engine.state import RotationStep, RoutingState, StateDelta
 
 
 class Stage(StrEnum):
@@ -299,6 +299,46 @@ class Case:
     def done(self) -> bool:
         return self.stage in FINAL_STAGES
 
+    def to_record(self) -> dict[str, Any]:
+        """Plain, JSON-ready form (a database column or a file); ``from_record`` reads it."""
+        offer = self.offer
+        return {
+            "lead_id": self.lead_id, "received_at": self.received_at.isoformat(),
+            "stage": self.stage.value, "priority": self.priority, "round": self.round,
+            "tried": [list(t) for t in self.tried], "prefer": self.prefer, "pool": self.pool,
+            "offer": None if offer is None else {
+                "mode": offer.mode, "officer_ids": list(offer.officer_ids),
+                "made_at": offer.made_at.isoformat(), "accept_by": offer.accept_by.isoformat(),
+                "pool": offer.pool, "pool_weight": offer.pool_weight, "step_s": offer.step_s,
+                "on_call": offer.on_call, "told": offer.told, "out": list(offer.out),
+                "reserved": list(offer.reserved)},
+            "officer_id": self.officer_id,
+            "delta": None if self.delta is None else _delta_record(self.delta),
+            "due_at": None if self.due_at is None else self.due_at.isoformat(),
+            "held_since": None if self.held_since is None else self.held_since.isoformat(),
+            "policy_version": self.policy_version, "propensity": self.propensity,
+            "decisions": self.decisions, "reason": self.reason,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> Case:
+        def when(text: str | None) -> datetime | None:
+            return None if text is None else datetime.fromisoformat(text)
+
+        o = r.get("offer")
+        offer = None if o is None else OpenOffer(
+            o["mode"], tuple(o["officer_ids"]), datetime.fromisoformat(o["made_at"]),
+            datetime.fromisoformat(o["accept_by"]), o["pool"], float(o["pool_weight"]),
+            o["step_s"], bool(o["on_call"]), int(o["told"]), tuple(o["out"]),
+            tuple(o["reserved"]))
+        return cls(
+            r["lead_id"], datetime.fromisoformat(r["received_at"]), Stage(r["stage"]),
+            r["priority"], int(r["round"]), tuple((a, b) for a, b in r["tried"]), r["prefer"],
+            r["pool"], offer, r["officer_id"],
+            None if r["delta"] is None else _delta_from_record(r["delta"]),
+            when(r["due_at"]), when(r["held_since"]), r["policy_version"],
+            float(r["propensity"]), int(r["decisions"]), r["reason"])
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -312,6 +352,41 @@ class Step:
     decision: Decision | None = None
     ok: bool = True
     note: str = ""
+
+
+def _delta_record(d: StateDelta) -> dict[str, Any]:
+    rot = d.rotation
+    return {"officer_id": d.officer_id,
+            "assigned_at": None if d.assigned_at is None else d.assigned_at.isoformat(),
+            "day_key": d.day_key, "hour_key": d.hour_key,
+            "rotation": None if rot is None else {
+                "pool": rot.pool, "officer_id": rot.officer_id, "new_pass": rot.new_pass,
+                "virtual_time": rot.virtual_time}}
+
+
+def _delta_from_record(r: Mapping[str, Any]) -> StateDelta:
+    rot = r.get("rotation")
+    return StateDelta(
+        r["officer_id"], None if r["assigned_at"] is None
+        else datetime.fromisoformat(r["assigned_at"]), int(r["day_key"]), int(r["hour_key"]),
+        None if rot is None else RotationStep(rot["pool"], rot["officer_id"],
+                                              float(rot["new_pass"]),
+                                              float(rot["virtual_time"])))
+
+
+def effect_record(e: Effect) -> dict[str, Any]:
+    """An effect as plain, JSON-ready data (for an audit trail or a queue row)."""
+    out: dict[str, Any] = {"effect": type(e).__name__.lower()}
+    for name in e.__slots__:
+        value = getattr(e, name)
+        if isinstance(value, StateDelta):
+            value = _delta_record(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, StrEnum):
+            value = value.value
+        out[name] = value
+    return out
 
 
 class Router(Protocol):
@@ -750,4 +825,4 @@ def _give_up(case: Case, why: str, now: datetime, d: Decision | None,
 __all__ = ["FINAL_STAGES", "STATE_EFFECTS", "Apply", "Case", "Effect", "Freed", "GiveUp",
            "Kind", "Lifecycle", "LifecycleSettings", "Notify", "OpenOffer", "Record",
            "Release", "Reserve", "Router", "Stage", "Step", "TakeBack", "Unreserve", "Wake",
-           "Withdraw", "apply_effects"]
+           "Withdraw", "apply_effects", "effect_record"]

@@ -356,6 +356,25 @@ def test_highest_value_needs_a_method_that_scores():
         make_policy(routing="{method: round_robin, lifecycle: {held_order: highest_value}}")
 
 
+def test_a_case_round_trips_through_its_record():
+    """A case with an open offer, exclusions and a counted delta survives to_record and
+    from_record unchanged (the API keeps it in a database row), and is JSON-ready."""
+    import json
+
+    roster = make_roster("A", "B", "C")
+    lc = life(roster, "{method: round_robin, offer: {mode: cascade, max_officers: 2, "
+                      "step_s: 60}}")
+    state = RoutingState.empty(roster.ids_tuple)
+    lead = make_lead()
+    case = run(lc, state, lc.arrive(lead, state, NOW))
+    case = run(lc, state, lc.due(case, lead, state, NOW + timedelta(seconds=60)))
+    case = run(lc, state, lc.accept(case, lead, case.offer.live()[0], state,
+                                    NOW + timedelta(seconds=70)))
+    for c in (case, lc.arrive(make_lead("L2"), state, NOW).case):
+        record = json.loads(json.dumps(c.to_record()))
+        assert Case.from_record(record) == c
+
+
 def test_memory_store_applies_state_effects():
     """The in-memory store carries out state effects and ignores the others."""
     roster = make_roster("A")
