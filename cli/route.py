@@ -18,6 +18,7 @@ from engine.decide import Decision, policy_scorer
 from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
+from engine.invariant import present
 from engine.io import check_lead_header, collector_paused, load_roster, read_csv_rows
 from engine.leads import LeadParser
 from engine.lifecycle import Lifecycle
@@ -96,8 +97,7 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             if offer is not None:  # accepted at once by the first officer offered
                 store.apply(life.accept(step.case, lead, offer.officer_ids[0], state,
                                         now).effects)
-            assert step.decision is not None  # a routing transition carries its decision
-            decisions.append(step.decision)
+            decisions.append(present(step.decision, "a routing transition carries its decision"))
         yield batch, decisions
         k += len(batch)
 

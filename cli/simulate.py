@@ -17,11 +17,12 @@ from rich.table import Table
 
 from engine.errors import InputError
 from engine.rules import PolicyError
-from simulator.errors import ScenarioError
+from simulator.errors import ParamError, ScenarioError, UsageError
 from simulator.params import Scenario
 from simulator.policies import BUILTINS, resolve_policies
 
-_ERRORS = (ScenarioError, PolicyError, InputError, ValueError)
+# what bad input raises (anything else is a bug and keeps its traceback)
+_ERRORS = (ScenarioError, PolicyError, InputError, ParamError, UsageError)
 
 
 def _fail(message: str) -> None:
@@ -96,13 +97,14 @@ def simulate(
     report.html to OUT. The same seed writes identical data files."""
     from simulator.model import RunOptions
     from simulator.outputs import write_outputs
-    from simulator.runner import check_scenario, run_experiment
+    from simulator.runner import check_policies, check_scenario, run_experiment
     from simulator.scenario import load_scenario
 
     try:
         sc = load_scenario(scenario)
-        check_scenario(sc)
+        world = check_scenario(sc)
         policies = resolve_policies(policy)
+        check_policies(sc, policies)
     except _ERRORS as exc:
         _fail(str(exc))
         return
@@ -114,7 +116,7 @@ def simulate(
         try:
             exp = run_experiment(sc, policies, replications=replications, seed=seed,
                                  options=RunOptions(record_events=events), with_bound=bound,
-                                 progress=lambda _: bar.advance(task))
+                                 progress=lambda _: bar.advance(task), world=world)
         except _ERRORS as exc:
             _fail(str(exc))
             return

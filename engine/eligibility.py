@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
 import numpy as np
 
-from engine.domain import MINUTES_PER_WEEK, Lead
+from engine.domain import Lead
 from engine.roster import NEVER_OPENS, Roster, zone
 from engine.rules.policy import CompiledStep, Policy
 from engine.state import RoutingState
@@ -66,32 +66,25 @@ REASON_TEXT: dict[Reason, str] = {
 REASON_TEXT_BY_CODE = ("", *(REASON_TEXT[Reason(c)] for c in range(1, len(Reason))))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CheckInputs:
-    """What the checks read: the roster, the state, the moment, each officer's local clock,
-    the licence expiry in the lead's state, the lead's local date, the officers excluded and
-    the slots held for this very lead (an officer's own reservation does not block them)."""
+    """What the checks read, computed once per lead and moment: the roster, the moment, each
+    officer's local clock, the licensing code of each officer in the lead's state on the
+    lead's local date (0 licensed, else NOT_LICENSED or LICENSE_EXPIRED), the officers
+    excluded, and each officer's load against each cap (open leads, this local day's and
+    this local hour's count), slots held by open offers included but for those held for
+    this very lead. Not frozen: built on every decision, and read only."""
 
     roster: Roster
-    state: RoutingState
     now: datetime
     minute: np.ndarray  # (M,) local minute of week
     day: np.ndarray  # (M,) local date ordinal
     hour: np.ndarray  # (M,) local ordinal * 24 + hour
-    expiry: np.ndarray  # (M,) licence expiry ordinal in the lead's state, 0 where unlicensed
-    lead_day: int  # date ordinal at the property
-    excluded: np.ndarray  # (M,) bool
-    holding: np.ndarray | None = None  # (M,) int64 slots held for this lead, or None
-
-
-# A check: which of the officers ``idx`` (a slice over everyone, or one roster index) fail it.
-Test = Callable[[CheckInputs, Any], Any]
-
-
-def _pending(c: CheckInputs, idx: Any) -> Any:
-    """Slots held by open offers (``RoutingState.reserved``), less this lead's own."""
-    held = c.state.reserved[idx]
-    return held if c.holding is None else held - c.holding[idx]
+    licensing: np.ndarray  # (M,) int8
+    excluded: np.ndarray | None  # (M,) bool, None when nobody is
+    open_load: np.ndarray  # (M,) int64
+    day_load: np.ndarray | None  # (M,) int64, None when nobody has a daily cap
+    hour_load: np.ndarray | None  # (M,) int64, None when nobody has an hourly cap
 
 
 def _time_off(c: CheckInputs, idx: Any) -> Any:
@@ -104,34 +97,40 @@ def _time_off(c: CheckInputs, idx: Any) -> Any:
     return any(p.covers(c.now) for p in officers[idx].away)
 
 
-def _count_now(keys: np.ndarray, counts: np.ndarray, current: np.ndarray, idx: Any) -> Any:
-    """The count of the current local day (hour); a count kept for an earlier one is zero."""
-    return np.where(keys[idx] == current[idx], counts[idx], 0)
-
-
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One hard constraint: which of the officers ``idx`` (a slice over everyone, or one
+    roster index) fail it; ``applies`` says whether it can fail anyone at all (a roster
+    without caps, nobody excluded), so the table skips it cheaply. ``applies`` may read only
+    the roster and whether anyone is excluded: its answer is kept per roster."""
+
     reason: Reason
-    fails: Test
+    fails: Callable[[CheckInputs, Any], Any]
+    applies: Callable[[CheckInputs], bool] = lambda c: True
+
+    @property
+    def code(self) -> int:
+        return int(self.reason)
 
 
 # The hard constraints in the order they apply: the first one an officer fails is theirs.
 # Structural reasons (licensing, already tried) before temporary ones (away, hours, caps).
 CHECKS: tuple[Check, ...] = (
-    Check(Reason.NOT_LICENSED, lambda c, i: c.expiry[i] == 0),
-    Check(Reason.LICENSE_EXPIRED, lambda c, i: c.expiry[i] < c.lead_day),
-    Check(Reason.EXCLUDED, lambda c, i: c.excluded[i]),
-    Check(Reason.STATUS_AWAY, lambda c, i: c.roster.status_away[i]),
-    Check(Reason.TIME_OFF, _time_off),
+    Check(Reason.NOT_LICENSED, lambda c, i: c.licensing[i] == _NOT_LICENSED),
+    Check(Reason.LICENSE_EXPIRED, lambda c, i: c.licensing[i] == _LICENSE_EXPIRED),
+    # (the vector path takes both from the licensing codes at once: see _evaluate)
+    Check(Reason.EXCLUDED, lambda c, i: c.excluded[i],  # type: ignore[index]
+          lambda c: c.excluded is not None),
+    Check(Reason.STATUS_AWAY, lambda c, i: c.roster.status_away[i],
+          lambda c: bool(c.roster.any_status_away)),
+    Check(Reason.TIME_OFF, _time_off, lambda c: len(c.roster.with_away_periods) > 0),
     Check(Reason.OFF_SHIFT, lambda c, i: c.roster.off_shift(c.now)[i]),
-    Check(Reason.AT_MAX_OPEN, lambda c, i: c.state.open_leads[i] + _pending(c, i)
-          >= c.roster.cap_open[i]),
-    Check(Reason.AT_DAILY_CAP, lambda c, i: _count_now(c.state.day_key, c.state.day_count,
-                                                       c.day, i) + _pending(c, i)
-          >= c.roster.cap_daily[i]),
-    Check(Reason.AT_HOURLY_CAP, lambda c, i: _count_now(c.state.hour_key, c.state.hour_count,
-                                                        c.hour, i) + _pending(c, i)
-          >= c.roster.cap_hourly[i]),
+    Check(Reason.AT_MAX_OPEN, lambda c, i: c.open_load[i] >= c.roster.cap_open[i],
+          lambda c: bool(c.roster.any_cap_open)),
+    Check(Reason.AT_DAILY_CAP, lambda c, i: c.day_load[i] >= c.roster.cap_daily[i],  # type: ignore[index]
+          lambda c: c.day_load is not None),
+    Check(Reason.AT_HOURLY_CAP, lambda c, i: c.hour_load[i] >= c.roster.cap_hourly[i],  # type: ignore[index]
+          lambda c: c.hour_load is not None),
 )
 _NO_WAIVER: frozenset[Reason] = frozenset()
 ON_CALL_WAIVER: frozenset[Reason] = frozenset({Reason.OFF_SHIFT})
@@ -156,40 +155,71 @@ class Constraints:
         return _evaluate(self.inputs, waive)
 
 
+def _current(keys: np.ndarray, counts: np.ndarray, now_keys: np.ndarray) -> np.ndarray:
+    """The count of the current local day (hour); a count kept for an earlier one is zero."""
+    return counts * (keys == now_keys)
+
+
 def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
                  exclude: Mapping[str, str] | None = None,
                  holding: np.ndarray | None = None) -> CheckInputs:
+    """The inputs of the checks for ``lead`` at ``now`` (``holding``: (M,) slots held for this
+    very lead by its open offer, which do not count against the officer)."""
     minute, day, hour = roster.local_clock(now)
-    excluded = _nobody(len(roster))
+    excluded = None
     if exclude:
-        excluded = excluded.copy()
+        excluded = np.zeros(len(roster), dtype=bool)
         for oid in exclude:
             j = roster.index.get(oid)
             if j is not None:
                 excluded[j] = True
-    return CheckInputs(roster, state, now, minute, day, hour, roster.license_expiry(lead.state),
-                       lead_local_day(lead, now), excluded, holding)
+    open_load = state.open_leads
+    day_load = hour_load = None
+    if roster.any_cap_daily:
+        day_load = _current(state.day_key, state.day_count, day)
+    if roster.any_cap_hourly:
+        hour_load = _current(state.hour_key, state.hour_count, hour)
+    if state.reserved_total or holding is not None:
+        pending = state.reserved if holding is None else state.reserved - holding
+        open_load = open_load + pending
+        day_load = None if day_load is None else day_load + pending
+        hour_load = None if hour_load is None else hour_load + pending
+    return CheckInputs(roster, now, minute, day, hour,
+                       _licensing_codes(roster, lead.state, lead_local_day(lead, now)),
+                       excluded, open_load, day_load, hour_load)
 
 
-_NOBODY: dict[int, np.ndarray] = {}
+# The table last to first, with plain int codes: the vector path assigns later checks first,
+# so the first failing check's code stays. The two licensing checks come first and read the
+# licensing codes, which hold exactly their reasons: they are copied in one step at the end.
+_LICENSING_CHECKS = (Reason.NOT_LICENSED, Reason.LICENSE_EXPIRED)
+if tuple(c.reason for c in CHECKS[:2]) != _LICENSING_CHECKS:  # the copy below relies on it
+    raise RuntimeError("the licensing checks must come first in CHECKS")
+_BACKWARDS = tuple((c.reason, int(c.reason), c.fails, c.applies) for c in reversed(CHECKS[2:]))
 
 
-def _nobody(m: int) -> np.ndarray:
-    """(m,) bool, all False, read-only (shared: no exclusions)."""
-    found = _NOBODY.get(m)
+def _applicable(inputs: CheckInputs, waive: Collection[Reason]
+                ) -> tuple[tuple[int, Callable[[CheckInputs, Any], Any]], ...]:
+    """The checks to evaluate, last to first: those not waived that can fail someone.
+    ``Check.applies`` reads only the roster and whether anyone is excluded, so the answer is
+    kept on the roster per (anyone excluded, waiver)."""
+    cache: dict[tuple[bool, frozenset[Reason]], Any] = \
+        inputs.roster.__dict__.setdefault("_checks", {})
+    key = (inputs.excluded is not None, frozenset(waive))
+    found = cache.get(key)
     if found is None:
-        found = _NOBODY[m] = np.zeros(m, dtype=bool)
-        found.flags.writeable = False
+        found = cache[key] = tuple((code, fails) for reason, code, fails, applies in _BACKWARDS
+                                   if reason not in waive and applies(inputs))
     return found
 
 
 def _evaluate(inputs: CheckInputs, waive: Collection[Reason] = _NO_WAIVER) -> np.ndarray:
     codes = np.zeros(len(inputs.roster), dtype=np.int8)
     everyone = slice(None)
-    for check in reversed(CHECKS):  # later assignments win: the first failing check stays
-        if check.reason in waive:
-            continue
-        codes[check.fails(inputs, everyone)] = check.reason
+    for code, fails in _applicable(inputs, waive):
+        codes[fails(inputs, everyone)] = code
+    licensing = inputs.licensing
+    np.copyto(codes, licensing, where=licensing > 0)
     return codes
 
 
@@ -219,7 +249,7 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
     for check in CHECKS:
         if check.reason in waive or (only is not None and check.reason not in only):
             continue
-        if check.fails(inputs, officer):
+        if check.applies(inputs) and check.fails(inputs, officer):
             return check.reason
     return Reason.OK
 
@@ -238,6 +268,24 @@ def lead_local_day(lead: Lead, now: datetime) -> int:
         if len(_LOCAL_DAYS) > 65536:
             _LOCAL_DAYS.clear()
         found = _LOCAL_DAYS[key] = now.astimezone(zone(lead.timezone)).date().toordinal()
+    return found
+
+
+def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarray:
+    """(M,) int8: not licensed in ``state`` or license expired by the date, 0 where licensed;
+    cached on the roster per state and day."""
+    cache = roster.mask_cache()
+    key = ("licensing", state, date_ordinal)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 4096:
+            cache.clear()
+        expiry = roster.license_expiry(state)
+        found = np.zeros(len(roster), dtype=np.int8)
+        found[expiry < date_ordinal] = _LICENSE_EXPIRED
+        found[expiry == 0] = _NOT_LICENSED
+        found.flags.writeable = False
+        cache[key] = found
     return found
 
 
@@ -292,6 +340,28 @@ def _wall_clock_instant(now: datetime, tz_name: str, minutes: int) -> datetime:
     return (local + timedelta(minutes=minutes)).replace(tzinfo=tz).astimezone(now.tzinfo)
 
 
+_STEADY_DAYS = 8
+_STEADY_MINUTES = (_STEADY_DAYS - 1) * 1440
+
+
+def _steady(roster: Roster, now_s: int) -> bool:
+    """Whether no zone of the roster changes its UTC offset from the start of ``now_s``'s UTC
+    day for ``_STEADY_DAYS`` days (cached on the roster per day; clock changes are months
+    apart, so equal offsets at both ends mean none in between)."""
+    day = now_s // 86400
+    cache: dict[int, bool] = roster.__dict__.setdefault("_steady", {})
+    found = cache.get(day)
+    if found is None:
+        found = True
+        for tz, _ in roster.tz_groups:
+            first = datetime.fromtimestamp(day * 86400, tz=UTC).astimezone(tz).utcoffset()
+            last = datetime.fromtimestamp((day + _STEADY_DAYS) * 86400, tz=UTC) \
+                .astimezone(tz).utcoffset()
+            found = found and first == last
+        cache[day] = found
+    return found
+
+
 def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                ) -> datetime | None:
     """Earliest moment one of the ``held`` officers (roster indices, each held back only by a
@@ -309,13 +379,9 @@ def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
         nonlocal best
         wait = int(waits.min())
         at = start + timedelta(minutes=wait)
-        # Fast path: no member's clock changes offset before an hour after then (each local
-        # minute of the week moved by exactly the minutes elapsed), so elapsed and wall-clock
-        # time agree for everyone who could come first (a change moves a clock by an hour at
-        # most, so a member whose change comes later cannot overtake ``at``).
-        probe = at + timedelta(minutes=60)
-        moved = (roster.local_clock(probe)[0][members] - hc.minute[members]) % MINUTES_PER_WEEK
-        if bool((moved == (wait + 60) % MINUTES_PER_WEEK).all()):
+        # Fast path: no zone of the roster changes its UTC offset within the next eight days
+        # and the wait is shorter than that, so elapsed and wall-clock time agree.
+        if wait < _STEADY_MINUTES and _steady(roster, int(now.timestamp())):
             if best is None or at < best:
                 best = at
             return
@@ -351,17 +417,13 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
                      ) -> np.ndarray:
     """(M,) int64: leads each officer can still take now under all three caps (at most
     ``n_leads``, standing in for "no cap"), slots held by open offers counted."""
-    inputs = hc.inputs
-    everyone = slice(None)
-    daily = _count_now(state.day_key, state.day_count, hc.day, everyone)
-    hourly = _count_now(state.hour_key, state.hour_count, hc.hour, everyone)
-    pending = _pending(inputs, everyone)
+    c = hc.inputs
     # NO_CAP is the int64 maximum: subtracting a count from it cannot overflow
-    slack = np.minimum.reduce([
-        roster.cap_open - state.open_leads - pending,
-        roster.cap_daily - daily - pending,
-        roster.cap_hourly - hourly - pending,
-    ])
+    slack = roster.cap_open - c.open_load
+    if c.day_load is not None:
+        slack = np.minimum(slack, roster.cap_daily - c.day_load)
+    if c.hour_load is not None:
+        slack = np.minimum(slack, roster.cap_hourly - c.hour_load)
     return np.clip(slack, 0, n_leads)
 
 

@@ -27,16 +27,17 @@ nurture pool).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from engine.decide import Decision, Status, claim_delta, decide, offer_delta
 from engine.domain import Lead
 from engine.eligibility import ON_CALL_WAIVER, REASON_TEXT, Reason, officer_constraint
+from engine.invariant import present
 from engine.policies import Scorer
 from engine.roster import Roster
 from engine.rules import Policy
@@ -71,6 +72,7 @@ class Kind(StrEnum):
     CLAIM_REFUSED = "claim_refused"  # accepted an offer when no longer eligible (a cap filled)
     DECLINED = "declined"
     LAPSED = "lapsed"  # a cascade step passed without an answer
+    SKIPPED = "skipped"  # a later step's officer not told: no longer eligible
     SLA_BREACH = "sla_breach"  # not accepted within accept_within_s: charged to the officer
     WITHDRAWN = "withdrawn"  # an open offer taken away (someone else accepted, or re-routed)
     NEW_ROUND = "new_round"
@@ -80,43 +82,53 @@ class Kind(StrEnum):
 
 
 # ----------------------------------------------------------------------------- effects
+#
+# Effects are named tuples (built several times per lead, and a tuple is several times cheaper
+# to build than a frozen dataclass) whose equality and hash also compare the kind, so that
+# ``Reserve("A")`` is not equal to ``Release("A")``.
 
 
-@dataclass(frozen=True, slots=True)
-class Apply:
+def _same_kind_eq(a: tuple[Any, ...], b: object) -> bool:
+    return type(a) is type(b) and tuple.__eq__(a, b)
+
+
+def _same_kind_ne(a: tuple[Any, ...], b: object) -> bool:
+    return not _same_kind_eq(a, b)
+
+
+def _kind_hash(a: tuple[Any, ...]) -> int:
+    return hash((type(a).__name__, tuple(a)))
+
+
+class Apply(NamedTuple):
     """Apply a state delta (an assignment counted, a rotation turn)."""
 
     delta: StateDelta
 
 
-@dataclass(frozen=True, slots=True)
-class TakeBack:
+class TakeBack(NamedTuple):
     """An assignment that did not stand: no longer open, no longer counted against caps."""
 
     delta: StateDelta
 
 
-@dataclass(frozen=True, slots=True)
-class Release:
+class Release(NamedTuple):
     """One fewer open lead for the officer (the lead closed, or timed out but stays counted)."""
 
     officer_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Reserve:
+class Reserve(NamedTuple):
     """An open offer holds one of the officer's slots."""
 
     officer_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Unreserve:
+class Unreserve(NamedTuple):
     officer_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Notify:
+class Notify(NamedTuple):
     """Tell the officer of the lead: ``mode`` assign (it is theirs, accept by ``accept_by``) or
     an offer (broadcast, cascade, escalate: the first to accept takes it)."""
 
@@ -125,35 +137,30 @@ class Notify:
     mode: str
 
 
-@dataclass(frozen=True, slots=True)
-class Withdraw:
+class Withdraw(NamedTuple):
     """Tell the officer the offer no longer stands."""
 
     officer_id: str
     why: str
 
 
-@dataclass(frozen=True, slots=True)
-class Wake:
+class Wake(NamedTuple):
     """Call ``Lifecycle.due`` at ``at`` (None: no timer; only an event moves the case)."""
 
     at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class GiveUp:
+class GiveUp(NamedTuple):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Freed:
+class Freed(NamedTuple):
     """One of the officer's slots freed: a held lead may take it (``Lifecycle.pick_held``)."""
 
     officer_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One line of the lead's history."""
 
     kind: Kind
@@ -166,6 +173,11 @@ class Record:
 
 Effect = Apply | TakeBack | Release | Reserve | Unreserve | Notify | Withdraw | Wake | GiveUp \
     | Freed | Record
+for _kind in (Apply, TakeBack, Release, Reserve, Unreserve, Notify, Withdraw, Wake, GiveUp, Freed,
+              Record):
+    _kind.__eq__ = _same_kind_eq  # type: ignore[method-assign]
+    _kind.__ne__ = _same_kind_ne  # type: ignore[assignment,method-assign]
+    _kind.__hash__ = _kind_hash  # type: ignore[assignment,method-assign]
 STATE_EFFECTS = (Apply, TakeBack, Release, Reserve, Unreserve)
 
 
@@ -197,7 +209,7 @@ class LifecycleSettings:
     unassigned_retry_s: float = 900.0
     max_rounds: int = 3
     timed_out: str = "take_back"  # or keep_counted
-    offers_hold_slots: bool = False
+    offers_hold_slots: bool = True
     held_order: str = "freshest_first"  # oldest_first, highest_value
     stale_after_s: float | None = None
     when_stale: str = "give_up"  # or pool
@@ -224,11 +236,13 @@ class LifecycleSettings:
         return cls(**spec.model_dump())
 
 
-@dataclass(frozen=True, slots=True)
-class OpenOffer:
+class OpenOffer(NamedTuple):
     """The offer a lead has open: to ``officer_ids`` in rank order (one for assign), told so
     far to the first ``told``, with these officers out of the running since (declined,
-    refused at a cap, lapsed) and these holding a slot for it."""
+    refused at a cap, lapsed) and these holding a slot for it. (The two records changed on
+    every transition are named tuples rather than frozen dataclasses: as immutable, and
+    several times cheaper to build and to change a field of, which the simulator's speed
+    needs.)"""
 
     mode: str
     officer_ids: tuple[str, ...]
@@ -266,8 +280,7 @@ class OpenOffer:
         return not self.live() and self.told >= len(self.officer_ids)
 
 
-@dataclass(frozen=True, slots=True)
-class Case:
+class Case(NamedTuple):
     """One lead's life so far. ``tried``: officers excluded from its next decision (and why);
     ``prefer``: an officer to take first when eligible (a timed-out officer's backup);
     ``officer_id``: who has it (assigned and not yet accepted, or working it), with the
@@ -340,8 +353,7 @@ class Case:
             float(r["propensity"]), int(r["decisions"]), r["reason"])
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """A transition's result: the new case and what the caller must do. ``ok`` False (with
     ``note``) means the event did not apply (an acceptance by an officer the lead is not
     offered to, an event on a closed lead): the case is unchanged and there are no effects.
@@ -377,7 +389,7 @@ def _delta_from_record(r: Mapping[str, Any]) -> StateDelta:
 def effect_record(e: Effect) -> dict[str, Any]:
     """An effect as plain, JSON-ready data (for an audit trail or a queue row)."""
     out: dict[str, Any] = {"effect": type(e).__name__.lower()}
-    for name in e.__slots__:
+    for name in e._fields:
         value = getattr(e, name)
         if isinstance(value, StateDelta):
             value = _delta_record(value)
@@ -399,6 +411,8 @@ class Router(Protocol):
 
 
 PRIORITY_RANK = {"urgent": 3, "high": 2, "normal": 1, "low": 0}
+_OFFER = "a placing decision carries its offer"
+_OPEN = "called for a case with an open offer"
 
 
 # ----------------------------------------------------------------------------- transitions
@@ -427,10 +441,9 @@ class Lifecycle:
         """A lead arrives; it is routed at once (``arrive``), or at the end of the method's
         batch window (``due`` then routes it, or the caller routes the window together with
         ``engine.batch.decide_batch`` and hands each decision to ``routed``)."""
-        case = Case(lead.lead_id, lead.received_at)
         window = self.policy.selector.batch_window_s
         due = now + timedelta(seconds=window) if window is not None else now
-        return Step(replace(case, due_at=due),
+        return Step(Case(lead.lead_id, lead.received_at, due_at=due),
                     (Record(Kind.ARRIVED, now), Wake(due)))
 
     def arrive(self, lead: Lead, state: RoutingState, now: datetime) -> Step:
@@ -447,27 +460,25 @@ class Lifecycle:
     def routed(self, case: Case, lead: Lead, d: Decision, state: RoutingState,
                now: datetime) -> Step:
         """Act on a decision for this case (from ``route``, or from a batch)."""
-        case = replace(case, decisions=case.decisions + 1, policy_version=d.policy_version,
-                       propensity=d.propensity, priority=d.priority, reason=d.reason)
         version, p = d.policy_version, d.propensity
         if d.status is Status.ASSIGNED:
-            assert d.offer is not None and d.officer_id is not None  # ASSIGNED carries both
-            accept_by = now + timedelta(seconds=d.offer.accept_within_s)
+            officer = present(d.officer_id, "an assignment names its officer")
+            accept_by = now + timedelta(seconds=present(d.offer, _OFFER).accept_within_s)
             # one officer, already counted (an offer to several with one officer eligible too)
-            offer = replace(self._offer(d, now, accept_by), mode="assign")
-            case = replace(case, stage=Stage.OFFERED, offer=offer, officer_id=d.officer_id,
-                           delta=d.state_delta, due_at=accept_by, held_since=None)
-            return Step(case, (Record(Kind.ASSIGNED, now, d.officer_id, d.reason, version, p),
+            offer = self._offer(d, now, accept_by, "assign")
+            case = _decided(case, d, stage=Stage.OFFERED, offer=offer, officer_id=officer,
+                            delta=d.state_delta, due_at=accept_by, held_since=None)
+            return Step(case, (Record(Kind.ASSIGNED, now, officer, d.reason, version, p),
                                Apply(d.state_delta),
-                               Notify(d.officer_id, accept_by, "assign"), Wake(accept_by)), d)
+                               Notify(officer, accept_by, "assign"), Wake(accept_by)), d)
         if d.status is Status.OFFERED:
-            assert d.offer is not None  # OFFERED carries the offer
-            accept_by = now + timedelta(seconds=d.offer.accept_within_s)
-            offer = self._offer(d, now, accept_by)
+            made = present(d.offer, _OFFER)
+            accept_by = now + timedelta(seconds=made.accept_within_s)
+            offer = self._offer(d, now, accept_by, made.mode, told=0)
             told = len(offer.officer_ids) if offer.mode == "broadcast" else 1
-            case = replace(case, stage=Stage.OFFERED, offer=replace(offer, told=0),
-                           officer_id=None, delta=None, held_since=None)
-            effects, case = self._tell(case, told, state, now)
+            case = _decided(case, d, stage=Stage.OFFERED, offer=offer, officer_id=None,
+                            delta=None, held_since=None)
+            effects, case = self._tell(case, lead, told, state, now)
             return Step(case, (Record(Kind.OFFERED, now, None, d.reason, version, p), *effects),
                         d)
         if d.status is Status.HELD:
@@ -475,19 +486,20 @@ class Lifecycle:
             retry = d.hold_until if d.hold_until is not None else \
                 now + timedelta(seconds=self.settings.hold_retry_s)
             due = max(retry, now + timedelta(seconds=1))
-            case = replace(case, stage=Stage.HELD, offer=None, officer_id=None, delta=None,
-                           due_at=due, held_since=case.held_since or now)
+            case = _decided(case, d, stage=Stage.HELD, offer=None, officer_id=None, delta=None,
+                            due_at=due, held_since=case.held_since or now)
             head = (Record(Kind.HELD, now, None, d.reason, version, p),) if entering else ()
             return Step(case, (*head, Wake(due)), d)
         # unassigned: nobody in the rule's pools can take it as things stand
         if case.tried and case.round < self.settings.max_rounds:
             due = now + timedelta(seconds=self.settings.unassigned_retry_s)
-            case = replace(case, stage=Stage.WAITING, offer=None, officer_id=None, delta=None,
-                           due_at=due)
+            case = _decided(case, d, stage=Stage.WAITING, offer=None, officer_id=None,
+                            delta=None, due_at=due)
             return Step(case, (Record(Kind.UNASSIGNED, now, None, d.reason, version, p),
                                Wake(due)), d)
         why = d.reason if not case.tried else \
             f"{d.reason}; every officer was tried in {case.round} round(s)"
+        case = case._replace(policy_version=version, propensity=p, priority=d.priority)
         return _give_up(case, why, now, d, (Record(Kind.UNASSIGNED, now, None, d.reason,
                                                    version, p),))
 
@@ -509,7 +521,7 @@ class Lifecycle:
                                       f"lapsed at {ends.isoformat()}")
         version, p = case.policy_version, case.propensity
         if offer.mode == "assign":
-            case = replace(case, stage=Stage.ACCEPTED, offer=None, due_at=None)
+            case = case._replace(stage=Stage.ACCEPTED, offer=None, due_at=None)
             return Step(case, (Record(Kind.ACCEPTED, now, officer_id, "", version, p),))
         i = self.roster.index[officer_id]
         holding = 1 if officer_id in offer.reserved else 0
@@ -520,7 +532,7 @@ class Lifecycle:
             text = f"accepted when no longer eligible ({REASON_TEXT[reason]})"
             effects: list[Effect] = [Record(Kind.CLAIM_REFUSED, now, officer_id, text, version,
                                             p)]
-            case, freed = self._drop(case, officer_id)
+            case, freed = self._drop(case, officer_id, state, now)
             effects += freed
             return self._after_drop(case, lead, state, now, effects, text)
         delta = claim_delta(self.roster, self.policy, state, offer.pool, i, now,
@@ -529,7 +541,7 @@ class Lifecycle:
         effects += [Withdraw(o, f"taken by {officer_id}") for o in offer.live()
                     if o != officer_id]
         effects += [Apply(delta), Record(Kind.ACCEPTED, now, officer_id, "", version, p)]
-        case = replace(case, stage=Stage.ACCEPTED, offer=None, officer_id=officer_id,
+        case = case._replace(stage=Stage.ACCEPTED, offer=None, officer_id=officer_id,
                        delta=delta, due_at=None)
         return Step(case, tuple(effects))
 
@@ -544,13 +556,13 @@ class Lifecycle:
         version, p = case.policy_version, case.propensity
         head: list[Effect] = [Record(Kind.DECLINED, now, officer_id, why, version, p)]
         if offer.mode == "assign":
-            assert case.delta is not None  # an assignment carries its delta
-            head += [TakeBack(case.delta), Freed(officer_id)]
-            case = replace(case, tried=(*case.tried, (officer_id, why)),
+            delta = present(case.delta, "an assignment carries its delta")
+            head += [TakeBack(delta), *self._freed(officer_id, state, now, True)]
+            case = case._replace(tried=(*case.tried, (officer_id, why)),
                            prefer=self._backup(officer_id), offer=None, officer_id=None,
                            delta=None)
             return _then(tuple(head), self.route(case, lead, state, now))
-        case, freed = self._drop(case, officer_id)
+        case, freed = self._drop(case, officer_id, state, now)
         return self._after_drop(case, lead, state, now, [*head, *freed], why)
 
     def due(self, case: Case, lead: Lead, state: RoutingState, now: datetime) -> Step:
@@ -564,7 +576,7 @@ class Lifecycle:
             stale = self._leave_if_stale(case, lead, state, now)
             return stale if stale is not None else self.route(case, lead, state, now)
         if stage is Stage.WAITING:
-            case = replace(case, round=case.round + 1, tried=(), prefer=None)
+            case = case._replace(round=case.round + 1, tried=(), prefer=None)
             return _then((Record(Kind.NEW_ROUND, now, None, f"round {case.round}"),),
                          self.route(case, lead, state, now))
         offer = case.offer
@@ -582,10 +594,9 @@ class Lifecycle:
         if offer.mode == "cascade" and current not in offer.out:
             effects += [Record(Kind.LAPSED, now, current, "", case.policy_version),
                         Withdraw(current, "its turn in the cascade passed")]
-            case, freed = self._drop(case, current)
+            case, freed = self._drop(case, current, state, now)
             effects += freed
-        more, case = self._tell(case, 1, state, now)
-        return Step(case, (*effects, *more))
+        return self._tell_next(case, lead, state, now, effects, "its turn passed")
 
     def release(self, case: Case, outcome: str, state: RoutingState, now: datetime) -> Step:
         """The lead's outcome is in (funded, lost, ...): it closes and frees its officer's
@@ -594,8 +605,8 @@ class Lifecycle:
             return _not_applied(case, f"lead {case.lead_id} is {case.stage.value}, not "
                                       "accepted: nothing to release")
         o = case.officer_id
-        case = replace(case, stage=Stage.CLOSED, due_at=None, reason=outcome)
-        return Step(case, (Release(o), Freed(o),
+        case = case._replace(stage=Stage.CLOSED, due_at=None, reason=outcome)
+        return Step(case, (Release(o), *self._freed(o, state, now, False),
                            Record(Kind.RELEASED, now, o, outcome, case.policy_version)))
 
     def officer_away(self, case: Case, lead: Lead, officer_id: str, state: RoutingState,
@@ -675,24 +686,42 @@ class Lifecycle:
         return decide(lead, self.roster, self.policy, state, now, exclude=exclude,
                       prefer=case.prefer, scorer=self.scorer, pool=case.pool)
 
-    def _offer(self, d: Decision, now: datetime, accept_by: datetime) -> OpenOffer:
-        assert d.offer is not None and d.pool is not None  # a placing decision has both
+    def _offer(self, d: Decision, now: datetime, accept_by: datetime, mode: str,
+               told: int = 1) -> OpenOffer:
+        made = present(d.offer, _OFFER)
         steps = d.explanation.steps
         on_call = bool(steps) and steps[-1].step.path == "routing.after_hours"
-        return OpenOffer(d.offer.mode, d.offer.officer_ids, now, accept_by, d.pool,
-                         d.pool_weight, d.offer.step_s, on_call)
+        return OpenOffer(mode, made.officer_ids, now, accept_by,
+                         present(d.pool, "a placing decision names its pool"), d.pool_weight,
+                         made.step_s, on_call, told)
 
-    def _tell(self, case: Case, n: int, state: RoutingState, now: datetime
+    def _tell(self, case: Case, lead: Lead, n: int, state: RoutingState, now: datetime
               ) -> tuple[list[Effect], Case]:
         """Tell the next ``n`` officers of the case's offer: each takes a turn in the pool's
         rotation (so concurrent offers spread), holds a slot if offers hold slots, and is
-        notified; then wake at the next step or the deadline."""
-        offer = case.offer
-        assert offer is not None  # only called for an open offer
+        notified; then wake at the next step or the deadline. An officer told after the
+        decision (a cascade's or escalation's later step) who can no longer take the lead
+        (a cap filled, gone off shift) is passed over and the next one told instead."""
+        offer = present(case.offer, _OPEN)
         effects: list[Effect] = []
-        told = offer.officer_ids[offer.told: offer.told + n]
-        reserved = offer.reserved
+        reserved, out = offer.reserved, offer.out
         version, p = case.policy_version, case.propensity
+        told: list[str] = []
+        k = offer.told
+        checked = offer.told > 0  # the first are told at the decision, which checked them
+        waive = ON_CALL_WAIVER if offer.on_call else frozenset()
+        while len(told) < n and k < len(offer.officer_ids):
+            o = offer.officer_ids[k]
+            k += 1
+            if checked:
+                reason = officer_constraint(lead, self.roster, state, now, self.roster.index[o],
+                                            waive=waive)
+                if reason is not Reason.OK:
+                    out = (*out, o)
+                    effects.append(Record(Kind.SKIPPED, now, o, REASON_TEXT[reason], version,
+                                          p))
+                    continue
+            told.append(o)
         for o in told:
             effects.append(Apply(offer_delta(self.roster, self.policy, state, offer.pool, o,
                                              offer.pool_weight)))
@@ -701,38 +730,65 @@ class Lifecycle:
                 reserved = (*reserved, o)
             effects += [Notify(o, offer.accept_by, offer.mode),
                         Record(Kind.OFFERED, now, o, offer.mode, version, p)]
-        offer = replace(offer, told=offer.told + len(told), reserved=reserved)
+        offer = offer._replace(told=k, reserved=reserved, out=out)
         due = offer.due_at()
         effects.append(Wake(due))
-        return effects, replace(case, offer=offer, due_at=due)
+        return effects, case._replace(offer=offer, due_at=due)
 
-    def _drop(self, case: Case, officer_id: str) -> tuple[Case, list[Effect]]:
+    def _freed(self, officer_id: str, state: RoutingState, now: datetime, counted: bool
+               ) -> tuple[Effect, ...]:
+        """``Freed`` when the officer was held back by a cap the coming change lowers (their
+        open leads, and with ``counted`` their local day's or hour's count too), so the held
+        queue is asked only when a slot really opens."""
+        i = self.roster.index[officer_id]
+        roster = self.roster
+        full = state.open_leads[i] + state.reserved[i] >= roster.cap_open[i]
+        if not full and counted:
+            _, day, hour = roster.local_clock(now)
+            used = state.reserved[i]
+            full = bool(
+                (state.day_count[i] if state.day_key[i] == day[i] else 0) + used
+                >= roster.cap_daily[i]
+                or (state.hour_count[i] if state.hour_key[i] == hour[i] else 0) + used
+                >= roster.cap_hourly[i])
+        return (Freed(officer_id),) if full else ()
+
+    def _drop(self, case: Case, officer_id: str, state: RoutingState, now: datetime
+              ) -> tuple[Case, list[Effect]]:
         """An officer of an offer to several is out of the running (their slot, if held,
         freed)."""
-        offer = case.offer
-        assert offer is not None  # only called for an open offer
+        offer = present(case.offer, _OPEN)
         effects: list[Effect] = []
         reserved = offer.reserved
         if officer_id in reserved:
             reserved = tuple(o for o in reserved if o != officer_id)
-            effects += [Unreserve(officer_id), Freed(officer_id)]
-        offer = replace(offer, out=(*offer.out, officer_id), reserved=reserved)
-        return replace(case, offer=offer), effects
+            effects += [Unreserve(officer_id), *self._freed(officer_id, state, now, True)]
+        offer = offer._replace(out=(*offer.out, officer_id), reserved=reserved)
+        return case._replace(offer=offer), effects
 
     def _after_drop(self, case: Case, lead: Lead, state: RoutingState, now: datetime,
                     effects: list[Effect], why: str) -> Step:
         """After an officer dropped out of an offer to several: carry on, tell the next at
         once (cascade, escalate), or, with nobody left to answer, re-route now (no breach:
         everyone answered)."""
-        offer = case.offer
-        assert offer is not None  # only called for an open offer
+        offer = present(case.offer, _OPEN)
         if offer.live():
             return Step(case, (*effects, Wake(case.due_at)))
+        return self._tell_next(case, lead, state, now, effects, why)
+
+    def _tell_next(self, case: Case, lead: Lead, state: RoutingState, now: datetime,
+                   effects: list[Effect], why: str) -> Step:
+        """Tell the next officer of the offer now; with nobody left to tell and nobody live,
+        re-route now, everyone told excluded (``why``)."""
+        offer = present(case.offer, _OPEN)
         if offer.told < len(offer.officer_ids):
-            more, case = self._tell(case, 1, state, now)
-            return Step(case, (*effects, *more))
+            more, case = self._tell(case, lead, 1, state, now)
+            effects = [*effects, *more]
+            offer = present(case.offer, _OPEN)
+            if offer.live() or offer.told < len(offer.officer_ids):
+                return Step(case, tuple(effects))
         tried = (*case.tried, *((o, why) for o in offer.officer_ids if o not in case.exclude))
-        case = replace(case, tried=tried, offer=None)
+        case = case._replace(tried=tried, offer=None)
         return _then(tuple(effects), self.route(case, lead, state, now))
 
     def _timed_out(self, case: Case, lead: Lead, state: RoutingState, now: datetime) -> Step:
@@ -740,8 +796,7 @@ class Lifecycle:
         its offer open; their offers are withdrawn (an assignment taken back or, under
         ``timed_out: keep_counted``, released but still counted) and the lead is re-routed
         with everyone told excluded and the first one's backup preferred."""
-        offer = case.offer
-        assert offer is not None  # only called for an open offer
+        offer = present(case.offer, _OPEN)
         version, p = case.policy_version, case.propensity
         why = "did not accept within the SLA"
         effects: list[Effect] = []
@@ -749,17 +804,18 @@ class Lifecycle:
         for o in live:
             effects.append(Record(Kind.SLA_BREACH, now, o, why, version, p))
         if offer.mode == "assign":
-            assert case.officer_id is not None and case.delta is not None
-            o = case.officer_id
+            o = present(case.officer_id, "an assignment names its officer")
+            delta = present(case.delta, "an assignment carries its delta")
             counted = self.settings.timed_out == "keep_counted"
-            effects += [Withdraw(o, why), Release(o) if counted else TakeBack(case.delta),
-                        Freed(o)]
+            effects += [Withdraw(o, why), Release(o) if counted else TakeBack(delta),
+                        *self._freed(o, state, now, not counted)]
         else:
             effects += [Withdraw(o, why) for o in live]
-            effects += [e for o in offer.reserved for e in (Unreserve(o), Freed(o))]
+            for o in offer.reserved:
+                effects += [Unreserve(o), *self._freed(o, state, now, True)]
         told = offer.officer_ids[: offer.told]
         tried = (*case.tried, *((o, why) for o in told if o not in case.exclude))
-        case = replace(case, tried=tried, prefer=self._backup(told[0]), offer=None,
+        case = case._replace(tried=tried, prefer=self._backup(told[0]), offer=None,
                        officer_id=None, delta=None)
         return _then(tuple(effects), self.route(case, lead, state, now))
 
@@ -785,7 +841,7 @@ class Lifecycle:
             return _give_up(case, why, now, None, (Record(Kind.STALE, now, None, why),))
         pool = self.settings.stale_pool
         why = f"stale: waited over {hours}; sent to pool {pool}"
-        case = replace(case, pool=pool, tried=(), prefer=None)
+        case = case._replace(pool=pool, tried=(), prefer=None)
         return _then((Record(Kind.STALE, now, None, why),), self.route(case, lead, state, now))
 
     def _held_values(self, leads: list[Lead], state: RoutingState, now: datetime
@@ -807,7 +863,13 @@ _LEAD_CHECKS = _LICENSING | {Reason.EXCLUDED}
 
 def _then(before: tuple[Effect, ...], step: Step) -> Step:
     """``step`` with ``before`` carried out first."""
-    return replace(step, effects=(*before, *step.effects))
+    return Step(step.case, (*before, *step.effects), step.decision, step.ok, step.note)
+
+
+def _decided(case: Case, d: Decision, **changes: Any) -> Case:
+    """The case after decision ``d``, with ``changes``."""
+    return case._replace(decisions=case.decisions + 1, policy_version=d.policy_version,
+                   propensity=d.propensity, priority=d.priority, reason=d.reason, **changes)
 
 
 def _not_applied(case: Case, note: str) -> Step:
@@ -816,7 +878,7 @@ def _not_applied(case: Case, note: str) -> Step:
 
 def _give_up(case: Case, why: str, now: datetime, d: Decision | None,
              head: tuple[Effect, ...]) -> Step:
-    case = replace(case, stage=Stage.GIVEN_UP, offer=None, officer_id=None, delta=None,
+    case = case._replace(stage=Stage.GIVEN_UP, offer=None, officer_id=None, delta=None,
                    due_at=None, reason=why)
     return Step(case, (*head, Record(Kind.GIVEN_UP, now, None, why, case.policy_version),
                        GiveUp(why), Wake(None)), d)

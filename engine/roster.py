@@ -292,6 +292,11 @@ class Roster:
         self.cap_daily = np.array([_cap(o.caps.daily) for o in self.officers], dtype=np.int64)
         self.cap_hourly = np.array([_cap(o.caps.hourly) for o in self.officers], dtype=np.int64)
         self.has_zero_caps = bool((self.cap_daily == 0).any() or (self.cap_hourly == 0).any())
+        # whether any officer has each cap, or is away (checks that cannot fail are skipped)
+        self.any_cap_open = bool((self.cap_open != NO_CAP).any())
+        self.any_cap_daily = bool((self.cap_daily != NO_CAP).any())
+        self.any_cap_hourly = bool((self.cap_hourly != NO_CAP).any())
+        self.any_status_away = bool(self.status_away.any())
         # working hours: (M, minutes per week) bitmap, one row per officer, in its own timezone
         self.on_shift = np.ones((m, MINUTES_PER_WEEK), dtype=bool)
         for i, officer in enumerate(self.officers):

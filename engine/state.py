@@ -77,6 +77,7 @@ class RoutingState:
     # (M,) int64: slots held by open offers (``lifecycle.offers_hold_slots``); they count
     # against every cap until the offer is claimed, withdrawn or lapses
     reserved: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    reserved_total: int = 0  # reserved.sum(), kept so the checks can skip reservations
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -85,6 +86,7 @@ class RoutingState:
             self.prices = np.zeros(len(self.officer_ids))
         if len(self.reserved) != len(self.officer_ids):
             self.reserved = np.zeros(len(self.officer_ids), dtype=np.int64)
+        self.reserved_total = int(self.reserved.sum())
 
     @classmethod
     def empty(cls, officer_ids: tuple[str, ...] | list[str]) -> RoutingState:
@@ -110,6 +112,7 @@ class RoutingState:
             new.rotations[pool] = PoolRotation(passes, rot.virtual_time)
         new.prices[known] = self.prices[src[known]]
         new.prices_set_s = self.prices_set_s
+        new.reserved_total = int(new.reserved.sum())
         return new
 
     def copy(self) -> RoutingState:
@@ -181,12 +184,14 @@ class RoutingState:
     def reserve(self, officer_id: str) -> None:
         """An open offer holds one of ``officer_id``'s slots."""
         self.reserved[self.index[officer_id]] += 1
+        self.reserved_total += 1
 
     def unreserve(self, officer_id: str) -> None:
         """An offer's slot is no longer held (claimed, withdrawn, refused or lapsed)."""
         i = self.index[officer_id]
         if self.reserved[i] > 0:
             self.reserved[i] -= 1
+            self.reserved_total -= 1
 
     def take_back(self, delta: StateDelta) -> None:
         """An assignment that did not stand (not accepted within the SLA, declined): the lead
@@ -228,6 +233,7 @@ class RoutingState:
             state.last_assigned_s[i] = -np.inf if last is None else last
             state.prices[i] = r.get("price", 0.0)
             state.reserved[i] = r.get("reserved", 0)
+        state.reserved_total = int(state.reserved.sum())
         set_s = records.get("prices_set_s")
         state.prices_set_s = -np.inf if set_s is None else float(set_s)
         for pool, rot in records.get("rotations", {}).items():

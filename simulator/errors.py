@@ -22,3 +22,8 @@ class ScenarioError(ValueError):
         self.source = source
         head = f"{source}: " if source else ""
         super().__init__(f"{head}{path}: {message}")
+
+
+class UsageError(ValueError):
+    """A command-line choice that cannot be used: an unknown policy name, a policy file that
+    is not there, a scheduler that cannot be reached. Its message says what was given."""

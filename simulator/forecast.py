@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.domain import Lead
+from engine.invariant import present
 
 
 class Forecast:
@@ -33,8 +34,7 @@ class Forecast:
     def leads(self) -> list[Lead]:
         if self._leads is None:
             self._sample(0.0)
-        assert self._leads is not None
-        return self._leads
+        return present(self._leads, "a sample is drawn before it is read")
 
     @property
     def arrival_s(self) -> np.ndarray:
@@ -46,6 +46,6 @@ class Forecast:
     def window(self, t_s: float, horizon_s: float) -> tuple[list[Lead], np.ndarray]:
         """The forecast leads of ``[t_s, t_s + horizon_s)`` and their rows in ``leads``."""
         self._sample(t_s + horizon_s)
-        assert self._leads is not None
+        leads = present(self._leads, "a sample is drawn before it is read")
         rows = np.flatnonzero((self._arrival >= t_s) & (self._arrival < t_s + horizon_s))
-        return [self._leads[i] for i in rows], rows
+        return [leads[i] for i in rows], rows

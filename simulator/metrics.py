@@ -70,6 +70,15 @@ def utilization(inputs: Inputs, run: RunResult) -> float:
     return float(np.mean(occupied[capped] / (roster.cap_open[capped] * horizon)))
 
 
+def waiting_at(inputs: Inputs, run: RunResult, t_s: float) -> int:
+    """Leads waiting at SimPy time ``t_s``: arrived, not yet worked, not given up (the
+    backlog: held, offered, or between rounds)."""
+    arrived = inputs.stream.arrival_s <= t_s
+    worked = run.contact_s <= t_s  # NaN compares False
+    gone = run.given_up_s <= t_s
+    return int((arrived & ~worked & ~gone).sum())
+
+
 def summarize(inputs: Inputs, run: RunResult, bound: BoundResult | None) -> dict[str, Any]:
     """One summary.csv row (see SUMMARY_COLUMNS)."""
     n = len(inputs.stream)

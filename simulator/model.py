@@ -40,6 +40,7 @@ import numpy as np
 import simpy
 
 from engine.decide import Decision, Status, claim_delta, decide
+from engine.invariant import present
 from engine.io import collector_paused
 from engine.lifecycle import (
     Apply,
@@ -56,6 +57,7 @@ from engine.lifecycle import (
     Step,
     TakeBack,
     Unreserve,
+    Wake,
 )
 from engine.policies import Scorer
 from engine.policies.rotation import eligible_weight
@@ -132,6 +134,8 @@ class RunResult:
         (the decision for an assignment, the acceptance for an offer); contact_s: first
         contact attempt.
     p_funded: the true probability of funding given what happened (0 if never worked).
+    abandoned, given_up_s: whether and when the engine gave the lead up (no round left,
+        nobody licensed, stale); NaN when it did not.
     intervals: (K, 3) officer, start_s, end_s of every open lead (end NaN if still open).
     refunded: (K', 4) officer, start_s, day, hour of the assignments taken back (an SLA
         time-out under ``routing.lifecycle.timed_out: take_back``): taken off the officer's
@@ -157,6 +161,7 @@ class RunResult:
     decide_calls: np.ndarray
     held: np.ndarray
     abandoned: np.ndarray
+    given_up_s: np.ndarray
     claim_refusals: int
     intervals: np.ndarray
     refunded: np.ndarray
@@ -222,6 +227,7 @@ class _Run:
         self.calls = [0] * n
         self.held = [False] * n
         self.abandoned = [False] * n
+        self.given_up_s = [nan] * n
         self.claim_refusals = 0
         # when each officer told of lead i would accept it: (lead, officer) -> (SimPy s, told
         # at, load when told)
@@ -277,6 +283,8 @@ class _Run:
         index = self.index
         breach = False
         for e in step.effects:
+            if type(e) is Wake:  # the process below reads the case's due time
+                continue
             if isinstance(e, Record):
                 breach = self._record(i, e) or breach
             elif isinstance(e, Apply):
@@ -291,10 +299,10 @@ class _Run:
                 self.answers[(i, o)] = (self._response_at(i, o, now, load), now, load)
             elif isinstance(e, TakeBack):
                 delta = e.delta
-                assert delta.officer_id is not None  # a taken-back delta names its officer
-                o = index[delta.officer_id]
+                oid = present(delta.officer_id, "a taken-back delta names its officer")
+                o = index[oid]
                 start = self._close(o, i)
-                state.release(delta.officer_id)
+                state.release(oid)
                 day, hour = state.uncount(delta)
                 if day or hour:
                     self.refunded.append((o, start, float(day), float(hour)))
@@ -310,6 +318,7 @@ class _Run:
                     self._freed(e.officer_id)
             elif isinstance(e, GiveUp):
                 self.abandoned[i] = True
+                self.given_up_s[i] = now
         if breach:  # one time-out of the lead (charged to each officer who had it open)
             self.breaches[i] += 1
         case = step.case
@@ -350,8 +359,8 @@ class _Run:
             target = self._shadow(i, t_s, exclude, prefer)
             if status is Status.ASSIGNED and self.options.exploration > 0:
                 d = self._explore(i, d, t_s)
-            assert d.offer is not None  # a placing decision carries its offer
-            self._round(i, self.index[d.offer.officer_ids[0]], d.propensity, target)
+            offer = present(d.offer, "a placing decision carries its offer")
+            self._round(i, self.index[offer.officer_ids[0]], d.propensity, target)
         elif status is Status.ASSIGNED and self.options.exploration > 0:
             d = self._explore(i, d, t_s)
         return d
@@ -359,17 +368,16 @@ class _Run:
     def _round(self, i: int, o: int, propensity: float, target: tuple[int, float]) -> None:
         """Log one placing decision for off-policy evaluation (its reward is set when the lead
         is worked in this round)."""
-        assert self.rounds is not None  # only with a shadow policy
-        self.last_round[i] = len(self.rounds)
-        self.rounds.append([i, o, propensity, target[0], target[1], 0.0])
+        rounds = present(self.rounds, "rounds are kept with a shadow policy")
+        self.last_round[i] = len(rounds)
+        rounds.append([i, o, propensity, target[0], target[1], 0.0])
 
     def _shadow(self, i: int, t_s: float, exclude: Mapping[str, str] | None,
                 prefer: str | None) -> tuple[int, float]:
         """What the candidate policy would do here, on the same state (off-policy evaluation):
         its officer and the true probability that this round funds with them (0 if they
         would not answer within its SLA)."""
-        shadow = self.options.shadow
-        assert shadow is not None  # only with a shadow policy
+        shadow = present(self.options.shadow, "called with a shadow policy")
         d = decide(self.leads[i], self.roster, shadow, self._shadow_state(), self._now(t_s),
                    exclude=exclude, prefer=prefer, scorer=self.options.shadow_scorer)
         first = d.officer_id or (d.offer.officer_ids[0] if d.offer else None)
@@ -392,8 +400,9 @@ class _Run:
     def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
         """The logging policy's pick among the engine's ranked candidates: the decision with
         that officer, its propensity and its state delta."""
-        order = d.explanation.steps[-1].order
-        assert order is not None and d.officer_id is not None and d.offer is not None
+        order = present(d.explanation.steps[-1].order, "an assignment ranks its candidates")
+        officer_id = present(d.officer_id, "an assignment names its officer")
+        offer = present(d.offer, "a placing decision carries its offer")
         eps = self.options.exploration
         k = len(order)
         if self.explored[i]:  # fresh uniforms for every later decision of the lead
@@ -403,13 +412,13 @@ class _Run:
             self.explored[i] = True
         o = int(order[min(int(u_pick * k), k - 1)]) if u_explore < eps else int(order[0])
         propensity = eps / k + ((1.0 - eps) if o == int(order[0]) else 0.0)
-        if o == self.index[d.officer_id]:
+        if o == self.index[officer_id]:
             return replace(d, propensity=propensity)
         weight = eligible_weight(self.roster, order, self.weighted)
         delta = claim_delta(self.roster, self.policy, self.state, d.pool or "", o,
                             self._now(t_s), weight)
         oid = self.ids[o]
-        return replace(d, officer_id=oid, offer=replace(d.offer, officer_ids=(oid,)),
+        return replace(d, officer_id=oid, offer=replace(offer, officer_ids=(oid,)),
                        state_delta=delta, propensity=propensity)
 
     def _set_shadow_prices(self, prices: np.ndarray, at_s: float) -> None:
@@ -435,8 +444,7 @@ class _Run:
     def _transition(self, i: int, transition: Callable[..., Step], *args: Any) -> Case:
         """Run one lifecycle transition of lead ``i`` (``transition(case, *args)``) and carry
         it out."""
-        case = self.cases[i]
-        assert case is not None  # opened on arrival
+        case = present(self.cases[i], "a lead's case is opened on arrival")
         self.current = i
         return self._step(i, transition(case, *args))
 
@@ -483,12 +491,11 @@ class _Run:
             self._transition(i, life.due, lead, self.state, self._now(env.now))
         if case.stage is not Stage.ACCEPTED:
             return  # given up
-        assert case.officer_id is not None and case.delta is not None  # accepted: counted
-        worker = self.index[case.officer_id]
+        worker = self.index[present(case.officer_id, "an accepted lead has its officer")]
+        assigned_at = present(case.delta, "an accepted lead is counted").assigned_at
         _, told_s, load = self.answers[(i, worker)]
         self.offered_s[i] = told_s
-        self.assigned_s[i] = self._s(case.delta.assigned_at) \
-            if case.delta.assigned_at is not None else env.now
+        self.assigned_s[i] = self._s(assigned_at) if assigned_at is not None else env.now
         self.open_at[i], self.propensity[i] = load, case.propensity
         self._work(i, worker)
         yield env.timeout(self._closing_s(i, bool(self.funded[i])))
@@ -611,8 +618,7 @@ class _Run:
         ``engine.batch.decide_batch``), each decision handed to the lead's lifecycle."""
         from engine.batch import decide_batch
 
-        assert self.batch_window is not None  # only started for batch methods
-        yield self.env.timeout(self.batch_window)
+        yield self.env.timeout(present(self.batch_window, "started for batch methods"))
         batch, self.batch = self.batch, []
         now = self._now(self.env.now)
         decisions = decide_batch([self.leads[i] for i, _ in batch], self.roster, self.policy,
@@ -673,7 +679,8 @@ class _Run:
             open_at_assign=np.array(self.open_at, dtype=np.int64),
             propensity=np.array(self.propensity), sla_breaches=np.array(self.breaches),
             decide_calls=np.array(self.calls), held=np.array(self.held),
-            abandoned=np.array(self.abandoned), claim_refusals=self.claim_refusals,
+            abandoned=np.array(self.abandoned), given_up_s=np.array(self.given_up_s),
+            claim_refusals=self.claim_refusals,
             intervals=intervals,
             refunded=np.array(self.refunded, dtype=float).reshape(-1, 4), events=events,
             rounds=None if self.rounds is None else _rounds(self.rounds),

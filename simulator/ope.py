@@ -45,6 +45,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
+from engine.invariant import present
 from simulator.crn import replication_seeds
 from simulator.model import Inputs, RunOptions, RunResult
 from simulator.params import PROGRAMS, PURPOSES, Scenario
@@ -167,8 +168,8 @@ def evaluate(scenario: Scenario, candidate: NamedPolicy, logging: NamedPolicy, *
                                        shadow_scorer=scorer_for(candidate, inputs),
                                        shadow_forecast=shadow_forecast))
         truth = run_policy(scenario, inputs, candidate, rep, RunOptions(record_events=False))
-        data = logged_data(inputs, logged)
-        assert logged.rounds is not None
+        data = logged_data(inputs, logged)  # raises unless the logging run kept its rounds
+        logged_rounds = present(logged.rounds, "the logging run keeps its rounds")
         n = len(inputs.stream)
         rounds = len(data.reward)
         # estimators average over rounds; scaled by rounds per lead they are per-lead rates
@@ -177,7 +178,7 @@ def evaluate(scenario: Scenario, candidate: NamedPolicy, logging: NamedPolicy, *
             rows.append({
                 "replication": rep.replication, "estimator": name,
                 "estimate": estimator(data) * per_lead,
-                "truth_same_contexts": float(logged.rounds["target_p"].sum() / n),
+                "truth_same_contexts": float(logged_rounds["target_p"].sum() / n),
                 "truth_simulated_expected": float(truth.p_funded.sum() / n),
                 "truth_simulated_realized": float(truth.funded.mean()),
                 "logging_value": float(logged.funded.mean()),

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from engine.domain import LoanProgram, LoanPurpose, Specialty
+from engine.domain import LoanProgram, LoanPurpose, Officer, Specialty
 from simulator.decay import ResponseDecay
 from simulator.errors import ParamError
 
@@ -522,6 +522,8 @@ class Scenario:
     days: length of the arrival window, days.
     timezone: IANA zone of the arrival seasonality (hour and weekday weights).
     roster_path: officers CSV in the ``leadroute route`` format.
+    officers: the roster as loaded and checked by ``load_scenario`` (empty: read
+        ``roster_path`` when needed).
     """
 
     name: str
@@ -535,6 +537,7 @@ class Scenario:
     departures: tuple[Departure, ...] = ()
     description: str = ""
     source: str = ""
+    officers: tuple[Officer, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine.geo import DATA_DIR
 from engine.rules import Policy, load_policy
+from simulator.errors import UsageError
 
 POLICY_DIR = DATA_DIR / "scenarios" / "policies"
 
@@ -51,18 +52,18 @@ class NamedPolicy:
 
 def resolve_policy(name_or_path: str) -> NamedPolicy:
     """A built-in name or a policy YAML path. Raises ``engine.rules.PolicyError`` for a bad
-    file, ValueError for a name that is neither."""
+    file, ``UsageError`` for a name that is neither."""
     if name_or_path in BUILTINS:
         spec = BUILTINS[name_or_path]
         return NamedPolicy(name_or_path, load_policy(spec.path), str(spec.path))
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise ValueError(f"no such policy file: {path}")
+            raise UsageError(f"no such policy file: {path}")
         policy = load_policy(path)
         return NamedPolicy(policy.name if policy.name not in BUILTINS else path.stem, policy,
                            str(path))
-    raise ValueError(f"unknown policy {name_or_path!r}: give a built-in name "
+    raise UsageError(f"unknown policy {name_or_path!r}: give a built-in name "
                      f"({', '.join(BUILTINS)}) or a policy YAML file")
 
 

@@ -35,7 +35,7 @@ Progress = Callable[[str], None]
 
 def build_world(scenario: Scenario) -> World:
     """The scenario's world: its roster with hidden traits drawn from the world seed."""
-    officers = load_roster(scenario.roster_path)
+    officers = scenario.officers or load_roster(scenario.roster_path)
     sources: Sequence[str] = ()
     if isinstance(scenario.stream, SyntheticStreamParams):
         sources = tuple(scenario.stream.source_mix)
@@ -107,10 +107,13 @@ def forecaster(scenario: Scenario, inputs: Inputs, seed: ReplicationSeed) -> For
     states = _licensed_states(inputs.world)
     end_s = inputs.end_s
 
+    stream = scenario.stream
+
     def synthetic(until_s: float) -> tuple[list[Lead], np.ndarray, float]:
-        assert isinstance(scenario.stream, SyntheticStreamParams)
+        if not isinstance(stream, SyntheticStreamParams):
+            raise RuntimeError("internal invariant broken: a synthetic forecast of a replay")
         covers_s = max(until_s, end_s + 86400.0)
-        sample = synthetic_stream(scenario.stream, start=scenario.start, days=covers_s / 86400.0,
+        sample = synthetic_stream(stream, start=scenario.start, days=covers_s / 86400.0,
                                   timezone=scenario.timezone, default_states=states,
                                   rng=seed.rng("forecast"), id_prefix="F")
         return list(sample.leads), sample.arrival_s, covers_s
@@ -199,10 +202,11 @@ class Experiment:
 
 def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, replications: int,
                    seed: int, options: RunOptions | None = None, with_bound: bool = True,
-                   progress: Progress | None = None) -> Experiment:
-    """``replications`` replications (spawned from ``seed``) of every policy."""
+                   progress: Progress | None = None, world: World | None = None) -> Experiment:
+    """``replications`` replications (spawned from ``seed``) of every policy; ``world``: the
+    scenario's world when the caller has built it (``check_scenario``)."""
     check_policies(scenario, policies)
-    world = build_world(scenario)
+    world = world or build_world(scenario)
     clock = OfficerClock(world.roster, scenario.start, scenario.end_s)
     results = [run_replication(scenario, world, policies, s, options=options,
                                with_bound=with_bound, clock=clock, progress=progress)

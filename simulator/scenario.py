@@ -11,6 +11,7 @@ Errors name the YAML path and the file: ``reference.yaml: world.response.median_
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -428,7 +429,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError("(file)", "no such scenario file", str(path))
     scenario = parse_scenario(_resolve(path), str(path))
     try:
-        load_roster(scenario.roster_path)
+        officers = load_roster(scenario.roster_path)
     except InputError as exc:
         raise ScenarioError("roster", f"the roster does not load: {exc}", str(path)) from None
-    return scenario
+    return replace(scenario, officers=tuple(officers))

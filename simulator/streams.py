@@ -20,17 +20,14 @@ from engine.domain import Contact, Lead, LoanProgram, LoanPurpose
 from engine.errors import InputError
 from engine.geo import Geography, load_geography
 from engine.io import check_lead_header, read_csv_rows
-from engine.leads import LeadParser
+from engine.leads import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LeadParser
 from engine.roster import zone
 from simulator.errors import ParamError
 from simulator.hmda import HOME_IMPROVEMENT, PURCHASE, REFINANCE, HmdaFacts, load_hmda
 from simulator.params import PROGRAMS, PURPOSES, ReplayStreamParams, SyntheticStreamParams
 
-ROUTE_COLUMNS = (
-    "lead_id", "received_at", "source", "first_name", "last_name", "email", "phone", "zip",
-    "loan_purpose", "loan_program", "loan_amount", "property_value", "credit_score", "language",
-    "is_veteran", "state", "county_fips", "campaign", "first_time_buyer",
-)
+# the columns of ``leadroute route`` input a stream writes: the engine's own list, once
+ROUTE_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -316,13 +313,33 @@ def _zips_by_state(geography: Geography) -> dict[str, list[str]]:
 # ---------------------------------------------------------------------------- replay
 
 
+_REPLAYED: dict[tuple[str, int, int, datetime, float], LeadStream] = {}
+
+
 def replay_stream(params: ReplayStreamParams, *, start: datetime, days: float,
                   parser: LeadParser | None = None) -> LeadStream:
     """The leads of a CSV in the ``leadroute route`` format, arriving at their
     ``received_at`` (rows that fail validation or fall outside ``[start, start + days)`` are
-    left out and listed in ``dropped``). Ties keep file order."""
-    parser = parser or LeadParser.default()
+    left out and listed in ``dropped``). Ties keep file order. The file is parsed once per
+    process for a window (every replication replays the same leads): the stream is kept
+    while the file's size and modification time stay the same."""
     path = Path(params.path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, start, days)
+    if parser is None:
+        found = _REPLAYED.get(key)
+        if found is not None:
+            return found
+    stream = _parse_replay(path, start, days, parser or LeadParser.default())
+    if parser is None:
+        if len(_REPLAYED) > 16:
+            _REPLAYED.clear()
+        stream.arrival_s.flags.writeable = False  # shared by every replication
+        _REPLAYED[key] = stream
+    return stream
+
+
+def _parse_replay(path: Path, start: datetime, days: float, parser: LeadParser) -> LeadStream:
     header, rows = read_csv_rows(path)
     check_lead_header(header, path.name)
     kept: list[tuple[float, int, Lead]] = []

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.rules import PolicyError, parse_policy
 from simulator.crn import replication_seeds
-from simulator.errors import ScenarioError
+from simulator.errors import ScenarioError, UsageError
 from simulator.metrics import t_interval
 from simulator.policies import BUILTINS, NamedPolicy
 
@@ -101,7 +101,7 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ValueError(f"{dotted}: {part} is not a mapping in the policy file")
+            raise UsageError(f"{dotted}: {part} is not a mapping in the policy file")
         node = child
     node[parts[-1]] = value
 
@@ -112,7 +112,7 @@ def _policy_source(name: str, base_dir: Path) -> tuple[str, str]:
         return name, BUILTINS[name].path.read_text(encoding="utf-8")
     path = (base_dir / name) if not Path(name).is_absolute() else Path(name)
     if not path.is_file():
-        raise ValueError(f"unknown policy {name!r}: not a built-in name "
+        raise UsageError(f"unknown policy {name!r}: not a built-in name "
                          f"({', '.join(BUILTINS)}) nor a file")
     return path.stem, path.read_text(encoding="utf-8")
 
@@ -160,7 +160,7 @@ def load_grid(path: str | Path) -> Grid:
     for k, name in enumerate(spec.policies):
         try:
             label, text = _policy_source(name, path.parent)
-        except ValueError as exc:
+        except UsageError as exc:
             raise ScenarioError(f"policies[{k}]", str(exc), source) from None
         for combo in itertools.product(*(spec.params[key] for key in keys)):
             tree = yaml.safe_load(text)
@@ -220,7 +220,7 @@ def run_sweep(grid: Grid, *, scheduler: str | None = None, workers: int = 2,
         try:
             client = Client(scheduler, timeout="15s")
         except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"--scheduler {scheduler}: cannot connect: {exc}") from None
+            raise UsageError(f"--scheduler {scheduler}: cannot connect: {exc}") from None
     rows: list[dict[str, Any]] = []
     try:
         futures = client.map(run_task, tasks, pure=False)

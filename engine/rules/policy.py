@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from engine.domain import Specialty
 from engine.fair_lending import protected_characteristic
 from engine.geo import US_STATES
+from engine.invariant import present
 from engine.leads import ISO_639_1, KNOWN_COLUMNS
 from engine.rules.conditions import (
     CONDITION_JSON_SCHEMA,
@@ -39,7 +40,7 @@ from engine.rules.conditions import (
     PolicyError,
     compile_condition,
 )
-from engine.rules.fields import BUILTIN_FIELDS, FIELD_TYPES, FieldSpec
+from engine.rules.fields import BUILTIN_FIELDS, FieldSpec
 
 if TYPE_CHECKING:
     from engine.policies.base import SelectionPolicy
@@ -131,7 +132,7 @@ class LifecycleSpec(_Strict):
     unassigned_retry_s: float = Field(900.0, gt=0, le=365 * 86400)
     max_rounds: int = Field(3, ge=1, le=100)
     timed_out: Literal["take_back", "keep_counted"] = "take_back"
-    offers_hold_slots: bool = False
+    offers_hold_slots: bool = True
     held_order: Literal["freshest_first", "oldest_first", "highest_value"] = "freshest_first"
     stale_after_s: float | None = Field(None, gt=0, le=365 * 86400)
     when_stale: Literal["give_up", "pool"] = "give_up"
@@ -307,9 +308,8 @@ class Policy:
                 path.append({"rule": rule.name, "matched": False, "branch": "else"})
                 return rule.otherwise, path
             path.append({"rule": rule.name, "matched": False})
-        assert self.default is not None  # compile_policy guarantees a catch-all
         path.append({"rule": "else", "matched": True, "branch": "else"})
-        return self.default, path
+        return present(self.default, "compile_policy guarantees a catch-all"), path
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:
@@ -461,8 +461,7 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
                            "never be a routing input (fair lending)")
         if name in BUILTIN_FIELDS or name in KNOWN_COLUMNS:
             raise fail(at, f"{name!r} is a built-in lead field; do not redeclare it")
-        assert type_ in FIELD_TYPES
-        fields[name] = FieldSpec(name, type_, "custom field")
+        fields[name] = FieldSpec(name, type_, "custom field")  # the schema allows FIELD_TYPES
 
     for pool_name, pool in spec.pools.items():
         for i, lang in enumerate(pool.languages):

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from engine.invariant import present
 from engine.solver._arrays import group_starts
 from engine.solver.problem import AssignmentProblem
 from engine.solver.rows import SideRows
@@ -303,7 +304,7 @@ def solve_cp_sat(
                 constant = member * int(fixed_in_set.sum())
                 total_var = total_count
             else:
-                assert measure is not None
+                measure = present(measure, "a block that is not a count has a measure")
                 if block.sense == "max":
                     coefficients = member * measure.high[in_set]
                     constant = member * measure.fixed_sum(fixed_in_set, upper=True)

@@ -54,7 +54,7 @@ def run(lc: Lifecycle, state: RoutingState, step: Step) -> Case:
 def test_assignment_is_counted_notified_and_due_at_its_deadline():
     """An assignment applies its delta (counted against caps), tells the officer with the
     accept-by time, and wakes at that deadline; acceptance makes the lead theirs."""
-    roster = make_roster("A")
+    roster = make_roster(("A", {"max_open": 1}))
     lc = life(roster, "{method: round_robin, offer: {mode: assign, accept_within_s: 300}}")
     state = RoutingState.empty(roster.ids_tuple)
     lead = make_lead()
@@ -68,6 +68,7 @@ def test_assignment_is_counted_notified_and_due_at_its_deadline():
     assert accepted.ok and accepted.case.stage is Stage.ACCEPTED
     assert not of(accepted, Apply)  # already counted at the assignment
     closed = lc.release(accepted.case, "funded", state, NOW + timedelta(days=30))
+    # A was at the cap on open leads: the held queue is told a slot freed
     assert of(closed, Release) == [Release("A")] and of(closed, Freed) == [Freed("A")]
     assert closed.case.stage is Stage.CLOSED and closed.case.done
 
@@ -145,9 +146,11 @@ def test_broadcast_first_to_accept_wins_and_the_others_are_withdrawn():
 
 def test_a_claim_over_a_cap_is_refused_and_the_lead_moves_on_when_all_are_refused():
     """An officer who accepts after reaching a cap is refused (claim_refused); when every
-    officer told has been refused, the lead is re-routed at once, without an SLA breach."""
+    officer told has been refused, the lead is re-routed at once, without an SLA breach.
+    (Offers that hold no slot: with slots held, A and B would not have been offered it.)"""
     roster = make_roster(("A", {"daily_cap": 1}), ("B", {"daily_cap": 1}), "C")
-    policy = "{method: round_robin, offer: {mode: broadcast, max_officers: 2}}"
+    policy = "{method: round_robin, offer: {mode: broadcast, max_officers: 2}, " \
+             "lifecycle: {offers_hold_slots: false}}"
     lc = Lifecycle.for_policy(roster, make_policy(
         routing=policy, pools="ab: {ids: [A, B]}\nmain: {everyone: true}",
         tail="else: {pool: ab, fallback: [main]}"))
@@ -222,7 +225,8 @@ def test_offers_spread_over_the_rotation():
     """Two leads offered at the same moment (nobody has accepted yet) go to different
     officers: each officer told takes a turn in the rotation."""
     roster = make_roster("A", "B", "C", "D")
-    lc = life(roster, "{method: round_robin, offer: {mode: broadcast, max_officers: 2}}")
+    lc = life(roster, "{method: round_robin, offer: {mode: broadcast, max_officers: 2}, "
+                      "lifecycle: {offers_hold_slots: false}}")
     state = RoutingState.empty(roster.ids_tuple)
     one = run(lc, state, lc.arrive(make_lead("L1"), state, NOW))
     two = run(lc, state, lc.arrive(make_lead("L2"), state, NOW))

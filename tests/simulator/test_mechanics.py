@@ -48,10 +48,14 @@ def test_broadcast_goes_to_the_first_officer_to_accept(tmp_path):
     assert result.offered_s[0] == inputs.stream.arrival_s[0]
 
 
-def test_broadcast_refused_by_everyone_is_rerouted_at_once(tmp_path):
-    """Three leads a second apart, each offered to A and B (hourly cap 1). A takes the first
-    and B the second; both accept the third in time but are at their cap: it goes on to C
-    as soon as the last of them is refused, without waiting for the SLA, and is no breach."""
+@pytest.mark.parametrize(("hold", "officers"), [(False, ["A", "B", "C"]),
+                                               (True, ["A", "C", "C"])])
+def test_broadcast_refused_by_everyone_is_rerouted_at_once(tmp_path, hold, officers):
+    """Three leads a second apart, each offered to A and B (hourly cap 1). With offers that
+    hold no slot, A takes the first and B the second; both accept the third in time but are
+    at their cap: it goes on to C as soon as the last of them is refused, without waiting for
+    the SLA, and is no breach. With offers holding a slot, the first offer fills both caps, so
+    the later leads go straight to C and no claim is refused."""
     capped = {"hourly_cap": 1}
     inputs = tiny_inputs(tmp_path, {"A": capped, "B": capped, "C": {}},
                          [{"received_at": f"2025-03-04T10:00:0{k}-06:00"} for k in range(3)],
@@ -59,14 +63,18 @@ def test_broadcast_refused_by_everyone_is_rerouted_at_once(tmp_path):
     body = "pools:\n  ab: {ids: [A, B]}\n  main: {everyone: true}\n" \
            "else: {pool: ab, fallback: [main]}\n"
     result = run(inputs, policy("{method: round_robin, offer: {mode: broadcast, "
-                                "max_officers: 2, accept_within_s: 900}}", body))
+                                "max_officers: 2, accept_within_s: 900}, lifecycle: "
+                                f"{{offers_hold_slots: {str(hold).lower()}}}}}", body))
     ids = inputs.world.roster.ids_tuple
-    assert [ids[o] for o in result.officer] == ["A", "B", "C"]
+    assert [ids[o] for o in result.officer] == officers
+    assert result.sla_breaches.tolist() == [0, 0, 0]
+    if hold:
+        assert result.claim_refusals == 0
+        return
     trail = events(inputs, result, 2)
     assert [(t, e, o) for t, e, o in trail if e != "offered"] == [
         (0.0, "arrived", ""), (20.0, "claim_refused", "A"), (30.0, "claim_refused", "B"),
         (30.0, "assigned", "C"), (35.0, "accepted", "C")]
-    assert result.sla_breaches.tolist() == [0, 0, 0]
 
 
 def test_cascade_offers_one_officer_at_a_time(tmp_path):
