@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.fair_lending import protected_characteristic
+from engine.fair_lending import protected_refusal
 from engine.rules.fields import FieldSpec
 
 Facts = Mapping[str, Any]
@@ -122,10 +122,9 @@ def compile_condition(node: Any, fields: Mapping[str, FieldSpec], path: str) -> 
     name = node["field"]
     if not isinstance(name, str):
         raise PolicyError(f"{path}.field", f"expected a field name, got {name!r}")
-    characteristic = protected_characteristic(name)
-    if characteristic is not None and name != "language":
-        raise PolicyError(f"{path}.field", f"{name!r} is a protected characteristic "
-                          f"({characteristic}) and may never be a routing input (fair lending)")
+    refusal = protected_refusal(name)
+    if refusal is not None:
+        raise PolicyError(f"{path}.field", refusal)
     spec = fields.get(name)
     if spec is None:
         known = ", ".join(sorted(fields))

@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 
 from engine.domain import Specialty
-from engine.fair_lending import protected_characteristic
+from engine.fair_lending import protected_refusal
 from engine.geo import US_STATES
 from engine.leads import ISO_639_1, KNOWN_COLUMNS
 from engine.rules.conditions import (
@@ -407,10 +407,9 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
     fields: dict[str, FieldSpec] = dict(BUILTIN_FIELDS)
     for name, type_ in spec.custom_fields.items():
         at = f"custom_fields.{name}"
-        characteristic = protected_characteristic(name)
-        if characteristic is not None:
-            raise fail(at, f"{name!r} is a protected characteristic ({characteristic}) and may "
-                           "never be a routing input (fair lending)")
+        refusal = protected_refusal(name)
+        if refusal is not None:
+            raise fail(at, refusal)
         if name in BUILTIN_FIELDS or name in KNOWN_COLUMNS:
             raise fail(at, f"{name!r} is a built-in lead field; do not redeclare it")
         assert type_ in FIELD_TYPES
