@@ -1,12 +1,28 @@
-"""Errors for bad input: each names what was expected, what was received, and where."""
+"""Errors for bad input: each names what was expected, what was received, and where.
+
+Messages end up in output files, logs and terminals, so contact details never appear in them
+whole: a value is masked when its column holds personal data (names, email, phone) and,
+whatever its column, when it looks like an email address or a phone number (a shifted row puts
+a phone number under another column's name; a lead id may be an email address).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-# Contact fields hold personal data: error messages show them masked, never whole, because
-# messages end up in output files and logs.
+import phonenumbers
+
+# Contact fields hold personal data: error messages show them masked, never whole.
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "email", "phone", "name"})
+# A column whose name has one of these words holds contact details too (borrower_name,
+# mobilePhone, coborrower_email).
+_PERSONAL_WORDS = frozenset({"name", "email", "mail", "phone", "mobile", "cell", "telephone",
+                             "tel", "fax", "address", "ssn"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_EMAIL = re.compile(r"[^\s@'\"<>()\[\],;:=]+@[^\s@'\"<>()\[\],;:]+")
+_DIGIT = re.compile(r"\d")
+_FEWEST_PHONE_DIGITS = 7
 
 
 def mask(value: object) -> str:
@@ -17,12 +33,44 @@ def mask(value: object) -> str:
     return text[0] + "*" * min(len(text) - 1, 8)
 
 
+def is_personal_field(name: str) -> bool:
+    """Whether a column or field named ``name`` holds contact details (names, email, phone)."""
+    if name in PERSONAL_FIELDS:
+        return True
+    words = re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower())
+    return any(w in _PERSONAL_WORDS for w in words)
+
+
+def redact(text: str) -> str:
+    """``text`` with every email address and phone number in it masked (``j********``).
+
+    Phone numbers are found by phonenumbers' matcher (numbers possible in the US plan, or
+    international ones with ``+``), which leaves dates, times, ZIP codes and amounts alone.
+    """
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: mask(m[0]), text)
+    if len(_DIGIT.findall(text)) < _FEWEST_PHONE_DIGITS:
+        return text
+    found = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(
+        text, "US", leniency=phonenumbers.Leniency.POSSIBLE)]
+    for start, end in reversed(found):
+        text = text[:start] + mask(text[start:end]) + text[end:]
+    return text
+
+
+def looks_personal(value: object) -> bool:
+    """Whether ``value`` contains an email address or a phone number."""
+    text = str(value)
+    return redact(text) != text
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One problem with one input value.
 
     ``where`` is the location in the source: ``"leads.csv row 12"`` or a YAML path such as
-    ``"rules[3].if.all[0].field"``; ``column`` is the column or key the value came from.
+    ``"rules[3].if.all[0].field"``; ``field`` is the column or key the value came from.
+    In the text of a problem, a personal value is masked (see the module docstring).
     """
 
     field: str
@@ -31,9 +79,9 @@ class Problem:
     where: str = ""
 
     def __str__(self) -> str:
-        shown = mask(self.value) if self.field in PERSONAL_FIELDS else repr(self.value)
+        shown = mask(self.value) if is_personal_field(self.field) else redact(repr(self.value))
         loc = f"{self.where}: " if self.where else ""
-        return f"{loc}{self.field}={shown}: {self.message}"
+        return f"{loc}{redact(self.field)}={shown}: {redact(self.message)}"
 
 
 class InputError(ValueError):

@@ -8,16 +8,20 @@ when it loads rather than when a lead arrives.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from engine.domain import WEEKDAYS, Lead, LoanProgram, LoanPurpose
+from engine.errors import redact
 from engine.geo import US_STATES
 from engine.leads import parse_bool
 from engine.roster import zone
 
 FIELD_TYPES = ("string", "number", "integer", "boolean")
+# a custom number: optional sign, ASCII digits, optional decimals and exponent
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +106,13 @@ def convert_custom(raw: Any, type_: str) -> Any:
         if value is None:
             raise ValueError("expected true or false")
         return value
-    number = float(raw)
-    if not math.isfinite(number):  # "nan", "inf": no comparison could mean anything
+    if isinstance(raw, int | float):
+        number = float(raw)
+    elif _NUMBER.fullmatch(str(raw).strip()):
+        number = float(str(raw).strip())
+    else:  # float() would also take "1_000", "nan" and digits of other scripts
+        raise ValueError("expected a number written with ASCII digits, e.g. 12.5")
+    if not math.isfinite(number):  # "1e999": no comparison could mean anything
         raise ValueError("expected a finite number")
     if type_ == "integer":
         if number != int(number):
@@ -125,5 +134,5 @@ def read_facts(lead: Lead, builtin: tuple[str, ...], custom: Mapping[str, str]
             facts[name] = convert_custom(raw, type_)
         except (TypeError, ValueError) as exc:
             facts[name] = None
-            notes.append(f"custom field {name}={raw!r} treated as missing: {exc}")
+            notes.append(redact(f"custom field {name}={raw!r} treated as missing: {exc}"))
     return facts, notes

@@ -422,3 +422,32 @@ def test_route_scoring_method_without_model_exits_2(tmp_path):
     message = fails("route", "--officers", DATA / "demo" / "officers.csv", "--policy", policy,
                     "--out", tmp_path / "o.csv", DATA / "demo" / "leads.csv")
     assert "--model" in message
+
+
+def test_route_masks_contact_details_in_every_message(tmp_path, officers_csv):
+    """A lead id that is an email address, or a phone number under another column, is masked
+    in the rejected rows' reasons and on stderr."""
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row("pat.doe@example.com"), lead_row("pat.doe@example.com"),
+        lead_row("L3", zip="(312) 555-0134", loan_purpose="pat.doe@example.com"),
+    ])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["status"] for r in rows][1:] == ["rejected", "rejected"]
+    assert "duplicates the lead on row 2" in rows[1]["reason"]
+    messages = rows[1]["reason"] + rows[2]["reason"] + result.output
+    assert "doe@example.com" not in messages and "555-0134" not in messages
+
+
+def test_route_roster_problem_masks_a_shifted_phone(tmp_path):
+    """A roster row whose phone number landed in another column is refused without showing
+    the number."""
+    officers = write_csv(tmp_path / "officers.csv", [
+        officer_row("A", timezone="+1 312 555 0134", email="lo.a@lender.example.com",
+                    notify="lo.a@lender.example.com")])
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers, "--out", tmp_path / "routed.csv")
+    assert "officers.csv row 2: timezone=" in err
+    assert "555 0134" not in err and "lo.a@lender" not in err

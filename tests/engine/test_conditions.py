@@ -209,7 +209,8 @@ def test_condition_custom_field_converted_to_declared_type(type_, raw, condition
 
 @pytest.mark.parametrize(("type_", "raw"), [
     ("number", "abc"), ("number", "inf"), ("integer", "3.5"), ("integer", "1e999"),
-    ("boolean", "maybe"),
+    ("boolean", "maybe"), ("number", "1_000"), ("number", "\u0663\u0665\u0660"),
+    ("integer", "\uff13\uff15"), ("number", "nan"), ("number", "0x10"),
 ])
 def test_read_facts_unreadable_custom_value_is_missing_with_a_note(type_, raw):
     """A custom value that cannot be read as its type is missing, with a note naming it."""
@@ -218,9 +219,16 @@ def test_read_facts_unreadable_custom_value_is_missing_with_a_note(type_, raw):
     assert len(notes) == 1 and "tier" in notes[0] and repr(raw) in notes[0]
 
 
+def test_read_facts_note_masks_contact_details():
+    """A note on an unreadable custom value never shows an email or phone number whole."""
+    _, notes = read_facts(make_lead(tier="pat.doe@example.com"), (), {"tier": "number"})
+    assert len(notes) == 1 and "doe@example" not in notes[0]
+
+
 @pytest.mark.parametrize(("raw", "type_", "value"), [
     ("7", "number", 7.0), ("7", "integer", 7), (" x ", "string", "x"), ("true", "boolean", True),
     (True, "boolean", True), ("", "number", None), ("  ", "string", None), (None, "integer", None),
+    ("-2.5e3", "number", -2500.0), (".5", "number", 0.5), ("12.0", "integer", 12),
 ])
 def test_convert_custom_reads_each_type(raw, type_, value):
     """Text converts to the declared type; empty text is None."""

@@ -368,3 +368,38 @@ def test_parse_bool_reads_yes_and_no(text, expected):
 def test_parse_timestamp_requires_offset(text, expected):
     """ISO 8601 with an offset (Z allowed); naive or other formats give None."""
     assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(("field", "value", "hidden"), [
+    ("timezone", "(312) 555-0134", "555-0134"),        # a shifted roster row
+    ("lead_id", "pat.doe@example.com", "doe@example"),  # an id that is an email address
+    ("zip", "+1 312 555 0134", "555 0134"),
+    ("loan_purpose", "call 312.555.0134 after 5", "555.0134"),
+    ("source", "+44 20 7946 0958", "7946"),
+    ("borrower_name", "Marguerite", "Marguerite"),       # a name column, by its name
+    ("coBorrowerMobile", "3125550134", "3125550134"),
+    ("mobilePhone", "3125550134", "3125550134"),
+])
+def test_problem_masks_contact_values_by_content_and_column(field, value, hidden):
+    """A value that looks like an email or phone number is masked under any column, and so is
+    any value of a column named for contact details."""
+    text = str(Problem(field, value, "bad", WHERE))
+    assert hidden not in text
+    assert text.startswith(f"{WHERE}: {field}=")
+
+
+def test_problem_masks_contact_values_inside_the_message():
+    """An email or phone number quoted inside a message is masked too."""
+    text = str(Problem("lead_id", "L1", "duplicates pat.doe@example.com on row 3, call "
+                       "(312) 555-0134", WHERE))
+    assert "pat.doe@example.com" not in text and "555-0134" not in text
+    assert "duplicates p" in text and "on row 3" in text
+
+
+@pytest.mark.parametrize("value", [
+    "2025-03-04T10:15:00-05:00", "2025-03-04 10:15", "20250304", "12/31/2025", "75201",
+    "75201-1234", "$350,000", "350000.00", "1_000_000", "720", "klingon", "48113",
+])
+def test_problem_leaves_dates_codes_and_amounts_readable(value):
+    """Dates, times, ZIP and county codes and amounts are shown as written."""
+    assert f"x={value!r}: bad" in str(Problem("x", value, "bad", WHERE))
