@@ -17,7 +17,7 @@ from engine.decide import Decision, Status, claim_delta, decide, decide_batch, p
 from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
-from engine.io import check_lead_header, collector_paused, load_roster, read_csv_rows
+from engine.io import check_lead_header, collector_paused, load_roster, read_csv
 from engine.leads import LeadParser
 from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due, reprice_every_s
 from engine.policies import SCORING_METHODS, Scorer, batch_window_s
@@ -143,29 +143,34 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     started = time.perf_counter()
     policy = load_policy(policy_path)
     roster = Roster(load_roster(officers_path))
-    header, rows = read_csv_rows(leads_path)
+    header, rows = read_csv(leads_path)
     check_lead_header(header, leads_path.name)
     summary = RouteSummary()
-    summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None
-                               and c != "language"]
+    summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None]
     parser = LeadParser.default()
 
+    # Every row of the file comes out: routed, or rejected with its problems.
     parsed: list[tuple[int, Lead | InputError, str]] = []
     first_row: dict[str, int] = {}
-    for number, row in enumerate(rows, start=2):
+    for row in rows:
+        number = row.number
         where = f"{leads_path.name} row {number}"
-        lead_id = (row.get("lead_id") or "").strip()
+        lead_id = (row.values.get("lead_id") or "").strip()
+        if row.problems:  # not readable as a row: bytes, quotes, values over or under
+            parsed.append((number, InputError(list(row.problems)), lead_id))
+            continue
         if lead_id in first_row:  # the same lead twice: route it once
             parsed.append((number, InputError(Problem(
                 "lead_id", lead_id, f"duplicates the lead on row {first_row[lead_id]}", where)),
                 lead_id))
             continue
-        if lead_id:
-            first_row[lead_id] = number
         try:
-            parsed.append((number, parser.parse(row, where), lead_id))
+            lead = parser.parse(row.values, where)
         except InputError as exc:
             parsed.append((number, exc, lead_id))
+            continue
+        first_row[lead_id] = number
+        parsed.append((number, lead, lead_id))
 
     # Route in received_at order (file order among equal times); write in file order.
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),

@@ -272,7 +272,8 @@ def test_route_bad_policy_exits_2_with_yaml_path(tmp_path, officers_csv):
 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "cannot be read"),
-    (b"lead_id,received_at\nL1,Jos\xe9\n", "is not UTF-8 text"),
+    (b"lead_id,received_\xe0t\nL1,Jos\xe9\n",
+     "leads.csv row 1: header='received_\ufffdt': has bytes that are not UTF-8 (0xE0)"),
     (b"", "required lead columns are missing"),
 ])
 def test_route_unreadable_leads_file_exits_2(tmp_path, officers_csv, content, message):
@@ -451,3 +452,115 @@ def test_route_roster_problem_masks_a_shifted_phone(tmp_path):
     err = fails("route", leads, "--officers", officers, "--out", tmp_path / "routed.csv")
     assert "officers.csv row 2: timezone=" in err
     assert "555 0134" not in err and "lo.a@lender" not in err
+
+
+# ---------------------------------------------------------------- route: every row comes out
+
+
+def _lead_lines(n: int) -> list[str]:
+    """Header and ``n`` valid lead rows as CSV lines, lead_id first (lead ids L1..Ln on rows
+    2..n+1, a minute apart)."""
+    header = ["lead_id", *(c for c in lead_row() if c != "lead_id")]
+    lines = [",".join(header)]
+    for i in range(1, n + 1):
+        row = lead_row(f"L{i}", received_at=f"2025-03-04T15:{i % 60:02d}:00+00:00")
+        lines.append(",".join(f'"{row[c]}"' if "," in row[c] else row[c] for c in header))
+    return lines
+
+
+def _route_lines(tmp_path: Path, officers: Path, lines: list[str] | bytes
+                 ) -> tuple[Result, list[dict[str, str]]]:
+    leads = tmp_path / "leads.csv"
+    if isinstance(lines, bytes):
+        leads.write_bytes(lines)
+    else:
+        leads.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return result, read_out(out)[1]
+
+
+def test_route_unterminated_quote_rejects_its_row_and_routes_the_rest(tmp_path, officers_csv):
+    """A quote opened on row 3 of a 1,000-row file and never closed rejects row 3, naming the
+    column and line where it opens; the 999 other rows all come out, routed."""
+    lines = _lead_lines(1000)
+    lines[2] = lines[2].replace(",Pat,", ',"Pat,', 1)
+    result, rows = _route_lines(tmp_path, officers_csv, lines)
+    assert [r["lead_id"] for r in rows] == [f"L{i}" for i in range(1, 1001)]
+    assert rows[1]["status"] == "rejected"
+    assert rows[1]["reason"].startswith("leads.csv row 3: first_name=")
+    assert "opens a quoted value (line 3 of the file) that is never closed" in rows[1]["reason"]
+    assert all(r["status"] != "rejected" for i, r in enumerate(rows) if i != 1)
+    assert "routed 1000 leads" in result.stderr and "rejected 1;" in result.stderr
+
+
+def test_route_quote_closed_rows_later_loses_no_row(tmp_path, officers_csv):
+    """A stray quote that pairs with a quote several rows down rejects its own row only; the
+    rows in between are read as rows, not as one long value."""
+    lines = _lead_lines(8)
+    lines[2] = lines[2].replace(",Pat,", ',"Pat,', 1)
+    lines[6] = lines[6].replace(",Pat,", ',"Pat, Jr.",', 1)
+    _, rows = _route_lines(tmp_path, officers_csv, lines)
+    assert [r["lead_id"] for r in rows] == [f"L{i}" for i in range(1, 9)]
+    assert [r["status"] == "rejected" for r in rows] == [False, True] + [False] * 6
+    assert "runs over 5 lines" in rows[1]["reason"]
+
+
+@pytest.mark.parametrize(("change", "row", "message"), [
+    (lambda ls: ls.__setitem__(2, ls[2].replace("Pat", "x" * 131_073)), 3,
+     "leads.csv row 3: first_name=1********: is longer than 65,536 characters"),
+    (lambda ls: ls.__setitem__(3, ls[3].replace("web_form", "web_form," + "y" * 200_000)), 4,
+     "leads.csv row 4: values=16: expected 15"),
+    (lambda ls: ls.__setitem__(2, ls[2].replace(",Pat,Doe,", ",Doe, Pat,Roe,")), 3,
+     "leads.csv row 3: values=16: expected 15, one for each column of the header: a comma "
+     "inside a value that is not quoted?"),
+    (lambda ls: ls.__setitem__(4, ls[4].replace(",Pat,Doe,", ",Pat Doe,")), 5,
+     "leads.csv row 5: values=14: expected 15"),
+])
+def test_route_malformed_row_is_rejected_alone(tmp_path, officers_csv, change, row, message):
+    """A value over the length limit, or more or fewer values than the header has columns,
+    rejects that row, naming row and column; the others route."""
+    lines = _lead_lines(5)
+    change(lines)
+    _, rows = _route_lines(tmp_path, officers_csv, lines)
+    assert [r["lead_id"] for r in rows] == [f"L{i}" for i in range(1, 6)]
+    rejected = [i + 2 for i, r in enumerate(rows) if r["status"] == "rejected"]  # file rows
+    assert rejected == [row]
+    assert rows[row - 2]["reason"].startswith(message)
+
+
+def test_route_non_utf8_byte_rejects_its_row_only(tmp_path, officers_csv):
+    """A byte that is not UTF-8 rejects the row it is on, naming row, column and byte; the
+    other rows route."""
+    lines = [line.encode() for line in _lead_lines(4)]
+    lines[3] = lines[3].replace(b",Pat,", b",Jos\xe9,")
+    _, rows = _route_lines(tmp_path, officers_csv, b"\n".join(lines) + b"\n")
+    assert [r["status"] == "rejected" for r in rows] == [False, False, True, False]
+    assert rows[2]["lead_id"] == "L3"
+    assert rows[2]["reason"].startswith("leads.csv row 4: first_name=J***: has bytes that are "
+                                        "not UTF-8 (0xE9)")
+
+
+def test_route_repeated_header_column_is_refused_naming_it(tmp_path, officers_csv):
+    """A column named twice in the header refuses the file, naming the column."""
+    lines = _lead_lines(2)
+    lines[0] += ",zip"
+    lines[1:] = [line + ",75201" for line in lines[1:]]
+    leads = tmp_path / "leads.csv"
+    leads.write_text("\n".join(lines) + "\n")
+    err = fails("route", leads, "--officers", officers_csv, "--out", tmp_path / "o.csv")
+    assert "leads.csv row 1: columns='zip': is named twice in the header (columns 8 and 16)" in err
+
+
+def test_route_roster_row_with_an_unquoted_comma_is_refused_naming_the_row(tmp_path):
+    """A roster row with more values than the header is refused with file and row, and the
+    values that shifted are not shown."""
+    officers = write_csv(tmp_path / "officers.csv", [officer_row("A"), officer_row("B")])
+    lines = officers.read_text().splitlines()
+    lines[2] = lines[2].replace("Officer,", "Doe, Jane,", 1)
+    officers.write_text("\n".join(lines) + "\n")
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers, "--out", tmp_path / "o.csv")
+    assert "officers.csv row 3: values=18: expected 17" in err
+    assert "Jane" not in err
