@@ -564,3 +564,49 @@ def test_route_roster_row_with_an_unquoted_comma_is_refused_naming_the_row(tmp_p
     err = fails("route", leads, "--officers", officers, "--out", tmp_path / "o.csv")
     assert "officers.csv row 3: values=18: expected 17" in err
     assert "Jane" not in err
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"received_at": "9999-12-31T23:00:00-05:00"},
+     "leads.csv row 3: received_at='9999-12-31T23:00:00-05:00': year 9999 is outside 1970 to "
+     "2200"),
+    ({"received_at": "0001-01-01T00:00:00+05:00"}, "received_at='0001-01-01T00:00:00+05:00': "
+                                                    "year 1 is outside 1970 to 2200"),
+    ({"received_at": "0025-03-04T15:00:00+00:00"}, "year 25 is outside 1970 to 2200"),
+    ({"loan_amount": "350,0,0,0"}, "loan_amount='350,0,0,0': expected a dollar amount"),
+    ({"loan_amount": "1e300"}, "loan_amount='1e300': expected a dollar amount"),
+    ({"property_value": "1_000_000"}, "property_value='1_000_000': expected a dollar amount"),
+    ({"loan_amount": "\u0663\u0665\u0660\u0660\u0660\u0660"}, "expected a dollar amount"),
+])
+def test_route_implausible_value_rejects_its_row_not_the_batch(tmp_path, officers_csv, fields,
+                                                               message):
+    """A far-off year or an amount not written as dollars rejects its row with field, value
+    and row; the rows around it route."""
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1"), lead_row("L2", **fields),
+                                               lead_row("L3")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["status"] for r in rows] == ["assigned", "rejected", "assigned"]
+    assert message in rows[1]["reason"]
+
+
+def test_route_leads_and_time_off_at_the_ends_of_the_accepted_years_route(tmp_path):
+    """Times at the edges of 1970 to 2200, in the farthest UTC offsets, with time off and
+    license expiry at those edges too, route without error (every row out)."""
+    officers = write_csv(tmp_path / "officers.csv", [
+        officer_row("A", work_hours="Mon-Fri 08:00-17:00", licensed_states="TX:2200-12-31",
+                    away="1970-01-01/1970-01-03;2200-12-01/2200-12-31"),
+        officer_row("B", daily_cap="100000", hourly_cap="1", max_open="1")])
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row("L1", received_at="1970-01-01T00:00:00+14:00"),
+        lead_row("L2", received_at="2200-12-31T23:59:59-12:00"),
+        lead_row("L3", received_at="1970-01-01T00:00:00-12:00"),
+        lead_row("L4", received_at="2200-12-31T23:59:59+14:00")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["lead_id"] for r in rows] == ["L1", "L2", "L3", "L4"]
+    assert all(r["status"] in ("assigned", "held") for r in rows)

@@ -231,6 +231,29 @@ REFUSALS = [
     ({"received_at": "2025-03-04T10:00:00"}, "received_at", "with a UTC offset"),
     ({"received_at": "2025-03-04"}, "received_at", "with a UTC offset"),
     ({"received_at": ""}, "received_at", "with a UTC offset"),
+    ({"received_at": "0001-01-01T00:00:00+05:00"}, "received_at",
+     "year 1 is outside 1970 to 2200; an ISO 8601 time"),
+    ({"received_at": "9999-12-31T23:00:00-05:00"}, "received_at",
+     "year 9999 is outside 1970 to 2200"),
+    ({"received_at": "0025-03-04T15:00:00+00:00"}, "received_at",
+     "year 25 is outside 1970 to 2200"),
+    ({"loan_amount": "350,0,0,0"}, "loan_amount", "expected a dollar amount in ASCII digits, e.g. "
+                                                  "350000, 350000.00 or $350,000 (commas between "
+                                                  "groups of three digits)"),
+    ({"loan_amount": "1_000_000"}, "loan_amount", "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "1e300"}, "loan_amount", "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "\u0663\u0665\u0660\u0660\u0660\u0660"}, "loan_amount",
+     "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "\uff13\uff15\uff10\uff10\uff10\uff10"}, "loan_amount",
+     "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "$2,000,000,000"}, "loan_amount", "must be at most 1,000,000,000"),
+    ({"property_value": "4e5"}, "property_value", "expected a dollar amount in ASCII digits"),
+    ({"credit_score": "\u0667\u0662\u0660"}, "credit_score", "expected a whole number"),
+    ({"credit_score": "7.2e2"}, "credit_score", "expected a whole number from 300 to 850"),
+    ({"credit_score": "7_20"}, "credit_score", "expected a whole number from 300 to 850"),
+    ({"zip": "\u0667\u0665\u0662\u0660\u0661"}, "zip", "expected a 5-digit US ZIP code"),
+    ({"county_fips": "\uff14\uff18\uff11\uff11\uff13"}, "county_fips",
+     "expected a 5-digit county FIPS code"),
     ({"loan_purpose": "buy"}, "loan_purpose", f"expected one of {FULL_PURPOSES}"),
     ({"loan_program": "jumbo"}, "loan_program", f"expected one of {FULL_PROGRAMS}"),
     ({"language": "eng"}, "language", "expected an ISO 639-1 code"),
@@ -340,11 +363,17 @@ def test_parse_unknown_zip_is_reported_instead_of_state_mismatch():
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("350000", 350000.0), ("350,000.00", 350000.0), ("$350,000", 350000.0), (" 1e6 ", 1e6),
+    ("350000", 350000.0), ("350,000.00", 350000.0), ("$350,000", 350000.0), ("$ 350000", 350000),
+    ("350000.5", 350000.5), ("1,234,567", 1234567.0), ("-5", -5.0),
     ("", None), ("abc", None), ("nan", None), ("inf", None), ("-inf", None),
+    (" 1e6 ", None), ("1e300", None), ("350,0,0,0", None), ("1_000_000", None),
+    ("35,0000", None), (",350", None), ("350,", None), ("350000.", None), ("0x10", None),
+    ("\u0663\u0665\u0660\u0660\u0660\u0660", None), ("\uff13\uff15\uff10\uff10\uff10", None),
+    ("\u09e9\u09eb\u09e6", None), ("350 000", None),
 ])
 def test_parse_money_reads_dollar_amounts(text, expected):
-    """Dollar amounts with commas and a dollar sign; None for text, NaN and infinity."""
+    """Dollar amounts in ASCII digits, with commas only between groups of three and an optional
+    dollar sign; None for exponents, underscores, other scripts' digits, NaN and infinity."""
     assert parse_money(text) == expected
 
 
@@ -364,9 +393,15 @@ def test_parse_bool_reads_yes_and_no(text, expected):
     ("2025-03-04 10:00:00-05:00", datetime(2025, 3, 4, 15, tzinfo=UTC)),
     ("2025-03-04T15:00:00", None),
     ("04/03/2025 15:00", None),
+    ("0001-01-01T00:00:00+05:00", None), ("9999-12-31T23:00:00-05:00", None),
+    ("0025-03-04T15:00:00+00:00", None), ("1969-12-31T23:59:59+00:00", None),
+    ("2201-01-01T00:00:00+00:00", None), ("\uff12\uff10\uff12\uff15-03-04T15:00:00+00:00", None),
+    ("1970-01-01T00:00:00+00:00", datetime(1970, 1, 1, tzinfo=UTC)),
+    ("2200-12-31T23:00:00-05:00", datetime(2201, 1, 1, 4, tzinfo=UTC)),
 ])
 def test_parse_timestamp_requires_offset(text, expected):
-    """ISO 8601 with an offset (Z allowed); naive or other formats give None."""
+    """ISO 8601 with an offset (Z allowed), in a year from 1970 to 2200; naive times, other
+    formats and far-off years give None."""
     assert parse_timestamp(text) == expected
 
 

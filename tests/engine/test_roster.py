@@ -11,7 +11,7 @@ import pytest
 from engine.domain import AwayPeriod, Caps, Channel, License, OfficerStatus, Specialty
 from engine.errors import InputError
 from engine.io import load_roster
-from engine.roster import OFFICER_COLUMNS, parse_officers
+from engine.roster import OFFICER_COLUMNS, Roster, parse_officers
 from tests.conftest import DATA, make_officer, officer_row, write_csv
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -154,6 +154,25 @@ REFUSALS = [
     ({"away": "2026-12-05T10:00:00/2026-12-05T09:00:00"}, "away", "ends before it starts"),
     ({"away": "2026-12-01"}, "away", "expected START/END"),
     ({"away": "2026-12-01/someday"}, "away", "expected START/END dates or times"),
+    ({"away": "0001-01-01/0001-01-02"}, "away", "expected dates from 1970 to 2200"),
+    ({"away": "2026-12-01/9999-12-30"}, "away", "expected dates from 1970 to 2200"),
+    ({"max_open": "100000000000000000000"}, "max_open", "must be at most 100,000 (empty means "
+                                                        "no cap)"),
+    ({"daily_cap": "100001"}, "daily_cap", "must be at most 100,000"),
+    ({"hourly_cap": "1_000"}, "hourly_cap", "expected a whole number of leads"),
+    ({"hourly_cap": "\u0665"}, "hourly_cap", "expected a whole number of leads"),
+    ({"hourly_cap": "+5"}, "hourly_cap", "expected a whole number of leads"),
+    ({"weight": "1e-320"}, "weight", "must be from 0.001 to 1000 (1 is the usual share"),
+    ({"weight": "1e308"}, "weight", "must be from 0.001 to 1000"),
+    ({"weight": "0.0001"}, "weight", "must be from 0.001 to 1000"),
+    ({"weight": "1_0"}, "weight", "expected a positive number"),
+    ({"weight": "\u0662"}, "weight", "expected a positive number"),
+    ({"timezone": "localtime"}, "timezone", "is not an IANA timezone such as America/Chicago"),
+    ({"timezone": "posixrules"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "Factory"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "/usr/share/zoneinfo/America/Chicago"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "posix/America/Chicago"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "right/UTC"}, "timezone", "is not an IANA timezone"),
 ]
 
 
@@ -265,3 +284,22 @@ def test_load_roster_row_numbers_match_the_file(tmp_path):
     with pytest.raises(InputError) as info:
         load_roster(path)
     assert str(info.value).startswith("team.csv row 4: weight='-2': ")
+
+
+@pytest.mark.parametrize(("fields", "attribute", "value"), [
+    ({"weight": "0.001"}, "weight", 0.001), ({"weight": "1000"}, "weight", 1000.0),
+    ({"weight": "2.5"}, "weight", 2.5), ({"timezone": "UTC"}, "timezone", "UTC"),
+    ({"timezone": "US/Central"}, "timezone", "US/Central"),
+    ({"timezone": "America/St_Johns"}, "timezone", "America/St_Johns"),
+])
+def test_parse_officer_accepts_bounds_and_iana_names(fields, attribute, value):
+    """Weights at the ends of their range and IANA names (links such as US/Central too) are
+    accepted."""
+    assert getattr(make_officer("A", **fields), attribute) == value
+
+
+def test_parse_officer_accepts_the_largest_cap_and_roster_builds():
+    """A cap at the bound is kept and the roster's cap arrays hold it."""
+    roster = Roster([make_officer("A", max_open="100000", daily_cap="0", hourly_cap="7")])
+    assert roster.officers[0].caps.max_open == 100_000
+    assert roster.cap_open[0] == 100_000
