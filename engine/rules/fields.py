@@ -16,7 +16,7 @@ from typing import Any
 from engine.domain import WEEKDAYS, Lead, LoanProgram, LoanPurpose
 from engine.errors import redact
 from engine.geo import US_STATES
-from engine.leads import parse_bool
+from engine.leads import CREDIT_SCORE_RANGE, MAX_AMOUNT_USD, parse_bool
 from engine.roster import zone
 
 FIELD_TYPES = ("string", "number", "integer", "boolean")
@@ -32,6 +32,9 @@ class FieldSpec:
     type: str  # one of FIELD_TYPES
     description: str
     choices: frozenset[str] | None = None
+    # numbers: the lowest and highest value a lead can have (low excluded when low_open)
+    bounds: tuple[float, float] | None = None
+    low_open: bool = False
 
 
 def _local(lead: Lead) -> Any:
@@ -59,16 +62,19 @@ _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
         (FieldSpec("loan_program", "string", "loan program",
                    frozenset(p.value for p in LoanProgram)),
          lambda x: x.loan_program.value),
-        (FieldSpec("loan_amount", "number", "loan amount in USD"), lambda x: x.loan_amount_usd),
-        (FieldSpec("property_value", "number", "property value in USD"),
-         lambda x: x.property_value_usd),
-        (FieldSpec("ltv", "number", "loan-to-value ratio, 0.8 = 80%"), lambda x: x.ltv),
-        (FieldSpec("credit_score", "integer", "credit score, 300-850"), lambda x: x.credit_score),
+        (FieldSpec("loan_amount", "number", "loan amount in USD", None, (0, MAX_AMOUNT_USD),
+                   True), lambda x: x.loan_amount_usd),
+        (FieldSpec("property_value", "number", "property value in USD", None,
+                   (0, MAX_AMOUNT_USD), True), lambda x: x.property_value_usd),
+        (FieldSpec("ltv", "number", "loan-to-value ratio, 0.8 = 80%", None, (0, math.inf), True),
+         lambda x: x.ltv),
+        (FieldSpec("credit_score", "integer", "credit score, 300-850", None, CREDIT_SCORE_RANGE),
+         lambda x: x.credit_score),
         (FieldSpec("is_jumbo", "boolean",
                    "loan amount above the county's one-unit conforming limit (FHFA)"),
          lambda x: x.is_jumbo),
-        (FieldSpec("conforming_limit", "number", "the county's one-unit conforming limit, USD"),
-         lambda x: x.conforming_limit_usd),
+        (FieldSpec("conforming_limit", "number", "the county's one-unit conforming limit, USD",
+                   None, (0, math.inf), True), lambda x: x.conforming_limit_usd),
         (FieldSpec("language", "string",
                    "the borrower's own preferred language, ISO 639-1 (allowed: see fair lending)"),
          lambda x: x.language),
@@ -82,8 +88,8 @@ _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
          lambda x: bool(x.contact.email)),
         (FieldSpec("has_consent", "boolean", "consent evidence (TCPA text, LeadiD, TrustedForm)"),
          lambda x: bool(x.consent)),
-        (FieldSpec("local_hour", "integer", "hour of day at the property when received, 0-23"),
-         lambda x: _local(x).hour),
+        (FieldSpec("local_hour", "integer", "hour of day at the property when received, 0-23",
+                   None, (0, 23)), lambda x: _local(x).hour),
         (FieldSpec("local_weekday", "string", "weekday at the property when received",
                    frozenset(WEEKDAYS)),
          lambda x: WEEKDAYS[_local(x).weekday()]),

@@ -610,3 +610,31 @@ def test_route_leads_and_time_off_at_the_ends_of_the_accepted_years_route(tmp_pa
     _, rows = read_out(out)
     assert [r["lead_id"] for r in rows] == ["L1", "L2", "L3", "L4"]
     assert all(r["status"] in ("assigned", "held") for r in rows)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+     "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+     "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+     "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+     "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
+     "stands for more than 100,000 values once its aliases are expanded"),
+    ("policy: t\nversion: 1\npools: {main: {everyone: true}}\nrules:\n  - &r\n    name: a\n"
+     "    if: {not: *r}\n    then: {pool: main}\nelse: {pool: main}\n",
+     "line 7 column 15: the alias *r refers to the node that contains it"),
+    ("policy: t\nversion: 1\nrouting: {offer: {accept_within_s: .inf}}\n"
+     "pools: {main: {everyone: true}}\nelse: {pool: main}\n",
+     "routing.offer.accept_within_s: expected a finite number, got inf"),
+])
+def test_policy_check_hostile_policy_exits_2_quickly(tmp_path, text, message):
+    """A policy of nested aliases (a "billion laughs"), one that contains itself, or an
+    infinite SLA is refused at once with exit 2 and the place, not a traceback or minutes
+    of work."""
+    import time
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    started = time.perf_counter()
+    err = fails("policy", "check", path)
+    assert time.perf_counter() - started < 2.0
+    assert message in err

@@ -383,6 +383,59 @@ LOAD_ERRORS: list[tuple[dict[str, Any], str, str]] = [
 ]
 
 
+NEVER = "unreachable: this condition can match no lead"
+
+# Conditions no lead can satisfy, each refused at the YAML path of the part that cannot hold.
+LOAD_ERRORS += [
+    ({"rules": rule("{field: credit_score, gt: 900}")}, "rules[0].if",
+     f"{NEVER} (credit_score gt 900: credit_score is from 300 to 850)"),
+    ({"rules": rule("{field: credit_score, lt: 300}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{field: credit_score, gte: 851}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{field: credit_score, between: [900, 950]}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{field: credit_score, eq: 900}")}, "rules[0].if.eq",
+     "900 is not a value credit_score can have: credit_score is from 300 to 850"),
+    ({"rules": rule("{field: credit_score, ne: 200}")}, "rules[0].if.ne",
+     "200 is not a value credit_score can have"),
+    ({"rules": rule("{field: credit_score, in: [700, 900]}")}, "rules[0].if.in[1]",
+     "900 is not a value credit_score can have"),
+    ({"rules": rule("{field: local_hour, gt: 23}")}, "rules[0].if",
+     "local_hour is from 0 to 23"),
+    ({"rules": rule("{field: loan_amount, lte: 0}")}, "rules[0].if",
+     "loan_amount is above 0 and at most 1,000,000,000"),
+    ({"rules": rule("{field: ltv, lt: 0}")}, "rules[0].if", "ltv is above 0"),
+    ({"rules": rule("{field: loan_program, eq: foo}")}, "rules[0].if.eq",
+     "'foo' is not a value of loan_program"),
+    ({"rules": rule("{field: loan_program, starts_with: z}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{all: [{field: credit_score, gt: 800}, {field: credit_score, lt: 700}]}")},
+     "rules[0].if", f"{NEVER} (no value of credit_score satisfies all[0] and all[1] together)"),
+    ({"rules": rule("{all: [{field: loan_amount, gt: 500000}, {field: state, eq: TX}, "
+                    "{field: loan_amount, lte: 500000}]}")},
+     "rules[0].if", "no value of loan_amount satisfies all[0] and all[2] together"),
+    ({"rules": rule("{all: [" + TX + ", " + CA + "]}")}, "rules[0].if",
+     "no value of state satisfies all[0] and all[1] together"),
+    ({"rules": rule("{all: [{field: is_veteran, eq: true}, {field: is_veteran, eq: false}]}")},
+     "rules[0].if", "no value of is_veteran"),
+    ({"rules": rule("{all: [{field: credit_score, missing: true}, "
+                    "{field: credit_score, gt: 600}]}")}, "rules[0].if",
+     "no value of credit_score"),
+    ({"rules": rule("{all: [{field: state, in: [TX, CA]}, {field: state, not_in: [TX, CA]}]}")},
+     "rules[0].if", "no value of state"),
+    ({"rules": rule("{all: [{any: [" + TX + ", " + CA + "]}, {field: state, eq: NY}]}")},
+     "rules[0].if", "no value of state satisfies all[0] and all[1] together"),
+    ({"rules": rule("{all: [{not: {field: state, ne: TX}}, " + CA + "]}")}, "rules[0].if",
+     "no value of state"),
+    ({"rules": rule("{all: [{field: tier, eq: gold}, {field: tier, eq: silver}]}"),
+      "extra": "custom_fields: {tier: string}\n"}, "rules[0].if", "no value of tier"),
+    ({"rules": rule("{any: [{field: credit_score, gt: 900}, " + TX + "]}")}, "rules[0].if.any[0]",
+     NEVER),
+    ({"rules": rule("{not: {field: credit_score, gt: 900}}")}, "rules[0].if.not", NEVER),
+    ({"rules": rule("{not: {all: []}}")}, "rules[0].if",
+     f"{NEVER} (not of a condition every lead satisfies)"),
+    ({"rules": rule("{any: [{all: [" + TX + ", " + CA + "]}, " + CA + "]}")},
+     "rules[0].if.any[0]", "no value of state"),
+]
+
+
 @pytest.mark.parametrize(("kwargs", "path", "message"), LOAD_ERRORS)
 def test_policy_load_error_names_yaml_path(kwargs, path, message):
     """A policy problem is refused at load as a PolicyError naming the file and YAML path."""
@@ -431,10 +484,24 @@ def test_policy_text_error_names_line_or_key(text, path, message):
     "{field: language, ne: en}",
     "{field: state, starts_with: C}",
     "{field: conforming_limit, gte: 1000000}",
+    "{field: credit_score, gte: 850}",
+    "{field: credit_score, lte: 300}",
+    "{field: credit_score, between: [800, 900]}",
+    "{all: [{field: credit_score, gt: 600}, {field: credit_score, lt: 700}]}",
+    "{all: [{field: credit_score, gte: 700}, {field: credit_score, lte: 700}]}",
+    "{all: [" + TX + ", {field: loan_amount, gt: 500000}]}",
+    "{any: [" + TX + ", {field: credit_score, gt: 800}]}",
+    "{not: {field: credit_score, between: [300, 850]}}",
+    "{all: [{not: " + TX + "}, {field: state, ne: CA}]}",
+    "{all: [{field: credit_score, missing: false}, {field: credit_score, lt: 620}]}",
+    "{field: local_hour, between: [0, 23]}",
+    "{all: [{field: zip, starts_with: '750'}, {field: zip, starts_with: '902'}, "
+    + TX + "]}",
 ])
 def test_policy_accepts_edge_conditions(condition):
-    """Language (the borrower's own preference) and text prefixes on enumerations are
-    allowed."""
+    """Language (the borrower's own preference), text prefixes on enumerations, ranges that
+    meet at one value, ranges reaching past a field's bounds and tests the value sets cannot
+    decide (prefixes of free text) are allowed."""
     assert len(rule_policy(condition).rules) == 1
 
 
