@@ -17,7 +17,13 @@ from engine.decide import Decision, Status, claim_delta, decide, decide_batch, p
 from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
-from engine.io import check_lead_header, collector_paused, load_roster, read_csv
+from engine.io import (
+    check_lead_header,
+    collector_paused,
+    load_roster,
+    read_csv,
+    spreadsheet_safe,
+)
 from engine.leads import LeadParser
 from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due, reprice_every_s
 from engine.policies import SCORING_METHODS, Scorer, batch_window_s
@@ -199,7 +205,7 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
 
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(out_path, "w", newline="")  # noqa: SIM115 - closed by the with below
+        fh = open(out_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(Problem("out", str(out_path), f"cannot be written: {exc.strerror}")) \
             from None
@@ -209,9 +215,10 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
         for number, item, lead_id in parsed:
             if isinstance(item, InputError):
                 summary.counts["rejected"] += 1
-                writer.writerow([lead_id, "", "rejected", "; ".join(str(p) for p in item.problems),
-                                 "", "", "", ""])
+                cells: list[object] = [lead_id, "", "rejected",
+                                       "; ".join(str(p) for p in item.problems), "", "", "", ""]
             else:
-                writer.writerow(results[number])
+                cells = results[number]
+            writer.writerow([spreadsheet_safe(v) for v in cells])  # ids, names in reasons
     summary.seconds = time.perf_counter() - started
     return summary

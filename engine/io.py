@@ -241,6 +241,22 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[CsvRow]]:
     return header, rows()
 
 
+# What a spreadsheet may take for the start of a formula (OWASP, "CSV Injection"): a cell of
+# ours that begins so is written with a leading single quote, which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """``value`` as a CSV cell no spreadsheet will run: text beginning with ``= + - @``, a
+    tab or a carriage return gets a leading ``'`` (``=HYPERLINK(...)`` is written
+    ``'=HYPERLINK(...)``, and so is text that only looks like a number: ``'-5``, an E.164
+    phone ``'+13125550134``). Numbers (int, float) are returned as they are: only text can
+    carry a formula, and a number the program computed stays a number."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
     """The header and the rows of a CSV file (see ``read_csv``) as column -> text; InputError
     at the first row that cannot be read, naming the file and row."""

@@ -638,3 +638,22 @@ def test_policy_check_hostile_policy_exits_2_quickly(tmp_path, text, message):
     err = fails("policy", "check", path)
     assert time.perf_counter() - started < 2.0
     assert message in err
+
+
+def test_route_output_neutralizes_spreadsheet_formulas(tmp_path):
+    """Lead ids, officer ids and rejected rows that begin with = + - @ (or a tab) are written
+    with a leading quote, so a spreadsheet shows them instead of running them."""
+    officers = write_csv(tmp_path / "officers.csv", [officer_row("@LO1")])
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row('=HYPERLINK("http://x.example","click")'), lead_row("-2+3"),
+        lead_row("+cmd|' /C calc'!A0", zip="00000"), lead_row("\t=1"), lead_row("L5")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["lead_id"] for r in rows] == [
+        "'=HYPERLINK(\"http://x.example\",\"click\")", "'-2+3", "'+cmd|' /C calc'!A0",
+        "'=1", "L5"]  # ids are trimmed: the tab goes, the = stays
+    assert rows[0]["officer_id"] == "'@LO1" and rows[2]["status"] == "rejected"
+    assert all(not v.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows
+               for v in r.values())

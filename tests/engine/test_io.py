@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InputError
-from engine.io import MAX_VALUE_CHARS, read_csv, read_csv_rows
+from engine.io import MAX_VALUE_CHARS, read_csv, read_csv_rows, spreadsheet_safe
 
 
 def rows_of(tmp_path: Path, data: bytes) -> tuple[list[str], list[tuple[int, dict[str, str],
@@ -110,3 +110,16 @@ def test_read_csv_every_line_comes_out_in_some_row(tmp_path_factory, lines, junk
         kept = [line for line in "\n".join(lines).split("\n") if line]
         if not junk.strip(b"\r\n"):
             assert len(got) == len(kept)
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("-5", "'-5"), ("+13125550134", "'+13125550134"),
+    ("L1", "L1"), ("a=b", "a=b"), ("", ""), (" =1", " =1"), ("'=1", "'=1"),
+    (-5, -5), (2.5, 2.5), (None, None),
+])
+def test_spreadsheet_safe_prefixes_text_that_starts_a_formula(value, written):
+    """Text starting with = + - @, a tab or a carriage return gets a leading quote (OWASP),
+    numbers-as-text and phones included; other text and real numbers are unchanged."""
+    assert spreadsheet_safe(value) == written
