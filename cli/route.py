@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.decide import Decision, Status, claim_delta, decide, decide_batch, policy_scorer
 from engine.domain import Lead
-from engine.errors import InputError, Problem
+from engine.errors import InputError, Problem, redact
 from engine.fair_lending import protected_characteristic
 from engine.io import (
     check_lead_header,
@@ -30,6 +30,7 @@ from engine.policies import SCORING_METHODS, Scorer, batch_window_s
 from engine.policies.scoring import model_scorer
 from engine.roster import Roster
 from engine.rules import Policy, load_policy
+from engine.rules.coverage import PoolWarning, pool_warnings
 from engine.state import RoutingState
 
 OUTPUT_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_fips",
@@ -41,6 +42,8 @@ class RouteSummary:
     counts: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # pools that name officers or teams not on the roster, or select nobody
+    warnings: list[PoolWarning] = field(default_factory=list)
 
     def describe(self, out: Path) -> str:
         total = sum(self.counts.values())
@@ -48,8 +51,8 @@ class RouteSummary:
         rate = f" ({total / self.seconds:,.0f} leads/s)" if self.seconds > 0 else ""
         lines = [f"routed {total} leads in {self.seconds:.2f} s{rate}: {parts}; wrote {out}"]
         if self.ignored_columns:
-            lines.append("ignored protected-characteristic columns (never used for routing): "
-                         + ", ".join(self.ignored_columns))
+            lines.append(redact("ignored protected-characteristic columns (never used for "
+                                "routing): " + ", ".join(self.ignored_columns)))
         return "\n".join(lines)
 
 
@@ -151,7 +154,7 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     roster = Roster(load_roster(officers_path))
     header, rows = read_csv(leads_path)
     check_lead_header(header, leads_path.name)
-    summary = RouteSummary()
+    summary = RouteSummary(warnings=pool_warnings(policy, roster))
     summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None]
     parser = LeadParser.default()
 

@@ -657,3 +657,47 @@ def test_route_output_neutralizes_spreadsheet_formulas(tmp_path):
     assert rows[0]["officer_id"] == "'@LO1" and rows[2]["status"] == "rejected"
     assert all(not v.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows
                for v in r.values())
+
+
+def _closers_policy(tmp_path: Path, ids: str) -> Path:
+    """Jumbo loans to a pool of named closers, falling back to everyone."""
+    policy = tmp_path / f"closers-{len(ids)}.yaml"
+    policy.write_text(f"policy: closers\nversion: 1\npools:\n  main: {{everyone: true}}\n"
+                      f"  closers: {{ids: [{ids}]}}\nrules:\n  - name: jumbo\n"
+                      "    if: {field: is_jumbo, eq: true}\n"
+                      "    then: {pool: closers, fallback: [main]}\nelse: {pool: main}\n")
+    return policy
+
+
+def test_route_warns_about_pools_off_the_roster(tmp_path, officers_csv):
+    """Routing with a pool that names officer ids not on the roster warns on stderr naming the
+    pool and the ids, and loudly when the pool selects nobody; the leads still route."""
+    policy = _closers_policy(tmp_path, "A, LO9999, LO0000")
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    result = run("route", leads, "--officers", officers_csv, "--policy", policy, "--out",
+                 tmp_path / "o.csv", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {policy}: pools.closers.ids: pool 'closers' names officer id(s) not on "
+            "the roster: LO9999, LO0000") in result.stderr
+    assert "selects NO officer" not in result.stderr
+    nobody = _closers_policy(tmp_path, "LO9999")
+    result = run("route", leads, "--officers", officers_csv, "--policy", nobody, "--out",
+                 tmp_path / "o.csv", "--no-progress")
+    assert result.exit_code == 0
+    assert f"WARNING: {nobody}: pools.closers: pool 'closers' selects NO officer" in result.stderr
+
+
+def test_policy_check_with_officers_reports_pools_off_the_roster(tmp_path, officers_csv):
+    """``policy check --officers`` names pools whose officers are not on the roster (exit 1),
+    says OK on a roster that covers every pool (exit 0), and refuses a bad roster (exit 2)."""
+    policy = _closers_policy(tmp_path, "LO9999")
+    result = run("policy", "check", policy, "--officers", officers_csv)
+    assert result.exit_code == 1
+    assert "pools.closers.ids: pool 'closers' names officer id(s) not on the roster: LO9999" \
+        in result.stderr
+    assert "pools.closers: pool 'closers' selects NO officer" in result.stderr
+    assert result.stdout.strip().endswith(f"2 warning(s) on {officers_csv}")
+    fine = run("policy", "check", _closers_policy(tmp_path, "A"), "--officers", officers_csv)
+    assert fine.exit_code == 0 and fine.stdout.strip().endswith(f": OK on {officers_csv}")
+    assert "weight='0'" in fails("policy", "check", policy, "--officers", write_csv(
+        tmp_path / "bad.csv", [officer_row("A", weight="0")]))
