@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from functools import lru_cache
 
 # characteristic -> terms (English, Spanish, French, Portuguese; written with spaces, matched
@@ -235,43 +236,76 @@ _Found = tuple[str, str, str]  # (stem matched, characteristic, term reported)
 @lru_cache(maxsize=65536)
 def _wraps(text: str, prefix: bool) -> bool:
     """Whether ``text`` is nothing but wrapping words (and protected terms, and digits)."""
-    if not text:
-        return True
     words = _PREFIXES if prefix else _SUFFIXES
-    if text[0].isdigit():
-        i = len(text) - len(text.lstrip("0123456789"))
-        return _wraps(text[i:], prefix)
-    return any(text[:n] in words and _wraps(text[n:], prefix)
-               for n in range(1, min(len(text), _LONGEST) + 1))
+    n = len(text)
+    ok = [False] * n + [True]  # ok[i]: text[i:] is made of such words
+    for i in range(n - 1, -1, -1):
+        ok[i] = ok[i + 1] if text[i].isdigit() else any(
+            ok[i + k] and text[i:i + k] in words for k in range(1, min(n - i, _LONGEST) + 1))
+    return ok[0]
 
 
-@lru_cache(maxsize=65536)
-def _read_run(run: str, at_end: bool) -> _Found | None:
-    """The longest protected term that ``run`` (words joined without separators) is made of;
-    value terms count only at the end of the name."""
-    best: _Found | None = None
-    for table in (_STEMS, _VALUE_STEMS) if at_end else (_STEMS,):
-        for stem, (characteristic, term) in table.items():
-            if best is not None and len(stem) <= len(best[0]):
-                continue
-            start = run.find(stem)
-            while start >= 0:
-                if _wraps(run[:start], True) and _wraps(run[start + len(stem):], False):
-                    best = (stem, characteristic, term)
-                    break
-                start = run.find(stem, start + 1)
-    return best
+_Trie = dict[str, "_Trie"]  # letter -> the rest; "" marks the end of a term
+
+
+def _trie(stems: list[str]) -> _Trie:
+    root: _Trie = {}
+    for stem in stems:
+        node = root
+        for c in stem:
+            node = node.setdefault(c, {})
+        node[""] = {}
+    return root
+
+
+_TERMS = _trie([*_STEMS, *_VALUE_STEMS])
+
+
+def _terms_at(text: str, start: int) -> list[str]:
+    """The terms that begin at ``text[start]``, by walking the trie of terms."""
+    found: list[str] = []
+    node: _Trie | None = _TERMS
+    for end in range(start, len(text)):
+        node = node.get(text[end]) if node is not None else None
+        if node is None:
+            break
+        if "" in node:
+            found.append(text[start:end + 1])
+    return found
+
+
+# A run longer than this many words or characters is not read as one name: a term and the
+# words wrapped around it ("coborrower hmda race code 2") are far fewer; it bounds the work on
+# a long name (a term alone as a word is still caught, however long the name).
+_MAX_RUN_WORDS = 8
+_MAX_RUN_CHARS = 96
 
 
 def _read(words: tuple[str, ...]) -> _Found | None:
+    """The longest protected term that some run of adjacent ``words`` (joined without
+    separators) is made of, wrapping words around it; value terms only at the end."""
+    joined = "".join(words)
+    hits = [(start, term) for start in range(len(joined)) for term in _terms_at(joined, start)]
+    if not hits:
+        return None
+    starts = [start for start, _ in hits]
+    offsets = [0]
+    for w in words:
+        offsets.append(offsets[-1] + len(w))
     best: _Found | None = None
     for i in range(len(words)):
-        run = ""
-        for j in range(i, len(words)):
-            run += words[j]
-            found = _read_run(run, j == len(words) - 1)
-            if found is not None and (best is None or len(found[0]) > len(best[0])):
-                best = found
+        for j in range(i, min(len(words), i + _MAX_RUN_WORDS)):
+            lo, hi, at_end = offsets[i], offsets[j + 1], j == len(words) - 1
+            if hi - lo > _MAX_RUN_CHARS:
+                break
+            for start, term in hits[bisect_left(starts, lo):bisect_left(starts, hi)]:
+                end = start + len(term)
+                if end > hi or (best is not None and len(term) <= len(best[0])):
+                    continue
+                found = _STEMS.get(term) or (_VALUE_STEMS.get(term) if at_end else None)
+                if found is not None and _wraps(joined[lo:start], True) \
+                        and _wraps(joined[end:hi], False):
+                    best = (term, found[0], found[1])
     return best
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,12 +14,15 @@ from typing import TextIO
 
 from engine.domain import Officer
 from engine.errors import InputError, Problem
-from engine.leads import REQUIRED_COLUMNS
+from engine.leads import MAX_NAME_CHARS, REQUIRED_COLUMNS
 from engine.roster import OFFICER_COLUMNS, parse_officers
 
 # The longest value a CSV cell may hold; a longer one rejects its row (the other rows are read).
 # Far above any real lead value (a TCPA consent text is a few thousand characters).
 MAX_VALUE_CHARS = 65_536
+# A header with more columns, or a column name longer, is not a file of leads or officers
+# (and would make every row, and the check of every name, that much work).
+MAX_COLUMNS = 1_000
 # The csv module's own limit per field (131,072 by default), raised so that a long value is
 # this module's row problem, not a csv.Error for the whole file.
 _CSV_FIELD_LIMIT = 64 * 1024 * 1024
@@ -163,14 +167,17 @@ def read_csv(path: Path) -> tuple[list[str], Iterator[CsvRow]]:
         raise refuse(Problem("header", "", "opens a quote that is never closed"
                              if lines.at_end else f"is not valid CSV: {error}"))
     header = [v.strip() for v in values]
+    if len(header) > MAX_COLUMNS:
+        raise refuse(Problem("header", f"{len(header):,} columns",
+                             f"has more than {MAX_COLUMNS:,} columns"))
     for i, column in enumerate(header):
         if not column.isascii() and _undecodable(column):
             raise refuse(Problem("header", _readable(column), "has bytes that are not UTF-8 "
                                  f"({_undecodable(column)}) in column {i + 1}: save the file "
                                  "as UTF-8 CSV"))
-        if len(column) > MAX_VALUE_CHARS:
+        if len(column) > MAX_NAME_CHARS:
             raise refuse(Problem("header", f"{len(column):,} characters",
-                                 f"column {i + 1} has a name longer than {MAX_VALUE_CHARS:,} "
+                                 f"column {i + 1} has a name longer than {MAX_NAME_CHARS} "
                                  "characters"))
     seen: dict[str, int] = {}
     for i, column in enumerate(header):
@@ -277,23 +284,44 @@ def load_roster(path: str | Path) -> list[Officer]:
     header, rows = read_csv_rows(path)
     if not header:
         raise InputError(Problem("file", str(path), "is empty; expected a header row"))
-    missing = [c for c in OFFICER_COLUMNS if c not in header]
-    if missing:  # checked here too: parse_officers sees the columns only through the rows
-        raise InputError(Problem("columns", ", ".join(missing),
-                                 "required officer columns are missing from the header",
-                                 f"{path.name} row 1"))
+    # checked here too: parse_officers sees the columns only through the rows
+    error = missing_columns(header, OFFICER_COLUMNS, "officer", path.name)
+    if error is not None:
+        raise error
     officers = parse_officers(rows, source=path.name)
     if not officers:
         raise InputError(Problem("file", str(path), "has a header but no officers"))
     return officers
 
 
+def _plain(name: str) -> str:
+    """A column name as meant: compatibility forms folded, invisible and control characters
+    out, lower case (``\ufeffLead_ID\u200b`` is ``lead_id``)."""
+    text = unicodedata.normalize("NFKC", name)
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")).strip() \
+        .casefold()
+
+
+def missing_columns(header: list[str], required: tuple[str, ...], what: str, source: str
+                    ) -> InputError | None:
+    """An InputError naming the ``required`` columns not in ``header`` (and the columns that
+    look like them but are written otherwise: another case, invisible characters), or None."""
+    missing = [c for c in required if c not in header]
+    if not missing:
+        return None
+    near = [f"column {i + 1} {name!r} is not {_plain(name)!r}" for i, name in enumerate(header)
+            if _plain(name) in missing]
+    hint = f" ({'; '.join(near)}: names are written exactly, in lower case)" if near else ""
+    return InputError(Problem("columns", ", ".join(missing),
+                              f"required {what} columns are missing from the header{hint}",
+                              f"{source} row 1"))
+
+
 def check_lead_header(header: list[str], source: str) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise InputError(Problem("columns", ", ".join(missing),
-                                 "required lead columns are missing from the header",
-                                 f"{source} row 1"))
+    """Raise an InputError naming the required lead columns ``header`` lacks."""
+    error = missing_columns(header, REQUIRED_COLUMNS, "lead", source)
+    if error is not None:
+        raise error
 
 
 @contextmanager

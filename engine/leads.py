@@ -34,6 +34,12 @@ CONSENT_COLUMNS = (
     "consent_ip", "consent_url",
 )
 KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS + CONSENT_COLUMNS)
+# The longest name a column (custom field) may have, in a file of leads and in a policy.
+MAX_NAME_CHARS = 256
+# Line breaks, tabs, NUL and other control characters: refused inside the values of these
+# columns (a lead id "L1<line break>L2" is a broken row, not an id); consent text may hold them.
+_SINGLE_LINE = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # ISO 639-1 two-letter language codes.
 ISO_639_1 = frozenset(
@@ -214,6 +220,12 @@ class LeadParser:
         def bad(column: str, value: object, message: str) -> None:
             problems.append(Problem(column, value, message, where))
 
+        for column in _SINGLE_LINE:
+            control = _CONTROL.search(text(column))
+            if control is not None:
+                bad(column, text(column), f"has a control character ({control[0]!r}) at "
+                                          f"position {control.start() + 1}: a value is one line "
+                                          "of text")
         lead_id = text("lead_id")
         if not lead_id:
             bad("lead_id", "", "is required")

@@ -50,6 +50,7 @@ MAX_CAP = 100_000
 # and keeps denormal or overflowing numbers (1e-320, 1e308) out of the rotation's arithmetic.
 WEIGHT_RANGE = (1e-3, 1e3)
 _WHOLE = re.compile(r"\d+", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # line breaks, tabs, NUL: one line per value
 _DECIMAL = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 # Names in the tz database that are not places: the host's own zone (its meaning depends on
 # the machine), the rules file, a placeholder. Paths ("posix/...", "right/...") are system
@@ -91,6 +92,11 @@ def parse_officer(row: Mapping[str, Any], where: str = "") -> Officer:
     def bad(column: str, value: object, message: str) -> None:
         problems.append(Problem(column, value, message, where))
 
+    for column in (*OFFICER_COLUMNS, *OPTIONAL_OFFICER_COLUMNS):
+        control = _CONTROL.search(text(column))
+        if control is not None:
+            bad(column, text(column), f"has a control character ({control[0]!r}) at position "
+                                      f"{control.start() + 1}: a value is one line of text")
     officer_id = text("officer_id")
     if not officer_id:
         bad("officer_id", "", "is required")

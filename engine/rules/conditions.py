@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.fair_lending import protected_refusal
+from engine.leads import MAX_NAME_CHARS
 from engine.rules.domains import ValueSet, comparison, describe_domain, domain
 from engine.rules.fields import FieldSpec
 
@@ -178,8 +179,9 @@ def _compile(node: Any, fields: Mapping[str, FieldSpec], path: str, depth: int) 
         raise PolicyError(path, "expected 'field' with an operator, or all / any / not; "
                                 f"found keys {sorted(node)}")
     name = node["field"]
-    if not isinstance(name, str):
-        raise PolicyError(f"{path}.field", f"expected a field name, got {name!r}")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+        raise PolicyError(f"{path}.field", f"expected a field name of at most {MAX_NAME_CHARS} "
+                                           f"characters, got {name!r:.80}")
     refusal = protected_refusal(name)
     if refusal is not None:
         raise PolicyError(f"{path}.field", refusal)

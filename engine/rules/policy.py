@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from engine.domain import Specialty
 from engine.fair_lending import protected_refusal
 from engine.geo import US_STATES
-from engine.leads import ISO_639_1, KNOWN_COLUMNS
+from engine.leads import ISO_639_1, KNOWN_COLUMNS, MAX_NAME_CHARS
 from engine.rules.conditions import (
     CONDITION_JSON_SCHEMA,
     Compiled,
@@ -402,7 +402,9 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
 
     fields: dict[str, FieldSpec] = dict(BUILTIN_FIELDS)
     for name, type_ in spec.custom_fields.items():
-        at = f"custom_fields.{name}"
+        at = f"custom_fields.{name:.80}"
+        if len(name) > MAX_NAME_CHARS:
+            raise fail(at, f"a custom field name has at most {MAX_NAME_CHARS} characters")
         refusal = protected_refusal(name)
         if refusal is not None:
             raise fail(at, refusal)

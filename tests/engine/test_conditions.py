@@ -385,6 +385,13 @@ LOAD_ERRORS: list[tuple[dict[str, Any], str, str]] = [
 
 NEVER = "unreachable: this condition can match no lead"
 
+LOAD_ERRORS += [
+    ({"rules": rule("{field: " + "t" * 257 + ", eq: x}")}, "rules[0].if.field",
+     "expected a field name of at most 256 characters"),
+    ({"extra": "custom_fields: {" + "t" * 257 + ": string}\n"}, "custom_fields." + "t" * 80,
+     "a custom field name has at most 256 characters"),
+]
+
 # Conditions no lead can satisfy, each refused at the YAML path of the part that cannot hold.
 LOAD_ERRORS += [
     ({"rules": rule("{field: credit_score, gt: 900}")}, "rules[0].if",

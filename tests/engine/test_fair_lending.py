@@ -228,3 +228,17 @@ def test_fair_lending_docs_table_lists_every_term():
             rows[cells[0]] = (tuple(t.strip() for t in cells[1].split(",")),
                               tuple(t.strip() for t in cells[2].split(",") if t.strip()))
     assert rows == {c: (terms, VALUE_TERMS.get(c, ())) for c, terms in PROTECTED_TERMS.items()}
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("racex" * 12_000, None), ("_".join(["racex"] * 12_000), None), ("a1" * 20_000, None),
+    ("r" * 65_536 + "_race", "race"), ("_".join(["x" * 100] * 300 + ["applicant_sex"]), "sex"),
+])
+def test_protected_characteristic_reads_long_names_quickly(name, expected):
+    """However long a name, it is read in well under a second (runs of words are bounded), and
+    a term with its wrapping words among long ones is still caught."""
+    import time
+
+    started = time.perf_counter()
+    assert protected_characteristic(name) == expected
+    assert time.perf_counter() - started < 1.0

@@ -123,3 +123,37 @@ def test_spreadsheet_safe_prefixes_text_that_starts_a_formula(value, written):
     """Text starting with = + - @, a tab or a carriage return gets a leading quote (OWASP),
     numbers-as-text and phones included; other text and real numbers are unchanged."""
     assert spreadsheet_safe(value) == written
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (",".join(f"c{i}" for i in range(1001)).encode() + b"\n",
+     "f.csv row 1: header='1,001 columns': has more than 1,000 columns"),
+    (b"a," + b"b" * 257 + b"\n1,2\n",
+     "f.csv row 1: header='257 characters': column 2 has a name longer than 256 characters"),
+])
+def test_read_csv_refuses_a_header_too_wide_or_too_long(tmp_path, data, message):
+    """More than 1,000 columns, or a column name over 256 characters, refuses the file."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as err:
+        read_csv(path)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(("column", "hint"), [
+    ("Lead_ID", "column 1 'Lead_ID' is not 'lead_id'"),
+    ("lead\u200b_id", "column 1 'lead\\u200b_id' is not 'lead_id'"),
+    ("lead_id\x00", "column 1 'lead_id\\x00' is not 'lead_id'"),
+])
+def test_check_lead_header_names_a_column_written_otherwise(column, hint):
+    """A required column missing because it is written in another case or with invisible
+    characters is named with what it was taken for."""
+    from engine.io import check_lead_header
+    from engine.leads import REQUIRED_COLUMNS
+
+    header = [column, *REQUIRED_COLUMNS[1:]]
+    with pytest.raises(InputError) as err:
+        check_lead_header(header, "leads.csv")
+    assert str(err.value).startswith("leads.csv row 1: columns='lead_id': required lead columns "
+                                     "are missing from the header (")
+    assert hint in str(err.value)

@@ -10,7 +10,7 @@ import pytest
 from engine.domain import Lead, LoanProgram, LoanPurpose
 from engine.errors import InputError, Problem
 from engine.leads import LeadParser, parse_bool, parse_money, parse_timestamp
-from tests.conftest import lead_row
+from tests.conftest import lead_row, make_lead
 
 WHERE = "leads.csv row 7"
 
@@ -270,6 +270,10 @@ REFUSALS = [
     ({"is_veteran": "maybe"}, "is_veteran", "expected true or false"),
     ({"first_time_buyer": "sometimes"}, "first_time_buyer", "expected true or false"),
     ({"lead_id": ""}, "lead_id", "is required"),
+    ({"lead_id": "L1\nL2"}, "lead_id", "has a control character ('\\n') at position 3: a value "
+                                      "is one line of text"),
+    ({"source": "web\x00form"}, "source", "has a control character ('\\x00') at position 4"),
+    ({"campaign": "spring\tpush"}, "campaign", "has a control character ('\\t')"),
     ({"source": ""}, "source", "is required"),
 ]
 
@@ -438,3 +442,9 @@ def test_problem_masks_contact_values_inside_the_message():
 def test_problem_leaves_dates_codes_and_amounts_readable(value):
     """Dates, times, ZIP and county codes and amounts are shown as written."""
     assert f"x={value!r}: bad" in str(Problem("x", value, "bad", WHERE))
+
+
+def test_parse_consent_text_may_span_lines():
+    """Consent text (TCPA wording) may hold line breaks; the lead's own columns may not."""
+    lead = make_lead(tcpa_text="I agree.\nYou may call me.")
+    assert lead.consent["tcpa_text"] == "I agree.\nYou may call me."

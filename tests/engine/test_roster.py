@@ -167,6 +167,7 @@ REFUSALS = [
     ({"weight": "0.0001"}, "weight", "must be from 0.001 to 1000"),
     ({"weight": "1_0"}, "weight", "expected a positive number"),
     ({"weight": "\u0662"}, "weight", "expected a positive number"),
+    ({"team": "main\nother"}, "team", "has a control character ('\\n') at position 5"),
     ({"timezone": "localtime"}, "timezone", "is not an IANA timezone such as America/Chicago"),
     ({"timezone": "posixrules"}, "timezone", "is not an IANA timezone"),
     ({"timezone": "Factory"}, "timezone", "is not an IANA timezone"),
