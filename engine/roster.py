@@ -65,16 +65,17 @@ def zone(name: str) -> ZoneInfo:
 
 
 @cache
-def _iana_names() -> frozenset[str]:
+def iana_timezones() -> frozenset[str]:
+    """The names of the IANA timezone database (``America/Chicago``, ``UTC``, links such as
+    ``US/Central``), without ``localtime`` (whatever the host is set to), ``Factory``,
+    ``posixrules`` and the paths of system copies."""
     return frozenset(n for n in available_timezones()
                      if n not in _NOT_PLACES and not n.startswith(("posix/", "right/")))
 
 
 def is_iana_timezone(name: str) -> bool:
-    """Whether ``name`` is a timezone of the IANA database, such as ``America/Chicago`` or
-    ``UTC``: not ``localtime`` (whatever the host is set to), ``Factory``, ``posixrules`` or a
-    path."""
-    return name in _iana_names()
+    """Whether ``name`` is a timezone of the IANA database (see ``iana_timezones``)."""
+    return name in iana_timezones()
 
 
 def _split(text: str) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +104,9 @@ def _check_value(value: Any, spec: FieldSpec, path: str, point: bool = False) ->
     if point and spec.bounds is not None and comparison(spec, "eq", value).empty:
         raise PolicyError(path, f"{value!r} is not a value {spec.name} can have: "
                                 f"{describe_domain(spec)}")
+    if point and spec.pattern is not None and not re.fullmatch(spec.pattern[0], value):
+        raise PolicyError(path, f"{value!r} is not a value {spec.name} can have: "
+                                f"{spec.name} is {spec.pattern[2]}")
 
 
 def _never(path: str, why: str) -> PolicyError:
@@ -249,6 +253,11 @@ def _predicate(name: str, op: str, value: Any, spec: FieldSpec, at: str) -> Pred
     if spec.type != "string" or not all(isinstance(p, str) and p for p in prefixes):
         raise PolicyError(at, f"starts_with needs a text field and text prefixes "
                               f"(quote digits: '900'); got {name} ({spec.type}) and {value!r}")
+    for i, p in enumerate(prefixes):
+        if spec.pattern is not None and not re.fullmatch(spec.pattern[1], p):
+            raise PolicyError(f"{at}[{i}]" if isinstance(value, list) else at,
+                              f"{p!r} begins no value {name} can have: {name} is "
+                              f"{spec.pattern[2]}")
     tup = tuple(prefixes)
     return lambda f: (v := f.get(name)) is not None and v.startswith(tup)
 

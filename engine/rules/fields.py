@@ -16,8 +16,8 @@ from typing import Any
 from engine.domain import WEEKDAYS, Lead, LoanProgram, LoanPurpose
 from engine.errors import redact
 from engine.geo import US_STATES
-from engine.leads import CREDIT_SCORE_RANGE, MAX_AMOUNT_USD, parse_bool
-from engine.roster import zone
+from engine.leads import CREDIT_SCORE_RANGE, ISO_639_1, MAX_AMOUNT_USD, parse_bool
+from engine.roster import iana_timezones, zone
 
 FIELD_TYPES = ("string", "number", "integer", "boolean")
 # a custom number: optional sign, ASCII digits, optional decimals and exponent
@@ -35,6 +35,9 @@ class FieldSpec:
     # numbers: the lowest and highest value a lead can have (low excluded when low_open)
     bounds: tuple[float, float] | None = None
     low_open: bool = False
+    # text: the form every value has (regex, matched whole) and the form of its prefixes, with
+    # what they mean in words; a value of another form could never match
+    pattern: tuple[str, str, str] | None = None  # (value regex, prefix regex, description)
 
 
 def _local(lead: Lead) -> Any:
@@ -44,17 +47,21 @@ def _local(lead: Lead) -> Any:
 _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
     f.name: (f, reader)
     for f, reader in [
-        (FieldSpec("source", "string", "lead source, lower case (facebook, google_ads, zillow...)"),
+        (FieldSpec("source", "string", "lead source, lower case (facebook, google_ads, zillow...)",
+                   pattern=(r"[^A-Z]*", r"[^A-Z]*", "lower case: sources are read so")),
          lambda x: x.source),
         (FieldSpec("campaign", "string", "campaign name or id as received"),
          lambda x: x.campaign or None),
-        (FieldSpec("zip", "string", "5-digit ZIP of the property; use starts_with for zip3"),
+        (FieldSpec("zip", "string", "5-digit ZIP of the property; use starts_with for zip3",
+                   pattern=(r"[0-9]{5}", r"[0-9]{1,5}", "5 digits")),
          lambda x: x.zip),
         (FieldSpec("state", "string", "property state code", frozenset(US_STATES)),
          lambda x: x.state),
-        (FieldSpec("county_fips", "string", "5-digit county FIPS of the property"),
+        (FieldSpec("county_fips", "string", "5-digit county FIPS of the property",
+                   pattern=(r"[0-9]{5}", r"[0-9]{1,5}", "5 digits")),
          lambda x: x.county_fips or None),
-        (FieldSpec("timezone", "string", "IANA timezone of the property"),
+        (FieldSpec("timezone", "string", "IANA timezone of the property",
+                   frozenset(iana_timezones())),
          lambda x: x.timezone or None),
         (FieldSpec("loan_purpose", "string", "loan purpose",
                    frozenset(p.value for p in LoanPurpose)),
@@ -76,7 +83,8 @@ _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
         (FieldSpec("conforming_limit", "number", "the county's one-unit conforming limit, USD",
                    None, (0, math.inf), True), lambda x: x.conforming_limit_usd),
         (FieldSpec("language", "string",
-                   "the borrower's own preferred language, ISO 639-1 (allowed: see fair lending)"),
+                   "the borrower's own preferred language, ISO 639-1 (allowed: see fair lending)",
+                   ISO_639_1),
          lambda x: x.language),
         (FieldSpec("is_veteran", "boolean", "borrower reports military service"),
          lambda x: x.is_veteran),

@@ -390,6 +390,20 @@ LOAD_ERRORS += [
      "expected a field name of at most 256 characters"),
     ({"extra": "custom_fields: {" + "t" * 257 + ": string}\n"}, "custom_fields." + "t" * 80,
      "a custom field name has at most 256 characters"),
+    ({"rules": rule("{field: zip, eq: '9021'}")}, "rules[0].if.eq",
+     "'9021' is not a value zip can have: zip is 5 digits"),
+    ({"rules": rule("{field: zip, starts_with: '123456'}")}, "rules[0].if.starts_with",
+     "'123456' begins no value zip can have: zip is 5 digits"),
+    ({"rules": rule("{field: zip, starts_with: ['750', '90x']}")}, "rules[0].if.starts_with[1]",
+     "'90x' begins no value zip can have"),
+    ({"rules": rule("{field: county_fips, in: ['48113', '4811']}")}, "rules[0].if.in[1]",
+     "'4811' is not a value county_fips can have"),
+    ({"rules": rule("{field: source, eq: Facebook}")}, "rules[0].if.eq",
+     "'Facebook' is not a value source can have: source is lower case: sources are read so"),
+    ({"rules": rule("{field: language, eq: english}")}, "rules[0].if.eq",
+     "'english' is not a value of language"),
+    ({"rules": rule("{field: timezone, eq: America/Chicgo}")}, "rules[0].if.eq",
+     "'America/Chicgo' is not a value of timezone"),
 ]
 
 # Conditions no lead can satisfy, each refused at the YAML path of the part that cannot hold.
@@ -504,6 +518,8 @@ def test_policy_text_error_names_line_or_key(text, path, message):
     "{field: local_hour, between: [0, 23]}",
     "{all: [{field: zip, starts_with: '750'}, {field: zip, starts_with: '902'}, "
     + TX + "]}",
+    "{field: source, in: [facebook, google_ads]}", "{field: zip, eq: '75201'}",
+    "{field: timezone, eq: America/Chicago}", "{field: language, in: [es, zh]}",
 ])
 def test_policy_accepts_edge_conditions(condition):
     """Language (the borrower's own preference), text prefixes on enumerations, ranges that
