@@ -281,17 +281,32 @@ def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
 def load_roster(path: str | Path) -> list[Officer]:
     """Parse an officers CSV; InputError lists every problem with file, row and column."""
     path = Path(path)
-    header, rows = read_csv_rows(path)
+    header, rows = read_csv(path)
     if not header:
         raise InputError(Problem("file", str(path), "is empty; expected a header row"))
     # checked here too: parse_officers sees the columns only through the rows
     error = missing_columns(header, OFFICER_COLUMNS, "officer", path.name)
     if error is not None:
         raise error
-    officers = parse_officers(rows, source=path.name)
+    read = list(rows)  # a roster is small; every row's problems are listed together
+    unreadable = [p for row in read for p in row.problems]
+    good = [row for row in read if not row.problems]
+    try:
+        officers = parse_officers([row.values for row in good], source=path.name,
+                                  numbers=[row.number for row in good])
+    except InputError as exc:
+        unreadable += exc.problems
+    if unreadable:
+        raise InputError(sorted(unreadable, key=lambda p: _row_of(p.where)))
     if not officers:
         raise InputError(Problem("file", str(path), "has a header but no officers"))
     return officers
+
+
+def _row_of(where: str) -> int:
+    """The row number in ``"officers.csv row 12"`` (0 when there is none), to sort by."""
+    tail = where.rpartition(" row ")[2]
+    return int(tail) if tail.isdigit() else 0
 
 
 def _plain(name: str) -> str:

@@ -260,16 +260,19 @@ def _parse_away(part: str, tz: ZoneInfo) -> AwayPeriod:
     return AwayPeriod(start, end)
 
 
-def parse_officers(rows: Iterable[Mapping[str, Any]], source: str = "officers") -> list[Officer]:
+def parse_officers(rows: Iterable[Mapping[str, Any]], source: str = "officers", *,
+                   numbers: Iterable[int] | None = None) -> list[Officer]:
     """Parse a whole roster; raise one InputError with every problem in every row.
 
-    Rows are numbered as in the file (the header is row 1, the first officer row 2). Also
-    checks for duplicate ids and backup officers that are not on the roster.
+    Rows are numbered as in the file (the header is row 1, the first officer row 2), or by
+    ``numbers`` when given (a file's own row numbers, blank lines counted). Also checks for
+    duplicate ids and backup officers that are not on the roster.
     """
     officers: list[Officer] = []
     problems: list[Problem] = []
     first_row: dict[str, int] = {}
-    for number, row in enumerate(rows, start=2):
+    numbered = zip(numbers, rows, strict=True) if numbers is not None else enumerate(rows, 2)
+    for number, row in numbered:
         where = f"{source} row {number}"
         missing = [c for c in OFFICER_COLUMNS if c not in row]
         if missing and number == 2:

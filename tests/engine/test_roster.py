@@ -304,3 +304,18 @@ def test_parse_officer_accepts_the_largest_cap_and_roster_builds():
     roster = Roster([make_officer("A", max_open="100000", daily_cap="0", hourly_cap="7")])
     assert roster.officers[0].caps.max_open == 100_000
     assert roster.cap_open[0] == 100_000
+
+
+def test_load_roster_lists_unreadable_and_invalid_rows_together_by_file_row(tmp_path):
+    """Rows that cannot be read (too many values) and rows with bad values are all listed, in
+    file order, with the file's own row numbers (a blank line counts as a row)."""
+    path = write_csv(tmp_path / "team.csv", [officer_row("A"), officer_row("B"),
+                                            officer_row("C", weight="-2")])
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace("Officer,", "Doe, Jane,", 1)
+    lines.insert(2, "")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        load_roster(path)
+    assert [(p.where, p.field) for p in info.value.problems] == [
+        ("team.csv row 4", "values"), ("team.csv row 5", "weight")]
