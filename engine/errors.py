@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import phonenumbers
-
 # Contact fields hold personal data: error messages show them masked, never whole.
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "email", "phone", "name"})
 # A column whose name has one of these words holds contact details too (borrower_name,
@@ -22,7 +20,13 @@ _PERSONAL_WORDS = frozenset({"name", "email", "mail", "phone", "mobile", "cell",
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _EMAIL = re.compile(r"[^\s@'\"<>()\[\],;:=]+@[^\s@'\"<>()\[\],;:]+")
 _DIGIT = re.compile(r"\d")
-_FEWEST_PHONE_DIGITS = 7
+_FEWEST_PHONE_DIGITS = 7  # a local number without its area code
+# How phone numbers are written (see ``redact``); a digit next to the match means it is part of
+# something longer (an id, a timestamp) and not a phone number.
+_NANP = re.compile(r"(?<![\d+])(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}"
+                   r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?!\d)")
+_LOCAL = re.compile(r"(?<![\d\-.])\d{3}[\-.]\d{4}(?![\d\-.])")
+_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d[\d\s().\-]{6,}\d(?!\d)")
 
 
 def mask(value: object) -> str:
@@ -44,18 +48,24 @@ def is_personal_field(name: str) -> bool:
 def redact(text: str) -> str:
     """``text`` with every email address and phone number in it masked (``j********``).
 
-    Phone numbers are found by phonenumbers' matcher (numbers possible in the US plan, or
-    international ones with ``+``), which leaves dates, times, ZIP codes and amounts alone.
+    Phone numbers are found in the forms people write them: North American numbers with or
+    without ``+1``, parentheses, dots, dashes or spaces (``(312) 555-0134``, ``312.555.0134``,
+    ``3125550134``, with an extension), seven-digit local numbers with a separator
+    (``555-0134``), and international numbers after ``+`` (8 to 15 digits). Dates, times, ZIP
+    codes and amounts do not take these forms and are left alone.
     """
     if "@" in text:
         text = _EMAIL.sub(lambda m: mask(m[0]), text)
     if len(_DIGIT.findall(text)) < _FEWEST_PHONE_DIGITS:
         return text
-    found = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(
-        text, "US", leniency=phonenumbers.Leniency.POSSIBLE)]
-    for start, end in reversed(found):
-        text = text[:start] + mask(text[start:end]) + text[end:]
-    return text
+    text = _INTERNATIONAL.sub(_mask_international, text)
+    text = _NANP.sub(lambda m: mask(m[0]), text)
+    return _LOCAL.sub(lambda m: mask(m[0]), text)
+
+
+def _mask_international(match: re.Match[str]) -> str:
+    digits = len(_DIGIT.findall(match[0]))
+    return mask(match[0]) if 8 <= digits <= 15 else match[0]
 
 
 def looks_personal(value: object) -> bool:

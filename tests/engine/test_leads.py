@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.domain import Lead, LoanProgram, LoanPurpose
 from engine.errors import InputError, Problem
@@ -417,6 +420,8 @@ def test_parse_timestamp_requires_offset(text, expected):
     ("source", "+44 20 7946 0958", "7946"),
     ("borrower_name", "Marguerite", "Marguerite"),       # a name column, by its name
     ("coBorrowerMobile", "3125550134", "3125550134"),
+    ("received_at", "2025-03-04 312 555 0134", "555 0134"),  # a phone after a date
+    ("loan_program", "12/31/2025 (312) 555-0134", "555-0134"),
     ("mobilePhone", "3125550134", "3125550134"),
 ])
 def test_problem_masks_contact_values_by_content_and_column(field, value, hidden):
@@ -448,3 +453,21 @@ def test_parse_consent_text_may_span_lines():
     """Consent text (TCPA wording) may hold line breaks; the lead's own columns may not."""
     lead = make_lead(tcpa_text="I agree.\nYou may call me.")
     assert lead.consent["tcpa_text"] == "I agree.\nYou may call me."
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[2-9][0-9]{2}", fullmatch=True), st.from_regex(r"[2-9][0-9]{2}",
+                                                                        fullmatch=True),
+       st.from_regex(r"[0-9]{4}", fullmatch=True),
+       st.sampled_from(["({a}) {b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "{a}{b}{c}",
+                        "1-{a}-{b}-{c}", "{a}-{b}-{c} x12"]),
+       st.sampled_from(["", "call ", "2025-03-04 ", "12/31/2025 ", "row 3: ", "L1 "]),
+       st.sampled_from(["", " now", ", thanks", " 75201", "T10:15"]))
+def test_redact_masks_a_phone_number_however_written(a, b, c, form, before, after):
+    """A US phone number written in any common form, anywhere in a message, is masked: its
+    last seven digits never appear in the text."""
+    from engine.errors import redact
+
+    text = before + form.format(a=a, b=b, c=c) + after
+    shown = re.sub(r"\D", "", redact(text))
+    assert b + c not in shown
