@@ -14,7 +14,10 @@ from cli.model import model_app
 from cli.route import route_file
 from cli.simulate import register as register_simulation
 from engine.errors import InputError
+from engine.io import load_roster
+from engine.roster import Roster
 from engine.rules import PolicyError, load_policy, policy_json_schema
+from engine.rules.coverage import PoolWarning, pool_warnings
 
 app = typer.Typer(
     name="leadroute",
@@ -67,19 +70,42 @@ def route(
     except (InputError, PolicyError) as exc:
         _fail(str(exc))
     else:
+        _warn_pools(policy, summary.warnings)
         typer.echo(summary.describe(out), err=True)
 
 
+def _warn_pools(policy: Path, warnings: list[PoolWarning]) -> None:
+    """Pools that name officers not on the roster, or select nobody, on stderr; the second
+    kind in capitals, since every lead sent there misses the pool."""
+    for w in warnings:
+        head = "WARNING" if w.selects_nobody else "warning"
+        typer.echo(f"{head}: {policy}: {w}", err=True)
+
+
 @policy_app.command("check")
-def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML to validate.")]) -> None:
-    """Load a policy file and report the first problem with its YAML path."""
+def policy_check(
+    path: Annotated[Path, typer.Argument(help="Policy YAML to validate.")],
+    officers: Annotated[Path | None, typer.Option(
+        help="Officer roster CSV: also check that every pool's officer ids and teams are on "
+             "it and that every pool selects someone (exit 1 when not).")] = None,
+) -> None:
+    """Load a policy file and report the first problem with its YAML path (exit 2); with
+    --officers, warn about pools that name officers or teams not on the roster or select
+    no officer (exit 1)."""
     try:
         pol = load_policy(path)
-    except PolicyError as exc:
+        roster = Roster(load_roster(officers)) if officers is not None else None
+    except (PolicyError, InputError) as exc:
         _fail(str(exc))
-    else:
-        typer.echo(f"{path}: policy {pol.name!r} version {pol.version}: {len(pol.rules)} rules, "
-                   f"{len(pol.pools)} pools, method {pol.routing.method}: OK")
+        return
+    summary = (f"{path}: policy {pol.name!r} version {pol.version}: {len(pol.rules)} rules, "
+               f"{len(pol.pools)} pools, method {pol.routing.method}")
+    warnings = pool_warnings(pol, roster) if roster is not None else []
+    _warn_pools(path, warnings)
+    if warnings:
+        typer.echo(f"{summary}: {len(warnings)} warning(s) on {officers}")
+        raise typer.Exit(1)
+    typer.echo(f"{summary}: OK" + (f" on {officers}" if officers is not None else ""))
 
 
 @policy_app.command("schema")

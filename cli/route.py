@@ -16,10 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from engine.batch import decide_batch
 from engine.decide import Decision, policy_scorer
 from engine.domain import Lead
-from engine.errors import InputError, Problem
+from engine.errors import InputError, Problem, redact
 from engine.fair_lending import protected_characteristic
 from engine.invariant import present
-from engine.io import check_lead_header, collector_paused, load_roster, read_csv_rows
+from engine.io import (
+    check_lead_header,
+    collector_paused,
+    load_roster,
+    read_csv,
+    spreadsheet_safe,
+)
 from engine.leads import LeadParser
 from engine.lifecycle import Lifecycle
 from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due
@@ -27,6 +33,7 @@ from engine.policies import Scorer
 from engine.policies.scoring import model_scorer
 from engine.roster import Roster
 from engine.rules import Policy, load_policy
+from engine.rules.coverage import PoolWarning, pool_warnings
 from engine.state import RoutingState
 from engine.store import MemoryStore
 
@@ -39,6 +46,8 @@ class RouteSummary:
     counts: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # pools that name officers or teams not on the roster, or select nobody
+    warnings: list[PoolWarning] = field(default_factory=list)
 
     def describe(self, out: Path) -> str:
         total = sum(self.counts.values())
@@ -46,8 +55,8 @@ class RouteSummary:
         rate = f" ({total / self.seconds:,.0f} leads/s)" if self.seconds > 0 else ""
         lines = [f"routed {total} leads in {self.seconds:.2f} s{rate}: {parts}; wrote {out}"]
         if self.ignored_columns:
-            lines.append("ignored protected-characteristic columns (never used for routing): "
-                         + ", ".join(self.ignored_columns))
+            lines.append(redact("ignored protected-characteristic columns (never used for "
+                                "routing): " + ", ".join(self.ignored_columns)))
         return "\n".join(lines)
 
 
@@ -155,29 +164,34 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     started = time.perf_counter()
     policy = load_policy(policy_path)
     roster = Roster(load_roster(officers_path))
-    header, rows = read_csv_rows(leads_path)
+    header, rows = read_csv(leads_path)
     check_lead_header(header, leads_path.name)
-    summary = RouteSummary()
-    summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None
-                               and c != "language"]
+    summary = RouteSummary(warnings=pool_warnings(policy, roster))
+    summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None]
     parser = LeadParser.default()
 
+    # Every row of the file comes out: routed, or rejected with its problems.
     parsed: list[tuple[int, Lead | InputError, str]] = []
     first_row: dict[str, int] = {}
-    for number, row in enumerate(rows, start=2):
+    for row in rows:
+        number = row.number
         where = f"{leads_path.name} row {number}"
-        lead_id = (row.get("lead_id") or "").strip()
+        lead_id = (row.values.get("lead_id") or "").strip()
+        if row.problems:  # not readable as a row: bytes, quotes, values over or under
+            parsed.append((number, InputError(list(row.problems)), lead_id))
+            continue
         if lead_id in first_row:  # the same lead twice: route it once
             parsed.append((number, InputError(Problem(
                 "lead_id", lead_id, f"duplicates the lead on row {first_row[lead_id]}", where)),
                 lead_id))
             continue
-        if lead_id:
-            first_row[lead_id] = number
         try:
-            parsed.append((number, parser.parse(row, where), lead_id))
+            lead = parser.parse(row.values, where)
         except InputError as exc:
             parsed.append((number, exc, lead_id))
+            continue
+        first_row[lead_id] = number
+        parsed.append((number, lead, lead_id))
 
     # Route in received_at order (file order among equal times); write in file order.
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),
@@ -206,7 +220,7 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
 
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(out_path, "w", newline="")  # noqa: SIM115 - closed by the with below
+        fh = open(out_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(Problem("out", str(out_path), f"cannot be written: {exc.strerror}")) \
             from None
@@ -216,9 +230,10 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
         for number, item, lead_id in parsed:
             if isinstance(item, InputError):
                 summary.counts["rejected"] += 1
-                writer.writerow([lead_id, "", "rejected", "; ".join(str(p) for p in item.problems),
-                                 "", "", "", ""])
+                cells: list[object] = [lead_id, "", "rejected",
+                                       "; ".join(str(p) for p in item.problems), "", "", "", ""]
             else:
-                writer.writerow(results[number])
+                cells = results[number]
+            writer.writerow([spreadsheet_safe(v) for v in cells])  # ids, names in reasons
     summary.seconds = time.perf_counter() - started
     return summary

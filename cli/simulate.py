@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.errors import InputError
+from engine.io import spreadsheet_safe
 from engine.rules import PolicyError
 from simulator.errors import ParamError, ScenarioError, UsageError
 from simulator.params import Scenario
@@ -58,7 +59,8 @@ def _replay_check(sc: Scenario, out: Path) -> None:
     listed = out / "dropped_rows.txt"
     if stream.dropped:
         try:
-            listed.write_text("\n".join(stream.dropped) + "\n", encoding="utf-8")
+            listed.write_text("\n".join(str(spreadsheet_safe(line)) for line in stream.dropped)
+                              + "\n", encoding="utf-8")
         except OSError as exc:
             _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
         typer.echo(f"warning: {len(stream.dropped)} row(s) of {sc.stream.path} left out of the "
@@ -153,6 +155,7 @@ def sweep(
 ) -> None:
     """Run policy parameters x scenarios x seeds in parallel on Dask; writes sweep.csv (one
     row per scenario, variant and replication) and sweep_means.csv (means, 95% intervals)."""
+    from simulator.outputs import spreadsheet_frame
     from simulator.sweep import load_grid, run_sweep, sweep_means
 
     try:
@@ -170,8 +173,8 @@ def sweep(
             _fail(str(exc))
             return
     try:
-        frame.to_csv(out / "sweep.csv", index=False)
-        sweep_means(frame).to_csv(out / "sweep_means.csv", index=False)
+        spreadsheet_frame(frame).to_csv(out / "sweep.csv", index=False)
+        spreadsheet_frame(sweep_means(frame)).to_csv(out / "sweep_means.csv", index=False)
     except OSError as exc:
         _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
     typer.echo(f"wrote {out / 'sweep.csv'} ({len(frame)} rows) and {out / 'sweep_means.csv'}",

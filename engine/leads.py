@@ -34,6 +34,12 @@ CONSENT_COLUMNS = (
     "consent_ip", "consent_url",
 )
 KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS + CONSENT_COLUMNS)
+# The longest name a column (custom field) may have, in a file of leads and in a policy.
+MAX_NAME_CHARS = 256
+# Line breaks, tabs, NUL and other control characters: refused inside the values of these
+# columns (a lead id "L1<line break>L2" is a broken row, not an id); consent text may hold them.
+_SINGLE_LINE = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # ISO 639-1 two-letter language codes.
 ISO_639_1 = frozenset(
@@ -49,6 +55,7 @@ ISO_639_1 = frozenset(
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", ""})
 CREDIT_SCORE_RANGE = (300, 850)
+_WHOLE = re.compile(r"\d{1,6}(?:\.0*)?", re.ASCII)  # 720, or 720.0 as spreadsheets write it
 
 
 def parse_bool(text: str) -> bool | None:
@@ -61,26 +68,54 @@ def parse_bool(text: str) -> bool | None:
     return None
 
 
+# A dollar amount: ASCII digits, commas only between groups of three, optional cents and
+# dollar sign (a sign is read so that "-5" is told it must be positive). Not "1e6",
+# "1_000_000", "350,0,0,0" or digits of other scripts, all of which float() would take.
+_MONEY = re.compile(r"([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?", re.ASCII)
+MAX_AMOUNT_USD = 1_000_000_000
+MONEY_EXAMPLES = "350000, 350000.00 or $350,000"
+
+
 def parse_money(text: str) -> float | None:
-    """A dollar amount such as ``350000``, ``350,000.00`` or ``$350,000``; None if unparsable."""
-    t = text.strip().replace(",", "").removeprefix("$")
-    try:
-        value = float(t)
-    except ValueError:
+    """A dollar amount such as ``350000``, ``350,000.00`` or ``$350,000``; None if it is not
+    written so (see ``_MONEY``)."""
+    match = _MONEY.fullmatch(text.strip())
+    if match is None:
         return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+    sign, whole, cents = match.groups()
+    value = float(whole.replace(",", "") + (cents or ""))
+    return -value if sign == "-" else value
 
 
-def parse_timestamp(text: str) -> datetime | None:
-    """ISO 8601 with a UTC offset (``Z`` allowed); None when unparsable or without offset."""
+TIMESTAMP_YEARS = (1970, 2200)
+_TIMESTAMP_EXPECTED = "expected an ISO 8601 time with a UTC offset, e.g. 2025-03-04T10:15:00-05:00"
+
+
+def read_timestamp(text: str) -> datetime:
+    """ISO 8601 with a UTC offset (``Z`` allowed), in a year from 1970 to 2200; ValueError
+    saying what was expected otherwise (far-off years overflow timezone arithmetic)."""
     t = text.strip()
     if t.endswith(("Z", "z")):
         t = t[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(t)
+        moment = datetime.fromisoformat(t) if t.isascii() else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(_TIMESTAMP_EXPECTED)
+    lo, hi = TIMESTAMP_YEARS
+    if not lo <= moment.year <= hi:
+        raise ValueError(f"year {moment.year} is outside {lo} to {hi}; "
+                         f"{_TIMESTAMP_EXPECTED.removeprefix('expected ')}")
+    return moment
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """``read_timestamp``, or None when the text is not such a time."""
+    try:
+        return read_timestamp(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _nanp_pattern() -> re.Pattern[str]:
@@ -185,15 +220,22 @@ class LeadParser:
         def bad(column: str, value: object, message: str) -> None:
             problems.append(Problem(column, value, message, where))
 
+        for column in _SINGLE_LINE:
+            control = _CONTROL.search(text(column))
+            if control is not None:
+                bad(column, text(column), f"has a control character ({control[0]!r}) at "
+                                          f"position {control.start() + 1}: a value is one line "
+                                          "of text")
         lead_id = text("lead_id")
         if not lead_id:
             bad("lead_id", "", "is required")
 
         received_raw = text("received_at")
-        received_at = parse_timestamp(received_raw)
-        if received_at is None:
-            bad("received_at", received_raw,
-                "expected an ISO 8601 time with a UTC offset, e.g. 2025-03-04T10:15:00-05:00")
+        received_at: datetime | None = None
+        try:
+            received_at = read_timestamp(received_raw)
+        except ValueError as exc:
+            bad("received_at", received_raw, str(exc))
 
         source = text("source").lower()
         if not source:
@@ -219,30 +261,31 @@ class LeadParser:
         purpose = _enum(LoanPurpose, text("loan_purpose"), "loan_purpose", bad)
         program = _enum(LoanProgram, text("loan_program"), "loan_program", bad)
 
-        def money(column: str, example: str) -> float | None:
+        def money(column: str) -> float | None:
             """A positive dollar amount from ``column``; None (and a problem) if invalid."""
             raw = text(column)
             value = parse_money(raw)
             if value is None:
-                bad(column, raw, f"expected a dollar amount, e.g. {example}")
+                bad(column, raw, f"expected a dollar amount in ASCII digits, e.g. "
+                                 f"{MONEY_EXAMPLES} (commas between groups of three digits)")
             elif value <= 0:
                 bad(column, raw, "must be greater than 0")
                 return None
+            elif value > MAX_AMOUNT_USD:
+                bad(column, raw, f"must be at most {MAX_AMOUNT_USD:,}")
+                return None
             return value
 
-        amount = money("loan_amount", "350000")
-        property_value = money("property_value", "450000") if text("property_value") else None
+        amount = money("loan_amount")
+        property_value = money("property_value") if text("property_value") else None
         score_raw = text("credit_score")
         credit_score: int | None = None
         if score_raw:
-            try:
+            lo, hi = CREDIT_SCORE_RANGE
+            if _WHOLE.fullmatch(score_raw) and lo <= int(float(score_raw)) <= hi:
                 credit_score = int(float(score_raw))
-            except (ValueError, OverflowError):  # OverflowError: "inf", "1e999"
-                bad("credit_score", score_raw, "expected a whole number from 300 to 850")
             else:
-                lo, hi = CREDIT_SCORE_RANGE
-                if not lo <= credit_score <= hi or credit_score != float(score_raw):
-                    bad("credit_score", score_raw, "expected a whole number from 300 to 850")
+                bad("credit_score", score_raw, f"expected a whole number from {lo} to {hi}")
         language = text("language").lower() or "en"
         if language not in ISO_639_1:
             bad("language", text("language"), "expected an ISO 639-1 code such as en, es, zh")
@@ -295,7 +338,7 @@ class LeadParser:
                ) -> tuple[str, str, str] | None:
         """State, county FIPS and timezone of the property, checked against the ZIP table."""
         zip5 = zip_raw[:5] if len(zip_raw) == 10 and zip_raw[5] == "-" else zip_raw
-        if not (len(zip5) == 5 and zip5.isdigit()):
+        if not (len(zip5) == 5 and zip5.isascii() and zip5.isdigit()):
             bad("zip", zip_raw, "expected a 5-digit US ZIP code (leading zeros kept), e.g. 02134")
             return None
         info = self.geography.zip_info(zip5)
@@ -316,7 +359,7 @@ class LeadParser:
                 return None
         county = info.county_fips
         if county_raw:
-            if not (len(county_raw) == 5 and county_raw.isdigit()):
+            if not (len(county_raw) == 5 and county_raw.isascii() and county_raw.isdigit()):
                 bad("county_fips", county_raw, "expected a 5-digit county FIPS code")
                 return None
             # checked against the county table, not the ZIP's county: a ZIP may have none

@@ -7,11 +7,12 @@ caps) so that eligibility over a thousand officers is a handful of numpy operati
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from engine.domain import (
 )
 from engine.errors import InputError, Problem
 from engine.geo import US_STATES
-from engine.leads import ISO_639_1, normalize_email, normalize_phone
+from engine.leads import ISO_639_1, TIMESTAMP_YEARS, normalize_email, normalize_phone
 from engine.schedule import parse_work_hours
 
 OFFICER_COLUMNS = (
@@ -42,10 +43,39 @@ _ZERO = timedelta(0)
 NO_EXPIRY = np.iinfo(np.int64).max  # date ordinal standing for "no known expiry"
 
 
+# Caps above this are typing mistakes (and 10**20 would overflow the int64 cap arrays): an
+# officer with no cap leaves the column empty.
+MAX_CAP = 100_000
+# A rotation weight is a share relative to the others: 0.001 to 1000 covers any real split,
+# and keeps denormal or overflowing numbers (1e-320, 1e308) out of the rotation's arithmetic.
+WEIGHT_RANGE = (1e-3, 1e3)
+_WHOLE = re.compile(r"\d+", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # line breaks, tabs, NUL: one line per value
+_DECIMAL = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# Names in the tz database that are not places: the host's own zone (its meaning depends on
+# the machine), the rules file, a placeholder. Paths ("posix/...", "right/...") are system
+# copies of the database, not names.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def zone(name: str) -> ZoneInfo:
     """A ZoneInfo, cached; raises ZoneInfoNotFoundError or ValueError for unknown names."""
     return ZoneInfo(name)
+
+
+@cache
+def iana_timezones() -> frozenset[str]:
+    """The names of the IANA timezone database (``America/Chicago``, ``UTC``, links such as
+    ``US/Central``), without ``localtime`` (whatever the host is set to), ``Factory``,
+    ``posixrules`` and the paths of system copies."""
+    return frozenset(n for n in available_timezones()
+                     if n not in _NOT_PLACES and not n.startswith(("posix/", "right/")))
+
+
+def is_iana_timezone(name: str) -> bool:
+    """Whether ``name`` is a timezone of the IANA database (see ``iana_timezones``)."""
+    return name in iana_timezones()
 
 
 def _split(text: str) -> list[str]:
@@ -63,14 +93,18 @@ def parse_officer(row: Mapping[str, Any], where: str = "") -> Officer:
     def bad(column: str, value: object, message: str) -> None:
         problems.append(Problem(column, value, message, where))
 
+    for column in (*OFFICER_COLUMNS, *OPTIONAL_OFFICER_COLUMNS):
+        control = _CONTROL.search(text(column))
+        if control is not None:
+            bad(column, text(column), f"has a control character ({control[0]!r}) at position "
+                                      f"{control.start() + 1}: a value is one line of text")
     officer_id = text("officer_id")
     if not officer_id:
         bad("officer_id", "", "is required")
     tz_name = text("timezone")
-    try:
-        zone(tz_name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tz directory ("America")
-        bad("timezone", tz_name, "is not an IANA timezone such as America/Chicago")
+    if not is_iana_timezone(tz_name):
+        bad("timezone", tz_name, "is not an IANA timezone such as America/Chicago (a place "
+                                 "name, not localtime or a path)")
         tz_name = ""
 
     licenses: list[License] = []
@@ -111,15 +145,16 @@ def parse_officer(row: Mapping[str, Any], where: str = "") -> Officer:
         if not raw:
             caps[column] = None
             continue
-        try:
-            number = int(raw)
-        except ValueError:
-            bad(column, raw, "expected a whole number of leads (empty means no cap)")
-            continue
-        if number < 0:
+        if raw.startswith("-") and _WHOLE.fullmatch(raw[1:]):
             bad(column, raw, "must not be negative (empty means no cap)")
             continue
-        caps[column] = number
+        if not _WHOLE.fullmatch(raw):  # int() would take "1_000" and other scripts' digits
+            bad(column, raw, "expected a whole number of leads (empty means no cap)")
+            continue
+        if int(raw) > MAX_CAP:
+            bad(column, raw, f"must be at most {MAX_CAP:,} (empty means no cap)")
+            continue
+        caps[column] = int(raw)
 
     try:
         schedule = parse_work_hours(text("work_hours"))
@@ -128,12 +163,13 @@ def parse_officer(row: Mapping[str, Any], where: str = "") -> Officer:
         schedule = parse_work_hours("")
 
     weight_raw = text("weight") or "1"
-    try:
-        weight = float(weight_raw)
-    except ValueError:
-        weight = float("nan")
-    if not weight > 0 or weight == float("inf"):
+    weight = float(weight_raw) if _DECIMAL.fullmatch(weight_raw) else float("nan")
+    lo, hi = WEIGHT_RANGE
+    if not weight > 0:
         bad("weight", weight_raw, "expected a positive number (1 is the usual share)")
+    elif not lo <= weight <= hi:
+        bad("weight", weight_raw, f"must be from {lo:g} to {hi:g} (1 is the usual share; "
+                                  "weights are relative to each other)")
 
     status_raw = text("status").lower() or "active"
     try:
@@ -215,21 +251,28 @@ def _parse_away(part: str, tz: ZoneInfo) -> AwayPeriod:
     except ValueError as exc:
         raise ValueError(f"expected START/END dates or times, e.g. 2026-12-01/2026-12-05 ({exc})")\
             from None
+    lo, hi = TIMESTAMP_YEARS
+    # far-off years overflow UTC arithmetic; a whole day's end is the next midnight
+    if not (lo <= start.year <= hi and lo <= end.year <= hi + 1):
+        raise ValueError(f"expected dates from {lo} to {hi}")
     if end <= start:
         raise ValueError("ends before it starts")
     return AwayPeriod(start, end)
 
 
-def parse_officers(rows: Iterable[Mapping[str, Any]], source: str = "officers") -> list[Officer]:
+def parse_officers(rows: Iterable[Mapping[str, Any]], source: str = "officers", *,
+                   numbers: Iterable[int] | None = None) -> list[Officer]:
     """Parse a whole roster; raise one InputError with every problem in every row.
 
-    Rows are numbered as in the file (the header is row 1, the first officer row 2). Also
-    checks for duplicate ids and backup officers that are not on the roster.
+    Rows are numbered as in the file (the header is row 1, the first officer row 2), or by
+    ``numbers`` when given (a file's own row numbers, blank lines counted). Also checks for
+    duplicate ids and backup officers that are not on the roster.
     """
     officers: list[Officer] = []
     problems: list[Problem] = []
     first_row: dict[str, int] = {}
-    for number, row in enumerate(rows, start=2):
+    numbered = zip(numbers, rows, strict=True) if numbers is not None else enumerate(rows, 2)
+    for number, row in numbered:
         where = f"{source} row {number}"
         missing = [c for c in OFFICER_COLUMNS if c not in row]
         if missing and number == 2:

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.io import spreadsheet_safe
 from simulator.model import EVENT_NAMES
 from simulator.runner import Experiment
 from simulator.streams import ROUTE_COLUMNS, lead_row
@@ -83,6 +84,16 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*ROUTE_COLUMNS, *HISTORY_EXTRA])
 
 
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text cells made safe to open in a spreadsheet (a leading ``'`` before
+    ``= + - @``: engine.io.spreadsheet_safe); numeric columns as they are."""
+    text = [c for c in frame.columns
+            if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)]
+    if not text:
+        return frame
+    return frame.assign(**{str(c): frame[c].map(spreadsheet_safe) for c in text})
+
+
 def write_outputs(exp: Experiment, out: Path, *, events: bool = True, history: bool = True,
                   report: bool = True) -> list[Path]:
     """Write summary.csv, comparison.csv, events.parquet, history.csv and report.html (those
@@ -90,15 +101,15 @@ def write_outputs(exp: Experiment, out: Path, *, events: bool = True, history: b
     out.mkdir(parents=True, exist_ok=True)
     written = []
     summary = exp.summary
-    summary.to_csv(out / "summary.csv", index=False)
+    spreadsheet_frame(summary).to_csv(out / "summary.csv", index=False)
     written.append(out / "summary.csv")
-    exp.comparison.to_csv(out / "comparison.csv", index=False)
+    spreadsheet_frame(exp.comparison).to_csv(out / "comparison.csv", index=False)
     written.append(out / "comparison.csv")
     if events:
         pq.write_table(events_table(exp), out / "events.parquet")
         written.append(out / "events.parquet")
     if history:
-        history_frame(exp).to_csv(out / "history.csv", index=False)
+        spreadsheet_frame(history_frame(exp)).to_csv(out / "history.csv", index=False)
         written.append(out / "history.csv")
     if report:
         from simulator.report import write_report

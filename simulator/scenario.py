@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, StrictFloat, ValidationError
 
 from engine.errors import InputError
 from engine.io import load_roster
 from engine.roster import zone
+from engine.rules.yamlfile import YamlError, load_yaml
 from simulator.decay import RESEARCH_KNOTS, Competitor, ResponseDecay
 from simulator.errors import ParamError, ScenarioError
 from simulator.params import (
@@ -190,26 +190,6 @@ class ScenarioIn(_In):
 # ---------------------------------------------------------------------------- YAML
 
 
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that refuses a key given twice in one mapping."""
-
-
-def _unique_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False
-                    ) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}",
-                key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
 def _yaml_path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -241,13 +221,10 @@ def _read(path: Path) -> dict[str, Any]:
         line = exc.object[:exc.start].count(b"\n") + 1
         raise ScenarioError(f"line {line}", "is not UTF-8 text; save the file as UTF-8",
                             str(path)) from None
-    try:
-        raw = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
-        raise ScenarioError(where, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                            str(path)) from None
+    try:  # safe, duplicate keys refused, aliases and nesting bounded (engine.rules.yamlfile)
+        raw = load_yaml(text)
+    except YamlError as exc:
+        raise ScenarioError(exc.where, exc.message, str(path)) from None
     if not isinstance(raw, dict):
         raise ScenarioError("(top)", "expected a mapping with scenario, start, days, roster, "
                                      "world, stream", str(path))

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.domain import Contact, Lead, LoanProgram, LoanPurpose
-from engine.errors import InputError
+from engine.errors import InputError, Problem
 from engine.geo import Geography, load_geography
-from engine.io import check_lead_header, read_csv_rows
+from engine.io import check_lead_header, read_csv
 from engine.leads import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LeadParser
 from engine.roster import zone
 from simulator.errors import ParamError
@@ -340,14 +340,17 @@ def replay_stream(params: ReplayStreamParams, *, start: datetime, days: float,
 
 
 def _parse_replay(path: Path, start: datetime, days: float, parser: LeadParser) -> LeadStream:
-    header, rows = read_csv_rows(path)
+    header, rows = read_csv(path)
     check_lead_header(header, path.name)
     kept: list[tuple[float, int, Lead]] = []
     dropped: list[str] = []
     end_s = days * 86400.0
-    for number, row in enumerate(rows, start=2):
+    for row in rows:
+        number = row.number
         try:
-            lead = parser.parse(row, f"{path.name} row {number}")
+            if row.problems:
+                raise InputError(list(row.problems))
+            lead = parser.parse(row.values, f"{path.name} row {number}")
         except InputError as exc:
             dropped.append(str(exc))
             continue
@@ -363,8 +366,8 @@ def _parse_replay(path: Path, start: datetime, days: float, parser: LeadParser) 
     times: list[float] = []
     for at, number, lead in kept:
         if lead.lead_id in seen:
-            dropped.append(f"{path.name} row {number}: lead_id {lead.lead_id!r} repeats an "
-                           "earlier row")
+            dropped.append(str(Problem("lead_id", lead.lead_id, "repeats an earlier row",
+                                       f"{path.name} row {number}")))
             continue
         seen.add(lead.lead_id)
         leads.append(lead)

@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.rules import PolicyError, parse_policy
+from engine.rules.yamlfile import YamlError, load_yaml
 from simulator.crn import replication_seeds
 from simulator.errors import ScenarioError, UsageError
 from simulator.metrics import t_interval
@@ -122,11 +123,14 @@ def load_grid(path: str | Path) -> Grid:
     path = Path(path)
     source = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScenarioError("(file)", f"cannot read grid file: {exc.strerror}", source) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError("(file)", f"not valid YAML: {exc}", source) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError("(file)", f"not UTF-8 text (byte {exc.start}): save the grid as "
+                            "UTF-8", source) from None
+    except YamlError as exc:
+        raise ScenarioError(exc.where, exc.message, source) from None
     try:
         spec = GridIn.model_validate(raw)
     except ValidationError as exc:
@@ -163,9 +167,9 @@ def load_grid(path: str | Path) -> Grid:
         except UsageError as exc:
             raise ScenarioError(f"policies[{k}]", str(exc), source) from None
         for combo in itertools.product(*(spec.params[key] for key in keys)):
-            tree = yaml.safe_load(text)
             overrides = tuple(zip(keys, combo, strict=True))
             try:
+                tree = load_yaml(text)
                 for key, value in overrides:
                     _set(tree, key, value)
                 policy_text = yaml.safe_dump(tree, sort_keys=False)

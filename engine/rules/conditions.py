@@ -20,11 +20,14 @@ from __future__ import annotations
 import json
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from engine.fair_lending import protected_characteristic
+from engine.fair_lending import protected_refusal
+from engine.leads import MAX_NAME_CHARS
+from engine.rules.domains import ValueSet, comparison, describe_domain, domain
 from engine.rules.fields import FieldSpec
 
 Facts = Mapping[str, Any]
@@ -50,13 +53,22 @@ class PolicyError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """A compiled condition: the predicate, the fields it reads, and a canonical form used
-    to spot duplicates. ``never`` marks a condition that can match no lead."""
+    to spot duplicates. ``never`` marks a condition that can match no lead. ``values`` holds,
+    for fields the condition constrains, the values it can hold for (see engine/rules/domains:
+    a superset, exactly the set when ``exact``, which a test of one field is)."""
 
     predicate: Predicate
     fields: frozenset[str]
     canonical: str
     never: bool = False
     always: bool = False
+    values: Mapping[str, ValueSet] = field(default_factory=dict)
+    exact: bool = False
+
+
+# Deeper nesting of all / any / not is no policy anyone can read (and the YAML loader stops
+# at 64 levels); it is refused rather than recursed into.
+MAX_CONDITION_DEPTH = 32
 
 
 def _type_ok(value: Any, spec: FieldSpec) -> bool:
@@ -78,7 +90,9 @@ def _describe(spec: FieldSpec) -> str:
             "integer": "a whole number", "boolean": "true or false"}[spec.type]
 
 
-def _check_value(value: Any, spec: FieldSpec, path: str) -> None:
+def _check_value(value: Any, spec: FieldSpec, path: str, point: bool = False) -> None:
+    """``value`` fits ``spec``'s type and listed values; a ``point`` value (eq, ne, in,
+    not_in) also its bounds: ``credit_score eq 900`` could never hold (and ``ne 900`` always)."""
     if not _type_ok(value, spec):
         raise PolicyError(
             path, f"{spec.name} is {spec.type}; expected {_describe(spec)}, got {value!r}")
@@ -87,45 +101,94 @@ def _check_value(value: Any, spec: FieldSpec, path: str) -> None:
     if spec.choices is not None and value not in spec.choices:
         raise PolicyError(path, f"{value!r} is not a value of {spec.name}; "
                                 f"expected {_describe(spec)}")
+    if point and spec.bounds is not None and comparison(spec, "eq", value).empty:
+        raise PolicyError(path, f"{value!r} is not a value {spec.name} can have: "
+                                f"{describe_domain(spec)}")
+    if point and spec.pattern is not None and not re.fullmatch(spec.pattern[0], value):
+        raise PolicyError(path, f"{value!r} is not a value {spec.name} can have: "
+                                f"{spec.name} is {spec.pattern[2]}")
+
+
+def _never(path: str, why: str) -> PolicyError:
+    return PolicyError(path, f"unreachable: this condition can match no lead ({why})")
 
 
 def compile_condition(node: Any, fields: Mapping[str, FieldSpec], path: str) -> Compiled:
-    """Validate and compile one condition; raise PolicyError at the first problem."""
+    """Validate and compile one condition; raise PolicyError at the first problem, which
+    includes a part that can match no lead (``credit_score > 900``, ``in: []``, an ``all``
+    whose tests on one field leave no value)."""
+    return _compile(node, fields, path, 0)
+
+
+def _compile(node: Any, fields: Mapping[str, FieldSpec], path: str, depth: int) -> Compiled:
     if not isinstance(node, Mapping):
         raise PolicyError(path, f"expected a condition mapping, got {node!r}")
+    if depth >= MAX_CONDITION_DEPTH:
+        raise PolicyError(path, f"conditions nested more than {MAX_CONDITION_DEPTH} deep")
     logical = [k for k in ("all", "any", "not") if k in node]
     if logical:
         if len(node) != 1:
             raise PolicyError(path, f"'{logical[0]}' must stand alone, found keys {sorted(node)}")
         key = logical[0]
         if key == "not":
-            inner = compile_condition(node["not"], fields, f"{path}.not")
+            inner = _compile(node["not"], fields, f"{path}.not", depth + 1)
             pred = inner.predicate
+            if inner.always:
+                raise _never(path, "not of a condition every lead satisfies")
+            values: dict[str, ValueSet] = {}
+            if inner.exact:
+                (name, kept), = inner.values.items()
+                values[name] = kept.within(domain(fields[name]))
+                if values[name].empty:
+                    raise _never(path, f"every value of {name} is excluded")
             return Compiled(lambda f: not pred(f), inner.fields, f"not({inner.canonical})",
-                            never=inner.always, always=inner.never)
+                            never=inner.always, always=inner.never, values=values,
+                            exact=inner.exact)
         items = node[key]
         if not isinstance(items, list):
             raise PolicyError(f"{path}.{key}", f"expected a list of conditions, got {items!r}")
-        parts = [compile_condition(x, fields, f"{path}.{key}[{i}]") for i, x in enumerate(items)]
+        parts = [_compile(x, fields, f"{path}.{key}[{i}]", depth + 1)
+                 for i, x in enumerate(items)]
         preds = tuple(p.predicate for p in parts)
         used = frozenset().union(*(p.fields for p in parts)) if parts else frozenset()
         canon = f"{key}({','.join(sorted(p.canonical for p in parts))})"
+        single = len(used) == 1 and all(p.exact for p in parts)
         if key == "all":
+            values = {}
+            where: dict[str, list[str]] = {}
+            for i, part in enumerate(parts):
+                for name, allowed in part.values.items():
+                    values[name] = values[name] & allowed if name in values else allowed
+                    where.setdefault(name, []).append(f"{key}[{i}]")
+                    if values[name].empty:
+                        raise _never(path, f"no value of {name} satisfies "
+                                           f"{' and '.join(where[name])} together")
             return Compiled(lambda f: all(p(f) for p in preds), used, canon,
-                            never=any(p.never for p in parts), always=all(p.always for p in parts))
+                            never=any(p.never for p in parts), always=all(p.always for p in parts),
+                            values=values, exact=single and bool(parts))
+        if not parts:
+            raise _never(path, "any of no conditions")
+        shared = set(parts[0].values).intersection(*(p.values for p in parts[1:]))
+        values = {}
+        for name in shared:
+            union = parts[0].values[name]
+            for part in parts[1:]:
+                union = union | part.values[name]
+            values[name] = union
         return Compiled(lambda f: any(p(f) for p in preds), used, canon,
-                        never=all(p.never for p in parts), always=any(p.always for p in parts))
+                        never=all(p.never for p in parts), always=any(p.always for p in parts),
+                        values=values, exact=single)
 
     if "field" not in node:
         raise PolicyError(path, "expected 'field' with an operator, or all / any / not; "
                                 f"found keys {sorted(node)}")
     name = node["field"]
-    if not isinstance(name, str):
-        raise PolicyError(f"{path}.field", f"expected a field name, got {name!r}")
-    characteristic = protected_characteristic(name)
-    if characteristic is not None and name != "language":
-        raise PolicyError(f"{path}.field", f"{name!r} is a protected characteristic "
-                          f"({characteristic}) and may never be a routing input (fair lending)")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+        raise PolicyError(f"{path}.field", f"expected a field name of at most {MAX_NAME_CHARS} "
+                                           f"characters, got {name!r:.80}")
+    refusal = protected_refusal(name)
+    if refusal is not None:
+        raise PolicyError(f"{path}.field", refusal)
     spec = fields.get(name)
     if spec is None:
         known = ", ".join(sorted(fields))
@@ -142,32 +205,40 @@ def compile_condition(node: Any, fields: Mapping[str, FieldSpec], path: str) -> 
         raise PolicyError(at, f"{op} needs a number field; {name} is {spec.type}")
     canon = json.dumps([name, op, value], sort_keys=True, default=str)
     fields_used = frozenset({name})
+    predicate = _predicate(name, op, value, spec, at)
+    allowed = comparison(spec, op, value)
+    if allowed.empty:
+        what = "lists no value" if op in ("in", "starts_with") else describe_domain(spec)
+        raise _never(path, f"{name} {op} {value!r}: {what}")
+    exact = not (op == "starts_with" and spec.choices is None)
+    return Compiled(predicate, fields_used, canon, values={name: allowed}, exact=exact)
 
+
+def _predicate(name: str, op: str, value: Any, spec: FieldSpec, at: str) -> Predicate:
+    """The test of one field, its value checked against the field's type."""
     if op == "missing":
         if not isinstance(value, bool):
             raise PolicyError(at, f"expected true or false, got {value!r}")
         want = value
-        return Compiled(lambda f: (f.get(name) is None) == want, fields_used, canon)
+        return lambda f: (f.get(name) is None) == want
     if op in COMPARISONS:
-        _check_value(value, spec, at)
+        _check_value(value, spec, at, point=op in ("eq", "ne"))
         cmp = COMPARISONS[op]
 
         def compare(f: Facts) -> bool:
             v = f.get(name)
             return v is not None and cmp(v, value)
 
-        return Compiled(compare, fields_used, canon)
+        return compare
     if op in ("in", "not_in"):
         if not isinstance(value, list):
             raise PolicyError(at, f"expected a list of values, got {value!r}")
         for i, v in enumerate(value):
-            _check_value(v, spec, f"{at}[{i}]")
+            _check_value(v, spec, f"{at}[{i}]", point=True)
         members = frozenset(value)
         if op == "in":
-            return Compiled(lambda f: f.get(name) in members, fields_used, canon,
-                            never=not members)
-        return Compiled(lambda f: (v := f.get(name)) is not None and v not in members,
-                        fields_used, canon)
+            return lambda f: f.get(name) in members
+        return lambda f: (v := f.get(name)) is not None and v not in members
     if op == "between":
         if not (isinstance(value, list) and len(value) == 2):
             raise PolicyError(at, f"expected [low, high], got {value!r}")
@@ -176,16 +247,19 @@ def compile_condition(node: Any, fields: Mapping[str, FieldSpec], path: str) -> 
         lo, hi = value
         if lo > hi:
             raise PolicyError(at, f"low {lo!r} is above high {hi!r}: matches no lead")
-        return Compiled(lambda f: (v := f.get(name)) is not None and lo <= v <= hi,
-                        fields_used, canon)
+        return lambda f: (v := f.get(name)) is not None and lo <= v <= hi
     # starts_with
     prefixes = value if isinstance(value, list) else [value]
     if spec.type != "string" or not all(isinstance(p, str) and p for p in prefixes):
         raise PolicyError(at, f"starts_with needs a text field and text prefixes "
                               f"(quote digits: '900'); got {name} ({spec.type}) and {value!r}")
+    for i, p in enumerate(prefixes):
+        if spec.pattern is not None and not re.fullmatch(spec.pattern[1], p):
+            raise PolicyError(f"{at}[{i}]" if isinstance(value, list) else at,
+                              f"{p!r} begins no value {name} can have: {name} is "
+                              f"{spec.pattern[2]}")
     tup = tuple(prefixes)
-    return Compiled(lambda f: (v := f.get(name)) is not None and v.startswith(tup),
-                    fields_used, canon, never=not tup)
+    return lambda f: (v := f.get(name)) is not None and v.startswith(tup)
 
 
 CONDITION_JSON_SCHEMA: dict[str, Any] = {

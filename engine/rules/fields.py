@@ -8,16 +8,20 @@ when it loads rather than when a lead arrives.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from engine.domain import WEEKDAYS, Lead, LoanProgram, LoanPurpose
+from engine.errors import redact
 from engine.geo import US_STATES
-from engine.leads import parse_bool
-from engine.roster import zone
+from engine.leads import CREDIT_SCORE_RANGE, ISO_639_1, MAX_AMOUNT_USD, parse_bool
+from engine.roster import iana_timezones, zone
 
 FIELD_TYPES = ("string", "number", "integer", "boolean")
+# a custom number: optional sign, ASCII digits, optional decimals and exponent
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,12 @@ class FieldSpec:
     type: str  # one of FIELD_TYPES
     description: str
     choices: frozenset[str] | None = None
+    # numbers: the lowest and highest value a lead can have (low excluded when low_open)
+    bounds: tuple[float, float] | None = None
+    low_open: bool = False
+    # text: the form every value has (regex, matched whole) and the form of its prefixes, with
+    # what they mean in words; a value of another form could never match
+    pattern: tuple[str, str, str] | None = None  # (value regex, prefix regex, description)
 
 
 def _local(lead: Lead) -> Any:
@@ -37,17 +47,21 @@ def _local(lead: Lead) -> Any:
 _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
     f.name: (f, reader)
     for f, reader in [
-        (FieldSpec("source", "string", "lead source, lower case (facebook, google_ads, zillow...)"),
+        (FieldSpec("source", "string", "lead source, lower case (facebook, google_ads, zillow...)",
+                   pattern=(r"[^A-Z]*", r"[^A-Z]*", "lower case: sources are read so")),
          lambda x: x.source),
         (FieldSpec("campaign", "string", "campaign name or id as received"),
          lambda x: x.campaign or None),
-        (FieldSpec("zip", "string", "5-digit ZIP of the property; use starts_with for zip3"),
+        (FieldSpec("zip", "string", "5-digit ZIP of the property; use starts_with for zip3",
+                   pattern=(r"[0-9]{5}", r"[0-9]{1,5}", "5 digits")),
          lambda x: x.zip),
         (FieldSpec("state", "string", "property state code", frozenset(US_STATES)),
          lambda x: x.state),
-        (FieldSpec("county_fips", "string", "5-digit county FIPS of the property"),
+        (FieldSpec("county_fips", "string", "5-digit county FIPS of the property",
+                   pattern=(r"[0-9]{5}", r"[0-9]{1,5}", "5 digits")),
          lambda x: x.county_fips or None),
-        (FieldSpec("timezone", "string", "IANA timezone of the property"),
+        (FieldSpec("timezone", "string", "IANA timezone of the property",
+                   frozenset(iana_timezones())),
          lambda x: x.timezone or None),
         (FieldSpec("loan_purpose", "string", "loan purpose",
                    frozenset(p.value for p in LoanPurpose)),
@@ -55,18 +69,22 @@ _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
         (FieldSpec("loan_program", "string", "loan program",
                    frozenset(p.value for p in LoanProgram)),
          lambda x: x.loan_program.value),
-        (FieldSpec("loan_amount", "number", "loan amount in USD"), lambda x: x.loan_amount_usd),
-        (FieldSpec("property_value", "number", "property value in USD"),
-         lambda x: x.property_value_usd),
-        (FieldSpec("ltv", "number", "loan-to-value ratio, 0.8 = 80%"), lambda x: x.ltv),
-        (FieldSpec("credit_score", "integer", "credit score, 300-850"), lambda x: x.credit_score),
+        (FieldSpec("loan_amount", "number", "loan amount in USD", None, (0, MAX_AMOUNT_USD),
+                   True), lambda x: x.loan_amount_usd),
+        (FieldSpec("property_value", "number", "property value in USD", None,
+                   (0, MAX_AMOUNT_USD), True), lambda x: x.property_value_usd),
+        (FieldSpec("ltv", "number", "loan-to-value ratio, 0.8 = 80%", None, (0, math.inf), True),
+         lambda x: x.ltv),
+        (FieldSpec("credit_score", "integer", "credit score, 300-850", None, CREDIT_SCORE_RANGE),
+         lambda x: x.credit_score),
         (FieldSpec("is_jumbo", "boolean",
                    "loan amount above the county's one-unit conforming limit (FHFA)"),
          lambda x: x.is_jumbo),
-        (FieldSpec("conforming_limit", "number", "the county's one-unit conforming limit, USD"),
-         lambda x: x.conforming_limit_usd),
+        (FieldSpec("conforming_limit", "number", "the county's one-unit conforming limit, USD",
+                   None, (0, math.inf), True), lambda x: x.conforming_limit_usd),
         (FieldSpec("language", "string",
-                   "the borrower's own preferred language, ISO 639-1 (allowed: see fair lending)"),
+                   "the borrower's own preferred language, ISO 639-1 (allowed: see fair lending)",
+                   ISO_639_1),
          lambda x: x.language),
         (FieldSpec("is_veteran", "boolean", "borrower reports military service"),
          lambda x: x.is_veteran),
@@ -78,8 +96,8 @@ _READERS: dict[str, tuple[FieldSpec, Callable[[Lead], Any]]] = {
          lambda x: bool(x.contact.email)),
         (FieldSpec("has_consent", "boolean", "consent evidence (TCPA text, LeadiD, TrustedForm)"),
          lambda x: bool(x.consent)),
-        (FieldSpec("local_hour", "integer", "hour of day at the property when received, 0-23"),
-         lambda x: _local(x).hour),
+        (FieldSpec("local_hour", "integer", "hour of day at the property when received, 0-23",
+                   None, (0, 23)), lambda x: _local(x).hour),
         (FieldSpec("local_weekday", "string", "weekday at the property when received",
                    frozenset(WEEKDAYS)),
          lambda x: WEEKDAYS[_local(x).weekday()]),
@@ -102,8 +120,13 @@ def convert_custom(raw: Any, type_: str) -> Any:
         if value is None:
             raise ValueError("expected true or false")
         return value
-    number = float(raw)
-    if not math.isfinite(number):  # "nan", "inf": no comparison could mean anything
+    if isinstance(raw, int | float):
+        number = float(raw)
+    elif _NUMBER.fullmatch(str(raw).strip()):
+        number = float(str(raw).strip())
+    else:  # float() would also take "1_000", "nan" and digits of other scripts
+        raise ValueError("expected a number written with ASCII digits, e.g. 12.5")
+    if not math.isfinite(number):  # "1e999": no comparison could mean anything
         raise ValueError("expected a finite number")
     if type_ == "integer":
         if number != int(number):
@@ -125,5 +148,5 @@ def read_facts(lead: Lead, builtin: tuple[str, ...], custom: Mapping[str, str]
             facts[name] = convert_custom(raw, type_)
         except (TypeError, ValueError) as exc:
             facts[name] = None
-            notes.append(f"custom field {name}={raw!r} treated as missing: {exc}")
+            notes.append(redact(f"custom field {name}={raw!r} treated as missing: {exc}"))
     return facts, notes

@@ -20,20 +20,20 @@ Rules are tried in order; the first whose ``if`` holds applies its ``then`` (or 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, model_validator
 
 from engine.domain import Specialty
-from engine.fair_lending import protected_characteristic
+from engine.fair_lending import protected_refusal
 from engine.geo import US_STATES
 from engine.invariant import present
-from engine.leads import ISO_639_1, KNOWN_COLUMNS
+from engine.leads import ISO_639_1, KNOWN_COLUMNS, MAX_NAME_CHARS
 from engine.rules.conditions import (
     CONDITION_JSON_SCHEMA,
     Compiled,
@@ -41,9 +41,14 @@ from engine.rules.conditions import (
     compile_condition,
 )
 from engine.rules.fields import BUILTIN_FIELDS, FieldSpec
+from engine.rules.yamlfile import YamlError, load_yaml
 
 if TYPE_CHECKING:
     from engine.policies.base import SelectionPolicy
+
+# A number of seconds (a key ending in _s: accept_within_s, step_s, window_s, horizon_s...)
+# longer than a year is a typing mistake, and far larger ones overflow date arithmetic.
+MAX_SECONDS = 366 * 86400
 
 # pydantic cannot emit a "$ref" to a definition it does not know, so the condition's schema is a
 # marker here, replaced with {"$ref": "#/$defs/Condition"} by policy_json_schema.
@@ -59,7 +64,8 @@ class Priority(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: "inf" or "nan" given as text would otherwise become a float
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OfferSpec(_Strict):
@@ -77,8 +83,8 @@ class OfferSpec(_Strict):
 
     mode: Literal["assign", "broadcast", "cascade", "escalate"] = "assign"
     max_officers: int = Field(1, ge=1, le=50)
-    step_s: float | None = Field(None, gt=0)
-    accept_within_s: float = Field(900.0, gt=0)
+    step_s: float | None = Field(None, gt=0, le=MAX_SECONDS)
+    accept_within_s: float = Field(900.0, gt=0, le=MAX_SECONDS)
 
     @model_validator(mode="after")
     def _consistent(self) -> OfferSpec:
@@ -323,34 +329,6 @@ def _yaml_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top)"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a key given twice in one mapping (PyYAML would silently keep
-    the last: a second ``if`` in a rule would replace the first)."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode,
-                              deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *base" may be overridden
-            continue
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable: construct_mapping reports it
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark,
-                f"found duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _construct_unique_mapping)
-
-
 def _strip_tags(raw: Any, loc: tuple[int | str, ...], kind: str
                 ) -> tuple[tuple[int | str, ...], bool]:
     """``loc`` of a pydantic error without the parts that are not in the file: union-member
@@ -402,18 +380,36 @@ def load_policy(path: str | Path) -> Policy:
     return parse_policy(text, source=str(path))
 
 
+def _check_numbers(raw: Any, source: str) -> None:
+    """Refuse, at its YAML path, a number that is not finite anywhere in the policy (``.inf``
+    would be written out as ``Infinity``, which is not JSON, and ``.nan`` compares false with
+    everything) and a number of seconds (``*_s``) outside 0 to a year."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(raw, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, (*loc, k if isinstance(k, int | str) else str(k)))
+                         for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise PolicyError(_yaml_path(loc), f"expected a finite number, got {node!r}", source)
+        elif isinstance(node, int | float) and not isinstance(node, bool) and loc \
+                and str(loc[-1]).endswith("_s") and not 0 <= node <= MAX_SECONDS:
+            raise PolicyError(_yaml_path(loc), f"expected a number of seconds from 0 to "
+                              f"{MAX_SECONDS:,} (a year), got {node!r}", source)
+
+
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate and compile policy YAML text (see ``load_policy``)."""
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(file)"
-        raise PolicyError(where, f"not valid YAML: {getattr(exc, 'problem', exc)}", source) \
-            from None
+        raw = load_yaml(text)
+    except YamlError as exc:
+        raise PolicyError(exc.where, exc.message, source) from None
     if not isinstance(raw, dict):
         raise PolicyError("(top)", "expected a mapping with policy, version, pools, rules, else",
                           source)
+    _check_numbers(raw, source)
     try:
         spec = PolicyFile.model_validate(raw)
     except ValidationError as exc:
@@ -454,11 +450,12 @@ def compile_policy(spec: PolicyFile, source: str = "") -> Policy:
 
     fields: dict[str, FieldSpec] = dict(BUILTIN_FIELDS)
     for name, type_ in spec.custom_fields.items():
-        at = f"custom_fields.{name}"
-        characteristic = protected_characteristic(name)
-        if characteristic is not None:
-            raise fail(at, f"{name!r} is a protected characteristic ({characteristic}) and may "
-                           "never be a routing input (fair lending)")
+        at = f"custom_fields.{name:.80}"
+        if len(name) > MAX_NAME_CHARS:
+            raise fail(at, f"a custom field name has at most {MAX_NAME_CHARS} characters")
+        refusal = protected_refusal(name)
+        if refusal is not None:
+            raise fail(at, refusal)
         if name in BUILTIN_FIELDS or name in KNOWN_COLUMNS:
             raise fail(at, f"{name!r} is a built-in lead field; do not redeclare it")
         fields[name] = FieldSpec(name, type_, "custom field")  # the schema allows FIELD_TYPES

@@ -17,6 +17,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from engine.domain import Lead
 from engine.errors import InputError, Problem
 from engine.fair_lending import protected_characteristic
 from engine.io import read_csv_rows
-from engine.leads import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LeadParser, parse_timestamp
+from engine.leads import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LeadParser, read_timestamp
 from engine.roster import Roster
 
 CONTACT_COLUMNS = ("first_name", "last_name", "email", "phone")
@@ -217,11 +218,12 @@ def history_from_rows(header: Sequence[str], rows: Iterable[Mapping[str, Any]], 
             else:
                 first_row[lead.lead_id] = number
 
-        assigned_at = parse_timestamp(text("assigned_at"))
-        if assigned_at is None:
-            bad("assigned_at", text("assigned_at"),
-                "expected an ISO 8601 time with a UTC offset, e.g. 2025-03-04T10:15:30-05:00")
-        elif lead is not None and assigned_at < lead.received_at:
+        assigned_at: datetime | None = None
+        try:
+            assigned_at = read_timestamp(text("assigned_at"))
+        except ValueError as exc:
+            bad("assigned_at", text("assigned_at"), str(exc))
+        if assigned_at is not None and lead is not None and assigned_at < lead.received_at:
             bad("assigned_at", text("assigned_at"), "is before received_at")
 
         for column in ("policy", "policy_version"):

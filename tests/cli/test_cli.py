@@ -272,7 +272,8 @@ def test_route_bad_policy_exits_2_with_yaml_path(tmp_path, officers_csv):
 
 @pytest.mark.parametrize(("content", "message"), [
     (None, "cannot be read"),
-    (b"lead_id,received_at\nL1,Jos\xe9\n", "is not UTF-8 text"),
+    (b"lead_id,received_\xe0t\nL1,Jos\xe9\n",
+     "leads.csv row 1: header='received_\ufffdt': has bytes that are not UTF-8 (0xE0)"),
     (b"", "required lead columns are missing"),
 ])
 def test_route_unreadable_leads_file_exits_2(tmp_path, officers_csv, content, message):
@@ -422,3 +423,281 @@ def test_route_scoring_method_without_model_exits_2(tmp_path):
     message = fails("route", "--officers", DATA / "demo" / "officers.csv", "--policy", policy,
                     "--out", tmp_path / "o.csv", DATA / "demo" / "leads.csv")
     assert "--model" in message
+
+
+def test_route_masks_contact_details_in_every_message(tmp_path, officers_csv):
+    """A lead id that is an email address, or a phone number under another column, is masked
+    in the rejected rows' reasons and on stderr."""
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row("pat.doe@example.com"), lead_row("pat.doe@example.com"),
+        lead_row("L3", zip="(312) 555-0134", loan_purpose="pat.doe@example.com"),
+    ])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["status"] for r in rows][1:] == ["rejected", "rejected"]
+    assert "duplicates the lead on row 2" in rows[1]["reason"]
+    messages = rows[1]["reason"] + rows[2]["reason"] + result.output
+    assert "doe@example.com" not in messages and "555-0134" not in messages
+
+
+def test_route_roster_problem_masks_a_shifted_phone(tmp_path):
+    """A roster row whose phone number landed in another column is refused without showing
+    the number."""
+    officers = write_csv(tmp_path / "officers.csv", [
+        officer_row("A", timezone="+1 312 555 0134", email="lo.a@lender.example.com",
+                    notify="lo.a@lender.example.com")])
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers, "--out", tmp_path / "routed.csv")
+    assert "officers.csv row 2: timezone=" in err
+    assert "555 0134" not in err and "lo.a@lender" not in err
+
+
+# ---------------------------------------------------------------- route: every row comes out
+
+
+def _lead_lines(n: int) -> list[str]:
+    """Header and ``n`` valid lead rows as CSV lines, lead_id first (lead ids L1..Ln on rows
+    2..n+1, a minute apart)."""
+    header = ["lead_id", *(c for c in lead_row() if c != "lead_id")]
+    lines = [",".join(header)]
+    for i in range(1, n + 1):
+        row = lead_row(f"L{i}", received_at=f"2025-03-04T15:{i % 60:02d}:00+00:00")
+        lines.append(",".join(f'"{row[c]}"' if "," in row[c] else row[c] for c in header))
+    return lines
+
+
+def _route_lines(tmp_path: Path, officers: Path, lines: list[str] | bytes
+                 ) -> tuple[Result, list[dict[str, str]]]:
+    leads = tmp_path / "leads.csv"
+    if isinstance(lines, bytes):
+        leads.write_bytes(lines)
+    else:
+        leads.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return result, read_out(out)[1]
+
+
+def test_route_unterminated_quote_rejects_its_row_and_routes_the_rest(tmp_path, officers_csv):
+    """A quote opened on row 3 of a 1,000-row file and never closed rejects row 3, naming the
+    column and line where it opens; the 999 other rows all come out, routed."""
+    lines = _lead_lines(1000)
+    lines[2] = lines[2].replace(",Pat,", ',"Pat,', 1)
+    result, rows = _route_lines(tmp_path, officers_csv, lines)
+    assert [r["lead_id"] for r in rows] == [f"L{i}" for i in range(1, 1001)]
+    assert rows[1]["status"] == "rejected"
+    assert rows[1]["reason"].startswith("leads.csv row 3: first_name=")
+    assert "opens a quoted value (line 3 of the file) that is never closed" in rows[1]["reason"]
+    assert all(r["status"] != "rejected" for i, r in enumerate(rows) if i != 1)
+    assert "routed 1000 leads" in result.stderr and "rejected 1;" in result.stderr
+
+
+def test_route_quote_closed_rows_later_loses_no_row(tmp_path, officers_csv):
+    """A stray quote that pairs with a quote several rows down rejects its own row only; the
+    rows in between are read as rows, not as one long value."""
+    lines = _lead_lines(8)
+    lines[2] = lines[2].replace(",Pat,", ',"Pat,', 1)
+    lines[6] = lines[6].replace(",Pat,", ',"Pat, Jr.",', 1)
+    _, rows = _route_lines(tmp_path, officers_csv, lines)
+    assert [r["lead_id"] for r in rows] == [f"L{i}" for i in range(1, 9)]
+    assert [r["status"] == "rejected" for r in rows] == [False, True] + [False] * 6
+    assert "runs over 5 lines" in rows[1]["reason"]
+
+
+@pytest.mark.parametrize(("change", "row", "message"), [
+    (lambda ls: ls.__setitem__(2, ls[2].replace("Pat", "x" * 131_073)), 3,
+     "leads.csv row 3: first_name=1********: is longer than 65,536 characters"),
+    (lambda ls: ls.__setitem__(3, ls[3].replace("web_form", "web_form," + "y" * 200_000)), 4,
+     "leads.csv row 4: values=16: expected 15"),
+    (lambda ls: ls.__setitem__(2, ls[2].replace(",Pat,Doe,", ",Doe, Pat,Roe,")), 3,
+     "leads.csv row 3: values=16: expected 15, one for each column of the header: a comma "
+     "inside a value that is not quoted?"),
+    (lambda ls: ls.__setitem__(4, ls[4].replace(",Pat,Doe,", ",Pat Doe,")), 5,
+     "leads.csv row 5: values=14: expected 15"),
+])
+def test_route_malformed_row_is_rejected_alone(tmp_path, officers_csv, change, row, message):
+    """A value over the length limit, or more or fewer values than the header has columns,
+    rejects that row, naming row and column; the others route."""
+    lines = _lead_lines(5)
+    change(lines)
+    _, rows = _route_lines(tmp_path, officers_csv, lines)
+    assert [r["lead_id"] for r in rows] == [f"L{i}" for i in range(1, 6)]
+    rejected = [i + 2 for i, r in enumerate(rows) if r["status"] == "rejected"]  # file rows
+    assert rejected == [row]
+    assert rows[row - 2]["reason"].startswith(message)
+
+
+def test_route_non_utf8_byte_rejects_its_row_only(tmp_path, officers_csv):
+    """A byte that is not UTF-8 rejects the row it is on, naming row, column and byte; the
+    other rows route."""
+    lines = [line.encode() for line in _lead_lines(4)]
+    lines[3] = lines[3].replace(b",Pat,", b",Jos\xe9,")
+    _, rows = _route_lines(tmp_path, officers_csv, b"\n".join(lines) + b"\n")
+    assert [r["status"] == "rejected" for r in rows] == [False, False, True, False]
+    assert rows[2]["lead_id"] == "L3"
+    assert rows[2]["reason"].startswith("leads.csv row 4: first_name=J***: has bytes that are "
+                                        "not UTF-8 (0xE9)")
+
+
+def test_route_repeated_header_column_is_refused_naming_it(tmp_path, officers_csv):
+    """A column named twice in the header refuses the file, naming the column."""
+    lines = _lead_lines(2)
+    lines[0] += ",zip"
+    lines[1:] = [line + ",75201" for line in lines[1:]]
+    leads = tmp_path / "leads.csv"
+    leads.write_text("\n".join(lines) + "\n")
+    err = fails("route", leads, "--officers", officers_csv, "--out", tmp_path / "o.csv")
+    assert "leads.csv row 1: columns='zip': is named twice in the header (columns 8 and 16)" in err
+
+
+def test_route_roster_row_with_an_unquoted_comma_is_refused_naming_the_row(tmp_path):
+    """A roster row with more values than the header is refused with file and row, and the
+    values that shifted are not shown."""
+    officers = write_csv(tmp_path / "officers.csv", [officer_row("A"), officer_row("B")])
+    lines = officers.read_text().splitlines()
+    lines[2] = lines[2].replace("Officer,", "Doe, Jane,", 1)
+    officers.write_text("\n".join(lines) + "\n")
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    err = fails("route", leads, "--officers", officers, "--out", tmp_path / "o.csv")
+    assert "officers.csv row 3: values=18: expected 17" in err
+    assert "Jane" not in err
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"received_at": "9999-12-31T23:00:00-05:00"},
+     "leads.csv row 3: received_at='9999-12-31T23:00:00-05:00': year 9999 is outside 1970 to "
+     "2200"),
+    ({"received_at": "0001-01-01T00:00:00+05:00"}, "received_at='0001-01-01T00:00:00+05:00': "
+                                                    "year 1 is outside 1970 to 2200"),
+    ({"received_at": "0025-03-04T15:00:00+00:00"}, "year 25 is outside 1970 to 2200"),
+    ({"loan_amount": "350,0,0,0"}, "loan_amount='350,0,0,0': expected a dollar amount"),
+    ({"loan_amount": "1e300"}, "loan_amount='1e300': expected a dollar amount"),
+    ({"property_value": "1_000_000"}, "property_value='1_000_000': expected a dollar amount"),
+    ({"loan_amount": "\u0663\u0665\u0660\u0660\u0660\u0660"}, "expected a dollar amount"),
+])
+def test_route_implausible_value_rejects_its_row_not_the_batch(tmp_path, officers_csv, fields,
+                                                               message):
+    """A far-off year or an amount not written as dollars rejects its row with field, value
+    and row; the rows around it route."""
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1"), lead_row("L2", **fields),
+                                               lead_row("L3")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers_csv, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["status"] for r in rows] == ["assigned", "rejected", "assigned"]
+    assert message in rows[1]["reason"]
+
+
+def test_route_leads_and_time_off_at_the_ends_of_the_accepted_years_route(tmp_path):
+    """Times at the edges of 1970 to 2200, in the farthest UTC offsets, with time off and
+    license expiry at those edges too, route without error (every row out)."""
+    officers = write_csv(tmp_path / "officers.csv", [
+        officer_row("A", work_hours="Mon-Fri 08:00-17:00", licensed_states="TX:2200-12-31",
+                    away="1970-01-01/1970-01-03;2200-12-01/2200-12-31"),
+        officer_row("B", daily_cap="100000", hourly_cap="1", max_open="1")])
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row("L1", received_at="1970-01-01T00:00:00+14:00"),
+        lead_row("L2", received_at="2200-12-31T23:59:59-12:00"),
+        lead_row("L3", received_at="1970-01-01T00:00:00-12:00"),
+        lead_row("L4", received_at="2200-12-31T23:59:59+14:00")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["lead_id"] for r in rows] == ["L1", "L2", "L3", "L4"]
+    assert all(r["status"] in ("assigned", "held") for r in rows)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+     "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+     "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+     "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+     "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
+     "stands for more than 100,000 values once its aliases are expanded"),
+    ("policy: t\nversion: 1\npools: {main: {everyone: true}}\nrules:\n  - &r\n    name: a\n"
+     "    if: {not: *r}\n    then: {pool: main}\nelse: {pool: main}\n",
+     "line 7 column 15: the alias *r refers to the node that contains it"),
+    ("policy: t\nversion: 1\nrouting: {offer: {accept_within_s: .inf}}\n"
+     "pools: {main: {everyone: true}}\nelse: {pool: main}\n",
+     "routing.offer.accept_within_s: expected a finite number, got inf"),
+])
+def test_policy_check_hostile_policy_exits_2_quickly(tmp_path, text, message):
+    """A policy of nested aliases (a "billion laughs"), one that contains itself, or an
+    infinite SLA is refused at once with exit 2 and the place, not a traceback or minutes
+    of work."""
+    import time
+
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    started = time.perf_counter()
+    err = fails("policy", "check", path)
+    assert time.perf_counter() - started < 2.0
+    assert message in err
+
+
+def test_route_output_neutralizes_spreadsheet_formulas(tmp_path):
+    """Lead ids, officer ids and rejected rows that begin with = + - @ (or a tab) are written
+    with a leading quote, so a spreadsheet shows them instead of running them."""
+    officers = write_csv(tmp_path / "officers.csv", [officer_row("@LO1")])
+    leads = write_csv(tmp_path / "leads.csv", [
+        lead_row('=HYPERLINK("http://x.example","click")'), lead_row("-2+3"),
+        lead_row("+cmd|' /C calc'!A0", zip="00000"), lead_row("\t=1"), lead_row("L5")])
+    out = tmp_path / "routed.csv"
+    result = run("route", leads, "--officers", officers, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    _, rows = read_out(out)
+    assert [r["lead_id"] for r in rows] == [
+        "'=HYPERLINK(\"http://x.example\",\"click\")", "'-2+3", "'+cmd|' /C calc'!A0",
+        "'=1", "L5"]  # ids are trimmed: the tab goes, the = stays
+    assert rows[0]["officer_id"] == "'@LO1" and rows[2]["status"] == "rejected"
+    assert all(not v.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows
+               for v in r.values())
+
+
+def _closers_policy(tmp_path: Path, ids: str) -> Path:
+    """Jumbo loans to a pool of named closers, falling back to everyone."""
+    policy = tmp_path / f"closers-{len(ids)}.yaml"
+    policy.write_text(f"policy: closers\nversion: 1\npools:\n  main: {{everyone: true}}\n"
+                      f"  closers: {{ids: [{ids}]}}\nrules:\n  - name: jumbo\n"
+                      "    if: {field: is_jumbo, eq: true}\n"
+                      "    then: {pool: closers, fallback: [main]}\nelse: {pool: main}\n")
+    return policy
+
+
+def test_route_warns_about_pools_off_the_roster(tmp_path, officers_csv):
+    """Routing with a pool that names officer ids not on the roster warns on stderr naming the
+    pool and the ids, and loudly when the pool selects nobody; the leads still route."""
+    policy = _closers_policy(tmp_path, "A, LO9999, LO0000")
+    leads = write_csv(tmp_path / "leads.csv", [lead_row("L1")])
+    result = run("route", leads, "--officers", officers_csv, "--policy", policy, "--out",
+                 tmp_path / "o.csv", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {policy}: pools.closers.ids: pool 'closers' names officer id(s) not on "
+            "the roster: LO9999, LO0000") in result.stderr
+    assert "selects NO officer" not in result.stderr
+    nobody = _closers_policy(tmp_path, "LO9999")
+    result = run("route", leads, "--officers", officers_csv, "--policy", nobody, "--out",
+                 tmp_path / "o.csv", "--no-progress")
+    assert result.exit_code == 0
+    assert f"WARNING: {nobody}: pools.closers: pool 'closers' selects NO officer" in result.stderr
+
+
+def test_policy_check_with_officers_reports_pools_off_the_roster(tmp_path, officers_csv):
+    """``policy check --officers`` names pools whose officers are not on the roster (exit 1),
+    says OK on a roster that covers every pool (exit 0), and refuses a bad roster (exit 2)."""
+    policy = _closers_policy(tmp_path, "LO9999")
+    result = run("policy", "check", policy, "--officers", officers_csv)
+    assert result.exit_code == 1
+    assert "pools.closers.ids: pool 'closers' names officer id(s) not on the roster: LO9999" \
+        in result.stderr
+    assert "pools.closers: pool 'closers' selects NO officer" in result.stderr
+    assert result.stdout.strip().endswith(f"2 warning(s) on {officers_csv}")
+    fine = run("policy", "check", _closers_policy(tmp_path, "A"), "--officers", officers_csv)
+    assert fine.exit_code == 0 and fine.stdout.strip().endswith(f": OK on {officers_csv}")
+    assert "weight='0'" in fails("policy", "check", policy, "--officers", write_csv(
+        tmp_path / "bad.csv", [officer_row("A", weight="0")]))

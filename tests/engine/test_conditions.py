@@ -209,7 +209,8 @@ def test_condition_custom_field_converted_to_declared_type(type_, raw, condition
 
 @pytest.mark.parametrize(("type_", "raw"), [
     ("number", "abc"), ("number", "inf"), ("integer", "3.5"), ("integer", "1e999"),
-    ("boolean", "maybe"),
+    ("boolean", "maybe"), ("number", "1_000"), ("number", "\u0663\u0665\u0660"),
+    ("integer", "\uff13\uff15"), ("number", "nan"), ("number", "0x10"),
 ])
 def test_read_facts_unreadable_custom_value_is_missing_with_a_note(type_, raw):
     """A custom value that cannot be read as its type is missing, with a note naming it."""
@@ -218,9 +219,16 @@ def test_read_facts_unreadable_custom_value_is_missing_with_a_note(type_, raw):
     assert len(notes) == 1 and "tier" in notes[0] and repr(raw) in notes[0]
 
 
+def test_read_facts_note_masks_contact_details():
+    """A note on an unreadable custom value never shows an email or phone number whole."""
+    _, notes = read_facts(make_lead(tier="pat.doe@example.com"), (), {"tier": "number"})
+    assert len(notes) == 1 and "doe@example" not in notes[0]
+
+
 @pytest.mark.parametrize(("raw", "type_", "value"), [
     ("7", "number", 7.0), ("7", "integer", 7), (" x ", "string", "x"), ("true", "boolean", True),
     (True, "boolean", True), ("", "number", None), ("  ", "string", None), (None, "integer", None),
+    ("-2.5e3", "number", -2500.0), (".5", "number", 0.5), ("12.0", "integer", 12),
 ])
 def test_convert_custom_reads_each_type(raw, type_, value):
     """Text converts to the declared type; empty text is None."""
@@ -375,6 +383,80 @@ LOAD_ERRORS: list[tuple[dict[str, Any], str, str]] = [
 ]
 
 
+NEVER = "unreachable: this condition can match no lead"
+
+LOAD_ERRORS += [
+    ({"rules": rule("{field: " + "t" * 257 + ", eq: x}")}, "rules[0].if.field",
+     "expected a field name of at most 256 characters"),
+    ({"extra": "custom_fields: {" + "t" * 257 + ": string}\n"}, "custom_fields." + "t" * 80,
+     "a custom field name has at most 256 characters"),
+    ({"rules": rule("{field: zip, eq: '9021'}")}, "rules[0].if.eq",
+     "'9021' is not a value zip can have: zip is 5 digits"),
+    ({"rules": rule("{field: zip, starts_with: '123456'}")}, "rules[0].if.starts_with",
+     "'123456' begins no value zip can have: zip is 5 digits"),
+    ({"rules": rule("{field: zip, starts_with: ['750', '90x']}")}, "rules[0].if.starts_with[1]",
+     "'90x' begins no value zip can have"),
+    ({"rules": rule("{field: county_fips, in: ['48113', '4811']}")}, "rules[0].if.in[1]",
+     "'4811' is not a value county_fips can have"),
+    ({"rules": rule("{field: source, eq: Facebook}")}, "rules[0].if.eq",
+     "'Facebook' is not a value source can have: source is lower case: sources are read so"),
+    ({"rules": rule("{field: language, eq: english}")}, "rules[0].if.eq",
+     "'english' is not a value of language"),
+    ({"rules": rule("{field: timezone, eq: America/Chicgo}")}, "rules[0].if.eq",
+     "'America/Chicgo' is not a value of timezone"),
+]
+
+# Conditions no lead can satisfy, each refused at the YAML path of the part that cannot hold.
+LOAD_ERRORS += [
+    ({"rules": rule("{field: credit_score, gt: 900}")}, "rules[0].if",
+     f"{NEVER} (credit_score gt 900: credit_score is from 300 to 850)"),
+    ({"rules": rule("{field: credit_score, lt: 300}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{field: credit_score, gte: 851}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{field: credit_score, between: [900, 950]}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{field: credit_score, eq: 900}")}, "rules[0].if.eq",
+     "900 is not a value credit_score can have: credit_score is from 300 to 850"),
+    ({"rules": rule("{field: credit_score, ne: 200}")}, "rules[0].if.ne",
+     "200 is not a value credit_score can have"),
+    ({"rules": rule("{field: credit_score, in: [700, 900]}")}, "rules[0].if.in[1]",
+     "900 is not a value credit_score can have"),
+    ({"rules": rule("{field: local_hour, gt: 23}")}, "rules[0].if",
+     "local_hour is from 0 to 23"),
+    ({"rules": rule("{field: loan_amount, lte: 0}")}, "rules[0].if",
+     "loan_amount is above 0 and at most 1,000,000,000"),
+    ({"rules": rule("{field: ltv, lt: 0}")}, "rules[0].if", "ltv is above 0"),
+    ({"rules": rule("{field: loan_program, eq: foo}")}, "rules[0].if.eq",
+     "'foo' is not a value of loan_program"),
+    ({"rules": rule("{field: loan_program, starts_with: z}")}, "rules[0].if", NEVER),
+    ({"rules": rule("{all: [{field: credit_score, gt: 800}, {field: credit_score, lt: 700}]}")},
+     "rules[0].if", f"{NEVER} (no value of credit_score satisfies all[0] and all[1] together)"),
+    ({"rules": rule("{all: [{field: loan_amount, gt: 500000}, {field: state, eq: TX}, "
+                    "{field: loan_amount, lte: 500000}]}")},
+     "rules[0].if", "no value of loan_amount satisfies all[0] and all[2] together"),
+    ({"rules": rule("{all: [" + TX + ", " + CA + "]}")}, "rules[0].if",
+     "no value of state satisfies all[0] and all[1] together"),
+    ({"rules": rule("{all: [{field: is_veteran, eq: true}, {field: is_veteran, eq: false}]}")},
+     "rules[0].if", "no value of is_veteran"),
+    ({"rules": rule("{all: [{field: credit_score, missing: true}, "
+                    "{field: credit_score, gt: 600}]}")}, "rules[0].if",
+     "no value of credit_score"),
+    ({"rules": rule("{all: [{field: state, in: [TX, CA]}, {field: state, not_in: [TX, CA]}]}")},
+     "rules[0].if", "no value of state"),
+    ({"rules": rule("{all: [{any: [" + TX + ", " + CA + "]}, {field: state, eq: NY}]}")},
+     "rules[0].if", "no value of state satisfies all[0] and all[1] together"),
+    ({"rules": rule("{all: [{not: {field: state, ne: TX}}, " + CA + "]}")}, "rules[0].if",
+     "no value of state"),
+    ({"rules": rule("{all: [{field: tier, eq: gold}, {field: tier, eq: silver}]}"),
+      "extra": "custom_fields: {tier: string}\n"}, "rules[0].if", "no value of tier"),
+    ({"rules": rule("{any: [{field: credit_score, gt: 900}, " + TX + "]}")}, "rules[0].if.any[0]",
+     NEVER),
+    ({"rules": rule("{not: {field: credit_score, gt: 900}}")}, "rules[0].if.not", NEVER),
+    ({"rules": rule("{not: {all: []}}")}, "rules[0].if",
+     f"{NEVER} (not of a condition every lead satisfies)"),
+    ({"rules": rule("{any: [{all: [" + TX + ", " + CA + "]}, " + CA + "]}")},
+     "rules[0].if.any[0]", "no value of state"),
+]
+
+
 @pytest.mark.parametrize(("kwargs", "path", "message"), LOAD_ERRORS)
 def test_policy_load_error_names_yaml_path(kwargs, path, message):
     """A policy problem is refused at load as a PolicyError naming the file and YAML path."""
@@ -423,10 +505,26 @@ def test_policy_text_error_names_line_or_key(text, path, message):
     "{field: language, ne: en}",
     "{field: state, starts_with: C}",
     "{field: conforming_limit, gte: 1000000}",
+    "{field: credit_score, gte: 850}",
+    "{field: credit_score, lte: 300}",
+    "{field: credit_score, between: [800, 900]}",
+    "{all: [{field: credit_score, gt: 600}, {field: credit_score, lt: 700}]}",
+    "{all: [{field: credit_score, gte: 700}, {field: credit_score, lte: 700}]}",
+    "{all: [" + TX + ", {field: loan_amount, gt: 500000}]}",
+    "{any: [" + TX + ", {field: credit_score, gt: 800}]}",
+    "{not: {field: credit_score, between: [300, 850]}}",
+    "{all: [{not: " + TX + "}, {field: state, ne: CA}]}",
+    "{all: [{field: credit_score, missing: false}, {field: credit_score, lt: 620}]}",
+    "{field: local_hour, between: [0, 23]}",
+    "{all: [{field: zip, starts_with: '750'}, {field: zip, starts_with: '902'}, "
+    + TX + "]}",
+    "{field: source, in: [facebook, google_ads]}", "{field: zip, eq: '75201'}",
+    "{field: timezone, eq: America/Chicago}", "{field: language, in: [es, zh]}",
 ])
 def test_policy_accepts_edge_conditions(condition):
-    """Language (the borrower's own preference) and text prefixes on enumerations are
-    allowed."""
+    """Language (the borrower's own preference), text prefixes on enumerations, ranges that
+    meet at one value, ranges reaching past a field's bounds and tests the value sets cannot
+    decide (prefixes of free text) are allowed."""
     assert len(rule_policy(condition).rules) == 1
 
 

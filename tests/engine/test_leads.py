@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.domain import Lead, LoanProgram, LoanPurpose
 from engine.errors import InputError, Problem
 from engine.leads import LeadParser, parse_bool, parse_money, parse_timestamp
-from tests.conftest import lead_row
+from tests.conftest import lead_row, make_lead
 
 WHERE = "leads.csv row 7"
 
@@ -231,6 +234,29 @@ REFUSALS = [
     ({"received_at": "2025-03-04T10:00:00"}, "received_at", "with a UTC offset"),
     ({"received_at": "2025-03-04"}, "received_at", "with a UTC offset"),
     ({"received_at": ""}, "received_at", "with a UTC offset"),
+    ({"received_at": "0001-01-01T00:00:00+05:00"}, "received_at",
+     "year 1 is outside 1970 to 2200; an ISO 8601 time"),
+    ({"received_at": "9999-12-31T23:00:00-05:00"}, "received_at",
+     "year 9999 is outside 1970 to 2200"),
+    ({"received_at": "0025-03-04T15:00:00+00:00"}, "received_at",
+     "year 25 is outside 1970 to 2200"),
+    ({"loan_amount": "350,0,0,0"}, "loan_amount", "expected a dollar amount in ASCII digits, e.g. "
+                                                  "350000, 350000.00 or $350,000 (commas between "
+                                                  "groups of three digits)"),
+    ({"loan_amount": "1_000_000"}, "loan_amount", "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "1e300"}, "loan_amount", "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "\u0663\u0665\u0660\u0660\u0660\u0660"}, "loan_amount",
+     "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "\uff13\uff15\uff10\uff10\uff10\uff10"}, "loan_amount",
+     "expected a dollar amount in ASCII digits"),
+    ({"loan_amount": "$2,000,000,000"}, "loan_amount", "must be at most 1,000,000,000"),
+    ({"property_value": "4e5"}, "property_value", "expected a dollar amount in ASCII digits"),
+    ({"credit_score": "\u0667\u0662\u0660"}, "credit_score", "expected a whole number"),
+    ({"credit_score": "7.2e2"}, "credit_score", "expected a whole number from 300 to 850"),
+    ({"credit_score": "7_20"}, "credit_score", "expected a whole number from 300 to 850"),
+    ({"zip": "\u0667\u0665\u0662\u0660\u0661"}, "zip", "expected a 5-digit US ZIP code"),
+    ({"county_fips": "\uff14\uff18\uff11\uff11\uff13"}, "county_fips",
+     "expected a 5-digit county FIPS code"),
     ({"loan_purpose": "buy"}, "loan_purpose", f"expected one of {FULL_PURPOSES}"),
     ({"loan_program": "jumbo"}, "loan_program", f"expected one of {FULL_PROGRAMS}"),
     ({"language": "eng"}, "language", "expected an ISO 639-1 code"),
@@ -247,6 +273,10 @@ REFUSALS = [
     ({"is_veteran": "maybe"}, "is_veteran", "expected true or false"),
     ({"first_time_buyer": "sometimes"}, "first_time_buyer", "expected true or false"),
     ({"lead_id": ""}, "lead_id", "is required"),
+    ({"lead_id": "L1\nL2"}, "lead_id", "has a control character ('\\n') at position 3: a value "
+                                      "is one line of text"),
+    ({"source": "web\x00form"}, "source", "has a control character ('\\x00') at position 4"),
+    ({"campaign": "spring\tpush"}, "campaign", "has a control character ('\\t')"),
     ({"source": ""}, "source", "is required"),
 ]
 
@@ -340,11 +370,17 @@ def test_parse_unknown_zip_is_reported_instead_of_state_mismatch():
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("350000", 350000.0), ("350,000.00", 350000.0), ("$350,000", 350000.0), (" 1e6 ", 1e6),
+    ("350000", 350000.0), ("350,000.00", 350000.0), ("$350,000", 350000.0), ("$ 350000", 350000),
+    ("350000.5", 350000.5), ("1,234,567", 1234567.0), ("-5", -5.0),
     ("", None), ("abc", None), ("nan", None), ("inf", None), ("-inf", None),
+    (" 1e6 ", None), ("1e300", None), ("350,0,0,0", None), ("1_000_000", None),
+    ("35,0000", None), (",350", None), ("350,", None), ("350000.", None), ("0x10", None),
+    ("\u0663\u0665\u0660\u0660\u0660\u0660", None), ("\uff13\uff15\uff10\uff10\uff10", None),
+    ("\u09e9\u09eb\u09e6", None), ("350 000", None),
 ])
 def test_parse_money_reads_dollar_amounts(text, expected):
-    """Dollar amounts with commas and a dollar sign; None for text, NaN and infinity."""
+    """Dollar amounts in ASCII digits, with commas only between groups of three and an optional
+    dollar sign; None for exponents, underscores, other scripts' digits, NaN and infinity."""
     assert parse_money(text) == expected
 
 
@@ -364,7 +400,74 @@ def test_parse_bool_reads_yes_and_no(text, expected):
     ("2025-03-04 10:00:00-05:00", datetime(2025, 3, 4, 15, tzinfo=UTC)),
     ("2025-03-04T15:00:00", None),
     ("04/03/2025 15:00", None),
+    ("0001-01-01T00:00:00+05:00", None), ("9999-12-31T23:00:00-05:00", None),
+    ("0025-03-04T15:00:00+00:00", None), ("1969-12-31T23:59:59+00:00", None),
+    ("2201-01-01T00:00:00+00:00", None), ("\uff12\uff10\uff12\uff15-03-04T15:00:00+00:00", None),
+    ("1970-01-01T00:00:00+00:00", datetime(1970, 1, 1, tzinfo=UTC)),
+    ("2200-12-31T23:00:00-05:00", datetime(2201, 1, 1, 4, tzinfo=UTC)),
 ])
 def test_parse_timestamp_requires_offset(text, expected):
-    """ISO 8601 with an offset (Z allowed); naive or other formats give None."""
+    """ISO 8601 with an offset (Z allowed), in a year from 1970 to 2200; naive times, other
+    formats and far-off years give None."""
     assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(("field", "value", "hidden"), [
+    ("timezone", "(312) 555-0134", "555-0134"),        # a shifted roster row
+    ("lead_id", "pat.doe@example.com", "doe@example"),  # an id that is an email address
+    ("zip", "+1 312 555 0134", "555 0134"),
+    ("loan_purpose", "call 312.555.0134 after 5", "555.0134"),
+    ("source", "+44 20 7946 0958", "7946"),
+    ("borrower_name", "Marguerite", "Marguerite"),       # a name column, by its name
+    ("coBorrowerMobile", "3125550134", "3125550134"),
+    ("received_at", "2025-03-04 312 555 0134", "555 0134"),  # a phone after a date
+    ("loan_program", "12/31/2025 (312) 555-0134", "555-0134"),
+    ("mobilePhone", "3125550134", "3125550134"),
+])
+def test_problem_masks_contact_values_by_content_and_column(field, value, hidden):
+    """A value that looks like an email or phone number is masked under any column, and so is
+    any value of a column named for contact details."""
+    text = str(Problem(field, value, "bad", WHERE))
+    assert hidden not in text
+    assert text.startswith(f"{WHERE}: {field}=")
+
+
+def test_problem_masks_contact_values_inside_the_message():
+    """An email or phone number quoted inside a message is masked too."""
+    text = str(Problem("lead_id", "L1", "duplicates pat.doe@example.com on row 3, call "
+                       "(312) 555-0134", WHERE))
+    assert "pat.doe@example.com" not in text and "555-0134" not in text
+    assert "duplicates p" in text and "on row 3" in text
+
+
+@pytest.mark.parametrize("value", [
+    "2025-03-04T10:15:00-05:00", "2025-03-04 10:15", "20250304", "12/31/2025", "75201",
+    "75201-1234", "$350,000", "350000.00", "1_000_000", "720", "klingon", "48113",
+])
+def test_problem_leaves_dates_codes_and_amounts_readable(value):
+    """Dates, times, ZIP and county codes and amounts are shown as written."""
+    assert f"x={value!r}: bad" in str(Problem("x", value, "bad", WHERE))
+
+
+def test_parse_consent_text_may_span_lines():
+    """Consent text (TCPA wording) may hold line breaks; the lead's own columns may not."""
+    lead = make_lead(tcpa_text="I agree.\nYou may call me.")
+    assert lead.consent["tcpa_text"] == "I agree.\nYou may call me."
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[2-9][0-9]{2}", fullmatch=True), st.from_regex(r"[2-9][0-9]{2}",
+                                                                        fullmatch=True),
+       st.from_regex(r"[0-9]{4}", fullmatch=True),
+       st.sampled_from(["({a}) {b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "{a}{b}{c}",
+                        "1-{a}-{b}-{c}", "{a}-{b}-{c} x12"]),
+       st.sampled_from(["", "call ", "2025-03-04 ", "12/31/2025 ", "row 3: ", "L1 "]),
+       st.sampled_from(["", " now", ", thanks", " 75201", "T10:15"]))
+def test_redact_masks_a_phone_number_however_written(a, b, c, form, before, after):
+    """A US phone number written in any common form, anywhere in a message, is masked: its
+    last seven digits never appear in the text."""
+    from engine.errors import redact
+
+    text = before + form.format(a=a, b=b, c=c) + after
+    shown = re.sub(r"\D", "", redact(text))
+    assert b + c not in shown

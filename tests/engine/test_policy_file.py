@@ -179,3 +179,84 @@ def test_load_policy_names_the_file_in_errors(tmp_path):
     with pytest.raises(PolicyError) as info:
         load_policy(path)
     assert str(info.value).startswith(f"{path}: rules[2].if.field: 'race' is a protected")
+
+
+# ---------------------------------------------------------------- hostile YAML
+
+HEAD = "policy: t\nversion: 1\npools: {main: {everyone: true}}\n"
+TAIL = "else: {pool: main}\n"
+
+
+def _laughs(levels: int) -> str:
+    """A rule whose condition nests ``levels`` anchors, each an ``any`` of nine copies of the
+    one before: a few hundred bytes that stand for 9**levels conditions."""
+    inner = "&l0 {any: [" + ", ".join(["{field: state, eq: TX}"] * 9) + "]}"
+    for i in range(1, levels):
+        inner = f"&l{i} {{any: [{inner}" + f", *l{i - 1}" * 8 + "]}"
+    return f"{HEAD}rules:\n  - name: r\n    if: {inner}\n    then: {{pool: main}}\n{TAIL}"
+
+
+HOSTILE_YAML = [
+    # (text, path or location, message fragment)
+    (f"{HEAD}rules:\n  - &r\n    name: a\n    if: {{not: *r}}\n    then: {{pool: main}}\n{TAIL}",
+     "line 7 column 15", "the alias *r refers to the node that contains it"),
+    (f"{HEAD}rules:\n  - name: a\n    if: &c {{any: [*c]}}\n    then: {{pool: main}}\n{TAIL}",
+     "line 6 column 19", "the alias *c refers to the node that contains it"),
+    (f"{HEAD}rules:\n  - name: a\n    if: " + "{not: " * 250 + "{field: state, eq: TX}"
+     + "}" * 250 + f"\n    then: {{pool: main}}\n{TAIL}", "line 6 column 370",
+     "nested more than 64 levels deep"),
+    (_laughs(8), "line 6 column 52 (rules[0].if.any[8].any[8].any[8].any)",
+     "stands for more than 100,000 values once its aliases are expanded"),
+    (HEAD.replace("version: 1", "version: " + "9" * 5000) + TAIL, "line 2 column 10 (version)",
+     "an integer of more than 19 digits"),
+    (HEAD + "description: 2025-13-45\n" + TAIL, "line 4 column 14",
+     "'2025-13-45' is not a date or time"),
+    (HEAD + "routing: {offer: {accept_within_s: .inf}}\n" + TAIL,
+     "routing.offer.accept_within_s", "expected a finite number, got inf"),
+    (HEAD + "routing: {offer: {accept_within_s: 'inf'}}\n" + TAIL,
+     "routing.offer.accept_within_s", "Input should be a finite number"),
+    (HEAD + "routing: {offer: {accept_within_s: 1.0e+300}}\n" + TAIL,
+     "routing.offer.accept_within_s", "expected a number of seconds from 0 to 31,622,400"),
+    (HEAD + "routing: {offer: {accept_within_s: '1e300'}}\n" + TAIL,
+     "routing.offer.accept_within_s", "less than or equal to 31622400"),
+    (HEAD + "routing: {offer: {mode: cascade, step_s: .nan}}\n" + TAIL,
+     "routing.offer.step_s", "expected a finite number, got nan"),
+    (HEAD + "routing: {method: batch_optimal, params: {window_s: .inf}}\n" + TAIL,
+     "routing.params.window_s", "expected a finite number, got inf"),
+    (HEAD + "routing: {method: dual_price, params: {horizon_s: -.inf}}\n" + TAIL,
+     "routing.params.horizon_s", "expected a finite number, got -inf"),
+    (HEAD + "routing: {method: dual_price, params: {reprice_every_s: 1.0e+20}}\n" + TAIL,
+     "routing.params.reprice_every_s", "expected a number of seconds from 0"),
+    (HEAD + "routing: {seed: 100000000000000000000000000000}\n" + TAIL,
+     "line 4 column 17 (routing.seed)", "an integer of more than 19 digits"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "message"), HOSTILE_YAML)
+def test_parse_policy_refuses_hostile_yaml_quickly_naming_the_place(text, where, message):
+    """Self-containing aliases, nesting 250 deep, nested aliases standing for billions of
+    values, giant integers, impossible dates and numbers that are not finite (or seconds
+    beyond a year) are a PolicyError naming line, column or YAML path, within a second."""
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "p.yaml")
+    assert time.perf_counter() - started < 1.0
+    assert info.value.path == where
+    assert message in info.value.message
+
+
+def test_parse_policy_accepts_anchors_merge_keys_and_reuse_within_bounds():
+    """Anchors, aliases and merge keys used for reuse still load."""
+    policy = parse_policy(
+        "policy: t\nversion: 1\n"
+        "routing: {offer: &o {mode: cascade, step_s: 60, accept_within_s: 600}}\n"
+        "pools: {main: {everyone: true}, va: {specialties: [va]}}\n"
+        "rules:\n"
+        "  - name: va\n    if: &va {field: loan_program, eq: va}\n"
+        "    then: &then {pool: va, fallback: [main], offer: {<<: *o, accept_within_s: 300}}\n"
+        "  - name: vets\n    if: {any: [*va, {field: is_veteran, eq: true}]}\n    then: *then\n"
+        "else: {pool: main}\n", "p.yaml")
+    assert policy.rules[0].then.offer.accept_within_s == 300
+    assert policy.rules[1].then.offer.step_s == 60

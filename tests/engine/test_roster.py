@@ -11,7 +11,7 @@ import pytest
 from engine.domain import AwayPeriod, Caps, Channel, License, OfficerStatus, Specialty
 from engine.errors import InputError
 from engine.io import load_roster
-from engine.roster import OFFICER_COLUMNS, parse_officers
+from engine.roster import OFFICER_COLUMNS, Roster, parse_officers
 from tests.conftest import DATA, make_officer, officer_row, write_csv
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -154,6 +154,26 @@ REFUSALS = [
     ({"away": "2026-12-05T10:00:00/2026-12-05T09:00:00"}, "away", "ends before it starts"),
     ({"away": "2026-12-01"}, "away", "expected START/END"),
     ({"away": "2026-12-01/someday"}, "away", "expected START/END dates or times"),
+    ({"away": "0001-01-01/0001-01-02"}, "away", "expected dates from 1970 to 2200"),
+    ({"away": "2026-12-01/9999-12-30"}, "away", "expected dates from 1970 to 2200"),
+    ({"max_open": "100000000000000000000"}, "max_open", "must be at most 100,000 (empty means "
+                                                        "no cap)"),
+    ({"daily_cap": "100001"}, "daily_cap", "must be at most 100,000"),
+    ({"hourly_cap": "1_000"}, "hourly_cap", "expected a whole number of leads"),
+    ({"hourly_cap": "\u0665"}, "hourly_cap", "expected a whole number of leads"),
+    ({"hourly_cap": "+5"}, "hourly_cap", "expected a whole number of leads"),
+    ({"weight": "1e-320"}, "weight", "must be from 0.001 to 1000 (1 is the usual share"),
+    ({"weight": "1e308"}, "weight", "must be from 0.001 to 1000"),
+    ({"weight": "0.0001"}, "weight", "must be from 0.001 to 1000"),
+    ({"weight": "1_0"}, "weight", "expected a positive number"),
+    ({"weight": "\u0662"}, "weight", "expected a positive number"),
+    ({"team": "main\nother"}, "team", "has a control character ('\\n') at position 5"),
+    ({"timezone": "localtime"}, "timezone", "is not an IANA timezone such as America/Chicago"),
+    ({"timezone": "posixrules"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "Factory"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "/usr/share/zoneinfo/America/Chicago"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "posix/America/Chicago"}, "timezone", "is not an IANA timezone"),
+    ({"timezone": "right/UTC"}, "timezone", "is not an IANA timezone"),
 ]
 
 
@@ -243,17 +263,18 @@ def test_parse_officers_duplicate_and_bad_rows_reported_together():
 
 
 def test_load_roster_file_problems_name_the_file(tmp_path):
-    """A missing, empty or non-UTF-8 roster file is an InputError naming the file."""
+    """A missing, empty or non-UTF-8 roster file is an InputError naming the file (and, for
+    bytes that are not UTF-8, the row and column)."""
     missing = tmp_path / "nope.csv"
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     latin = tmp_path / "latin.csv"
     latin.write_bytes(",".join(OFFICER_COLUMNS).encode() + b"\nA,Jos\xe9\n")
-    for path, message in [(missing, "cannot be read"), (empty, "is empty"),
-                          (latin, "is not UTF-8 text")]:
+    for path, message in [(missing, f"{missing}': cannot be read"), (empty, f"{empty}': is empty"),
+                          (latin, "latin.csv row 2: name=J***: has bytes that are not UTF-8")]:
         with pytest.raises(InputError) as info:
             load_roster(path)
-        assert str(path) in str(info.value) and message in str(info.value)
+        assert message in str(info.value)
 
 
 def test_load_roster_row_numbers_match_the_file(tmp_path):
@@ -264,3 +285,37 @@ def test_load_roster_row_numbers_match_the_file(tmp_path):
     with pytest.raises(InputError) as info:
         load_roster(path)
     assert str(info.value).startswith("team.csv row 4: weight='-2': ")
+
+
+@pytest.mark.parametrize(("fields", "attribute", "value"), [
+    ({"weight": "0.001"}, "weight", 0.001), ({"weight": "1000"}, "weight", 1000.0),
+    ({"weight": "2.5"}, "weight", 2.5), ({"timezone": "UTC"}, "timezone", "UTC"),
+    ({"timezone": "US/Central"}, "timezone", "US/Central"),
+    ({"timezone": "America/St_Johns"}, "timezone", "America/St_Johns"),
+])
+def test_parse_officer_accepts_bounds_and_iana_names(fields, attribute, value):
+    """Weights at the ends of their range and IANA names (links such as US/Central too) are
+    accepted."""
+    assert getattr(make_officer("A", **fields), attribute) == value
+
+
+def test_parse_officer_accepts_the_largest_cap_and_roster_builds():
+    """A cap at the bound is kept and the roster's cap arrays hold it."""
+    roster = Roster([make_officer("A", max_open="100000", daily_cap="0", hourly_cap="7")])
+    assert roster.officers[0].caps.max_open == 100_000
+    assert roster.cap_open[0] == 100_000
+
+
+def test_load_roster_lists_unreadable_and_invalid_rows_together_by_file_row(tmp_path):
+    """Rows that cannot be read (too many values) and rows with bad values are all listed, in
+    file order, with the file's own row numbers (a blank line counts as a row)."""
+    path = write_csv(tmp_path / "team.csv", [officer_row("A"), officer_row("B"),
+                                            officer_row("C", weight="-2")])
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace("Officer,", "Doe, Jane,", 1)
+    lines.insert(2, "")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        load_roster(path)
+    assert [(p.where, p.field) for p in info.value.problems] == [
+        ("team.csv row 4", "values"), ("team.csv row 5", "weight")]

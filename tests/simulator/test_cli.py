@@ -242,3 +242,41 @@ def test_a_rerun_into_the_same_folder_leaves_no_file_of_the_last_run(app, tmp_pa
     result = _simulate(app, tmp_path, "--no-events", "--no-history", "--no-report")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["comparison.csv", "summary.csv"]
+
+
+def test_simulate_files_neutralize_spreadsheet_formulas(app, tmp_path, small_scenario):
+    """Text cells that a spreadsheet would run as a formula (= + - @) are written with a
+    leading quote in history.csv and dropped_rows.txt; numbers stay numbers."""
+    import csv
+
+    import numpy as np
+
+    from simulator.streams import ROUTE_COLUMNS, lead_row, synthetic_stream
+
+    stream = synthetic_stream(small_scenario.stream, start=small_scenario.start, days=1,
+                              timezone=small_scenario.timezone, default_states=["TX", "FL"],
+                              rng=np.random.default_rng(1))
+    rows = [lead_row(lead) for lead in stream.leads[:30]]
+    rows[0].update(lead_id='=HYPERLINK("http://x.example","y")', first_name="@SUM(A1)")
+    rows.append({**rows[1], "lead_id": "BAD", "zip": "00000"})
+    leads = tmp_path / "-leads.csv"  # the dropped rows' lines begin with the file name
+    with open(leads, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=ROUTE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    scenario = tmp_path / "replay.yaml"
+    scenario.write_text(f"extends: {DATA / 'small.yaml'}\ndays: 1\n"
+                        "stream: {kind: replay, path: '-leads.csv'}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", "--scenario", str(scenario), "--policy",
+                                      "round_robin", "--replications", "1", "--out", str(out),
+                                      "--no-progress", "--no-report", "--no-events"])
+    assert result.exit_code == 0, result.output
+    with open(out / "history.csv", newline="") as fh:
+        history = list(csv.DictReader(fh))
+    first = next(r for r in history if "HYPERLINK" in r["lead_id"])
+    assert first["lead_id"].startswith("'=HYPERLINK(") and first["first_name"] == "'@SUM(A1)"
+    assert all(r["phone"].startswith("'+1") for r in history if r["phone"])
+    assert all(not r[c].startswith(("=", "+", "-", "@")) for r in history for c in r)
+    assert pd.read_csv(out / "history.csv")["propensity"].dtype == float
+    assert (out / "dropped_rows.txt").read_text().startswith("'-leads.csv row 32: ")

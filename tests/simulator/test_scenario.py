@@ -66,6 +66,14 @@ ERRORS = [
     ("departures:\n  - {day: 3}\n", "departures[0].officer_id", "exactly one"),
     ("start: 2025-03-03T00:00:00\n", "start", "UTC offset"),
     ("days: 1\ndays: 2\n", "line 3 column 1", "duplicate key"),
+    ("description: &d [*d]\n", "line 2 column 18", "the alias *d refers to the node that "
+                                                    "contains it"),
+    ("description: " + "[" * 100 + "]" * 100 + "\n", "line 2 column 77",
+     "nested more than 64 levels deep"),
+    ("x: &a [1,1,1,1,1,1,1,1,1,1]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+     "z: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nw: &e [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+     "v: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", "line 6 column 4 (v)",
+     "stands for more than 100,000 values"),
     ("days: true\n", "days", "valid number"),
     ("departures:\n  - {day: 99, skill_rank: 1}\n", "departures[0]", "outside the window"),
     ("departures:\n  - {at: '2025-03-05T10:00:00', skill_rank: 1}\n", "departures[0].at",

@@ -122,3 +122,23 @@ def test_replay_keeps_valid_rows_in_time_order_and_lists_the_rest(small_scenario
     assert [lead.lead_id for lead in stream.leads] == [lead.lead_id for lead in leads]
     assert len(stream.dropped) == 2
     assert "zip" in stream.dropped[0] and "outside the scenario's window" in stream.dropped[1]
+
+
+def test_replay_drops_only_the_row_of_a_stray_quote(small_scenario, tmp_path):
+    """A quote left open on one row of a replayed file drops that row, named, and keeps the
+    rows after it."""
+    leads = _stream(small_scenario).leads[:6]
+    path = tmp_path / "leads.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=ROUTE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(lead_row(lead) for lead in leads)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = lines[2].replace(f"{leads[1].lead_id},", f'{leads[1].lead_id},"', 1)
+    path.write_text("".join(lines))
+    stream = replay_stream(ReplayStreamParams(path), start=small_scenario.start,
+                           days=small_scenario.days)
+    assert [lead.lead_id for lead in stream.leads] == [
+        lead.lead_id for i, lead in enumerate(leads) if i != 1]
+    assert len(stream.dropped) == 1 and stream.dropped[0].startswith("leads.csv row 3: ")
+    assert "never closed" in stream.dropped[0]
