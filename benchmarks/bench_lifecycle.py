@@ -95,12 +95,15 @@ def report(frame: pd.DataFrame, title: str, baseline: str) -> None:
               f"{row['waiting_at_window_end']:7.0f} {row['decisions_a_lead']:8.2f}")
 
 
-def held(replications: int, seed: int) -> None:
-    for scenario in ("surge", "reference"):
-        for policy in ("rules", "round_robin", "dual_price_broadcast"):
+def held(replications: int, seed: int, scenarios: list[str], policies: list[str],
+         only: list[str]) -> None:
+    for scenario in scenarios:
+        for policy in policies:
             variants = dict(HELD_VARIANTS)
-            if policy == "dual_price_broadcast":
+            if policy.startswith("dual_price") or policy in ("greedy", "batch_optimal"):
                 variants.update(SCORING_VARIANTS)
+            if only:
+                variants = {k: v for k, v in variants.items() if k in only}
             started = time.perf_counter()
             frame = run_variants(scenario, policy, variants, replications, seed)
             report(frame, f"held queue: {scenario}, {policy}, {replications} replications "
@@ -126,12 +129,20 @@ def main() -> None:
     parser.add_argument("--part", choices=["held", "offers", "all"], default="all")
     parser.add_argument("--replications", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scenario", action="append", default=[],
+                        help="held part: scenario names (default surge and reference)")
+    parser.add_argument("--policy", action="append", default=[],
+                        help="held part: built-in policies (default rules, round_robin, "
+                             "dual_price_broadcast)")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="held part: only these variants (by label)")
     args = parser.parse_args()
     np.seterr(all="ignore")
     if args.part in ("offers", "all"):
         offers(args.replications, args.seed)
     if args.part in ("held", "all"):
-        held(args.replications, args.seed)
+        held(args.replications, args.seed, args.scenario or ["surge", "reference"],
+             args.policy or ["rules", "round_robin", "dual_price_broadcast"], args.variant)
 
 
 if __name__ == "__main__":
