@@ -27,7 +27,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine simulator lab api cli tests benchmarks scripts
-	$(BIN)/mypy engine simulator cli
+	$(BIN)/mypy engine simulator cli api
 	$(BIN)/lint-imports
 
 ## Speed and quality benchmarks (not part of the tests); each prints its figures

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cli.api import register as register_api
 from cli.model import model_app
 from cli.route import route_file
 from cli.simulate import register as register_simulation
@@ -31,6 +32,7 @@ policy_app = typer.Typer(help="Check policy files and export their JSON Schema."
 app.add_typer(policy_app, name="policy")
 app.add_typer(model_app, name="model")
 register_simulation(app)
+register_api(app)
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -153,12 +153,24 @@ class LifecycleSpec(_Strict):
         return self
 
 
+class DuplicatesSpec(_Strict):
+    """A lead with the same phone or email as a lead received within ``window_s`` seconds
+    before it is linked to that lead and goes to its officer when that officer is eligible
+    (the API does this; a file of leads routed in one run is not linked). ``window_s: 0``
+    turns linking off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    window_s: float = Field(7 * 86400.0, ge=0, le=365 * 86400)
+
+
 class Routing(_Strict):
     method: str = "weighted_round_robin"
     params: dict[str, Any] = Field(default_factory=dict)
     offer: OfferSpec = Field(default_factory=lambda: OfferSpec())
     after_hours: AfterHours = Field(default_factory=AfterHours)
     lifecycle: LifecycleSpec = Field(default_factory=lambda: LifecycleSpec())
+    duplicates: DuplicatesSpec = Field(default_factory=lambda: DuplicatesSpec())
     seed: int = Field(0, description="seed of the deterministic tie-break order")
 
 

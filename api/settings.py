@@ -1,0 +1,41 @@
+"""Settings from ``LEADROUTE_*`` environment variables (and a ``.env`` file), read once per
+process through ``get_settings``; ``.env.example`` lists them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class Settings(BaseSettings):
+    """The API's settings. Every field is ``LEADROUTE_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADROUTE_", env_file=".env",
+                                      extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///leadroute.db",
+        description="SQLAlchemy URL: an SQLite file (the default) or "
+                    "postgresql+psycopg://user@host/db for several workers")
+    default_policy: Path = Field(
+        DATA / "policies" / "default.yaml",
+        description="the policy used while no uploaded policy is activated")
+    rate_limit: str = Field(
+        "1200/minute", description="requests per API key, e.g. 100/second or 1200/minute "
+                                   "(a key may carry its own)")
+    worker_in_server: bool = Field(
+        True, description="serve also runs the background worker (due offers, held leads)")
+    worker_poll_s: float = Field(0.5, gt=0, description="how often the worker looks for due work")
+    worker_batch: int = Field(200, ge=1, description="due leads claimed per round")
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings (cached: read the environment once)."""
+    return Settings()
