@@ -1,0 +1,143 @@
+"""Policy editor: the routing settings in a form, the YAML beside them, checked as you type
+(errors name their YAML path), a diff against the active policy, save and download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import yaml
+
+from engine.rules import PolicyError
+from lab import state
+from lab.workbench import ROOT, check_policy, policy_diff, shipped_policies
+
+METHODS = ("round_robin", "weighted_round_robin", "greedy", "dual_price", "batch_optimal")
+OFFER_MODES = ("assign", "broadcast", "cascade", "escalate")
+HELD_ORDERS = ("freshest_first", "oldest_first", "highest_value")
+SAVED = ROOT / "out" / "lab" / "policies"
+
+st.title("Policy editor")
+st.write("Change how leads are routed. The form sets the routing settings; rules and pools are "
+         "edited in the YAML. Every change is checked as the engine checks a policy file, and "
+         "a problem names its place in the YAML (`routing.offer.accept_within_s`).")
+
+start = st.selectbox("Start from", ["the draft", "the active policy", *shipped_policies()],
+                     key="policy_start")
+if st.button("Load it", key="policy_load"):
+    if start == "the active policy":
+        st.session_state[state.DRAFT] = state.active_policy()
+    elif start != "the draft":
+        st.session_state[state.DRAFT] = shipped_policies()[start]
+    st.session_state.pop("policy_yaml", None)
+
+draft = state.draft_policy()
+if "policy_yaml" not in st.session_state:
+    st.session_state["policy_yaml"] = draft
+
+
+def tree_of(text: str) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+form_col, yaml_col = st.columns(2)
+tree = tree_of(st.session_state["policy_yaml"])
+routing = tree.get("routing") if isinstance(tree.get("routing"), dict) else {}
+offer = routing.get("offer") if isinstance(routing.get("offer"), dict) else {}
+lifecycle = routing.get("lifecycle") if isinstance(routing.get("lifecycle"), dict) else {}
+params = routing.get("params") if isinstance(routing.get("params"), dict) else {}
+after = routing.get("after_hours") if isinstance(routing.get("after_hours"), dict) else {}
+
+
+def pick(options: tuple[str, ...], value: object) -> int:
+    return options.index(value) if value in options else 0
+
+
+with form_col, st.form("policy_form"):
+    st.subheader("Routing")
+    name = st.text_input("Name", str(tree.get("policy", "draft")))
+    version = st.text_input("Version", str(tree.get("version", "1")))
+    method = st.selectbox("Method", METHODS, index=pick(METHODS, routing.get("method")))
+    mode = st.selectbox("Offer", OFFER_MODES, index=pick(OFFER_MODES, offer.get("mode")),
+                        help="assign: one officer; broadcast: several at once, first to accept "
+                             "wins; cascade: one after another; escalate: more and more")
+    accept_min = st.number_input("Minutes to accept (the SLA)", min_value=0.5,
+                                 max_value=10_080.0,
+                                 value=float(offer.get("accept_within_s", 900)) / 60.0
+                                 if isinstance(offer.get("accept_within_s", 900), int | float)
+                                 else 15.0)
+    hold = st.radio("After hours", ("hold", "pool"), horizontal=True,
+                    index=pick(("hold", "pool"), after.get("action")))
+    after_pool = st.text_input("After-hours pool (when 'pool')", str(after.get("pool", "")))
+    held_order = st.selectbox("Held leads first", HELD_ORDERS,
+                              index=pick(HELD_ORDERS, lifecycle.get("held_order")))
+    epsilon = st.number_input("Exploration (share of leads given to another eligible officer; "
+                              "scoring methods)", min_value=0.0, max_value=1.0,
+                              value=float(params.get("epsilon", 0.0))
+                              if isinstance(params.get("epsilon", 0.0), int | float) else 0.0)
+    objective = st.selectbox("Objective (scoring methods)", ("conversions", "revenue"),
+                             index=pick(("conversions", "revenue"), params.get("objective")))
+    applied = st.form_submit_button("Apply to the YAML")
+
+if applied:
+    new = dict(tree)
+    new["policy"], new["version"] = name, version
+    r = dict(routing)
+    r["method"] = method
+    r["offer"] = {**offer, "mode": mode, "accept_within_s": round(accept_min * 60)}
+    r["after_hours"] = {"action": hold, **({"pool": after_pool} if hold == "pool" else {})}
+    r["lifecycle"] = {**lifecycle, "held_order": held_order}
+    p = dict(params)
+    scoring = method in ("greedy", "dual_price", "batch_optimal")
+    if scoring:
+        p["objective"] = objective
+        if epsilon > 0:
+            p["epsilon"] = epsilon
+        else:
+            p.pop("epsilon", None)
+    else:
+        p.pop("epsilon", None)
+        p.pop("objective", None)
+    if p:
+        r["params"] = p
+    else:
+        r.pop("params", None)
+    new["routing"] = r
+    st.session_state["policy_yaml"] = yaml.safe_dump(new, sort_keys=False, allow_unicode=True)
+
+with yaml_col:
+    text = st.text_area("Policy YAML", key="policy_yaml", height=560)
+
+st.session_state[state.DRAFT] = text
+try:
+    policy = check_policy(text, "draft")
+except PolicyError as exc:
+    st.error(f"Not valid at `{exc.path}`: {exc.message}")
+    valid = False
+else:
+    st.success(f"Valid: policy {policy.name!r} version {policy.version}, {len(policy.rules)} "
+               f"rules, {len(policy.pools)} pools, method {policy.routing.method}.")
+    valid = True
+
+st.subheader("Changes against the active policy")
+diff = policy_diff(state.active_policy(), text, "active", "draft")
+if diff:
+    st.code(diff, language="diff")
+else:
+    st.write("The draft is the active policy.")
+
+left, right = st.columns(2)
+left.download_button("Download the YAML", text.encode("utf-8"), file_name="policy.yaml",
+                     mime="application/x-yaml", disabled=not valid, key="policy_download")
+if right.button("Save to out/lab/policies/", disabled=not valid, key="policy_save"):
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{policy.name}-"
+                   f"{policy.version}")[:120]
+    SAVED.mkdir(parents=True, exist_ok=True)
+    target = SAVED / f"{safe}.yaml"
+    Path(target).write_text(text, encoding="utf-8")
+    right.success(f"Saved {target.relative_to(ROOT)}")
