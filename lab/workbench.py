@@ -382,7 +382,7 @@ def csv_text(frame: pd.DataFrame) -> str:
 
 
 __all__ = [
-    "Changes", "CheckedLeads", "WhatIf", "check_history", "check_leads", "check_policy",
+    "Changes", "CheckedLeads", "ModelCheck", "WhatIf", "check_model", "check_history", "check_leads", "check_policy",
     "check_roster", "column", "csv_text", "decide_lead", "funnel_table", "kpi_table",
     "lay_out_decision", "named_policies", "parse_officers", "policy_diff", "problems_frame",
     "roster_csv_text", "run_whatif", "shipped_policies", "shipped_scenarios", "verdict_text",
