@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run route test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## Route the demo leads with the default policy; writes out/routed.csv
+## The whole system on embedded defaults: API (SQLite, demo roster), a simulated history and a
+## trained model, the worker, a stream of demo leads and the lab; Ctrl-C stops it all
 run: $(STAMP)
+	$(BIN)/leadroute up
+
+## The batch job: route the demo leads with the default policy; writes out/routed.csv
+route: $(STAMP)
 	$(BIN)/leadroute route --officers data/demo/officers.csv \
 		--policy data/policies/default.yaml --out out/routed.csv data/demo/leads.csv
 

@@ -14,6 +14,7 @@ from cli.api import register as register_api
 from cli.model import model_app
 from cli.route import route_file
 from cli.simulate import register as register_simulation
+from cli.up import register as register_up
 from engine.errors import InputError
 from engine.io import load_roster
 from engine.roster import Roster
@@ -33,6 +34,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(model_app, name="model")
 register_simulation(app)
 register_api(app)
+register_up(app)
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 

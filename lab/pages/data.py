@@ -61,7 +61,7 @@ history_file = st.file_uploader("History CSV", type=["csv"], key="upload_history
 
 def show_problems(what: str, exc: Exception) -> None:
     st.error(f"{what} was not accepted: {exc}".splitlines()[0][:400])
-    st.dataframe(problems_frame(exc), hide_index=True, use_container_width=True)
+    st.dataframe(problems_frame(exc), hide_index=True, width="stretch")
 
 
 if roster_file is not None:
@@ -86,7 +86,7 @@ if leads_file is not None:
             st.warning(f"{leads_file.name}: {len(checked.leads)} of {checked.rows} rows are "
                        f"leads; {checked.rows - len(checked.leads)} rows have problems:")
             st.dataframe(problems_frame(InputError(checked.problems)), hide_index=True,
-                         use_container_width=True)
+                         width="stretch")
         else:
             st.success(f"{leads_file.name}: {len(checked.leads)} leads, every row good.")
 
@@ -131,4 +131,4 @@ st.write("`leadroute scenario fit` (when this installation has it) fits arrival 
 st.dataframe(pd.DataFrame([{"officer": o.officer_id, "team": o.team, "weight": o.weight,
                             "states": " ".join(sorted(lic.state for lic in o.licenses))}
                            for o in scenario.officers[:200]]),
-             hide_index=True, use_container_width=True)
+             hide_index=True, width="stretch")

@@ -40,7 +40,7 @@ lead = by_id[lead_id]
 st.json({"lead_id": lead.lead_id, "received_at": lead.received_at.isoformat(),
          "source": lead.source, "state": lead.state, "county_fips": lead.county_fips,
          "loan_purpose": str(lead.loan_purpose.value), "loan_program":
-         str(lead.loan_program.value), "loan_amount": lead.loan_amount,
+         str(lead.loan_program.value), "loan_amount_usd": lead.loan_amount_usd,
          "is_jumbo": lead.is_jumbo, "language": lead.language}, expanded=False)
 
 versions = {"active": state.active_policy(), "draft": state.draft_policy()}
@@ -68,6 +68,6 @@ for column, (label, text) in zip(columns, versions.items(), strict=True):
             f"{r.get('rule', r.get('name', '?'))} ({'matched' if r.get('matched') else 'no'})"
             for r in rules) if rules else "Rules tried: none (the else action)")
         table = lay_out_decision(decision)
-        st.dataframe(table, hide_index=True, use_container_width=True, height=420)
+        st.dataframe(table, hide_index=True, width="stretch", height=420)
         for note in decision.explanation.notes:
             st.caption(note)

@@ -87,11 +87,11 @@ fig.add_scatter(x=result.reliability["mean_predicted"], y=result.reliability["ob
                 marker={"size": 6 + 20 * result.reliability["rows"]
                         / max(float(result.reliability["rows"].max()), 1.0)})
 fig.update_layout(xaxis_title="predicted", yaxis_title="observed", height=420)
-st.plotly_chart(fig, use_container_width=True)
+st.plotly_chart(fig, width="stretch")
 
 st.header("Effects by lead attribute")
 st.write("Mean predicted against observed funding on the held-out leads, by attribute.")
-st.dataframe(result.effects, hide_index=True, use_container_width=True)
+st.dataframe(result.effects, hide_index=True, width="stretch")
 
 st.header("Officer skill: fitted against the truth")
 st.write(f"Rank correlation between each officer's fitted mean chance over the same leads and "
@@ -109,4 +109,4 @@ else:
     shown = result.ope[["estimator", "estimate", "truth_same_contexts",
                         "truth_simulated_expected", "logging_value", "matched_share",
                         "min_propensity"]]
-    st.dataframe(pd.DataFrame(shown), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(shown), hide_index=True, width="stretch")

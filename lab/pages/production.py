@@ -53,7 +53,7 @@ if paths:
         st.subheader(path.removeprefix("/v1/analytics/").replace("-", " ").replace("_", " "))
         items = body.get("items", body) if isinstance(body, dict) else body
         if isinstance(items, list):
-            st.dataframe(pd.DataFrame(items), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame(items), hide_index=True, width="stretch")
         else:
             st.json(body)
 else:
@@ -76,9 +76,9 @@ else:
                         f"{speed.quantile(0.9):.1f}" if len(speed) else "n/a")
         left, right = st.columns(2)
         left.subheader("By source")
-        left.dataframe(figures["source"], hide_index=True, use_container_width=True)
+        left.dataframe(figures["source"], hide_index=True, width="stretch")
         right.subheader("By officer")
-        right.dataframe(figures["officer_id"], hide_index=True, use_container_width=True)
+        right.dataframe(figures["officer_id"], hide_index=True, width="stretch")
 
 st.header("Push the draft policy")
 st.write("The draft from the Policy editor is checked here, uploaded, replayed on the most "
@@ -117,7 +117,7 @@ if dry is not None:
                                     c["current"].get("status"),
                                     "draft": c["candidate"].get("officer_id") or
                                     c["candidate"].get("status")} for c in changed[:500]]),
-                     hide_index=True, use_container_width=True)
+                     hide_index=True, width="stretch")
     if st.button(f"Activate policy {uploaded['id']}", type="primary", key="prod_activate"):
         try:
             api.activate(int(uploaded["id"]))

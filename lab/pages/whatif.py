@@ -68,7 +68,7 @@ with st.expander("Officers, caps, hours and volume"):
     base_roster = roster_csv_text(scenario)
     table = pd.read_csv(io.StringIO(base_roster), dtype=str, keep_default_na=False)
     edited = st.data_editor(table, num_rows="dynamic", key="whatif_roster",
-                            use_container_width=True, height=260)
+                            width="stretch", height=260)
     edited_text = edited.to_csv(index=False)
     roster_changed = not edited.equals(table)
 
@@ -127,20 +127,20 @@ for policy, row in result.kpis.iterrows():
 
 figures = {title: pio.from_json(text) for title, text in result.figures.items()}
 st.header("Speed to lead")
-st.plotly_chart(figures["speed to lead"], use_container_width=True)
+st.plotly_chart(figures["speed to lead"], width="stretch")
 st.header("Conversions")
-st.plotly_chart(figures["conversions"], use_container_width=True)
+st.plotly_chart(figures["conversions"], width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(figures["by source"], use_container_width=True)
-right.plotly_chart(figures["by program"], use_container_width=True)
+left.plotly_chart(figures["by source"], width="stretch")
+right.plotly_chart(figures["by program"], width="stretch")
 st.header("Workload per officer")
-st.plotly_chart(figures["workload per officer"], use_container_width=True)
+st.plotly_chart(figures["workload per officer"], width="stretch")
 st.header("Funnel")
 st.write("Leads per replication at each stage: arrived, worked by an officer (accepted and "
          "called), reached and qualified, applied, funded.")
 funnel = result.funnel.pivot(index="stage", columns="policy", values="leads")
 funnel = funnel.reindex(list(dict.fromkeys(result.funnel["stage"])))
-st.dataframe(funnel.style.format("{:,.1f}"), use_container_width=True)
+st.dataframe(funnel.style.format("{:,.1f}"), width="stretch")
 with st.expander("Every figure per replication"):
-    st.dataframe(result.summary, hide_index=True, use_container_width=True)
-    st.dataframe(result.comparison, hide_index=True, use_container_width=True)
+    st.dataframe(result.summary, hide_index=True, width="stretch")
+    st.dataframe(result.comparison, hide_index=True, width="stretch")
