@@ -58,6 +58,14 @@ def pick(options: tuple[str, ...], value: object) -> int:
     return options.index(value) if value in options else 0
 
 
+def number(value: object, default: float, low: float, high: float) -> float:
+    """A YAML value the form can show: a number in range, else the default (the YAML and
+    its error message keep the value as written)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
+        return float(value)
+    return default
+
+
 with form_col, st.form("policy_form"):
     st.subheader("Routing")
     name = st.text_input("Name", str(tree.get("policy", "draft")))
@@ -68,9 +76,8 @@ with form_col, st.form("policy_form"):
                              "wins; cascade: one after another; escalate: more and more")
     accept_min = st.number_input("Minutes to accept (the SLA)", min_value=0.5,
                                  max_value=10_080.0,
-                                 value=float(offer.get("accept_within_s", 900)) / 60.0
-                                 if isinstance(offer.get("accept_within_s", 900), int | float)
-                                 else 15.0)
+                                 value=number(offer.get("accept_within_s"), 900.0, 30.0,
+                                              604_800.0) / 60.0)
     hold = st.radio("After hours", ("hold", "pool"), horizontal=True,
                     index=pick(("hold", "pool"), after.get("action")))
     after_pool = st.text_input("After-hours pool (when 'pool')", str(after.get("pool", "")))
@@ -78,8 +85,7 @@ with form_col, st.form("policy_form"):
                               index=pick(HELD_ORDERS, lifecycle.get("held_order")))
     epsilon = st.number_input("Exploration (share of leads given to another eligible officer; "
                               "scoring methods)", min_value=0.0, max_value=1.0,
-                              value=float(params.get("epsilon", 0.0))
-                              if isinstance(params.get("epsilon", 0.0), int | float) else 0.0)
+                              value=number(params.get("epsilon"), 0.0, 0.0, 1.0))
     objective = st.selectbox("Objective (scoring methods)", ("conversions", "revenue"),
                              index=pick(("conversions", "revenue"), params.get("objective")))
     applied = st.form_submit_button("Apply to the YAML")

@@ -1,0 +1,217 @@
+"""Every page of the lab under Streamlit's AppTest: no exception, its key widgets, a run that
+changes what is shown, bad input answered with an error that names its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.lab.conftest import PAGES, ROOT, LiveApi
+
+TIMEOUT_S = 120
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT_S)
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + \
+        [s.value for s in at.success] + [w.value for w in at.warning] + \
+        [c.value for c in at.caption] + [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_app_navigation_opens_the_data_page():
+    """The entry point builds the navigation and opens the Data page."""
+    at = AppTest.from_file(str(ROOT / "lab" / "app.py"), default_timeout=TIMEOUT_S).run()
+    no_exception(at)
+    assert at.title[0].value == "Data"
+
+
+def test_data_page_lists_scenarios_and_checks_uploads():
+    """The Data page offers the shipped scenarios; a good roster is counted, a bad one is
+    refused with its row and column."""
+    at = page("data").run()
+    no_exception(at)
+    assert "reference" in at.selectbox(key="data_scenario").options
+    at.selectbox(key="data_scenario").set_value("surge").run()
+    no_exception(at)
+    assert any(m.value == "30" for m in at.metric)
+    good = (ROOT / "data" / "demo" / "officers.csv").read_bytes()
+    at.file_uploader(key="upload_roster").upload("officers.csv", good, "text/csv")
+    at.run()
+    no_exception(at)
+    assert "officers.csv: 40 officers" in texts(at)
+    bad = good.replace(b",America/Chicago,", b",Mars/Olympus,", 1)
+    at.file_uploader(key="upload_roster").set_value(("bad.csv", bad, "text/csv"))
+    at.run()
+    no_exception(at)
+    assert at.error, "a bad roster shows an error"
+    assert "bad.csv" in at.error[0].value
+    table = at.dataframe[0].value
+    assert "timezone" in set(table["field"]) and table["where"].str.contains("row").all()
+
+
+def test_data_page_refuses_a_leads_file_that_is_not_text():
+    """A binary file as leads is an error naming the file, not a traceback."""
+    at = page("data").run()
+    at.file_uploader(key="upload_leads").upload("leads.csv", b"\xff\xfe\x00bad\x00", "text/csv")
+    at.run()
+    no_exception(at)
+    assert at.error or at.warning
+
+
+def test_policy_editor_validates_as_you_type():
+    """A valid draft says so; a broken one shows the YAML path; the form rewrites the YAML and
+    the diff shows the change."""
+    at = page("policy").run()
+    no_exception(at)
+    assert at.success and "Valid" in at.success[0].value
+    text = at.text_area(key="policy_yaml").value
+    at.text_area(key="policy_yaml").set_value(
+        text.replace("accept_within_s: 900", "accept_within_s: -5")).run()
+    no_exception(at)
+    assert at.error and "routing.offer.accept_within_s" in at.error[0].value
+    at.text_area(key="policy_yaml").set_value(text).run()
+    at.selectbox[1].set_value("round_robin")  # Method, in the form
+    at.button[1].click().run()  # Apply to the YAML
+    no_exception(at)
+    assert "method: round_robin" in at.text_area(key="policy_yaml").value
+    assert at.success and "method round_robin" in at.success[0].value
+    assert any("+    method: round_robin" in c.value or "+  method: round_robin" in c.value
+               for c in at.code)
+
+
+def test_whatif_runs_and_a_surge_changes_the_figures():
+    """Running the what-if shows the verdict and KPI cards; surging the volume and running
+    again changes them."""
+    at = page("whatif").run()
+    no_exception(at)
+    assert at.button(key="whatif_run")
+    assert at.multiselect(key="whatif_policies").value == ["rules", "weighted_round_robin"]
+    at.number_input(key="whatif_days").set_value(0.25)
+    at.number_input(key="whatif_replications").set_value(2)
+    at.button(key="whatif_run").click().run()
+    no_exception(at)
+    assert at.header[0].value == "Verdict"
+    verdict = next(m.value for m in at.markdown if m.value.startswith("**"))
+    assert "rules" in verdict and "weighted_round_robin" in verdict
+    assert "95% interval" in verdict
+    cards = {m.label: m.value for m in at.metric}
+    assert "Expected funded loans" in cards
+    before = [m.value for m in at.metric]
+    at.slider(key="whatif_surge").set_value(2.0)
+    at.button(key="whatif_run").click().run()
+    no_exception(at)
+    assert [m.value for m in at.metric] != before
+
+
+def test_whatif_with_a_broken_draft_shows_the_yaml_path():
+    """A draft policy that does not load is an error with its YAML path, not a traceback."""
+    at = page("whatif")
+    at.session_state["draft_policy"] = (ROOT / "data" / "policies" / "default.yaml").read_text(
+    ).replace("method: weighted_round_robin", "method: nope")
+    at.run()
+    at.multiselect(key="whatif_policies").set_value(["rules", "draft (Policy editor)"])
+    at.number_input(key="whatif_days").set_value(0.25)
+    at.button(key="whatif_run").click().run()
+    no_exception(at)
+    assert at.error and "routing.method" in at.error[0].value
+
+
+def test_decision_explorer_lays_out_every_officer():
+    """Every officer of the roster appears in the first step's table, chosen, candidate or left
+    out with a reason; the draft policy is replayed beside the active one."""
+    at = page("explorer").run()
+    no_exception(at)
+    ids = at.selectbox(key="explorer_lead").options
+    at.selectbox(key="explorer_lead").set_value(ids[3]).run()
+    no_exception(at)
+    assert len(at.dataframe) == 2  # active and draft
+    table = at.dataframe[0].value
+    assert set(table["outcome"]) <= {"chosen", "candidate", "left out"}
+    assert table[table["step"] == 1]["officer_id"].nunique() == 40
+    assert table[table["outcome"] == "left out"]["why"].str.len().gt(0).all()
+
+
+def test_model_page_checks_the_model_against_the_world():
+    """Simulate, train and check shows AUC and Brier, the reliability plot, officer skill
+    against the truth and off-policy estimates beside the truths."""
+    at = page("model").run()
+    no_exception(at)
+    at.number_input(key="model_days").set_value(1.0)
+    at.button(key="model_run").click().run()
+    no_exception(at)
+    labels = {m.label for m in at.metric}
+    assert {"AUC", "Brier"} <= labels
+    headers = [h.value for h in at.header]
+    assert "Off-policy estimates against the simulated truth" in headers
+    ope = at.dataframe[-1].value
+    assert set(ope["estimator"]) == {"ips", "snips", "doubly_robust"}
+    assert ope["truth_same_contexts"].gt(0).all()
+
+
+def test_production_page_without_an_api_says_how_to_start_it(monkeypatch):
+    """No API at the address: an error that says how to start it, no traceback."""
+    from tests.lab.conftest import free_port
+
+    monkeypatch.setenv("LEADROUTE_LAB_API_URL", f"http://127.0.0.1:{free_port()}")
+    at = page("production").run()
+    no_exception(at)
+    assert at.error and "make run" in at.error[0].value
+
+
+def test_production_page_pushes_a_policy_through_the_api(monkeypatch, live_api: LiveApi):
+    """Reads the API, uploads the draft, dry-runs it on recent leads and activates it; the
+    API then routes with it."""
+    for n in range(5):
+        r = httpx.post(f"{live_api.url}/v1/leads", headers={
+            "Authorization": f"Bearer {live_api.ingest_key}"}, json={
+            "lead_id": f"T-{n}", "source": "zillow", "email": f"p{n}@example.com",
+            "zip": "75201", "loan_purpose": "purchase", "loan_program": "conventional",
+            "loan_amount": 300000})
+        assert r.status_code == 201, r.text
+    monkeypatch.setenv("LEADROUTE_LAB_API_URL", live_api.url)
+    monkeypatch.setenv("LEADROUTE_LAB_API_KEY", live_api.admin_key)
+    at = page("production")
+    draft = (ROOT / "data" / "policies" / "default.yaml").read_text().replace(
+        "policy: default", "policy: lab-test").replace("weighted_round_robin", "round_robin")
+    at.session_state["draft_policy"] = draft
+    at.run()
+    no_exception(at)
+    assert at.success and "API at" in at.success[0].value
+    at.button(key="prod_dry_run").click().run()
+    no_exception(at)
+    assert any("Dry run of policy" in s.value for s in at.subheader)
+    at.button(key="prod_activate").click().run()
+    no_exception(at)
+    assert any("now routes new leads" in s.value for s in at.success)
+    listed = httpx.get(f"{live_api.url}/v1/policies",
+                       headers={"Authorization": f"Bearer {live_api.admin_key}"}).json()
+    assert [p["name"] for p in listed["items"] if p["active"]] == ["lab-test"]
+
+
+def test_pages_are_thin():
+    """Pages draw; the work is in engine/, simulator/ and lab/workbench.py (no page longer
+    than a screenful or two)."""
+    for path in Path(PAGES).glob("*.py"):
+        assert len(path.read_text().splitlines()) < 220, path.name
+
+
+@pytest.mark.parametrize("name", ["data", "policy", "whatif", "explorer", "model",
+                                  "production"])
+def test_every_page_runs_without_exception(name, monkeypatch):
+    """Each page opens cleanly with nothing chosen yet."""
+    monkeypatch.setenv("LEADROUTE_LAB_API_URL", "http://127.0.0.1:9")
+    at = page(name).run()
+    no_exception(at)
+    assert at.title
