@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## The whole system on embedded defaults: API (SQLite, demo roster), a simulated history and a
-## trained model, the worker, a stream of demo leads and the lab; Ctrl-C stops it all
+## trained model, the worker, a stream of demo leads and the lab; Ctrl-C stops it all.
+## Options through ARGS, e.g. make run ARGS="--api-port 8080 --lab-port 8502"
 run: $(STAMP)
-	$(BIN)/leadroute up
+	$(BIN)/leadroute up $(ARGS)
 
 ## The batch job: route the demo leads with the default policy; writes out/routed.csv
 route: $(STAMP)

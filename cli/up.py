@@ -263,7 +263,8 @@ def up(
         processes.start("lab", [sys.executable, "-m", "streamlit", "run",
                                 str(ROOT / "lab" / "app.py"), "--server.address", host,
                                 "--server.port", str(lab_port), "--server.headless", "true",
-                                "--browser.gatherUsageStats", "false"],
+                                "--browser.gatherUsageStats", "false",
+                                "--client.toolbarMode", "viewer"],
                         {**env, "LEADROUTE_LAB_API_URL": api_url,
                          "LEADROUTE_LAB_API_KEY": keys["ADMIN"]}, data_dir / "lab.log")
         if not _wait_http(f"{lab_url}/_stcore/health", processes, 90.0):

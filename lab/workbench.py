@@ -30,17 +30,17 @@ DEFAULT_POLICY = DATA / "policies" / "default.yaml"
 # renamed (assigned -> worked, contacted -> reached_and_qualified, abandoned -> given_up); the
 # lab reads whichever the simulator writes.
 KPI_COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("expected_conversions",), "Expected funded loans",
+    (("expected_conversions",), "Funded (expected)",
      "sum over leads of the true chance each funds, given who worked it and how fast"),
-    (("ratio_to_bound",), "Share of the hindsight best",
+    (("ratio_to_bound",), "Of the hindsight best",
      "expected funded loans / the best any assignment could do knowing every draw"),
-    (("median_minutes_to_first_contact",), "Median minutes to first call",
+    (("median_minutes_to_first_contact",), "Median min to call",
      "from the lead's arrival to the officer's first contact attempt, worked leads"),
-    (("p90_minutes_to_first_contact",), "90% called within (minutes)",
+    (("p90_minutes_to_first_contact",), "9 in 10 called (min)",
      "nine leads in ten worked were called within this many minutes"),
-    (("sla_breaches",), "Offers not accepted in time",
+    (("sla_breaches",), "Late offers",
      "offers that ran past their accept-by time (each re-route counts)"),
-    (("never_worked",), "Leads nobody worked",
+    (("never_worked",), "Never worked",
      "leads no officer accepted and called by the end of the run"),
 )
 FUNNEL_COLUMNS: tuple[tuple[tuple[str, ...], str], ...] = (

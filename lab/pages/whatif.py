@@ -112,7 +112,8 @@ if result is None:
     st.stop()
 
 st.header("Verdict")
-st.markdown(f"**{result.verdict}**")
+with st.container(key="verdict"):
+    st.markdown(f"**{result.verdict}**")
 st.caption(f"{result.scenario}: {result.replications} replication(s), seed {result.seed}, "
            f"{result.leads_per_replication:,.0f} leads per replication.")
 
@@ -121,7 +122,7 @@ for policy, row in result.kpis.iterrows():
     cards = st.columns(len(KPI_COLUMNS))
     for card, (_, title, meaning) in zip(cards, KPI_COLUMNS, strict=True):
         value = row[title]
-        shown = "n/a" if value != value else (f"{value:.2f}" if title.startswith("Share")
+        shown = "n/a" if value != value else (f"{value:.2f}" if title.startswith("Of the")
                                               else f"{value:,.1f}")
         card.metric(title, shown, help=meaning)
 

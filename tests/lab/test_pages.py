@@ -107,7 +107,7 @@ def test_whatif_runs_and_a_surge_changes_the_figures():
     assert "rules" in verdict and "weighted_round_robin" in verdict
     assert "95% interval" in verdict
     cards = {m.label: m.value for m in at.metric}
-    assert "Expected funded loans" in cards
+    assert "Funded (expected)" in cards
     before = [m.value for m in at.metric]
     at.slider(key="whatif_surge").set_value(2.0)
     at.button(key="whatif_run").click().run()
