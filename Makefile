@@ -33,7 +33,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine simulator lab api cli tests benchmarks scripts
-	$(BIN)/mypy engine simulator cli api
+	$(BIN)/mypy engine simulator cli api lab
 	$(BIN)/lint-imports
 
 ## Speed and quality benchmarks (not part of the tests); each prints its figures

@@ -11,6 +11,7 @@ Only wiring: the work is in api/, simulator/, engine/scoring and lab/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -158,19 +159,15 @@ class Processes:
     def stop(self, grace_s: float = 10.0) -> None:
         for _, process in reversed(self.running):
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + grace_s
         for _, process in reversed(self.running):
             try:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait()
         self.running.clear()
 

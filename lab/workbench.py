@@ -6,8 +6,6 @@ turns their results into what a page shows (no Streamlit here, so tests call it 
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InputError, Problem
-from engine.roster import Roster, parse_officers
+from engine.roster import Roster
 from engine.rules import Policy, PolicyError, parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,7 +287,9 @@ def check_leads(data: bytes, name: str) -> CheckedLeads:
             raise InputError(Problem("file", name, "is empty; expected a header row", name))
         check_lead_header(header, path.name)
         parser = LeadParser.default()
-        leads, problems, count = [], [], 0
+        leads: list[Any] = []
+        problems: list[Problem] = []
+        count = 0
         for row in rows:
             count += 1
             if row.problems:
@@ -367,27 +367,6 @@ def decide_lead(lead: Any, officers: Sequence[Any], policy: Policy) -> Any:
     roster = Roster(list(officers))
     state = RoutingState.empty(roster.ids_tuple)
     return decide(lead, roster, policy, state, lead.received_at)
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """A frame as CSV text made safe to open in a spreadsheet (engine.io.spreadsheet_safe)."""
-    from engine.io import spreadsheet_safe
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([spreadsheet_safe(c) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        writer.writerow([spreadsheet_safe(v) for v in row])
-    return buffer.getvalue()
-
-
-__all__ = [
-    "Changes", "CheckedLeads", "ModelCheck", "WhatIf", "check_model", "check_history", "check_leads", "check_policy",
-    "check_roster", "column", "csv_text", "decide_lead", "funnel_table", "kpi_table",
-    "lay_out_decision", "named_policies", "parse_officers", "policy_diff", "problems_frame",
-    "roster_csv_text", "run_whatif", "shipped_policies", "shipped_scenarios", "verdict_text",
-    "with_changes",
-]
 
 
 # ------------------------------------------------------------------------------ the model

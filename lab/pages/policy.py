@@ -45,13 +45,19 @@ def tree_of(text: str) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+def section(tree: dict[str, Any], key: str) -> dict[str, Any]:
+    """A mapping inside the YAML, or an empty one when it is missing or not a mapping."""
+    value = tree.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 form_col, yaml_col = st.columns(2)
 tree = tree_of(st.session_state["policy_yaml"])
-routing = tree.get("routing") if isinstance(tree.get("routing"), dict) else {}
-offer = routing.get("offer") if isinstance(routing.get("offer"), dict) else {}
-lifecycle = routing.get("lifecycle") if isinstance(routing.get("lifecycle"), dict) else {}
-params = routing.get("params") if isinstance(routing.get("params"), dict) else {}
-after = routing.get("after_hours") if isinstance(routing.get("after_hours"), dict) else {}
+routing = section(tree, "routing")
+offer = section(routing, "offer")
+lifecycle = section(routing, "lifecycle")
+params = section(routing, "params")
+after = section(routing, "after_hours")
 
 
 def pick(options: tuple[str, ...], value: object) -> int:
