@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.errors import InputError, Problem
+from engine.errors import InputError, Problem, redact
 from engine.roster import Roster
 from engine.rules import Policy, PolicyError, parse_policy
 
@@ -240,8 +240,9 @@ def verdict_text(summary: pd.DataFrame, comparison: pd.DataFrame) -> str:
 def problems_frame(exc: InputError | PolicyError | Exception) -> pd.DataFrame:
     """An error as a table a person can read: where, field, value, problem."""
     if isinstance(exc, InputError):
-        return pd.DataFrame([{"where": p.where, "field": p.field, "value": p.value,
-                              "problem": p.message} for p in exc.problems],
+        return pd.DataFrame([{"where": redact(p.where), "field": redact(p.field),
+                              "value": p.shown_value, "problem": redact(p.message)}
+                             for p in exc.problems],
                             columns=["where", "field", "value", "problem"])
     if isinstance(exc, PolicyError):
         return pd.DataFrame([{"where": exc.source, "field": exc.path, "value": "",

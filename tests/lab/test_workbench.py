@@ -1,0 +1,192 @@
+"""lab.workbench and lab.production: what the pages show, computed without Streamlit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.errors import InputError
+from engine.io import load_roster
+from engine.rules import PolicyError, load_policy
+from lab.production import Api, ApiError, history_figures
+from lab.workbench import (
+    DATA,
+    Changes,
+    check_leads,
+    check_roster,
+    decide_lead,
+    lay_out_decision,
+    policy_diff,
+    problems_frame,
+    roster_csv_text,
+    run_whatif,
+    shipped_policies,
+    verdict_text,
+    with_changes,
+)
+from simulator.errors import ParamError
+from simulator.scenario import load_scenario
+
+REFERENCE = DATA / "scenarios" / "reference.yaml"
+
+
+def summary_of(values: dict[str, list[float]]) -> pd.DataFrame:
+    rows = [{"policy": p, "replication": r, "expected_conversions": v}
+            for p, vs in values.items() for r, v in enumerate(vs)]
+    return pd.DataFrame(rows)
+
+
+def comparison_of(summary: pd.DataFrame) -> pd.DataFrame:
+    from simulator.metrics import compare
+
+    return compare(summary, metrics=("expected_conversions",))
+
+
+def test_verdict_names_the_best_and_says_whether_it_holds():
+    """A difference whose interval is above zero holds; one whose interval holds zero does
+    not; one replication cannot be judged."""
+    clear = summary_of({"a": [10, 11, 12], "b": [12, 13.1, 13.9]})
+    text = verdict_text(clear, comparison_of(clear))
+    assert text.startswith("b is best") and "holds at 3 replications" in text
+    noisy = summary_of({"a": [10, 14, 12], "b": [12, 11, 14]})
+    assert "cannot be told apart" in verdict_text(noisy, comparison_of(noisy))
+    single = summary_of({"a": [10], "b": [12]})
+    assert "run at least two" in verdict_text(single, comparison_of(single))
+    alone = summary_of({"a": [10, 11]})
+    assert "Add a second policy" in verdict_text(alone, comparison_of(alone))
+
+
+def test_changes_surge_and_days_reach_the_scenario():
+    """Fewer days and a surge change the scenario the simulator runs."""
+    sc = load_scenario(REFERENCE)
+    changed = with_changes(sc, Changes(days=1.5, volume_multiplier=2.0))
+    assert changed.days == 1.5
+    assert changed.stream.volume_multiplier == pytest.approx(2 * sc.stream.volume_multiplier)
+    assert with_changes(sc, Changes()) == sc
+
+
+@pytest.mark.parametrize("surge", [0.0, -1.0, math.nan, math.inf])
+def test_changes_refuse_a_surge_that_makes_no_sense(surge):
+    """A surge of zero, below zero or not a number is refused with its field."""
+    with pytest.raises(ParamError, match="volume_multiplier"):
+        with_changes(load_scenario(REFERENCE), Changes(volume_multiplier=surge))
+
+
+def test_edited_roster_with_a_bad_row_names_row_and_column():
+    """An officer added with a bad cap is refused with its row and column."""
+    sc = load_scenario(REFERENCE)
+    text = roster_csv_text(sc)
+    header, first = text.splitlines()[:2]
+    cells = first.split(",")
+    cells[0] = "LO-NEW"
+    cells[header.split(",").index("daily_cap")] = "lots"
+    with pytest.raises(InputError) as caught:
+        with_changes(sc, Changes(roster_csv=text + ",".join(cells) + "\n"))
+    assert any(p.field == "daily_cap" and "row" in p.where for p in caught.value.problems)
+
+
+def test_removing_officers_changes_the_run():
+    """A roster without half its officers gives fewer expected conversions on the same
+    leads."""
+    sc = load_scenario(REFERENCE)
+    lines = roster_csv_text(sc).splitlines(keepends=True)
+    half = "".join(lines[: 1 + (len(lines) - 1) // 2])
+    policies = [("rules", shipped_policies()["rules"])]
+    full = run_whatif(with_changes(sc, Changes(days=0.5)), policies, replications=1, seed=0)
+    fewer = run_whatif(with_changes(sc, Changes(days=0.5, roster_csv=half)), policies,
+                       replications=1, seed=0)
+    assert full.kpis.iloc[0]["Funded (expected)"] > fewer.kpis.iloc[0]["Funded (expected)"]
+    stages = full.funnel[full.funnel["policy"] == "rules"]["leads"].to_numpy()
+    assert (np.diff(stages) <= 0).all(), "a funnel never widens"
+
+
+def test_uploaded_roster_problems_as_a_table():
+    """A roster that is not UTF-8, and one with a bad timezone, are refused with their place."""
+    with pytest.raises(InputError, match="not UTF-8"):
+        check_roster(b"\xff\xfe\x00", "roster.csv")
+    good = (DATA / "demo" / "officers.csv").read_bytes()
+    with pytest.raises(InputError) as caught:
+        check_roster(good.replace(b",America/Chicago,", b",../../etc/passwd,", 1), "r.csv")
+    table = problems_frame(caught.value)
+    assert list(table.columns) == ["where", "field", "value", "problem"]
+    assert "timezone" in set(table["field"]) and table["where"].str.contains("r.csv row").all()
+
+
+def test_uploaded_leads_keep_good_rows_and_list_bad_ones():
+    """Bad rows are listed with their row numbers; the others are leads; contact details
+    never appear whole in the problems."""
+    text = (DATA / "demo" / "leads.csv").read_text().splitlines()
+    header, rows = text[0], text[1:6]
+    bad = rows[1].replace("+13125550001", "=cmd|' /C calc'!A0")
+    checked = check_leads(("\n".join([header, rows[0], bad, *rows[2:]]) + "\n").encode(),
+                          "leads.csv")
+    assert checked.rows == 5 and len(checked.leads) == 4
+    assert checked.problems and all("row 3" in p.where for p in checked.problems)
+    shown = problems_frame(InputError(checked.problems))
+    assert shown.iloc[0]["field"] == "phone" and "calc" not in shown.iloc[0]["value"]
+
+
+def test_problems_frame_of_a_policy_error_names_the_yaml_path():
+    """A policy error becomes one row with its YAML path."""
+    table = problems_frame(PolicyError("routing.offer.accept_within_s", "must be > 0", "d"))
+    assert table.iloc[0]["field"] == "routing.offer.accept_within_s"
+
+
+def test_decision_laid_out_names_every_officer_once_per_step():
+    """Each officer in a step's pool is a candidate, the chosen one, or left out with a
+    reason."""
+    officers = load_roster(DATA / "demo" / "officers.csv")
+    leads = check_leads((DATA / "demo" / "leads.csv").read_bytes(), "leads.csv").leads
+    policy = load_policy(DATA / "policies" / "default.yaml")
+    seen = set()
+    for lead in leads[:40]:
+        decision = decide_lead(lead, officers, policy)
+        table = lay_out_decision(decision)
+        for _, step in table.groupby("step"):
+            assert step["officer_id"].is_unique
+        chosen = table[table["outcome"] == "chosen"]["officer_id"].tolist()
+        if decision.officer_id:
+            assert decision.officer_id in chosen
+        seen.add(decision.status.value)
+    assert {"assigned", "held"} <= seen
+
+
+def test_policy_diff_shows_the_changed_line():
+    """The diff against the active policy shows the changed line and nothing when equal."""
+    a = "policy: x\nversion: 1\n"
+    assert policy_diff(a, a) == ""
+    assert "+version: 2" in policy_diff(a, a.replace("1", "2"))
+
+
+def test_history_figures_from_the_export():
+    """Minutes from arrival to first contact and funded share by source and officer."""
+    history = pd.DataFrame({
+        "received_at": ["2025-03-04T15:00:00+00:00", "2025-03-04T15:00:00+00:00"],
+        "assigned_at": ["2025-03-04T15:01:00+00:00", "2025-03-04T15:02:00+00:00"],
+        "response_delay_s": ["60", ""], "source": ["zillow", "facebook"],
+        "officer_id": ["LO1", "LO1"], "funded": ["1", "0"]})
+    figures = history_figures(history)
+    assert figures["speed"]["minutes_to_first_contact"].tolist() == [2.0]
+    by_officer = figures["officer_id"].set_index("officer_id")
+    assert by_officer.loc["LO1", "leads"] == 2 and by_officer.loc["LO1", "funded_share"] == 0.5
+    assert history_figures(pd.DataFrame()) == {}
+
+
+def test_api_client_reports_the_yaml_path_of_a_refused_policy(live_api):
+    """A policy the API refuses is an ApiError with the API's field (the YAML path)."""
+    api = Api.connect(live_api.url, live_api.admin_key)
+    assert api.health()["status"] == "ok"
+    broken = (DATA / "policies" / "default.yaml").read_text().replace(
+        "accept_within_s: 900", "accept_within_s: -1")
+    with pytest.raises(ApiError) as caught:
+        api.upload_policy(broken)
+    assert caught.value.status == 422
+    assert "routing.offer.accept_within_s" in str(caught.value)
+    with pytest.raises(ApiError) as denied:
+        Api.connect(live_api.url, "lr_admin_" + "x" * 43).policies()
+    assert denied.value.status == 401
+    assert api.analytics_paths() == [] or all(p.startswith("/v1/analytics")
+                                              for p in api.analytics_paths())
