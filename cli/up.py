@@ -115,7 +115,13 @@ def train_demo_model(data_dir: Path, days: float, seed: int) -> tuple[Path, Path
                          seed=seed, with_bound=False, world=world)
     spreadsheet_frame(history_frame(exp)).to_csv(history_path, index=False)
     history = load_history(history_path, world.roster)
-    result = train_model(history, holdout_fraction=0.2, rng=np.random.default_rng(seed))
+    try:
+        result = train_model(history, holdout_fraction=0.2, rng=np.random.default_rng(seed))
+    except ValueError as exc:  # too few funded leads to fit and calibrate
+        history_path.unlink(missing_ok=True)
+        _fail(f"--history-days {days:g}: {len(history)} worked leads are too few to train "
+              f"the model ({exc}); give more days")
+        raise
     save_model(result.model, model_path, model_card(result, history))
     m = result.holdout
     figures = f": holdout AUC {m.auc:.3f}, Brier {m.brier:.4f}" if m is not None else ""
@@ -198,7 +204,7 @@ def up(
     leads_per_minute: Annotated[float, typer.Option(
         min=0, max=6000, help="Demo leads posted to the API per minute (0: none).")] = 6.0,
     history_days: Annotated[float, typer.Option(
-        min=0.5, max=90, help="Days of simulated history for the demo model.")] = 30.0,
+        min=2, max=90, help="Days of simulated history for the demo model.")] = 30.0,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the history and the demo leads.")]
     = 0,
     fresh: Annotated[bool, typer.Option(help="Start over: remove DATA_DIR's database, keys, "

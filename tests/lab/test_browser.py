@@ -54,7 +54,7 @@ def test_make_run_serves_a_lab_that_runs_a_whatif(tmp_path: Path):
     api_port, lab_port = free_port(), free_port()
     data_dir = tmp_path / "system"
     args = (f"--data-dir {data_dir} --api-port {api_port} --lab-port {lab_port} "
-            "--history-days 2 --leads-per-minute 60")
+            "--history-days 5 --leads-per-minute 60")
     log = (tmp_path / "make-run.log").open("wb")
     process = subprocess.Popen(["make", "-s", "run", f"ARGS={args}"], cwd=ROOT, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True,
