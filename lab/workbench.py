@@ -483,3 +483,12 @@ def _effects(leads: Sequence[Any], y: np.ndarray, p: np.ndarray) -> pd.DataFrame
                          "observed": float(y[mask].mean())})
     return pd.DataFrame(rows, columns=["feature", "value", "leads", "mean_predicted",
                                        "observed"])
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:"})
+
+
+def plain(text: object) -> str:
+    """``text`` shown as written in Streamlit's Markdown: a file name, a policy name or an
+    error message cannot become a link, an image, a formula or a colour directive."""
+    return str(text).translate(_MARKDOWN)

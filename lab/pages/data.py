@@ -15,6 +15,7 @@ from lab.workbench import (
     check_history,
     check_leads,
     check_roster,
+    plain,
     problems_frame,
     shipped_scenarios,
 )
@@ -39,7 +40,7 @@ from simulator.scenario import load_scenario  # noqa: E402
 try:
     scenario = load_scenario(path)
 except (ScenarioError, ParamError, PolicyError, InputError) as exc:
-    st.error(f"The scenario {path.name} does not load: {exc}")
+    st.error(f"The scenario {plain(path.name)} does not load: {plain(exc)}")
     st.stop()
 stream = scenario.stream
 rate = getattr(stream, "leads_per_day", None)
@@ -60,7 +61,7 @@ history_file = st.file_uploader("History CSV", type=["csv"], key="upload_history
 
 
 def show_problems(what: str, exc: Exception) -> None:
-    st.error(f"{what} was not accepted: {exc}".splitlines()[0][:400])
+    st.error(plain(f"{what} was not accepted: {exc}".splitlines()[0][:400]))
     st.dataframe(problems_frame(exc), hide_index=True, width="stretch")
 
 
@@ -72,7 +73,7 @@ if roster_file is not None:
         st.session_state.pop(state.OFFICERS, None)
     else:
         st.session_state[state.OFFICERS] = officers
-        st.success(f"{roster_file.name}: {len(officers)} officers.")
+        st.success(f"{plain(roster_file.name)}: {len(officers)} officers.")
 
 if leads_file is not None:
     try:
@@ -83,12 +84,12 @@ if leads_file is not None:
     else:
         st.session_state[state.LEADS] = checked.leads
         if checked.problems:
-            st.warning(f"{leads_file.name}: {len(checked.leads)} of {checked.rows} rows are "
+            st.warning(f"{plain(leads_file.name)}: {len(checked.leads)} of {checked.rows} rows are "
                        f"leads; {checked.rows - len(checked.leads)} rows have problems:")
             st.dataframe(problems_frame(InputError(checked.problems)), hide_index=True,
                          width="stretch")
         else:
-            st.success(f"{leads_file.name}: {len(checked.leads)} leads, every row good.")
+            st.success(f"{plain(leads_file.name)}: {len(checked.leads)} leads, every row good.")
 
 if history_file is not None:
     officers = st.session_state.get(state.OFFICERS) or list(scenario.officers)
@@ -97,7 +98,7 @@ if history_file is not None:
     except (InputError, ValueError) as exc:
         show_problems(f"The history {history_file.name}", exc)
     else:
-        st.success(f"{history_file.name}: {len(history)} worked leads, outcome rate "
+        st.success(f"{plain(history_file.name)}: {len(history)} worked leads, outcome rate "
                    f"{float(history.y.mean()):.3f}.")
 
 own_officers = st.session_state.get(state.OFFICERS)

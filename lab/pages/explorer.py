@@ -8,7 +8,7 @@ import streamlit as st
 from engine.errors import InputError
 from engine.rules import PolicyError
 from lab import state
-from lab.workbench import DATA, check_leads, check_policy, decide_lead, lay_out_decision
+from lab.workbench import DATA, check_leads, check_policy, decide_lead, lay_out_decision, plain
 
 st.title("Decision explorer")
 st.write("Pick a lead and see how the engine decided: the rule that matched, each pool tried, "
@@ -51,17 +51,18 @@ for column, (label, text) in zip(columns, versions.items(), strict=True):
         try:
             policy = check_policy(text, label)
         except PolicyError as exc:
-            st.error(f"The {label} policy is not valid at `{exc.path}`: {exc.message}")
+            st.error(f"The {label} policy is not valid at {plain(exc.path)}: {plain(exc.message)}")
             continue
         try:
             decision = decide_lead(lead, officers, policy)
         except (InputError, ValueError) as exc:
-            st.error(f"No decision: {exc}")
+            st.error(f"No decision: {plain(exc)}")
             continue
         st.markdown(f"**{decision.status.value}**"
-                    + (f" to **{decision.officer_id}**" if decision.officer_id else "")
-                    + f": {decision.reason}")
-        st.caption(f"policy {decision.policy} version {decision.policy_version}, priority "
+                    + (f" to **{plain(decision.officer_id)}**" if decision.officer_id else "")
+                    + f": {plain(decision.reason)}")
+        st.caption(f"policy {plain(decision.policy)} version {plain(decision.policy_version)}, "
+                   "priority "
                    f"{decision.priority}, propensity {decision.propensity:.3f}")
         rules = decision.explanation.rule_path
         st.write("Rules tried: " + ", ".join(

@@ -12,7 +12,14 @@ import streamlit as st
 from engine.errors import InputError
 from engine.rules import PolicyError
 from lab import state
-from lab.workbench import Changes, ModelCheck, check_model, shipped_policies, with_changes
+from lab.workbench import (
+    Changes,
+    ModelCheck,
+    check_model,
+    plain,
+    shipped_policies,
+    with_changes,
+)
 from simulator.errors import ParamError, ScenarioError
 from simulator.scenario import load_scenario
 
@@ -52,7 +59,7 @@ if st.button("Simulate, train and check", type="primary", key="model_run"):
             str(state.scenario_path()), float(days), builtins[logging],
             None if candidate == "(none)" else builtins[candidate], float(exploration), bar)
     except ERRORS as exc:
-        st.error(f"The check did not run: {exc}")
+        st.error(f"The check did not run: {plain(exc)}")
     finally:
         bar.empty()
 

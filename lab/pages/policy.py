@@ -11,7 +11,7 @@ import yaml
 
 from engine.rules import PolicyError
 from lab import state
-from lab.workbench import ROOT, check_policy, policy_diff, shipped_policies
+from lab.workbench import ROOT, check_policy, plain, policy_diff, shipped_policies
 
 METHODS = ("round_robin", "weighted_round_robin", "greedy", "dual_price", "batch_optimal")
 OFFER_MODES = ("assign", "broadcast", "cascade", "escalate")
@@ -129,11 +129,12 @@ st.session_state[state.DRAFT] = text
 try:
     policy = check_policy(text, "draft")
 except PolicyError as exc:
-    st.error(f"Not valid at `{exc.path}`: {exc.message}")
+    st.error(f"Not valid at {plain(exc.path)}: {plain(exc.message)}")
     valid = False
 else:
-    st.success(f"Valid: policy {policy.name!r} version {policy.version}, {len(policy.rules)} "
-               f"rules, {len(policy.pools)} pools, method {policy.routing.method}.")
+    st.success(f"Valid: policy {plain(repr(policy.name))} version {plain(policy.version)}, "
+               f"{len(policy.rules)} rules, {len(policy.pools)} pools, method "
+               f"{policy.routing.method}.")
     valid = True
 
 st.subheader("Changes against the active policy")

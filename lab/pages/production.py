@@ -9,7 +9,7 @@ import streamlit as st
 from engine.rules import PolicyError
 from lab import state
 from lab.production import Api, ApiError, history_figures, settings_from_env
-from lab.workbench import check_policy
+from lab.workbench import check_policy, plain
 
 st.title("Production")
 env_url, env_key = settings_from_env()
@@ -22,10 +22,11 @@ api = Api.connect(url, key)
 try:
     health = api.health()
 except ApiError as exc:
-    st.error(f"The API does not answer: {exc}. Start it with `make run` (or `leadroute "
+    st.error(f"The API does not answer: {plain(exc)}. Start it with `make run` (or `leadroute "
              "serve`) and set LEADROUTE_LAB_API_URL.")
     st.stop()
-st.success(f"API at {url}: {health.get('status')}, database {health.get('database')}.")
+st.success(plain(f"API at {url}: {health.get('status')}, database "
+                 f"{health.get('database')}."))
 if not key:
     st.warning("No API key: give one to read production figures and push policies.")
     st.stop()
@@ -33,7 +34,7 @@ if not key:
 try:
     server_active = api.active_policy_yaml()
 except ApiError as exc:
-    st.error(f"The policies cannot be read: {exc}")
+    st.error(f"The policies cannot be read: {plain(exc)}")
     st.stop()
 if server_active:
     st.session_state[state.ACTIVE] = server_active
@@ -48,7 +49,7 @@ if paths:
         try:
             body = api.get_json(path)
         except ApiError as exc:
-            st.warning(f"{path}: {exc}")
+            st.warning(plain(f"{path}: {exc}"))
             continue
         st.subheader(path.removeprefix("/v1/analytics/").replace("-", " ").replace("_", " "))
         items = body.get("items", body) if isinstance(body, dict) else body
@@ -62,7 +63,7 @@ else:
     try:
         figures = history_figures(api.history())
     except ApiError as exc:
-        st.error(f"The history export cannot be read: {exc}")
+        st.error(f"The history export cannot be read: {plain(exc)}")
         figures = {}
     if not figures:
         st.info("No lead has been accepted yet.")
@@ -88,10 +89,10 @@ draft = state.draft_policy()
 try:
     policy = check_policy(draft, "draft")
 except PolicyError as exc:
-    st.error(f"The draft is not valid at `{exc.path}`: {exc.message}. Fix it in the Policy "
-             "editor.")
+    st.error(f"The draft is not valid at {plain(exc.path)}: {plain(exc.message)}. Fix it in "
+             "the Policy editor.")
     st.stop()
-st.write(f"Draft: policy **{policy.name}** version **{policy.version}**.")
+st.write(f"Draft: policy **{plain(policy.name)}** version **{plain(policy.version)}**.")
 last = st.number_input("Recent leads to replay", min_value=1, max_value=5000, value=200,
                        key="prod_last")
 if st.button("Upload and dry run", key="prod_dry_run"):
@@ -99,15 +100,15 @@ if st.button("Upload and dry run", key="prod_dry_run"):
         uploaded = api.upload_policy(draft)
         result = api.dry_run(int(uploaded["id"]), int(last))
     except ApiError as exc:
-        st.error(f"Not accepted: {exc}")
+        st.error(f"Not accepted: {plain(exc)}")
     else:
         st.session_state["prod_dry"] = (uploaded, result)
 
 dry = st.session_state.get("prod_dry")
 if dry is not None:
     uploaded, result = dry
-    st.subheader(f"Dry run of policy {uploaded['id']} ({uploaded['name']} version "
-                 f"{uploaded['version']}) against {result.get('compared_with')}")
+    st.subheader(f"Dry run of policy {uploaded['id']} ({plain(uploaded['name'])} version "
+                 f"{plain(uploaded['version'])}) against {plain(result.get('compared_with'))}")
     st.json(result.get("counts", {}))
     changed = [lead for lead in result.get("leads", []) if lead.get("changed")]
     st.write(f"{len(changed)} of {len(result.get('leads', []))} leads would go differently.")
@@ -122,7 +123,7 @@ if dry is not None:
         try:
             api.activate(int(uploaded["id"]))
         except ApiError as exc:
-            st.error(f"Not activated: {exc}")
+            st.error(f"Not activated: {plain(exc)}")
         else:
             st.session_state[state.ACTIVE] = draft
             st.session_state.pop("prod_dry")

@@ -15,6 +15,7 @@ from lab.workbench import (
     KPI_COLUMNS,
     Changes,
     WhatIf,
+    plain,
     problems_frame,
     roster_csv_text,
     run_whatif,
@@ -35,9 +36,10 @@ own = st.session_state.get(state.REPLAY)
 try:
     scenario = own if own is not None else load_scenario(state.scenario_path())
 except ERRORS as exc:
-    st.error(f"The scenario does not load: {exc}")
+    st.error(f"The scenario does not load: {plain(exc)}")
     st.stop()
-st.caption(f"Scenario **{scenario.name}** (change it on the Data page): {scenario.description}")
+st.caption(f"Scenario **{plain(scenario.name)}** (change it on the Data page): "
+           f"{plain(scenario.description)}")
 
 builtins = shipped_policies()
 options = [*builtins, "draft (Policy editor)"]
@@ -100,7 +102,7 @@ if st.button("Run the what-if", type="primary", key="whatif_run"):
             edited_text if roster_changed else None, tuple(texts), int(replications),
             int(seed), scenario, bar)
     except ERRORS as exc:
-        st.error(f"The what-if did not run: {exc}")
+        st.error(f"The what-if did not run: {plain(exc)}")
         if isinstance(exc, InputError | PolicyError):
             st.dataframe(problems_frame(exc), hide_index=True)
     finally:
@@ -113,8 +115,8 @@ if result is None:
 
 st.header("Verdict")
 with st.container(key="verdict"):
-    st.markdown(f"**{result.verdict}**")
-st.caption(f"{result.scenario}: {result.replications} replication(s), seed {result.seed}, "
+    st.markdown(f"**{plain(result.verdict)}**")
+st.caption(f"{plain(result.scenario)}: {result.replications} replication(s), seed {result.seed}, "
            f"{result.leads_per_replication:,.0f} leads per replication.")
 
 for policy, row in result.kpis.iterrows():

@@ -190,3 +190,18 @@ def test_api_client_reports_the_yaml_path_of_a_refused_policy(live_api):
     assert denied.value.status == 401
     assert api.analytics_paths() == [] or all(p.startswith("/v1/analytics")
                                               for p in api.analytics_paths())
+
+
+@pytest.mark.parametrize("hostile", [
+    "![x](http://evil.example/t.png)", "[click](javascript:alert(1))", "$\\frac{1}{0}$",
+    ":red[alarm]", "<img src=x onerror=alert(1)>", "**bold** _it_ `code`",
+])
+def test_plain_keeps_markdown_from_acting(hostile):
+    """A file or policy name is shown as written: every Markdown mark is escaped, and
+    removing the escapes gives the text back."""
+    from lab.workbench import plain
+
+    text = plain(hostile)
+    for char in "![]()$:<>*_`":
+        assert text.count("\\" + char) == hostile.count(char)
+    assert text.replace("\\", "") == hostile.replace("\\", "")
