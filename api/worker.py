@@ -1,6 +1,7 @@
 """The background worker: every lead whose ``due_at`` has come (an offer's deadline or next
 step, a held lead's retry, a new round, a batch window's end) is moved on through the
-lifecycle, one transaction per lead.
+lifecycle, one transaction per lead. Each round first refreshes the dual-price method's
+capacity prices when they are due (``api.pricing``).
 
 The database is the queue: due times are rows, so a restart loses none. On PostgreSQL
 several workers share the work, each claiming a lead with ``FOR UPDATE SKIP LOCKED``; on
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from api.db import Database
 from api.flow import Tx, locked, run_due
 from api.models import Lead as LeadRow
+from api.pricing import reprice_if_due
 from api.runtime import Runtime
 from api.store import SqlStateStore
 from engine.lifecycle import Case, Stage
@@ -40,6 +42,10 @@ class Worker:
     def run_once(self, now: datetime | None = None) -> int:
         """Move on every lead due at ``now`` (default: the clock); returns how many."""
         now = now or self.clock()
+        try:
+            reprice_if_due(self.db, self.runtime, now)
+        except Exception:  # stale prices only weaken the dual-price method: keep routing
+            log.exception("price refresh failed")
         total = 0
         failed: set[int] = set()
         for _ in range(MAX_ROUNDS):
