@@ -58,3 +58,27 @@ def test_round_robin_policy_never_reprices(api: Api):
     api.post_lead()
     api.work(7200)
     assert _prices(api)[0] is None
+
+
+def test_batch_window_is_routed_together(api: Api, model_path):
+    """batch_optimal: leads wait for their window's end, then one solve shares the officers'
+    capacity among them (the lead left out is held by the batch's optimum, not by a cap met
+    one lead at a time)."""
+    api.officers(("A", {"daily_cap": 1}), ("B", {"daily_cap": 1}))
+    use_policy(api, policy_yaml(method="batch_optimal", extra_routing=(
+        f", params: {{model: {model_path}, window_s: 300}}")))
+    ids = []
+    for amount in (200000, 450000, 700000):
+        r = api.post_lead(loan_amount=str(amount))
+        assert r.status_code == 201, r.text
+        assert r.json()["assignment"]["status"] == "new"
+        ids.append(r.json()["id"])
+        api.clock.advance(30)
+    assert api.work() == 0  # the window has not ended
+    assert api.work(300) >= 3
+    leads = [api.lead(i) for i in ids]
+    statuses = sorted(x["assignment"]["status"] for x in leads)
+    assert statuses == ["assigned", "assigned", "held"], statuses
+    assert {x["assignment"]["officer_id"] for x in leads} >= {"A", "B"}
+    held = next(x for x in leads if x["assignment"]["status"] == "held")
+    assert "batch's optimal assignment" in str(held["explanation"]), held["explanation"]
