@@ -72,9 +72,13 @@ class Api:
     def get_json(self, path: str) -> Any:
         return self._call("GET", path).json()
 
+    def history_text(self) -> str:
+        """The history export (contact details masked), as the CSV text the API sends."""
+        return self._call("GET", "/v1/history.csv").text
+
     def history(self) -> pd.DataFrame:
         """The history export (contact details masked) as a frame."""
-        text = self._call("GET", "/v1/history.csv").text
+        text = self.history_text()
         if not text.strip():
             return pd.DataFrame()
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)

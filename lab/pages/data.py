@@ -101,6 +101,21 @@ if history_file is not None:
         st.success(f"{plain(history_file.name)}: {len(history)} worked leads, outcome rate "
                    f"{float(history.y.mean()):.3f}.")
 
+if st.button("Check the production history (the API's /v1/history.csv)", key="api_history"):
+    from lab.production import Api, ApiError, settings_from_env
+
+    url, key = settings_from_env()
+    officers = st.session_state.get(state.OFFICERS) or list(scenario.officers)
+    try:
+        text = Api.connect(url, key).history_text()
+        history = check_history(text.encode("utf-8"), "history.csv", officers)
+    except ApiError as exc:
+        st.error(f"The API's history cannot be read: {plain(exc)}")
+    except (InputError, ValueError) as exc:
+        show_problems("The API's history", exc)
+    else:
+        st.success(f"The API's history: {len(history)} worked leads.")
+
 own_officers = st.session_state.get(state.OFFICERS)
 own_leads = st.session_state.get(state.LEADS)
 if own_officers and own_leads and leads_file is not None and roster_file is not None:

@@ -119,6 +119,7 @@ with st.container(key="verdict"):
 st.caption(f"{plain(result.scenario)}: {result.replications} replication(s), seed {result.seed}, "
            f"{result.leads_per_replication:,.0f} leads per replication.")
 
+st.dataframe(result.kpis.T.style.format("{:,.2f}"), width="stretch")
 for policy, row in result.kpis.iterrows():
     st.subheader(str(policy))
     cards = st.columns(len(KPI_COLUMNS))

@@ -8,9 +8,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import TUESDAY_15_UTC
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PAGES = ROOT / "lab" / "pages"
@@ -51,7 +54,13 @@ def live_api(tmp_path: Path) -> Iterator[LiveApi]:
         _, ingest = create_key(s, Scope.INGEST, utc_now(), name="test")
     db.dispose()
     port = free_port()
-    app = create_app(Settings(database_url=url, log_level="WARNING"), worker=False)
+    started = time.monotonic()
+
+    def clock() -> datetime:  # a Tuesday in working hours, moving with real time
+        return TUESDAY_15_UTC + timedelta(seconds=time.monotonic() - started)
+
+    app = create_app(Settings(database_url=url, log_level="WARNING"), clock=clock,
+                     worker=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)

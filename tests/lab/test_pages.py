@@ -220,3 +220,28 @@ def test_every_page_runs_without_exception(name, monkeypatch):
     at = page(name).run()
     no_exception(at)
     assert at.title
+
+
+def test_data_page_checks_the_production_history(monkeypatch, live_api: LiveApi):
+    """The API's history export is read and checked against the roster on the Data page."""
+    admin = {"Authorization": f"Bearer {live_api.admin_key}"}
+    accepted = 0
+    for n in range(6):
+        r = httpx.post(f"{live_api.url}/v1/leads", headers=admin, json={
+            "lead_id": f"H-{n}", "source": "zillow", "email": f"h{n}@example.com",
+            "zip": "75201", "loan_purpose": "purchase", "loan_program": "conventional",
+            "loan_amount": 300000})
+        assert r.status_code == 201, r.text
+        officer = (r.json()["assignment"] or {}).get("officer_id")
+        if officer:
+            a = httpx.post(f"{live_api.url}/v1/leads/{r.json()['id']}/accept", headers=admin,
+                           json={"officer_id": officer})
+            accepted += a.status_code == 200
+    monkeypatch.setenv("LEADROUTE_LAB_API_URL", live_api.url)
+    monkeypatch.setenv("LEADROUTE_LAB_API_KEY", live_api.admin_key)
+    at = page("data").run()
+    at.selectbox(key="data_scenario").set_value("demo").run()
+    at.button(key="api_history").click().run()
+    no_exception(at)
+    assert accepted > 0
+    assert f"The API's history: {accepted} worked leads" in texts(at)
