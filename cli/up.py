@@ -236,7 +236,7 @@ def up(
     get_settings.cache_clear()
     _say(f"database {env['LEADROUTE_DATABASE_URL']}: demo roster {DEMO_ROSTER.name}")
     keys = seed_database(data_dir)
-    train_demo_model(data_dir, history_days, seed)
+    _, model_path = train_demo_model(data_dir, history_days, seed)
 
     api_url = f"http://{host}:{api_port}"
     lab_url = f"http://{host}:{lab_port}"
@@ -269,7 +269,8 @@ def up(
                                 "--browser.gatherUsageStats", "false",
                                 "--client.toolbarMode", "viewer"],
                         {**env, "LEADROUTE_LAB_API_URL": api_url,
-                         "LEADROUTE_LAB_API_KEY": keys["ADMIN"]}, data_dir / "lab.log")
+                         "LEADROUTE_LAB_API_KEY": keys["ADMIN"],
+                         "LEADROUTE_LAB_MODEL": str(model_path)}, data_dir / "lab.log")
         if not _wait_http(f"{lab_url}/_stcore/health", processes, 90.0):
             _fail(f"the lab did not start; see {data_dir / 'lab.log'}")
         typer.echo(f"leadroute is up.\n  lab: {lab_url}\n  API: {api_url}/docs\n"

@@ -4,6 +4,7 @@ hidden skill, and off-policy estimates against the simulated truths."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pandas as pd
@@ -30,6 +31,21 @@ st.write("In simulation the truth is known, so the conversion model can be check
          "A history is simulated under the logging policy, the model (engine.scoring) is "
          "trained on it with the latest 20% of rows held out, and its estimates are compared "
          "with what the world really does.")
+
+model_file = os.environ.get("LEADROUTE_LAB_MODEL", "")
+if model_file:
+    from engine.scoring import load_card
+
+    card = load_card(model_file) or {}
+    held = (card.get("metrics") or {}).get("holdout") or {}
+    training = card.get("training") or {}
+    st.subheader("The running system's model")
+    st.write(f"{plain(model_file)}: {plain(card.get('estimator', '?'))} with "
+             f"{plain(card.get('calibration', '?'))} calibration, trained on "
+             f"{training.get('rows', '?')} rows of simulated history.")
+    if isinstance(held, dict) and "auc" in held:
+        st.caption(f"Held out: AUC {held['auc']:.3f}, Brier {held['brier']:.4f}, base rate "
+                   f"{held.get('base_rate', float('nan')):.4f}.")
 
 builtins = shipped_policies()
 c1, c2, c3 = st.columns(3)

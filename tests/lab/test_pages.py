@@ -165,6 +165,18 @@ def test_model_page_checks_the_model_against_the_world():
     assert ope["truth_same_contexts"].gt(0).all()
 
 
+def test_model_page_shows_the_running_systems_model(monkeypatch, tmp_path):
+    """With LEADROUTE_LAB_MODEL (set by leadroute up), the page shows that model's card."""
+    from cli.up import train_demo_model
+
+    _, model = train_demo_model(tmp_path, days=3.0, seed=0)
+    monkeypatch.setenv("LEADROUTE_LAB_MODEL", str(model))
+    at = page("model").run()
+    no_exception(at)
+    assert "The running system's model" in [s.value for s in at.subheader]
+    assert "Held out: AUC" in texts(at)
+
+
 def test_production_page_without_an_api_says_how_to_start_it(monkeypatch):
     """No API at the address: an error that says how to start it, no traceback."""
     from tests.lab.conftest import free_port
