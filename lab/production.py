@@ -63,11 +63,22 @@ class Api:
         return dict(self._call("GET", "/healthz").json())
 
     def analytics_paths(self) -> list[str]:
-        """The API's GET /v1/analytics/... endpoints without path parameters (none on a
-        server that does not have them)."""
+        """The API's GET /v1/analytics/... reports, as its OpenAPI document lists them: a path
+        with one parameter of listed values (``/v1/analytics/{report}``) gives one path per
+        value. None on a server that does not have them."""
         spec = self._call("GET", "/openapi.json").json()
-        return sorted(p for p, ops in spec.get("paths", {}).items()
-                      if p.startswith("/v1/analytics") and "get" in ops and "{" not in p)
+        out: list[str] = []
+        for path, ops in spec.get("paths", {}).items():
+            if not path.startswith("/v1/analytics") or "get" not in ops:
+                continue
+            params = [p for p in ops["get"].get("parameters", []) if p.get("in") == "path"]
+            if not params:
+                out.append(path)
+            elif len(params) == 1:
+                name = params[0].get("name", "")
+                out.extend(path.replace("{" + name + "}", str(value))
+                           for value in _values(params[0].get("schema", {}), spec))
+        return sorted(out)
 
     def get_json(self, path: str) -> Any:
         return self._call("GET", path).json()
@@ -105,6 +116,21 @@ class Api:
 
     def activate(self, policy_id: int) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/policies/{policy_id}/activate").json())
+
+
+def _values(schema: dict[str, Any], spec: dict[str, Any]) -> list[Any]:
+    """The values a JSON schema lists (enum, through $ref, anyOf and oneOf)."""
+    if "$ref" in schema:
+        node: Any = spec
+        for part in str(schema["$ref"]).lstrip("#/").split("/"):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        return _values(node, spec)
+    if "enum" in schema:
+        return list(schema["enum"])
+    if "const" in schema:
+        return [schema["const"]]
+    return [v for sub in schema.get("anyOf", []) + schema.get("oneOf", [])
+            for v in _values(sub, spec)]
 
 
 def _number(frame: pd.DataFrame, name: str) -> pd.Series:

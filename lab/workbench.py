@@ -210,7 +210,14 @@ def verdict_text(summary: pd.DataFrame, comparison: pd.DataFrame) -> str:
 
     verdict = getattr(metrics, "verdict", None)
     if verdict is not None:
-        return str(verdict(summary))
+        found = verdict(summary)
+        return str(getattr(found, "text", found))
+    return paired_verdict(summary, comparison)
+
+
+def paired_verdict(summary: pd.DataFrame, comparison: pd.DataFrame) -> str:
+    """The paired comparison of expected funded loans between the best policy and the next,
+    read out in words (the lab's verdict while the simulator has none of its own)."""
     policies = list(dict.fromkeys(summary["policy"]))
     if len(policies) == 1:
         mean = summary["expected_conversions"].mean()

@@ -81,7 +81,8 @@ def test_make_run_serves_a_lab_that_runs_a_whatif(tmp_path: Path):
             page.get_by_role("button", name="Run the what-if").click()
             expect(page.get_by_role("heading", name="Verdict")).to_be_visible(timeout=240_000)
             verdict = page.locator(".st-key-verdict")
-            expect(verdict).to_contain_text(re.compile(r"is best"), timeout=30_000)
+            expect(verdict).to_contain_text(
+                re.compile(r"is best|expects the most|cannot be told apart"), timeout=30_000)
             shot = tmp_path / "whatif.png"
             page.screenshot(path=str(shot), full_page=False)
             assert shot.stat().st_size > 10_000

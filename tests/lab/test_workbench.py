@@ -19,6 +19,7 @@ from lab.workbench import (
     check_roster,
     decide_lead,
     lay_out_decision,
+    paired_verdict,
     policy_diff,
     problems_frame,
     roster_csv_text,
@@ -45,18 +46,30 @@ def comparison_of(summary: pd.DataFrame) -> pd.DataFrame:
     return compare(summary, metrics=("expected_conversions",))
 
 
-def test_verdict_names_the_best_and_says_whether_it_holds():
+def test_paired_verdict_names_the_best_and_says_whether_it_holds():
     """A difference whose interval is above zero holds; one whose interval holds zero does
     not; one replication cannot be judged."""
     clear = summary_of({"a": [10, 11, 12], "b": [12, 13.1, 13.9]})
-    text = verdict_text(clear, comparison_of(clear))
+    text = paired_verdict(clear, comparison_of(clear))
     assert text.startswith("b is best") and "holds at 3 replications" in text
     noisy = summary_of({"a": [10, 14, 12], "b": [12, 11, 14]})
-    assert "cannot be told apart" in verdict_text(noisy, comparison_of(noisy))
+    assert "cannot be told apart" in paired_verdict(noisy, comparison_of(noisy))
     single = summary_of({"a": [10], "b": [12]})
-    assert "run at least two" in verdict_text(single, comparison_of(single))
+    assert "run at least two" in paired_verdict(single, comparison_of(single))
     alone = summary_of({"a": [10, 11]})
-    assert "Add a second policy" in verdict_text(alone, comparison_of(alone))
+    assert "Add a second policy" in paired_verdict(alone, comparison_of(alone))
+
+
+def test_verdict_is_the_simulators_when_it_has_one(monkeypatch):
+    """With simulator.metrics.verdict, the lab shows its text and computes none itself."""
+    from types import SimpleNamespace
+
+    from simulator import metrics
+
+    monkeypatch.setattr(metrics, "verdict", lambda summary: SimpleNamespace(
+        text=f"{len(summary)} rows judged"), raising=False)
+    clear = summary_of({"a": [10, 11], "b": [12, 13]})
+    assert verdict_text(clear, comparison_of(clear)) == "4 rows judged"
 
 
 def test_changes_surge_and_days_reach_the_scenario():
@@ -205,3 +218,14 @@ def test_plain_keeps_markdown_from_acting(hostile):
     for char in "![]()$:<>*_`":
         assert text.count("\\" + char) == hostile.count(char)
     assert text.replace("\\", "") == hostile.replace("\\", "")
+
+
+def test_analytics_reports_are_read_from_the_openapi_document():
+    """A /v1/analytics/{report} path with listed reports gives one path per report; other
+    paths are left alone."""
+    from lab.production import _values
+
+    spec = {"components": {"schemas": {"R": {"enum": ["funnel", "sla"]}}}}
+    assert _values({"$ref": "#/components/schemas/R"}, spec) == ["funnel", "sla"]
+    assert _values({"anyOf": [{"enum": ["a"]}, {"const": "b"}]}, spec) == ["a", "b"]
+    assert _values({"type": "string"}, spec) == []
