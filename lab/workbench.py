@@ -499,3 +499,25 @@ def plain(text: object) -> str:
     """``text`` shown as written in Streamlit's Markdown: a file name, a policy name or an
     error message cannot become a link, an image, a formula or a colour directive."""
     return str(text).translate(_MARKDOWN)
+
+
+def scenario_fit_available() -> bool:
+    """Whether this installation fits scenarios to histories (``simulator.fit``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("simulator.fit") is not None
+
+
+def fit_scenario_from(history: bytes, roster: bytes, folder: Path) -> Any:
+    """A scenario fitted to an uploaded history and roster by ``simulator.fit`` (the work of
+    ``leadroute scenario fit``), written to ``folder`` and loaded for the what-if."""
+    import importlib
+
+    from simulator.scenario import load_scenario
+
+    fit = importlib.import_module("simulator.fit")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "history.csv").write_bytes(history)
+    (folder / "officers.csv").write_bytes(roster)
+    fitted = fit.fit_scenario(folder / "history.csv", folder / "officers.csv")
+    return load_scenario(fit.write_scenario(fitted, folder / "fitted", name="fitted"))

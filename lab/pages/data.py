@@ -15,8 +15,10 @@ from lab.workbench import (
     check_history,
     check_leads,
     check_roster,
+    fit_scenario_from,
     plain,
     problems_frame,
+    scenario_fit_available,
     shipped_scenarios,
 )
 
@@ -141,9 +143,24 @@ if own_officers and own_leads and leads_file is not None and roster_file is not 
                    "back.")
 
 st.subheader("A scenario fitted from a history")
-st.write("`leadroute scenario fit` (when this installation has it) fits arrival rates, mixes "
-         "and response times from a history into a scenario file; put it in data/scenarios/ "
-         "and it is listed above.")
+if not scenario_fit_available():
+    st.write("Fitting a scenario to a history (`leadroute scenario fit`) is not in this "
+             "installation.")
+elif history_file is None or roster_file is None:
+    st.write("Upload a history and its roster above to fit a scenario to them (arrivals, "
+             "response times, contact, application and funding), then run what-ifs on it.")
+elif st.button("Fit a scenario to my history", key="fit_scenario"):
+    from simulator.errors import ParamError as FitParamError
+
+    try:
+        fitted = fit_scenario_from(history_file.getvalue(), roster_file.getvalue(),
+                                   Path(tempfile.mkdtemp(prefix="leadroute-fit-")))
+    except (InputError, FitParamError, ScenarioError, ValueError) as exc:
+        show_problems(f"The history {history_file.name}", exc)
+    else:
+        st.session_state[state.REPLAY] = fitted
+        st.success(f"Fitted: {fitted.days:g} days, {len(fitted.officers)} officers. The "
+                   "What-if page now runs on it; choose a shipped scenario to go back.")
 st.dataframe(pd.DataFrame([{"officer": o.officer_id, "team": o.team, "weight": o.weight,
                             "states": " ".join(sorted(lic.state for lic in o.licenses))}
                            for o in scenario.officers[:200]]),

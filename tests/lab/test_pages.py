@@ -257,3 +257,25 @@ def test_data_page_checks_the_production_history(monkeypatch, live_api: LiveApi)
     no_exception(at)
     assert accepted > 0
     assert f"The API's history: {accepted} worked leads" in texts(at)
+
+
+def test_data_page_fits_a_scenario_when_the_installation_can(tmp_path):
+    """With simulator.fit, an uploaded history and roster give a fitted scenario for the
+    what-if; without it, the page says the step is not there."""
+    from cli.up import train_demo_model
+    from lab.workbench import scenario_fit_available
+
+    at = page("data").run()
+    if not scenario_fit_available():
+        assert "not in this installation" in texts(at)
+        return
+    history, _ = train_demo_model(tmp_path, days=7.0, seed=0)
+    roster = (ROOT / "data" / "demo" / "officers.csv").read_bytes()
+    at.file_uploader(key="upload_roster").upload("officers.csv", roster, "text/csv")
+    at.file_uploader(key="upload_history").upload("history.csv", history.read_bytes(),
+                                                  "text/csv")
+    at.run()
+    at.button(key="fit_scenario").click().run()
+    no_exception(at)
+    assert "Fitted:" in texts(at), texts(at)
+    assert at.session_state["own_scenario"].name == "fitted"
