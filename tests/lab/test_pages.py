@@ -279,3 +279,27 @@ def test_data_page_fits_a_scenario_when_the_installation_can(tmp_path):
     no_exception(at)
     assert "Fitted:" in texts(at), texts(at)
     assert at.session_state["own_scenario"].name == "fitted"
+
+
+def test_own_leads_replayed_in_the_whatif():
+    """An uploaded roster and leads file become a replayed scenario the what-if runs."""
+    at = page("data").run()
+    roster = (ROOT / "data" / "demo" / "officers.csv").read_bytes()
+    lines = (ROOT / "data" / "demo" / "leads.csv").read_text().splitlines(keepends=True)
+    leads = "".join(lines[:151]).encode()
+    at.file_uploader(key="upload_roster").upload("officers.csv", roster, "text/csv")
+    at.file_uploader(key="upload_leads").upload("leads.csv", leads, "text/csv")
+    at.run()
+    at.button(key="use_own").click().run()
+    no_exception(at)
+    own = at.session_state["own_scenario"]
+    assert own.name == "own leads" and len(own.officers) == 40
+    whatif = page("whatif")
+    whatif.session_state["own_scenario"] = own
+    whatif.run()
+    whatif.number_input(key="whatif_replications").set_value(2)
+    whatif.button(key="whatif_run").click().run()
+    no_exception(whatif)
+    assert whatif.header[0].value == "Verdict"
+    summary = whatif.session_state["whatif_result"].summary
+    assert set(summary["leads"]) == {150}
