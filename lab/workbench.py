@@ -521,3 +521,120 @@ def fit_scenario_from(history: bytes, roster: bytes, folder: Path) -> Any:
     (folder / "officers.csv").write_bytes(roster)
     fitted = fit.fit_scenario(folder / "history.csv", folder / "officers.csv")
     return load_scenario(fit.write_scenario(fitted, folder / "fitted", name="fitted"))
+
+
+# ------------------------------------------------------------------------------ policy form
+
+SCORING_METHODS = ("greedy", "dual_price", "batch_optimal")
+
+
+@dataclass(frozen=True)
+class RoutingForm:
+    """The Policy editor's routing fields."""
+
+    name: str
+    version: str
+    method: str
+    offer_mode: str
+    accept_within_s: int
+    after_hours: str
+    after_hours_pool: str
+    held_order: str
+    epsilon: float
+    objective: str
+
+
+@dataclass(frozen=True)
+class RuleForm:
+    """One rule as the form shows it; ``condition`` is the ``if`` in one line of YAML."""
+
+    name: str
+    condition: str
+    pool: str
+    fallback: tuple[str, ...]
+    priority: str
+
+
+def _section(tree: dict[str, Any], key: str) -> dict[str, Any]:
+    value = tree.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def one_line(value: Any) -> str:
+    """A YAML value on one line (flow style), as the form's text fields show it."""
+    import yaml
+
+    return str(yaml.safe_dump(value, default_flow_style=True, sort_keys=False,
+                              allow_unicode=True, width=10_000)).strip().removesuffix("...")\
+        .strip()
+
+
+def rules_of(tree: dict[str, Any]) -> list[RuleForm]:
+    """The policy's rules as form rows (a rule that is not a mapping is left to the YAML)."""
+    out = []
+    for rule in tree.get("rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        then = _section(rule, "then")
+        fallback = then.get("fallback") or []
+        out.append(RuleForm(
+            name=str(rule.get("name", "")), condition=one_line(rule.get("if", {})),
+            pool=str(then.get("pool", "")),
+            fallback=tuple(str(f) for f in fallback if isinstance(f, str)),
+            priority=str(then.get("priority", "normal"))))
+    return out
+
+
+def edit_policy(tree: dict[str, Any], routing: RoutingForm, pools: dict[str, str],
+                rules: list[RuleForm]) -> dict[str, Any]:
+    """The policy tree with the form's values written in; everything the form does not show
+    is kept. A pool or condition that is not YAML is a PolicyError at its path (the engine
+    then checks the whole policy)."""
+    import yaml
+
+    new = dict(tree)
+    new["policy"], new["version"] = routing.name, routing.version
+    r = _section(tree, "routing")
+    r["method"] = routing.method
+    r["offer"] = {**_section(r, "offer"), "mode": routing.offer_mode,
+                  "accept_within_s": routing.accept_within_s}
+    r["after_hours"] = {"action": routing.after_hours,
+                        **({"pool": routing.after_hours_pool}
+                           if routing.after_hours == "pool" else {})}
+    r["lifecycle"] = {**_section(r, "lifecycle"), "held_order": routing.held_order}
+    p = _section(r, "params")
+    p.pop("epsilon", None)
+    p.pop("objective", None)
+    if routing.method in SCORING_METHODS:
+        p["objective"] = routing.objective
+        if routing.epsilon > 0:
+            p["epsilon"] = routing.epsilon
+    if p:
+        r["params"] = p
+    else:
+        r.pop("params", None)
+    new["routing"] = r
+
+    def parsed(text: str, at: str) -> Any:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise PolicyError(at, f"is not YAML: {str(exc).splitlines()[0]}", "form") from None
+
+    if pools:
+        new["pools"] = {name: parsed(text, f"pools.{name}") for name, text in pools.items()}
+    old_rules = [rule for rule in tree.get("rules") or [] if isinstance(rule, dict)]
+    if rules and len(rules) == len(old_rules):
+        written = []
+        for k, (form, old) in enumerate(zip(rules, old_rules, strict=True)):
+            then = _section(old, "then")
+            then["pool"] = form.pool
+            if form.fallback:
+                then["fallback"] = list(form.fallback)
+            else:
+                then.pop("fallback", None)
+            then["priority"] = form.priority
+            written.append({**old, "name": form.name,
+                            "if": parsed(form.condition, f"rules[{k}].if"), "then": then})
+        new["rules"] = written
+    return new

@@ -11,7 +11,18 @@ import yaml
 
 from engine.rules import PolicyError
 from lab import state
-from lab.workbench import ROOT, check_policy, plain, policy_diff, shipped_policies
+from lab.workbench import (
+    ROOT,
+    RoutingForm,
+    RuleForm,
+    check_policy,
+    edit_policy,
+    one_line,
+    plain,
+    policy_diff,
+    rules_of,
+    shipped_policies,
+)
 
 METHODS = ("round_robin", "weighted_round_robin", "greedy", "dual_price", "batch_optimal")
 OFFER_MODES = ("assign", "broadcast", "cascade", "escalate")
@@ -72,6 +83,10 @@ def number(value: object, default: float, low: float, high: float) -> float:
     return default
 
 
+PRIORITIES = ("low", "normal", "high", "urgent")
+pools = section(tree, "pools")
+rules = rules_of(tree)
+
 with form_col, st.form("policy_form"):
     st.subheader("Routing")
     name = st.text_input("Name", str(tree.get("policy", "draft")))
@@ -94,33 +109,39 @@ with form_col, st.form("policy_form"):
                               value=number(params.get("epsilon"), 0.0, 0.0, 1.0))
     objective = st.selectbox("Objective (scoring methods)", ("conversions", "revenue"),
                              index=pick(("conversions", "revenue"), params.get("objective")))
+    st.subheader("Pools")
+    pool_texts = {p: st.text_input(f"Pool {p}", one_line(spec)) for p, spec in pools.items()}
+    st.subheader("Rules, tried in order")
+    rule_rows = []
+    names = tuple(pools)
+    for k, rule in enumerate(rules):
+        with st.expander(f"{k + 1}. {rule.name}"):
+            rule_rows.append(RuleForm(
+                name=st.text_input("Name", rule.name, key=f"rule_name_{k}_{rule.name}"),
+                condition=st.text_input("If (YAML)", rule.condition,
+                                        key=f"rule_if_{k}_{rule.condition}"),
+                pool=st.selectbox("Pool", names or (rule.pool,),
+                                  index=pick(names, rule.pool), key=f"rule_pool_{k}_{rule}"),
+                fallback=tuple(st.multiselect("Fallback pools", names,
+                                              [f for f in rule.fallback if f in names],
+                                              key=f"rule_fallback_{k}_{rule}")),
+                priority=st.selectbox("Priority", PRIORITIES,
+                                      index=pick(PRIORITIES, rule.priority),
+                                      key=f"rule_priority_{k}_{rule}")))
     applied = st.form_submit_button("Apply to the YAML")
 
 if applied:
-    new = dict(tree)
-    new["policy"], new["version"] = name, version
-    r = dict(routing)
-    r["method"] = method
-    r["offer"] = {**offer, "mode": mode, "accept_within_s": round(accept_min * 60)}
-    r["after_hours"] = {"action": hold, **({"pool": after_pool} if hold == "pool" else {})}
-    r["lifecycle"] = {**lifecycle, "held_order": held_order}
-    p = dict(params)
-    scoring = method in ("greedy", "dual_price", "batch_optimal")
-    if scoring:
-        p["objective"] = objective
-        if epsilon > 0:
-            p["epsilon"] = epsilon
-        else:
-            p.pop("epsilon", None)
+    try:
+        edited = edit_policy(tree, RoutingForm(
+            name=name, version=version, method=method, offer_mode=mode,
+            accept_within_s=round(accept_min * 60), after_hours=hold,
+            after_hours_pool=after_pool, held_order=held_order, epsilon=epsilon,
+            objective=objective), pool_texts, rule_rows)
+    except PolicyError as exc:
+        st.error(f"Not applied: {plain(exc.path)}: {plain(exc.message)}")
     else:
-        p.pop("epsilon", None)
-        p.pop("objective", None)
-    if p:
-        r["params"] = p
-    else:
-        r.pop("params", None)
-    new["routing"] = r
-    st.session_state["policy_yaml"] = yaml.safe_dump(new, sort_keys=False, allow_unicode=True)
+        st.session_state["policy_yaml"] = yaml.safe_dump(edited, sort_keys=False,
+                                                         allow_unicode=True)
 
 with yaml_col:
     text = st.text_area("Policy YAML", key="policy_yaml", height=560)

@@ -303,3 +303,18 @@ def test_own_leads_replayed_in_the_whatif():
     assert whatif.header[0].value == "Verdict"
     summary = whatif.session_state["whatif_result"].summary
     assert set(summary["leads"]) == {150}
+
+
+def test_policy_editor_edits_a_rule_in_the_form():
+    """A rule's pool chosen in the form lands in the YAML, which stays valid."""
+    at = page("policy").run()
+    pool = next(s for s in at.selectbox if s.label == "Pool")
+    assert pool.value == "va_specialists"
+    pool.set_value("main")
+    next(b for b in at.button if b.label == "Apply to the YAML").click().run()
+    no_exception(at)
+    import yaml
+
+    tree = yaml.safe_load(at.text_area(key="policy_yaml").value)
+    assert tree["rules"][0]["then"]["pool"] == "main"
+    assert at.success and "Valid" in shown(at.success[0].value)

@@ -229,3 +229,56 @@ def test_analytics_reports_are_read_from_the_openapi_document():
     assert _values({"$ref": "#/components/schemas/R"}, spec) == ["funnel", "sla"]
     assert _values({"anyOf": [{"enum": ["a"]}, {"const": "b"}]}, spec) == ["a", "b"]
     assert _values({"type": "string"}, spec) == []
+
+
+def _form_of(tree):
+    from lab.workbench import RoutingForm
+
+    r = tree["routing"]
+    return RoutingForm(name=tree["policy"], version=str(tree["version"]), method=r["method"],
+                       offer_mode=r["offer"]["mode"],
+                       accept_within_s=r["offer"]["accept_within_s"],
+                       after_hours=r["after_hours"]["action"], after_hours_pool="",
+                       held_order="freshest_first", epsilon=0.0, objective="conversions")
+
+
+def test_policy_form_round_trip_keeps_the_policy():
+    """The form's fields written back unchanged give a policy that decides every demo lead
+    as the shipped one does."""
+    import yaml
+
+    from engine.rules import parse_policy
+    from lab.workbench import edit_policy, one_line, rules_of
+
+    text = (DATA / "policies" / "default.yaml").read_text()
+    tree = yaml.safe_load(text)
+    pools = {name: one_line(spec) for name, spec in tree["pools"].items()}
+    edited = edit_policy(tree, _form_of(tree), pools, rules_of(tree))
+    again = parse_policy(yaml.safe_dump(edited, sort_keys=False), "edited")
+    shipped = parse_policy(text, "shipped")
+    officers = load_roster(DATA / "demo" / "officers.csv")
+    leads = check_leads((DATA / "demo" / "leads.csv").read_bytes(), "leads.csv").leads
+    for lead in leads[:200]:
+        a, b = decide_lead(lead, officers, shipped), decide_lead(lead, officers, again)
+        assert (a.status, a.officer_id, a.reason) == (b.status, b.officer_id, b.reason)
+
+
+def test_policy_form_changes_a_rule_and_refuses_a_broken_condition():
+    """A rule's pool and fallback change from the form; a condition that is not YAML is
+    refused at rules[k].if."""
+    from dataclasses import replace as copy
+
+    import yaml
+
+    from lab.workbench import edit_policy, rules_of
+
+    tree = yaml.safe_load((DATA / "policies" / "default.yaml").read_text())
+    rules = rules_of(tree)
+    rules[0] = copy(rules[0], pool="main", fallback=())
+    edited = edit_policy(tree, _form_of(tree), {}, rules)
+    assert edited["rules"][0]["then"]["pool"] == "main"
+    assert "fallback" not in edited["rules"][0]["then"]
+    rules[1] = copy(rules[1], condition="{field: [unclosed")
+    with pytest.raises(PolicyError) as caught:
+        edit_policy(tree, _form_of(tree), {}, rules)
+    assert caught.value.path == "rules[1].if"
