@@ -18,9 +18,10 @@ PAGES = Path(__file__).resolve().parent / "pages"
 st.set_page_config(page_title="leadroute lab", layout="wide")
 navigation = st.navigation([
     st.Page(PAGES / "data.py", title="Data", default=True),
-    st.Page(PAGES / "policy.py", title="Policy editor"),
-    st.Page(PAGES / "whatif.py", title="What-if"),
-    st.Page(PAGES / "explorer.py", title="Decision explorer"),
+    st.Page(PAGES / "policy.py", title="Policy editor", url_path="policy-editor"),
+    st.Page(PAGES / "whatif.py", title="What-if", url_path="what-if"),
+    st.Page(PAGES / "explorer.py", title="Decision explorer",
+            url_path="decision-explorer"),
     st.Page(PAGES / "model.py", title="Model"),
     st.Page(PAGES / "production.py", title="Production"),
 ])

@@ -58,9 +58,10 @@ for column, (label, text) in zip(columns, versions.items(), strict=True):
         except (InputError, ValueError) as exc:
             st.error(f"No decision: {plain(exc)}")
             continue
+        reason = decision.reason.removeprefix(f"{decision.status.value}: ")
         st.markdown(f"**{decision.status.value}**"
                     + (f" to **{plain(decision.officer_id)}**" if decision.officer_id else "")
-                    + f": {plain(decision.reason)}")
+                    + f": {plain(reason)}")
         st.caption(f"policy {plain(decision.policy)} version {plain(decision.policy_version)}, "
                    "priority "
                    f"{decision.priority}, propensity {decision.propensity:.3f}")

@@ -30,9 +30,10 @@ HELD_ORDERS = ("freshest_first", "oldest_first", "highest_value")
 SAVED = ROOT / "out" / "lab" / "policies"
 
 st.title("Policy editor")
-st.write("Change how leads are routed. The form sets the routing settings; rules and pools are "
-         "edited in the YAML. Every change is checked as the engine checks a policy file, and "
-         "a problem names its place in the YAML (`routing.offer.accept_within_s`).")
+st.write("Change how leads are routed: the routing settings, the pools and the rules in the "
+         "form, or anything in the YAML beside it (a rule's offer, language matching, new "
+         "rules). Every change is checked as the engine checks a policy file, and a problem "
+         "names its place in the YAML (`routing.offer.accept_within_s`).")
 
 start = st.selectbox("Start from", ["the draft", "the active policy", *shipped_policies()],
                      key="policy_start")
