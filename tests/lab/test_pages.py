@@ -96,6 +96,7 @@ def test_policy_editor_validates_as_you_type():
                for c in at.code)
 
 
+@pytest.mark.slow
 def test_whatif_runs_and_a_surge_changes_the_figures():
     """Running the what-if shows the verdict and KPI cards; surging the volume and running
     again changes them."""
@@ -148,6 +149,7 @@ def test_decision_explorer_lays_out_every_officer():
     assert table[table["outcome"] == "left out"]["why"].str.len().gt(0).all()
 
 
+@pytest.mark.slow
 def test_model_page_checks_the_model_against_the_world():
     """Simulate, train and check shows AUC and Brier, the reliability plot, officer skill
     against the truth and off-policy estimates beside the truths."""
