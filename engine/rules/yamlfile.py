@@ -159,7 +159,14 @@ def check_graph(root: yaml.Node) -> None:
 def load_yaml(text: str) -> Any:
     """The data of one YAML document (plain dicts, lists and scalars), read within the bounds
     above; YamlError, naming line and column, for anything that is not such YAML."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlError(f"line {line} column {column}",
+                        f"not valid YAML: character {exc.character:#06x} is not allowed in a "
+                        "YAML file") from None
     try:
         try:
             node = loader.get_single_node()

@@ -10,6 +10,7 @@ import streamlit as st
 import yaml
 
 from engine.rules import PolicyError
+from engine.rules.yamlfile import YamlError, load_yaml
 from lab import state
 from lab.workbench import (
     ROOT,
@@ -50,9 +51,11 @@ if "policy_yaml" not in st.session_state:
 
 
 def tree_of(text: str) -> dict[str, Any]:
+    """The YAML as the form shows it, read within the policy loader's bounds (an alias
+    bomb or deep nesting gives an empty form; the check below names the problem)."""
     try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
+        loaded = load_yaml(text)
+    except (YamlError, yaml.YAMLError, RecursionError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
 

@@ -260,3 +260,14 @@ def test_parse_policy_accepts_anchors_merge_keys_and_reuse_within_bounds():
         "else: {pool: main}\n", "p.yaml")
     assert policy.rules[0].then.offer.accept_within_s == 300
     assert policy.rules[1].then.offer.step_s == 60
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("\x00\x01binary", "line 1 column 1"),
+    ("policy: x\nversion: 1\nnote: a\x07b\n", "line 3 column 8"),
+])
+def test_parse_policy_refuses_characters_yaml_does_not_allow(text, where):
+    """A NUL or another control character is a PolicyError with line and column, not the YAML
+    reader's own exception (the lab's editor crashed on pasted binary text)."""
+    with pytest.raises(PolicyError, match=f"{where}: not valid YAML: character 0x"):
+        parse_policy(text, "pasted.yaml")

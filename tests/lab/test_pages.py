@@ -320,3 +320,20 @@ def test_policy_editor_edits_a_rule_in_the_form():
     tree = yaml.safe_load(at.text_area(key="policy_yaml").value)
     assert tree["rules"][0]["then"]["pool"] == "main"
     assert at.success and "Valid" in shown(at.success[0].value)
+
+
+@pytest.mark.parametrize("hostile", [
+    "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + k)}: &{chr(98 + k)} [*{chr(97 + k)}, *{chr(97 + k)}, *{chr(97 + k)}, "
+        f"*{chr(97 + k)}, *{chr(97 + k)}, *{chr(97 + k)}, *{chr(97 + k)}, *{chr(97 + k)}, "
+        f"*{chr(97 + k)}]\n" for k in range(9)),
+    "[" * 5000 + "]" * 5000,
+    "policy: \"unterminated\n",
+    "\x00\x01binary",
+])
+def test_policy_editor_survives_hostile_yaml(hostile):
+    """An alias bomb, deep nesting, broken or binary text: an error, never a hang or a crash."""
+    at = page("policy").run()
+    at.text_area(key="policy_yaml").set_value(hostile).run(timeout=30)
+    no_exception(at)
+    assert at.error
