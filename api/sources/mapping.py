@@ -253,6 +253,8 @@ def parse_json(raw: bytes, *, exact_ints: bool = False) -> Any:
                           parse_constant=_no_constant)
     except (json.JSONDecodeError, ValueError) as exc:
         raise MappingError([Problem("body", "", f"is not valid JSON: {exc}")]) from None
+    except RecursionError:
+        raise MappingError([Problem("body", "", "is nested too deep to read")]) from None
 
 
 def _no_constant(name: str) -> Any:
