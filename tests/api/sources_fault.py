@@ -33,6 +33,11 @@ def _notification(leadgen_id: int) -> bytes:
             "created_time": 1741100280, "page_id": 153125381133}}]}]}).encode()
 
 
+def _flip_last(signature: str) -> str:
+    """The signature with its last hex digit changed (always a different one)."""
+    return signature[:-1] + ("1" if signature[-1] == "0" else "0")
+
+
 def graph_lead(leadgen_id: int) -> dict[str, Any]:
     lead: dict[str, Any] = json.loads((RECORDED / "meta_graph_lead.json").read_bytes())
     lead["id"] = str(leadgen_id)
@@ -82,7 +87,7 @@ def fault_mix(seed: int = 11, forged_meta: int = 1000, wrong_google: int = 1000,
             {},  # unsigned
             {"X-Hub-Signature-256": sign(raw, "guessed-secret")},
             {"X-Hub-Signature-256": sign(_notification(base), APP_SECRET)},  # another body
-            {"X-Hub-Signature-256": sign(raw, APP_SECRET)[:-2] + "00"},
+            {"X-Hub-Signature-256": _flip_last(sign(raw, APP_SECRET))},
             {"X-Hub-Signature-256": "sha256=" + "0" * 64},
             {"X-Hub-Signature": "sha1=" + "0" * 40},  # the old header alone
             {"X-Hub-Signature-256": sign(raw, APP_SECRET).upper()},  # SHA256= prefix
