@@ -32,7 +32,7 @@ class GraphStandIn:
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 graph.requests.append(parts.path)
                 token = parse_qs(parts.query).get("access_token", [""])[0]

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from api.models import Lead as LeadRow
@@ -387,9 +387,9 @@ def test_referral_to_an_ineligible_or_unknown_officer_is_routed_as_usual(src: Ap
 def test_web_form_post_form_encoded_with_an_officer_page(src: Api):
     """A form-encoded web form naming its officer (with Unicode and stray quotes) is stored
     and goes to that officer."""
-    raw = ("submission_id=W-1&name=Zo%C3%AB+%22Zee%22+D%27Angelo&email=zoe%40example.com"
-           "&zip=75201&loan_purpose=refinance&loan_program=fha&loan_amount=200000"
-           "&officer_id=LO1&website=").encode()
+    raw = (b"submission_id=W-1&name=Zo%C3%AB+%22Zee%22+D%27Angelo&email=zoe%40example.com"
+           b"&zip=75201&loan_purpose=refinance&loan_program=fha&loan_amount=200000"
+           b"&officer_id=LO1&website=")
     r = src.client.post("/v1/sources/web", content=raw,
                         headers={"Content-Type": FORM, **src.headers("ingest")})
     assert r.status_code == 201, r.text
