@@ -32,6 +32,7 @@ from api.sources import meta
 from api.sources.mapping import MappingError, parse_json
 from api.sources.registry import META, SourceMaps
 from api.sources.store import Unreadable, deliver, keep_rejected
+from engine.errors import redact
 
 log = logging.getLogger("leadroute.fetch")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the URL's token
@@ -110,10 +111,11 @@ class GraphFetcher:
                      next_attempt_at=self.clock() + timedelta(seconds=delay))
 
     def _secret_free(self, text: str) -> str:
+        """An error as it may be stored and logged: no token, no email or phone number."""
         token = self.settings.meta_access_token
         if token is not None and token.get_secret_value():
             text = text.replace(token.get_secret_value(), "***")
-        return text[:500]
+        return redact(text[:500])
 
     def _fetch(self, row_id: int, leadgen_id: str, notice: dict[str, Any], attempts: int
                ) -> None:
