@@ -48,11 +48,10 @@ def graph() -> Iterator[GraphStandIn]:
 
 
 @pytest.fixture
-def src(tmp_path: Path, sqlite_template: Path, clock: Clock, graph: GraphStandIn
-        ) -> Iterator[Api]:
-    path = tmp_path / "leadroute.db"
-    shutil.copy(sqlite_template, path)
-    app, _ = make_api(f"sqlite:///{path}", clock, **source_settings(graph.url))
+def src(db_url: str, clock: Clock, graph: GraphStandIn) -> Iterator[Api]:
+    """The API with every source configured (SQLite and PostgreSQL), three officers: LO1
+    and LO2 licensed in Texas, LO3 in California only."""
+    app, _ = make_api(db_url, clock, **source_settings(graph.url))
     with TestClient(app) as client:
         out = Api(client, app.state.db, clock)
         out.keys = {s.value: out.key(s) for s in (Scope.ADMIN, Scope.INGEST, Scope.ANALYST)}
