@@ -4,9 +4,12 @@ error naming the source's field and value. No database, no HTTP."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.settings import DATA
 from api.sources import google_ads, meta, vendors
@@ -30,6 +33,7 @@ def recorded(name: str) -> bytes:
     return (RECORDED / name).read_bytes()
 
 
+@lru_cache(maxsize=16)
 def shipped(name: str) -> SourceMap:
     return load_map(MAPS / name)
 
@@ -325,3 +329,50 @@ def test_flatten_names_nested_fields_with_dots():
 def test_source_times_are_read_leniently(text: str, iso: str | None):
     """A source's times with a basic offset or a space are read; others give None."""
     assert source_time(text) == iso
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=400),
+       ctype=st.sampled_from(["application/json", "application/x-www-form-urlencoded",
+                              "text/plain", ""]))
+def test_any_body_is_read_or_named_never_crashes(raw: bytes, ctype: str):
+    """Whatever the bytes, reading and mapping a vendor body either works or raises a
+    MappingError naming a field: never another exception (which would be a 500)."""
+    try:
+        vendors.map_post(raw, ctype, shipped("vendors/bankrate.yaml"))
+    except MappingError as exc:
+        assert exc.problems and all(p.field for p in exc.problems)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.dictionaries(st.sampled_from(["entry", "object", "changes", "x"]), json_values,
+                            max_size=3))
+def test_any_signed_notification_is_read_or_named(body: dict[str, object]):
+    """A signed Meta notification of any shape: its leads, or a named MappingError."""
+    try:
+        meta.parse_notification(json.dumps(body).encode())
+    except MappingError as exc:
+        assert exc.problems
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.dictionaries(st.sampled_from(["lead_id", "user_column_data", "form_id",
+                                             "is_test", "lead_submit_time", "campaign_id"]),
+                            json_values, max_size=6))
+def test_any_keyed_google_delivery_is_read_or_named(body: dict[str, object]):
+    """A Google delivery of any shape with the right key: a lead, or a named MappingError."""
+    try:
+        google_ads.map_delivery(body, shipped("google_ads.yaml"))
+    except MappingError as exc:
+        assert exc.problems

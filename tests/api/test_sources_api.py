@@ -405,3 +405,34 @@ def test_oversized_bodies_are_refused_unread(src: Api):
     assert r.status_code == 413
     assert google_post(src, big).status_code == 413
     assert count(src, RejectedDelivery) == 0
+
+
+def test_source_logs_never_hold_contact_details_or_secrets(src: Api, graph: GraphStandIn,
+                                                           caplog: pytest.LogCaptureFixture):
+    """Every source, readable or not, and a failing Graph fetch: no name, email, phone,
+    token or secret in any log line."""
+    import logging
+
+    from api.logs import JsonLines
+
+    caplog.set_level(logging.DEBUG)
+    graph.fail_next = 1
+    meta_post(src, recorded("meta_notification.json"))
+    fetch(src)
+    src.clock.advance(3)
+    fetch(src)
+    google_post(src, recorded("google_ads_lead.json"))
+    bad = json.loads(recorded("google_ads_lead.json"))
+    bad["lead_id"], bad["user_column_data"][1]["string_value"] = "G-2", "casey@@example"
+    google_post(src, bad)
+    vendor_post(src, "leadconduit", recorded("leadconduit_post.txt"), FORM)
+    vendor_post(src, "bankrate", recorded("bankrate_post.json").replace(b"75201", b"7520"),
+                "application/json")
+    lines = [JsonLines().format(r) for r in caplog.records]
+    assert any("/v1/sources/meta/webhook" in line for line in lines)  # the logs were read
+    personal = ("Jordan", "Rivera", "jordan.rivera", "2145550187", "Casey", "casey",
+                "Robin", "robin.oneil", "555-0199", "Avery", "avery.nguyen", "555-0166",
+                ACCESS_TOKEN, APP_SECRET, GOOGLE_KEY)
+    for line in lines:
+        for value in personal:
+            assert value not in line, line
