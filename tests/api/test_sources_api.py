@@ -234,6 +234,7 @@ def test_google_retried_deliveries_make_one_lead(src: Api):
     assert len({a.json()["id"] for a in answers}) == 1
     assert count(src, LeadRow) == 1
     lead = src.lead(answers[0].json()["id"])
+    assert lead["is_test"] is False
     assert lead["lead"]["loan_program"] == "va" and lead["lead"]["credit_score"] == "740"
     assert lead["received_at"].startswith("2025-03-04T14:59:30")
 
@@ -249,6 +250,7 @@ def test_google_test_lead_is_stored_flagged_and_not_routed(src: Api):
         row = s.get(LeadRow, got["id"])
         assert row is not None and row.is_test and row.explanation["status"] == "test"
     lead = src.lead(got["id"])
+    assert lead["is_test"] is True
     assert not [h for h in lead["history"] if h["kind"] == "notice"]
     export = src.client.get("/v1/history.csv", headers=src.headers()).text
     assert "TeSter-123" not in export
