@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *,
     load_policy(settings.default_policy)  # a missing or broken default fails at start
     maps = SourceMaps(settings.sources_dir)
     maps.check_all()  # so does a broken source map
+    limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)  # likewise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, *,
         runtime = Runtime(settings)
         app.state.db, app.state.runtime = db, runtime
         app.state.keys = KeyCache()
-        app.state.limiter = RateLimiter(settings.rate_limit)
+        app.state.limiter = limiter
         app.state.clock = clock or utc_now
         app.state.ingestor = Ingestor(db, runtime)
         app.state.worker = Worker(db, runtime, app.state.clock, batch=settings.worker_batch,
