@@ -32,6 +32,8 @@ IGNORE = "ignore"  # read and dropped on purpose
 REQUESTED_OFFICER = "requested_officer_id"  # a referral's or a form's officer, when eligible
 MAX_FLAT_FIELDS = 400
 MAX_DEPTH = 8
+# the 422 problem body's own members, which a vendor's failure fields may not replace
+PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "errors", "rejected_id"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _CUSTOM = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
@@ -77,6 +79,15 @@ class Answers(BaseModel):
     created: Answer
     repeated: Answer | None = None  # the same lead delivered again (default: created, 200)
     failed: dict[str, Any] = Field(default_factory=dict)  # added to the 422 problem body
+
+    @field_validator("failed")
+    @classmethod
+    def _not_the_problem_members(cls, v: dict[str, Any]) -> dict[str, Any]:
+        taken = sorted(set(v) & PROBLEM_MEMBERS)
+        if taken:
+            raise ValueError(f"{', '.join(taken)}: the problem body's own members; name the "
+                             "vendor's fields otherwise")
+        return v
 
 
 class SourceMap(BaseModel):

@@ -282,6 +282,9 @@ def test_the_source_name_cannot_be_spoofed():
     ({"source": "x", "fields": {}, "surprise": 1}, "surprise"),
     ({"source": "x", "fields": {}, "answers": {"created": {"status": 999, "body": {}}}},
      "answers.created.status"),
+    ({"source": "x", "fields": {}, "answers": {"created": {"status": 201, "body": {}},
+                                                "failed": {"status": "no"}}},
+     "answers.failed"),
 ])
 def test_broken_maps_are_refused_naming_the_place(tmp_path: Path, data: dict[str, object],
                                                   problem: str):

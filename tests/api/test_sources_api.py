@@ -302,6 +302,11 @@ def test_bankrate_post_answers_in_its_shape(src: Api):
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "accepted" and r.json()["bankrateLeadId"] == "BR-88213377"
     assert src.lead(int(r.json()["leadId"]))["lead"]["credit_score"] == "740"
+    bad = recorded("bankrate_post.json").replace(b"BR-88213377", b"BR-2").replace(
+        b'"740+"', b'"Superb"')
+    r = vendor_post(src, "bankrate", bad, "application/json")
+    assert r.status_code == 422 and r.json()["status"] == 422
+    assert r.json()["result"] == "rejected" and "creditProfileDescription" in r.json()["reason"]
 
 
 def test_vendor_posts_need_an_ingest_key_and_a_known_map(src: Api):
@@ -325,6 +330,7 @@ def test_vendor_unreadable_post_names_the_vendor_field_and_is_kept(src: Api):
     body = r.json()
     assert body["outcome"] == "failure" and "mortgage.property.postal_code" in body["reason"]
     assert any(e["field"] == "mortgage.property.postal_code" for e in body["errors"])
+    assert body["status"] == 422 and body["type"] == "urn:leadroute:problem:unreadable-delivery"
     kept = src.client.get("/v1/sources/rejected?source=leadconduit",
                           headers=src.headers()).json()["items"]
     assert len(kept) == 1 and kept[0]["body"] == raw.decode()
