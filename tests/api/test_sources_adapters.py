@@ -352,9 +352,9 @@ def test_any_body_is_read_or_named_never_crashes(raw: bytes, ctype: str):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-    | st.floats(allow_nan=False),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    | st.floats(allow_nan=False) | st.just([]) | st.just({}),
+    lambda inner: st.lists(inner, min_size=1, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, min_size=1, max_size=4),
     max_leaves=20)
 
 
