@@ -364,3 +364,84 @@ def rejected(
                            detail=r.detail, errors=list(r.errors), body=r.body)
                for r in rows],
         next=_cursor(rows[-1].id) if more and rows else None)
+
+
+class FetchOut(BaseModel):
+    id: int
+    source: str
+    external_id: str = Field(description="the source's id of the lead (a Meta leadgen id)")
+    status: str = Field(description="pending, done, rejected (kept as a rejected delivery) "
+                                    "or dead (the attempts ran out)")
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    lead_id: int | None
+    created_at: datetime
+
+
+class FetchPage(BaseModel):
+    items: list[FetchOut]
+    next: str | None
+
+
+FETCH_STATUSES = ("pending", "done", "rejected", "dead")
+
+
+def _fetch_out(r: SourceFetch) -> FetchOut:
+    return FetchOut(id=r.id, source=r.source, external_id=r.external_id, status=r.status,
+                    attempts=r.attempts, next_attempt_at=r.next_attempt_at,
+                    last_error=r.last_error, lead_id=r.lead_id, created_at=r.created_at)
+
+
+@router.get("/fetches", response_model=FetchPage,
+            responses={401: {"description": "no key", **PROBLEM},
+                       403: {"description": "not an admin key", **PROBLEM},
+                       422: {"description": "a bad cursor or status", **PROBLEM}})
+def fetches(
+    request: Request, caller: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(description=", ".join(FETCH_STATUSES))] = None,
+) -> FetchPage:
+    """The leads sources announced for fetching (Meta leadgen ids), newest first, with their
+    attempts and last error (admin keys)."""
+    if status is not None and status not in FETCH_STATUSES:
+        raise ApiProblem(422, "unknown status", kind="validation", errors=[
+            {"field": "status", "value": status,
+             "message": "expected one of " + ", ".join(FETCH_STATUSES)}])
+    q = select(SourceFetch).order_by(SourceFetch.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        q = q.where(SourceFetch.id < _uncursor(cursor))
+    if status is not None:
+        q = q.where(SourceFetch.status == status)
+    with request.app.state.db.reading() as s:
+        rows = list(s.scalars(q))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return FetchPage(items=[_fetch_out(r) for r in rows],
+                     next=_cursor(rows[-1].id) if more and rows else None)
+
+
+@router.post("/fetches/{fetch_id}/retry", response_model=FetchOut,
+             responses={401: {"description": "no key", **PROBLEM},
+                        403: {"description": "not an admin key", **PROBLEM},
+                        404: {"description": "no such fetch", **PROBLEM},
+                        409: {"description": "the fetch is pending or done", **PROBLEM}})
+def retry_fetch(request: Request, caller: AdminDep,
+                fetch_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> FetchOut:
+    """Fetch a `dead` or `rejected` lead again now (after a token or a map was put right),
+    with its attempts counted afresh."""
+    state = request.app.state
+    with state.db.writing() as s:
+        row = s.get(SourceFetch, fetch_id)
+        if row is None:
+            raise ApiProblem(404, "no such fetch", kind="not-found")
+        if row.status not in ("dead", "rejected"):
+            raise ApiProblem(409, f"the fetch is {row.status}: only dead or rejected ones are "
+                                  "tried again", kind="conflict")
+        row.status, row.attempts, row.next_attempt_at = "pending", 0, state.clock()
+        row.last_error = f"tried again by an admin after: {row.last_error}"[:500]
+        s.flush()
+        out = _fetch_out(row)
+    state.fetcher.wake()
+    return out

@@ -42,6 +42,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/sources/web"): {"ingest"},
     ("post", "/v1/sources/referrals/{partner}"): {"ingest"},
     ("get", "/v1/sources/rejected"): set(),
+    ("get", "/v1/sources/fetches"): set(),
+    ("post", "/v1/sources/fetches/{fetch_id}/retry"): set(),
 }
 PUBLIC = {("get", "/healthz")}
 # authenticated by the source's own signature or key, not an API key (test_sources_api.py)

@@ -161,6 +161,23 @@ def test_meta_fetch_retries_with_backoff_and_gives_up(src: Api, graph: GraphStan
         dead = s.scalar(select(SourceFetch).where(SourceFetch.external_id == "9007199254740993"))
         assert dead is not None and dead.status == "dead" and dead.attempts == 4
         assert "404" in dead.last_error
+    listed = src.client.get("/v1/sources/fetches", params={"status": "dead"},
+                            headers=src.headers()).json()["items"]
+    assert [x["external_id"] for x in listed] == ["9007199254740993"]
+    done = src.client.get("/v1/sources/fetches", params={"status": "done"},
+                          headers=src.headers()).json()["items"]
+    retry = src.client.post(f"/v1/sources/fetches/{done[0]['id']}/retry", headers=src.headers())
+    assert retry.status_code == 409  # a fetched lead is not fetched again
+    graph.leads["9007199254740993"] = graph.leads[BIG_ID] | {"field_data": [
+        *graph.leads[BIG_ID]["field_data"][:1],
+        {"name": "email", "values": ["second@example.com"]},
+        *graph.leads[BIG_ID]["field_data"][3:]]}  # the lead appears; an operator retries
+    retry = src.client.post(f"/v1/sources/fetches/{listed[0]['id']}/retry",
+                            headers=src.headers())
+    assert retry.status_code == 200 and retry.json()["status"] == "pending"
+    assert fetch(src) == 1 and count(src, LeadRow) == 2
+    assert src.client.get("/v1/sources/fetches", params={"status": "nope"},
+                          headers=src.headers()).status_code == 422
 
 
 def test_meta_fetch_with_a_wrong_token_keeps_the_token_out_of_errors(src: Api):
