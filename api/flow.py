@@ -397,8 +397,10 @@ def arrive(tx: Tx, row: LeadRow, lead: Lead | None = None, *, new: bool = False)
     if step.decision is not None:
         explanation = explanation_of(step.decision)
         explanation["arm"] = {"arm": arm, "share": share}
+        asked = requested if requested is not None and requested in tx.roster.index else None
         if link is not None:
-            explanation["duplicate_of"] = _describe_link(link, step.decision, explanation)
+            explanation["duplicate_of"] = _describe_link(link, step.decision, explanation,
+                                                         asked)
         if requested is not None:
             explanation["requested_officer"] = _describe_request(
                 requested, requested in tx.roster.index, step.decision, explanation)
@@ -411,15 +413,19 @@ def arrive(tx: Tx, row: LeadRow, lead: Lead | None = None, *, new: bool = False)
     return step
 
 
-def _describe_link(link: dict[str, Any], d: Decision, explanation: dict[str, Any]
-                   ) -> dict[str, Any]:
+def _describe_link(link: dict[str, Any], d: Decision, explanation: dict[str, Any],
+                   asked: str | None = None) -> dict[str, Any]:
     """State the repeat-lead link in the explanation (and drop the engine's note, which
-    speaks of a backup officer)."""
+    speaks of a backup officer). ``asked``: an officer the lead itself asks for, who comes
+    before the repeat lead's officer."""
     officer = link["officer_id"]
     taken = officer is not None and d.offer is not None and d.offer.officer_ids[:1] == (officer,)
     engine_note = f"backup officer {officer} was eligible and taken first"
     notes = [n for n in explanation.get("notes", []) if n != engine_note]
-    if officer is None:
+    if officer is not None and asked is not None and asked != officer:
+        notes.append(f"repeat of lead {link['lead_id']} (same {link['matched_on']}), whose "
+                     f"officer is {officer}: the lead asks for officer {asked} instead")
+    elif officer is None:
         notes.append(f"repeat of lead {link['lead_id']} (same {link['matched_on']}), which has "
                      "no officer yet: routed as usual")
     elif taken:

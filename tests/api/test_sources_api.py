@@ -461,3 +461,16 @@ def test_source_logs_never_hold_contact_details_or_secrets(src: Api, graph: Grap
     for line in lines:
         for value in personal:
             assert value not in line, line
+
+
+def test_requested_officer_on_a_plain_lead_and_over_a_repeat_leads_officer(src: Api):
+    """POST /v1/leads honours requested_officer_id too; a repeat lead asking for another
+    officer goes to the one asked for, and the explanation says both."""
+    first = src.post_lead("P-1", email="same@example.com", requested_officer_id="LO1").json()
+    assert first["assignment"]["officer_id"] == "LO1"
+    again = src.post_lead("P-2", email="same@example.com", requested_officer_id="LO2").json()
+    assert again["assignment"]["officer_id"] == "LO2" and again["duplicate_of"] == first["id"]
+    notes = again["explanation"]["notes"]
+    assert "requested officer LO2 was eligible and taken first" in notes
+    assert any("whose officer is LO1: the lead asks for officer LO2 instead" in n
+               for n in notes)
