@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, IngestDep
 from api.models import RejectedDelivery, SourceFetch
-from api.problems import PROBLEM_JSON, ApiProblem, field_errors, problem_response
+from api.problems import PROBLEM_JSON, TITLES, ApiProblem, field_errors
 from api.settings import Settings
 from api.sources import google_ads, meta, vendors
 from api.sources.common import Refused
@@ -82,17 +82,16 @@ def _refused(exc: Refused) -> ApiProblem:
 def _unreadable(state: Any, source: str, raw: bytes, content_type: str,
                 errors: list[dict[str, Any]], detail: str, now: datetime,
                 extra: dict[str, Any] | None = None) -> JSONResponse:
+    """Keep the delivery and answer 422 naming each field (with the vendor's own failure
+    fields, which the map may not let replace the problem's members) and the kept id."""
     kept = keep_rejected(state, source, raw, content_type, errors, detail, now)
-    response = problem_response(422, f"{detail}; kept for inspection as rejected delivery "
-                                     f"{kept}", "unreadable-delivery", errors)
-    if extra:
-        import json
-
-        body = json.loads(bytes(response.body))
-        body.update(extra)
-        body["rejected_id"] = kept
-        return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
-    return response
+    body: dict[str, Any] = {**(extra or {}),
+                            "type": "urn:leadroute:problem:unreadable-delivery",
+                            "title": TITLES[422], "status": 422,
+                            "detail": f"{detail}; kept for inspection as rejected delivery "
+                                      f"{kept}",
+                            "errors": errors, "rejected_id": kept}
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
 
 def _summary(d: Delivered) -> dict[str, Any]:
@@ -109,9 +108,9 @@ def _summary(d: Delivered) -> dict[str, Any]:
                        403: {"description": "the verify token does not match", **PROBLEM}})
 async def meta_handshake(
     request: Request,
-    mode: Annotated[str | None, Query(alias="hub.mode", max_length=50)] = None,
-    token: Annotated[str | None, Query(alias="hub.verify_token", max_length=500)] = None,
-    challenge: Annotated[str | None, Query(alias="hub.challenge", max_length=500)] = None,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
 ) -> PlainTextResponse:
     """Meta's subscription check: the bare `hub.challenge` when `hub.verify_token` is ours
     (`LEADROUTE_META_VERIFY_TOKEN`), 403 otherwise."""

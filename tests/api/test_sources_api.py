@@ -95,7 +95,11 @@ def test_meta_handshake(src: Api):
     assert ok.headers["content-type"].startswith("text/plain")
     for params in ({"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
                    {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN,
-                    "hub.challenge": "1"}, {}):
+                    "hub.challenge": "1"}, {},
+                   {"hub.mode": "subscribe", "hub.verify_token": "x" * 10_000,
+                    "hub.challenge": "1"},
+                   {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
+                    "hub.challenge": "<script>" * 50}):
         r = src.client.get("/v1/sources/meta/webhook", params=params)
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
 
