@@ -47,7 +47,8 @@ chosen = st.multiselect("Policies to compare (the first is the baseline)", optio
                         default=["rules", "weighted_round_robin"], key="whatif_policies")
 c1, c2, c3 = st.columns(3)
 synthetic = hasattr(scenario.stream, "leads_per_day")
-days = c1.number_input("Days of leads", min_value=0.25, max_value=float(scenario.days),
+days = c1.number_input("Days of leads", min_value=min(0.25, float(scenario.days)),
+                       max_value=float(scenario.days),
                        value=min(2.0, float(scenario.days)), step=0.25, key="whatif_days",
                        disabled=not synthetic,
                        help="Fewer days run faster; the whole scenario is "
@@ -97,7 +98,8 @@ if st.button("Run the what-if", type="primary", key="whatif_run"):
     bar = st.progress(0.0, text="simulating")
     try:
         st.session_state["whatif_result"] = cached_run(
-            f"{scenario.source}|{scenario.name}|{scenario.start.isoformat()}",
+            f"{scenario.source}|{scenario.name}|{scenario.start.isoformat()}|"
+            f"{scenario.roster_path}|{scenario.stream}",
             float(days) if synthetic else None, float(surge),
             edited_text if roster_changed else None, tuple(texts), int(replications),
             int(seed), scenario, bar)

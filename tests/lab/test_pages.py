@@ -289,6 +289,19 @@ def test_own_leads_replayed_in_the_whatif():
     roster = (ROOT / "data" / "demo" / "officers.csv").read_bytes()
     lines = (ROOT / "data" / "demo" / "leads.csv").read_text().splitlines(keepends=True)
     leads = "".join(lines[:151]).encode()
+    few = "".join(lines[:4]).encode()  # three leads within minutes: a replay shorter than
+    at.file_uploader(key="upload_leads").upload("few.csv", few, "text/csv")  # the days step
+    at.file_uploader(key="upload_roster").upload("officers.csv", (
+        ROOT / "data" / "demo" / "officers.csv").read_bytes(), "text/csv")
+    at.run()
+    at.button(key="use_own").click().run()
+    short = page("whatif")
+    short.session_state["own_scenario"] = at.session_state["own_scenario"]
+    short.run()
+    no_exception(short)
+    short.button(key="whatif_run").click().run()
+    no_exception(short)
+    at = page("data").run()
     at.file_uploader(key="upload_roster").upload("officers.csv", roster, "text/csv")
     at.file_uploader(key="upload_leads").upload("leads.csv", leads, "text/csv")
     at.run()
