@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from simulator.metrics import t_interval
+from simulator.metrics import Verdict, t_interval, verdict
 from simulator.runner import Experiment
 
 _STYLE = """
@@ -20,6 +20,8 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .note { color: #555; font-size: 13px; }
 .wide { overflow-x: auto; }
+.verdict { border-left: 4px solid #2a6; background: #f3faf5; padding: 0.6em 1em; }
+.verdict.doubt { border-left-color: #c80; background: #fdf8ee; }
 """
 
 
@@ -128,6 +130,14 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<div class='wide'>{body}</div>"
 
 
+def _verdict(found: Verdict) -> str:
+    """The verdict box that opens the report (``simulator.metrics.verdict``)."""
+    doubt = "" if found.trusted and found.separated else " doubt"
+    return (f"<div class='verdict{doubt}'><h2>Verdict</h2><p><b>{html.escape(found.headline)}"
+            f"</b></p><p>{html.escape(found.text.removeprefix(found.headline).strip())}</p>"
+            f"<p class='note'>{html.escape(found.read_me)}</p></div>")
+
+
 def write_report(exp: Experiment, path: Path) -> None:
     """Write the self-contained HTML report of ``exp`` to ``path``."""
     figures = [
@@ -155,10 +165,11 @@ def write_report(exp: Experiment, path: Path) -> None:
             "Expected conversions are the sum of the true probabilities of what happened "
             "(given the actual delays); the hindsight bound is the best assignment of the same "
             "stream with hindsight of every draw (docs/simulator.md).</p>")
+    verdict_block = _verdict(verdict(s))
     # metrics down, policies across: a column per policy fits the page
     means_by_metric = means.set_index("policy").T.rename_axis(index="metric",
                                                               columns=None).reset_index()
-    body = [head, "<h2>Means over replications</h2>", _table(means_by_metric),
+    body = [head, verdict_block, "<h2>Means over replications</h2>", _table(means_by_metric),
             f"<h2>Paired differences against {html.escape(baseline)} (95% t-intervals)</h2>",
             _table(paired), *blocks]
     path.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'>"
