@@ -138,7 +138,7 @@ def simulate(
     means = summary.drop(columns=["replication"]).groupby("policy", sort=False).mean()
     table = Table(title=f"{sc.name}: {replications} replication(s), seed {seed} "
                         "(means per replication)")
-    for column in ("policy", "expected conversions", "realized", "ratio to bound",
+    for column in ("policy", "expected", "realized", "ratio to bound",
                    "p90 min to contact", "SLA breaches"):
         table.add_column(column, justify="left" if column == "policy" else "right",
                          overflow="fold")  # a long policy label wraps, never cut
