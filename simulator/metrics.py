@@ -222,8 +222,12 @@ def verdict(summary: pd.DataFrame, level: float = 0.95) -> Verdict:
     sentences = []
     if n < 2:
         trusted = separated = False
-        headline = (f"{best} expects the most conversions ({best_mean:.1f}), {by} over "
-                    f"{versus}, from a single replication: no interval can be computed.")
+        if mean == 0:
+            headline = (f"{best} and {versus} expect the same conversions ({best_mean:.1f}) "
+                        "in a single replication: no interval can be computed.")
+        else:
+            headline = (f"{best} expects the most conversions ({best_mean:.1f}), {by} over "
+                        f"{versus}, from a single replication: no interval can be computed.")
         sentences.append(f"Run at least {TRUSTED_REPLICATIONS} replications (--replications "
                          f"{TRUSTED_REPLICATIONS}) before drawing a conclusion.")
     elif width == 0:
