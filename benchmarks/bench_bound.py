@@ -47,7 +47,7 @@ def bound_before() -> ModuleType:
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["bound_before"] = module  # dataclasses look their module up
-    exec(compile(source, f"{BEFORE}:simulator/bound.py", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(source, f"{BEFORE}:simulator/bound.py", "exec"), module.__dict__)
     return module
 
 

@@ -98,8 +98,8 @@ def simulate(
     """Simulate policies on a scenario with common random numbers; writes summary.csv,
     comparison.csv (paired differences, 95% t-intervals), events.parquet, history.csv and
     report.html to OUT. The same seed writes identical data files."""
-    from simulator.model import RunOptions
     from simulator.metrics import verdict
+    from simulator.model import RunOptions
     from simulator.outputs import write_outputs
     from simulator.runner import check_policies, check_scenario, run_experiment
     from simulator.scenario import load_scenario

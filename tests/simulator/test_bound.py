@@ -154,7 +154,8 @@ def test_a_departed_officer_starts_no_response_after_leaving(tmp_path, leaves_s,
     inputs = tiny_inputs(tmp_path, {"A": {"work_hours": ""}},
                          [{"received_at": "2025-03-04T09:00:00-06:00"}], medians={"A": 60})
     inputs = _leaving(inputs, "A", leaves_s, latency_s=600.0)
-    result = run(inputs, policy("{method: round_robin, offer: {mode: assign, accept_within_s: 3600}}"))
+    result = run(inputs, policy("{method: round_robin, offer: {mode: assign, "
+                                "accept_within_s: 3600}}"))
     bound = hindsight_bound(inputs, method="lp").value
     assert bool(result.officer[0] == 0) is worked
     if worked:
