@@ -172,7 +172,7 @@ class DepartureIn(_In):
     officer_id: str = ""
     skill_rank: int | None = None
     at: datetime | None = None
-    day: float | None = None
+    day: StrictFloat | None = None  # not a bool
 
 
 class ScenarioIn(_In):

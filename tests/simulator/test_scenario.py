@@ -78,6 +78,7 @@ ERRORS = [
     ("departures:\n  - {day: 99, skill_rank: 1}\n", "departures[0].day", "outside the window"),
     ("departures:\n  - {day: .nan, skill_rank: 1}\n", "departures[0].day", "outside the window"),
     ("departures:\n  - {day: -1, skill_rank: 1}\n", "departures[0].day", "outside the window"),
+    ("departures:\n  - {day: true, skill_rank: 1}\n", "departures[0].day", "valid number"),
     ("departures:\n  - {at: '2025-03-05T10:00:00', skill_rank: 1}\n", "departures[0].at",
      "needs a UTC offset"),
     ("world:\n  conversion:\n    contact_rate_by_source: {tiktok: 0.3}\n",
