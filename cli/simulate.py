@@ -143,8 +143,9 @@ def simulate(
         table.add_column(column, justify="left" if column == "policy" else "right",
                          overflow="fold")  # a long policy label wraps, never cut
     for label, row in means.iterrows():
+        ratio = row["ratio_to_bound"]  # NaN without a bound (--no-bound)
         table.add_row(escape(str(label)), f"{row['expected_conversions']:.1f}",
-                      f"{row['conversions']:.1f}", f"{row['ratio_to_bound']:.3f}",
+                      f"{row['conversions']:.1f}", f"{ratio:.3f}" if ratio == ratio else "-",
                       f"{row['p90_minutes_to_first_contact']:.1f}", f"{row['sla_breaches']:.0f}")
     console.print(table)
     typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
