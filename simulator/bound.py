@@ -7,10 +7,13 @@ pass this ceiling, because every term and constraint is a relaxation of what a r
 - a pair (lead, officer) is allowed only if the officer is licensed in the property's state on
   the lead's date and not on status away;
 - its value is the true p(funded) at the pair's *best-case* contact time: notified at arrival
-  (or when their time off ends), after their notification latency, starting at their next
-  shift if off shift, at load zero, with their own response draw for that lead, minimized
-  over every later hour they could be notified in (the hour-of-day multiplier varies). A run
-  can only be later (load, later notification, SLA re-routes), and the truth falls with delay;
+  (or when their time off ends), after their notification latency, starting at the next
+  moment they are on shift and not on time off (never, once they have left: the run's
+  officers start no response while away either), at load zero, with their own response draw
+  for that lead, minimized over every later hour they could be notified in (the hour-of-day
+  multiplier varies). A run can only be later (load, later notification, SLA re-routes), and
+  the truth falls with delay. A contact at or after the end is worth nothing: the run stops
+  there (and no capacity day or hour starts at the end);
 - each officer-local day takes at most the officer's daily cap; a lead that becomes an
   officer's on a later local day than it arrived counts against that day and is contacted no
   earlier than its start; such leads wait in a backlog;
