@@ -63,8 +63,9 @@ def main() -> None:
     policies = resolve_policies(args.policy or ["round_robin", "first_to_claim", "greedy"])
     print(f"== hindsight bound before ({BEFORE}) and after, {args.replications} "
           f"replication(s), seed {args.seed} ==")
-    print(f"{'scenario':<12} {'rep':>3} {'before':>9} {'after':>9} {'change':>8} "
-          f"{'s before':>8} {'s after':>8}  policy: expected, ratio before -> after")
+    print(f"{'scenario':<12} {'rep':>3} {'before':>10} {'after':>10} {'after-before':>12} "
+          f"{'s before':>8} {'s after':>8}  policy: expected, ratio before -> after",
+          flush=True)
     ceiling_ok = True
     for name in args.scenario or SCENARIOS:
         scenario = load_scenario(ROOT / "data" / "scenarios" / f"{name}.yaml")
@@ -75,16 +76,16 @@ def main() -> None:
             before = old.hindsight_bound(inputs).value
             before_s = time.perf_counter() - started
             after = hindsight_bound(inputs)
-            change = (after.value - before) / before if before else float("nan")
             parts = []
             for named in policies:
                 run = run_policy(scenario, inputs, named, seed, RunOptions(record_events=False))
                 expected = float(run.p_funded.sum())
                 ceiling_ok &= expected <= after.value + 1e-9
-                parts.append(f"{named.label} {expected:.1f}, {expected / before:.4f} -> "
-                             f"{expected / after.value:.4f}")
-            print(f"{name:<12} {seed.replication:>3} {before:9.2f} {after.value:9.2f} "
-                  f"{change:+8.3%} {before_s:8.2f} {after.wall_s:8.2f}  " + "; ".join(parts))
+                parts.append(f"{named.label} {expected:.1f}, {expected / before:.5f} -> "
+                             f"{expected / after.value:.5f}")
+            print(f"{name:<12} {seed.replication:>3} {before:10.4f} {after.value:10.4f} "
+                  f"{after.value - before:+12.4f} {before_s:8.2f} {after.wall_s:8.2f}  "
+                  + "; ".join(parts), flush=True)
     print(f"no policy above the bound after: {'yes' if ceiling_ok else 'NO'}")
 
 
