@@ -140,7 +140,10 @@ class WhatIf:
     kpis: pd.DataFrame  # one row per policy, plain-word columns
     funnel: pd.DataFrame  # policy, stage, leads
     figures: dict[str, str]  # title -> plotly JSON
-    verdict: str
+    verdict: str  # one sentence: which policy is best, by how much, with its interval
+    verdict_detail: str  # whether to trust it, in plain words
+    verdict_note: str  # which figure to read and why
+    verdict_trusted: bool  # enough replications and an interval above zero
 
 
 def named_policies(policies: Sequence[tuple[str, str]]) -> list[Any]:
@@ -181,7 +184,15 @@ def run_whatif(scenario: Any, policies: Sequence[tuple[str, str]], *, replicatio
         leads_per_replication=float(summary["leads"].mean()), summary=summary,
         comparison=comparison, kpis=kpi_table(summary), funnel=funnel_table(summary),
         figures={title: fig.to_json() for title, fig in figures(exp).items()},
-        verdict=verdict_text(summary, comparison))
+        **_verdict_fields(summary))
+
+
+def _verdict_fields(summary: pd.DataFrame) -> dict[str, Any]:
+    found = verdict_of(summary)
+    return {"verdict": found.headline,
+            "verdict_detail": found.text.removeprefix(found.headline).strip(),
+            "verdict_note": found.read_me,
+            "verdict_trusted": bool(found.trusted and found.separated)}
 
 
 def kpi_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -203,42 +214,12 @@ def funnel_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["policy", "stage", "leads"])
 
 
-def verdict_text(summary: pd.DataFrame, comparison: pd.DataFrame) -> str:
-    """The verdict in words: from ``simulator.metrics.verdict`` when the simulator has it;
-    else the paired comparison of expected funded loans, read out as it stands."""
-    from simulator import metrics
+def verdict_of(summary: pd.DataFrame) -> Any:
+    """The simulator's verdict on a run (``simulator.metrics.verdict``): the best policy by
+    expected conversions, by how much, its interval and whether to trust it."""
+    from simulator.metrics import verdict
 
-    verdict = getattr(metrics, "verdict", None)
-    if verdict is not None:
-        found = verdict(summary)
-        return str(getattr(found, "text", found))
-    return paired_verdict(summary, comparison)
-
-
-def paired_verdict(summary: pd.DataFrame, comparison: pd.DataFrame) -> str:
-    """The paired comparison of expected funded loans between the best policy and the next,
-    read out in words (the lab's verdict while the simulator has none of its own)."""
-    policies = list(dict.fromkeys(summary["policy"]))
-    if len(policies) == 1:
-        mean = summary["expected_conversions"].mean()
-        return (f"{policies[0]}: {mean:.1f} expected funded loans per run. Add a second "
-                "policy to compare.")
-    means = summary.groupby("policy", sort=False)["expected_conversions"].mean()
-    best = str(means.idxmax())
-    runner_up = str(means.drop(best).idxmax())
-    row = comparison[(comparison["policy"] == best) & (comparison["baseline"] == runner_up)
-                     & (comparison["metric"] == "expected_conversions")].iloc[0]
-    n = int(row["replications"])
-    text = (f"{best} is best: {row['mean_difference']:+.1f} expected funded loans per run over "
-            f"{runner_up} ({row['policy_mean']:.1f} against {row['baseline_mean']:.1f})")
-    if not np.isfinite(row["ci_low"]):
-        return text + (f". With {n} replication the difference cannot be judged: run at least "
-                       "two.")
-    text += f", 95% interval {row['ci_low']:+.1f} to {row['ci_high']:+.1f}"
-    if row["ci_low"] > 0:
-        return text + f". The interval is above zero: the difference holds at {n} replications."
-    return text + (f". The interval includes zero: at {n} replications the two cannot be told "
-                   "apart; run more.")
+    return verdict(summary)
 
 
 # ------------------------------------------------------------------------------ checking files

@@ -118,6 +118,8 @@ if result is None:
 st.header("Verdict")
 with st.container(key="verdict"):
     st.markdown(f"**{plain(result.verdict)}**")
+    (st.success if result.verdict_trusted else st.warning)(plain(result.verdict_detail))
+    st.caption(plain(result.verdict_note))
 st.caption(f"{plain(result.scenario)}: {result.replications} replication(s), seed {result.seed}, "
            f"{result.leads_per_replication:,.0f} leads per replication.")
 

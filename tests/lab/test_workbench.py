@@ -19,13 +19,11 @@ from lab.workbench import (
     check_roster,
     decide_lead,
     lay_out_decision,
-    paired_verdict,
     policy_diff,
     problems_frame,
     roster_csv_text,
     run_whatif,
     shipped_policies,
-    verdict_text,
     with_changes,
 )
 from simulator.errors import ParamError
@@ -34,42 +32,19 @@ from simulator.scenario import load_scenario
 REFERENCE = DATA / "scenarios" / "reference.yaml"
 
 
-def summary_of(values: dict[str, list[float]]) -> pd.DataFrame:
-    rows = [{"policy": p, "replication": r, "expected_conversions": v}
-            for p, vs in values.items() for r, v in enumerate(vs)]
-    return pd.DataFrame(rows)
+def test_whatif_verdict_is_the_simulators():
+    """The what-if's verdict is simulator.metrics.verdict's, split into its headline, its
+    plain words on trust, and its note; the lab computes none of it."""
+    from simulator.metrics import verdict
 
-
-def comparison_of(summary: pd.DataFrame) -> pd.DataFrame:
-    from simulator.metrics import compare
-
-    return compare(summary, metrics=("expected_conversions",))
-
-
-def test_paired_verdict_names_the_best_and_says_whether_it_holds():
-    """A difference whose interval is above zero holds; one whose interval holds zero does
-    not; one replication cannot be judged."""
-    clear = summary_of({"a": [10, 11, 12], "b": [12, 13.1, 13.9]})
-    text = paired_verdict(clear, comparison_of(clear))
-    assert text.startswith("b is best") and "holds at 3 replications" in text
-    noisy = summary_of({"a": [10, 14, 12], "b": [12, 11, 14]})
-    assert "cannot be told apart" in paired_verdict(noisy, comparison_of(noisy))
-    single = summary_of({"a": [10], "b": [12]})
-    assert "run at least two" in paired_verdict(single, comparison_of(single))
-    alone = summary_of({"a": [10, 11]})
-    assert "Add a second policy" in paired_verdict(alone, comparison_of(alone))
-
-
-def test_verdict_is_the_simulators_when_it_has_one(monkeypatch):
-    """With simulator.metrics.verdict, the lab shows its text and computes none itself."""
-    from types import SimpleNamespace
-
-    from simulator import metrics
-
-    monkeypatch.setattr(metrics, "verdict", lambda summary: SimpleNamespace(
-        text=f"{len(summary)} rows judged"), raising=False)
-    clear = summary_of({"a": [10, 11], "b": [12, 13]})
-    assert verdict_text(clear, comparison_of(clear)) == "4 rows judged"
+    sc = load_scenario(REFERENCE)
+    policies = [(n, shipped_policies()[n]) for n in ("rules", "weighted_round_robin")]
+    result = run_whatif(with_changes(sc, Changes(days=0.5)), policies, replications=2, seed=0)
+    found = verdict(result.summary)
+    assert result.verdict == found.headline
+    assert result.verdict_detail in found.text and result.verdict_note == found.read_me
+    assert result.verdict_trusted is (found.trusted and found.separated)
+    assert not result.verdict_trusted  # two replications are too few to trust
 
 
 def test_changes_surge_and_days_reach_the_scenario():
