@@ -24,9 +24,7 @@ DATA = ROOT / "data"
 SCENARIOS = DATA / "scenarios"
 DEFAULT_POLICY = DATA / "policies" / "default.yaml"
 
-# Summary columns in plain words. Several names for one column: the summary's columns are being
-# renamed (assigned -> worked, contacted -> reached_and_qualified, abandoned -> given_up); the
-# lab reads whichever the simulator writes.
+# Summary columns (simulator.metrics.SUMMARY_COLUMNS) in plain words, with what each means.
 KPI_COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("expected_conversions",), "Funded (expected)",
      "sum over leads of the true chance each funds, given who worked it and how fast"),
@@ -43,8 +41,8 @@ KPI_COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 )
 FUNNEL_COLUMNS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("leads",), "arrived"),
-    (("worked", "assigned"), "worked by an officer"),
-    (("reached_and_qualified", "contacted"), "reached and qualified"),
+    (("worked",), "worked by an officer"),
+    (("reached_and_qualified",), "reached and qualified"),
     (("applications",), "applied"),
     (("conversions",), "funded"),
 )
