@@ -53,9 +53,10 @@ days = c1.number_input("Days of leads", min_value=min(0.25, float(scenario.days)
                        disabled=not synthetic,
                        help="Fewer days run faster; the whole scenario is "
                             f"{scenario.days:g} days.")
-replications = c2.number_input("Replications", min_value=1, max_value=50, value=3,
+replications = c2.number_input("Replications", min_value=1, max_value=50, value=5,
                                key="whatif_replications",
-                               help="More replications narrow the intervals.")
+                               help="More replications narrow the intervals; fewer than 5 "
+                                    "are not to be trusted.")
 seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="whatif_seed")
 
 with st.expander("Officers, caps, hours and volume"):
