@@ -30,7 +30,7 @@ import csv
 import math
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,11 @@ class FitOptions:
     bootstrap: int = 20
     seed: int = 0
     application_c: float = 1.0  # inverse L2 strength of the application regression
+    accept_within_s: float | None = None  # the logging policy's SLA (None: read off the waits)
 
     def __post_init__(self) -> None:
+        if self.accept_within_s is not None and not self.accept_within_s > 0:
+            raise ValueError(f"accept_within_s must be > 0 seconds, got {self.accept_within_s}")
         if not 1 <= self.bootstrap <= 1000:
             raise ValueError(f"bootstrap must be 1-1000 members, got {self.bootstrap}")
         if not self.application_c > 0:
@@ -84,13 +87,20 @@ class FitOptions:
 @dataclass(frozen=True)
 class ResponseFit:
     """median_s: (M,) each officer's median response at hour multiplier 1 and no load, s;
-    hour_multipliers: 24; load_slope: per open lead; within_sigma: of log response."""
+    hour_multipliers: 24; load_slope: per open lead; within_sigma: of log response;
+    busy_probability and busy_mean_s: the tied-up tail (the world's); accept_within_s: the
+    SLA the history was logged under (None: unknown); timeout_share: offers not accepted
+    within it, as the history's waits show."""
 
     median_s: np.ndarray
     hour_multipliers: tuple[float, ...]
     load_slope: float
     within_sigma: float
     rows: int
+    busy_probability: float = 0.0
+    busy_mean_s: float = ResponseParams().busy_mean_s
+    accept_within_s: float | None = None
+    timeout_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -226,32 +236,90 @@ def _shrunk_group_means(resid: np.ndarray, w: np.ndarray, groups: np.ndarray, n_
 
 
 def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour: np.ndarray,
-                 load: np.ndarray, w: np.ndarray, n_officers: int, n_teams: int
-                 ) -> ResponseFit:
+                 load: np.ndarray, w: np.ndarray, n_officers: int, n_teams: int,
+                 log_limit: np.ndarray | None = None) -> ResponseFit:
     """Log response = mu + officer effect (shrunk to the team's, itself shrunk to 0) + hour
-    effect + log(1 + slope x load) + noise; the slope by grid search on the weighted SSE."""
-    best: tuple[float, float, np.ndarray, np.ndarray, float] | None = None
+    effect + log(1 + slope x load) + noise; the slope by grid search on the weighted fit.
+
+    ``log_limit`` (N,): the log of the longest response each row could have shown (the SLA
+    left after notification and the wait for the shift; +inf: none). Responses past it timed
+    out and were re-routed, so the history holds the rest only: the fit is the EM algorithm
+    for truncated data (each row stands for the draws past its limit that it implies, at their
+    conditional mean and variance)."""
+    from scipy.stats import norm
+
+    limit = np.full(len(log_r), np.inf) if log_limit is None else log_limit
+    best: tuple[float, float, np.ndarray, np.ndarray, float, float] | None = None
     team_of = np.zeros(n_officers, dtype=np.int64)
     team_of[officer] = team
+    groups_o = np.concatenate((officer, officer))
+    groups_h = np.concatenate((hour, hour))
+    groups_t = np.concatenate((team, team))
     for slope in _LOAD_SLOPES:
         z = log_r - np.log1p(slope * load)
+        c = limit - np.log1p(slope * load)
         mu = float(np.average(z, weights=w))
         a = np.zeros(n_officers)
         h = np.zeros(24)
-        for _ in range(8):  # back-fitting: hours, then officers (teams then officers)
-            h = _shrunk_group_means(z - mu - a[officer], w, hour, 24, np.zeros(24))
-            h -= np.average(h[hour], weights=w)
-            r = z - mu - h[hour]
-            t = _shrunk_group_means(r, w, team, n_teams, np.zeros(n_teams))
-            a = _shrunk_group_means(r, w, officer, n_officers, t[team_of])
-        resid = z - mu - a[officer] - h[hour]
-        sse = float(np.average(resid ** 2, weights=w))
-        if best is None or sse < best[0] - 1e-12:
-            best = (sse, mu, a, h, slope)
-    assert best is not None
-    sse, mu, a, h, slope = best
+        sigma = float(np.sqrt(np.average((z - mu) ** 2, weights=w))) or 1.0
+        for _ in range(12):  # EM: the missing draws past each limit, then a weighted fit
+            m = mu + a[officer] + h[hour]
+            alpha = (c - m) / sigma
+            kept = np.clip(norm.cdf(alpha), 1e-6, 1.0)
+            rho = np.minimum((1.0 - kept) / kept, 20.0)  # draws past the limit per row
+            lam = norm.pdf(alpha) / np.clip(norm.sf(alpha), 1e-12, None)
+            lam = np.where(np.isfinite(alpha), lam, 0.0)
+            past_mean = m + sigma * lam
+            past_var = sigma ** 2 * np.clip(1.0 + alpha * lam - lam ** 2, 0.0, None)
+            past_var = np.where(np.isfinite(alpha), past_var, 0.0)
+            zz = np.concatenate((z, np.where(rho > 0, past_mean, 0.0)))
+            ww = np.concatenate((w, w * rho))
+            for _ in range(4):  # back-fitting: hours, then officers (teams then officers)
+                hh = _shrunk_group_means(zz - mu - a[groups_o], ww, groups_h, 24, np.zeros(24))
+                h = hh - np.average(hh[hour], weights=w)
+                r = zz - mu - h[groups_h]
+                t = _shrunk_group_means(r, ww, groups_t, n_teams, np.zeros(n_teams))
+                a = _shrunk_group_means(r, ww, groups_o, n_officers, t[team_of])
+                mu = mu + float(np.average(r - a[groups_o], weights=ww))
+            resid = zz - mu - a[groups_o] - h[groups_h]
+            sigma = float(np.sqrt((np.sum(ww * resid ** 2) + np.sum(w * rho * past_var)) /
+                                  np.sum(ww)))
+        m = mu + a[officer] + h[hour]
+        # the truncated log-likelihood of the rows at this slope (what the grid compares)
+        ll = float(np.sum(w * (norm.logpdf(z, m, sigma) -
+                               norm.logcdf(np.where(np.isfinite(c), c, np.inf), m, sigma))))
+        if best is None or -ll < best[0] - 1e-9:
+            best = (-ll, mu, a, h, slope, sigma)
+    if best is None:
+        raise RuntimeError("internal invariant broken: no load slope was tried")
+    _, mu, a, h, slope, sigma = best
     return ResponseFit(median_s=np.exp(mu + a), hour_multipliers=tuple(np.exp(h).tolist()),
-                       load_slope=slope, within_sigma=math.sqrt(sse), rows=len(log_r))
+                       load_slope=slope, within_sigma=sigma, rows=len(log_r))
+
+
+def infer_sla(wait_s: np.ndarray) -> float | None:
+    """The SLA a history was logged under, read off its waits (received to assigned): a lead
+    re-routed after a time-out is assigned exactly one SLA after it was first offered, so
+    leads routed at arrival and re-routed once pile up at one wait. None if no wait holds at
+    least 1% of the rows."""
+    late = np.round(wait_s[wait_s > 60.0])
+    if not len(late):
+        return None
+    values, counts = np.unique(late, return_counts=True)
+    near = np.array([counts[np.abs(values - v) <= 5.0].sum() for v in values])
+    k = int(np.argmax(near))
+    return float(values[k]) if near[k] >= max(5, 0.01 * len(wait_s)) else None
+
+
+def timeout_share(wait_s: np.ndarray, sla_s: float) -> float:
+    """Share of offers that timed out, from the leads routed at arrival: their waits are
+    whole numbers of SLAs (k time-outs before the offer that stood), k geometric. Only k up
+    to 3 is counted: a lead held for hours lands near some multiple by chance."""
+    tol = min(30.0, sla_s / 10.0)
+    k = np.round(wait_s / sla_s)
+    near = (np.abs(wait_s - k * sla_s) <= tol) & (k <= 3)
+    timeouts = float(k[near].sum())
+    return timeouts / (timeouts + float(near.sum())) if near.any() else 0.0
 
 
 # ---------------------------------------------------------------------------- contact
@@ -311,6 +379,23 @@ def contact_probability(base: np.ndarray, delay_s: np.ndarray, fit: ContactFit) 
                          np.log(knots[:, 1])))
     odds = base / (1.0 - base) * g
     return odds / (1.0 + odds)
+
+
+def _with_busy_tail(response: ResponseFit, sla: float, share: float, r: np.ndarray,
+                    log_limit: np.ndarray, mu: np.ndarray, w: np.ndarray) -> ResponseFit:
+    """The tied-up tail that makes up the time-outs the log-normal body does not explain:
+    ``share`` = P(body past the limit) + P(body within) x busy x P(tied up past what is left).
+    Past the SLA nothing is seen, so the tail's mean is the world's default (an assumption:
+    it matters only to a policy with a longer SLA than the history's)."""
+    from scipy.stats import norm
+
+    mean = response.busy_mean_s
+    body = float(np.average(norm.sf((log_limit - mu) / response.within_sigma), weights=w))
+    left = np.where(np.isfinite(log_limit), np.exp(np.minimum(log_limit, 50.0)) - r, np.inf)
+    survive = float(np.average(np.exp(-np.maximum(left, 0.0) / mean), weights=w))
+    busy = (share - body) / ((1.0 - body) * survive) if survive > 0 else 0.0
+    return replace(response, busy_probability=float(np.clip(busy, 0.0, 0.9)),
+                   accept_within_s=sla, timeout_share=share)
 
 
 # ---------------------------------------------------------------------------- application
@@ -420,12 +505,15 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     sources = tuple(sorted({lead.source for lead in history.leads}))
     source = np.array([sources.index(lead.source) for lead in history.leads])
 
+    sla = options.accept_within_s or infer_sla(wait)
+    room = (sla - latency - np.where(usable, to_shift, 0.0)) if sla else np.full(len(o), np.inf)
+    log_limit = np.where(room > 1.0, np.log(np.maximum(room, 1.0)), np.inf)
     yes = (contacted == 1) & usable
     w = np.ones(int(yes.sum()))
     response = contact = None
     for _ in range(3):  # response (weighted by 1 / p contact) <-> contact
         response = fit_response(np.log(r_obs[yes]), o[yes], team[yes], hour[yes], load[yes], w,
-                                len(roster), len(teams))
+                                len(roster), len(teams), log_limit[yes])
         mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
             np.log1p(response.load_slope * load)
         contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
@@ -433,7 +521,11 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[yes]]
         p = contact_probability(base, known[yes], contact)
         w = np.minimum(1.0 / np.maximum(p, 1e-6), _MAX_IPW * float(np.median(1.0 / p)))
-    assert response is not None and contact is not None
+    if response is None or contact is None:
+        raise RuntimeError("internal invariant broken: the fit loop did not run")
+    if sla:
+        response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[yes],
+                                   log_limit[yes], mu[yes], w)
     return FittedScenario(
         history_path=Path(history_path), roster_path=Path(officers_path), start=start,
         days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
@@ -483,7 +575,9 @@ def scenario_mapping(fit: FittedScenario, name: str) -> dict[str, Any]:
                                      for oid, m in zip(ids, r.median_s, strict=True)}},
             "response": {"median_s": round(float(np.median(r.median_s)), 3),
                          "officer_sigma": 0.0, "within_sigma": round(r.within_sigma, 6),
-                         "load_slope": r.load_slope, "busy_probability": 0.0,
+                         "load_slope": r.load_slope,
+                         "busy_probability": round(r.busy_probability, 6),
+                         "busy_mean_s": r.busy_mean_s,
                          "hour_multipliers": [round(v, 6) for v in r.hour_multipliers]},
         },
         "stream": {"kind": "replay", "path": "leads.csv"},
