@@ -39,7 +39,7 @@ import numpy as np
 import yaml
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, softplus
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
 from engine.domain import Lead
 from engine.errors import InputError, Problem
@@ -58,7 +58,8 @@ _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(9)
 _GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(np.pi)
 _LOAD_SLOPES = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.08, 0.12)
 _MAX_IPW = 50.0  # cap of a contacted row's weight in the response fit
-_FUNDING_PRIOR_ROWS = 20.0  # pseudo-applications behind the overall funded share
+_FUNDING_PRIOR_ROWS = 20.0
+_APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # pseudo-applications behind the overall funded share
 MIN_CONTACTED = 30
 SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
 
@@ -72,7 +73,8 @@ class FitOptions:
     timezone: str | None = None
     bootstrap: int = 20
     seed: int = 0
-    application_c: float = 1.0  # inverse L2 strength of the application regression
+    # inverse L2 strength of the application regression (None: chosen by 5-fold CV)
+    application_c: float | None = None
     accept_within_s: float | None = None  # the logging policy's SLA (None: read off the waits)
 
     def __post_init__(self) -> None:
@@ -80,7 +82,7 @@ class FitOptions:
             raise ValueError(f"accept_within_s must be > 0 seconds, got {self.accept_within_s}")
         if not 1 <= self.bootstrap <= 1000:
             raise ValueError(f"bootstrap must be 1-1000 members, got {self.bootstrap}")
-        if not self.application_c > 0:
+        if self.application_c is not None and not self.application_c > 0:
             raise ValueError(f"application_c must be > 0, got {self.application_c}")
 
 
@@ -425,13 +427,18 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
     x_team[pick, team_idx] = 1.0
     x = np.hstack((x_lead, x_pair, x_off, x_team))
     rng = np.random.default_rng(np.random.SeedSequence([options.seed, 12]))
+    c = options.application_c
+    if c is None:  # the shrinkage the data supports (officer effects need much of it)
+        cv = LogisticRegressionCV(Cs=list(_APPLICATION_CS), cv=5, scoring="neg_log_loss",
+                                  max_iter=2000)
+        c = float(cv.fit(x, y).C_[0])
     members: list[np.ndarray] = []
     intercepts: list[float] = []
     for _ in range(options.bootstrap):
         take = rng.integers(0, len(rows), len(rows))
         if y[take].min() == y[take].max():  # a resample of one class: draw again
             take = np.concatenate((take, np.flatnonzero(y != y[take][0])[:1]))
-        reg = LogisticRegression(C=options.application_c, max_iter=2000)
+        reg = LogisticRegression(C=c, max_iter=2000)
         reg.fit(x[take], y[take])
         members.append(reg.coef_[0])
         intercepts.append(float(reg.intercept_[0]))
@@ -442,7 +449,7 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         lead_coef=coef[:, :n_lead], pair_coef=coef[:, n_lead:n_lead + n_pair],
         officer_coef=coef[:, n_lead + n_pair:n_lead + n_pair + len(ids)],
         team_coef=coef[:, n_lead + n_pair + len(ids):], rows=len(rows),
-        positives=int(y.sum()))
+        positives=int(y.sum()), c=c)
 
 
 def fit_funding(history: History) -> dict[str, float]:

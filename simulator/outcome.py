@@ -38,10 +38,12 @@ def lead_columns(sources: Sequence[str]) -> list[str]:
     """Names of the lead-side features, in order."""
     return [*(f"purpose={p}" for p in PURPOSES[1:]), *(f"program={p}" for p in PROGRAMS[1:]),
             *(f"source={s}" for s in sources[1:]), "source=other",
-            *(f"credit>={e}" for e in CREDIT_EDGES), "credit_missing",
-            "language_not_en", "jumbo", "first_time_buyer"]
+            *(f"credit>={e}" for e in CREDIT_EDGES), "credit_missing", "jumbo",
+            "first_time_buyer"]
 
 
+# a borrower whose language is not English is either matched or not: the two columns say
+# all there is (a lead column for "not English" would be their sum)
 PAIR_COLUMNS = ("specialty_match", "language_match", "language_mismatch")
 
 
@@ -50,7 +52,7 @@ def lead_matrix(leads: Sequence[Lead], sources: Sequence[str]) -> np.ndarray:
     index = {s: k for k, s in enumerate(sources)}
     n_purpose, n_program = len(PURPOSES) - 1, len(PROGRAMS) - 1
     n_source = len(sources)  # sources[1:] plus "other"
-    x = np.zeros((len(leads), n_purpose + n_program + n_source + len(CREDIT_EDGES) + 4))
+    x = np.zeros((len(leads), n_purpose + n_program + n_source + len(CREDIT_EDGES) + 3))
     for i, lead in enumerate(leads):
         p = PURPOSES.index(lead.loan_purpose.value)
         if p:
@@ -71,9 +73,8 @@ def lead_matrix(leads: Sequence[Lead], sources: Sequence[str]) -> np.ndarray:
             for k, edge in enumerate(CREDIT_EDGES):
                 x[i, base + k] = float(lead.credit_score >= edge)
         base += len(CREDIT_EDGES) + 1
-        x[i, base] = float(lead.language != "en")
-        x[i, base + 1] = float(bool(lead.is_jumbo))
-        x[i, base + 2] = float(bool(lead.first_time_buyer))
+        x[i, base] = float(bool(lead.is_jumbo))
+        x[i, base + 1] = float(bool(lead.first_time_buyer))
     return x
 
 
@@ -126,6 +127,7 @@ class ApplicationModel:
     team_coef: np.ndarray
     rows: int = 0
     positives: int = 0
+    c: float = 0.0  # the regression's inverse L2 strength
 
     @property
     def members(self) -> int:
@@ -149,7 +151,7 @@ class ApplicationModel:
         return 1.0 / (1.0 + np.exp(-logit))
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "rows": self.rows, "positives": self.positives,
+        return {"format": FORMAT, "rows": self.rows, "positives": self.positives, "c": self.c,
                 "sources": list(self.sources), "officers": list(self.officers),
                 "teams": list(self.teams), "lead_columns": lead_columns(self.sources),
                 "pair_columns": list(PAIR_COLUMNS),
@@ -215,4 +217,5 @@ def load_application_model(path: Path) -> ApplicationModel:
         pair_coef=np.array(parts["pair"]),
         officer_coef=np.array(parts["officer"]).reshape(len(members), sizes["officer"]),
         team_coef=np.array(parts["team"]).reshape(len(members), sizes["team"]),
-        rows=int(raw.get("rows", 0) or 0), positives=int(raw.get("positives", 0) or 0))
+        rows=int(raw.get("rows", 0) or 0), positives=int(raw.get("positives", 0) or 0),
+        c=float(raw.get("c", 0.0) or 0.0))
