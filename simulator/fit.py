@@ -39,7 +39,8 @@ import numpy as np
 import yaml
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, softplus
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 
 from engine.domain import Lead
 from engine.errors import InputError, Problem
@@ -429,9 +430,9 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
     rng = np.random.default_rng(np.random.SeedSequence([options.seed, 12]))
     c = options.application_c
     if c is None:  # the shrinkage the data supports (officer effects need much of it)
-        cv = LogisticRegressionCV(Cs=list(_APPLICATION_CS), cv=5, scoring="neg_log_loss",
-                                  max_iter=2000)
-        c = float(cv.fit(x, y).C_[0])
+        search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(_APPLICATION_CS)},
+                              scoring="neg_log_loss", cv=5)
+        c = float(search.fit(x, y).best_params_["C"])
     members: list[np.ndarray] = []
     intercepts: list[float] = []
     for _ in range(options.bootstrap):
