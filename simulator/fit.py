@@ -60,6 +60,7 @@ _GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(np.pi)
 _LOAD_SLOPES = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.08, 0.12)
 _MAX_IPW = 50.0  # cap of a contacted row's weight in the response fit
 _FUNDING_PRIOR_ROWS = 20.0
+_MIN_MULTIPLIER = 1e-6  # the decay's floor (a scenario's knots must be > 0)
 _APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # pseudo-applications behind the overall funded share
 MIN_CONTACTED = 30
 SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
@@ -273,8 +274,10 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
             lam = norm.pdf(alpha) / np.clip(norm.sf(alpha), 1e-12, None)
             lam = np.where(np.isfinite(alpha), lam, 0.0)
             past_mean = m + sigma * lam
-            past_var = sigma ** 2 * np.clip(1.0 + alpha * lam - lam ** 2, 0.0, None)
-            past_var = np.where(np.isfinite(alpha), past_var, 0.0)
+            finite = np.isfinite(alpha)
+            a_f = np.where(finite, alpha, 0.0)
+            past_var = np.where(finite, sigma ** 2 * np.clip(1.0 + a_f * lam - lam ** 2, 0.0,
+                                                             None), 0.0)
             zz = np.concatenate((z, np.where(rho > 0, past_mean, 0.0)))
             ww = np.concatenate((w, w * rho))
             for _ in range(4):  # back-fitting: hours, then officers (teams then officers)
@@ -362,11 +365,14 @@ def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarra
         p_no = expit(beta[s_no, None] + _log_g(d_no, log_knots, steps))
         miss = np.maximum((1.0 - p_no) @ _GH_WEIGHTS, 1e-300)
         # a weak prior on each source's base (a source seen a few times stays finite)
-        return -(lp_yes.sum() + np.log(miss).sum()) + 0.01 * float(beta @ beta)
+        # and on the decay's falls (a tail few leads reach stays finite)
+        return -(lp_yes.sum() + np.log(miss).sum()) + 0.01 * float(beta @ beta) + \
+            0.01 * float(theta[n_s:] @ theta[n_s:])
 
     res = minimize(nll, x0, method="L-BFGS-B")
     beta = res.x[:n_s]
-    values = np.exp(np.concatenate(([0.0], -np.cumsum(softplus(res.x[n_s:])))))
+    values = np.maximum(np.exp(np.concatenate(([0.0], -np.cumsum(softplus(res.x[n_s:]))))),
+                        _MIN_MULTIPLIER)
     by_source = {s: float(expit(beta[k])) for k, s in enumerate(sources)}
     default = float(np.average(list(by_source.values()), weights=np.maximum(counts, 1)))
     return ContactFit(by_source, default,
@@ -577,7 +583,7 @@ def scenario_mapping(fit: FittedScenario, name: str) -> dict[str, Any]:
                                             fit.funding_rate_by_program.items()},
                 "max_application_probability": 1.0,
             },
-            "decay": {"knots": [[d, round(v, 8)] for d, v in fit.contact.knots]},
+            "decay": {"knots": [[d, float(f"{v:.8g}")] for d, v in fit.contact.knots]},
             "skills": {"sigma": 0.0, "source_sigma": 0.0, "specialty_multiplier": 1.0,
                        "overrides": {oid: {"median_response_s": round(float(m), 3)}
                                      for oid, m in zip(ids, r.median_s, strict=True)}},
