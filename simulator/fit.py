@@ -27,7 +27,6 @@ writes the scenario folder that ``leadroute simulate --scenario DIR/scenario.yam
 from __future__ import annotations
 
 import csv
-import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -59,9 +58,9 @@ _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(9)
 _GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(np.pi)
 _LOAD_SLOPES = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.08, 0.12)
 _MAX_IPW = 50.0  # cap of a contacted row's weight in the response fit
-_FUNDING_PRIOR_ROWS = 20.0
+_FUNDING_PRIOR_ROWS = 20.0  # pseudo-applications behind the overall funded share
 _MIN_MULTIPLIER = 1e-6  # the decay's floor (a scenario's knots must be > 0)
-_APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # pseudo-applications behind the overall funded share
+_APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried
 MIN_CONTACTED = 30
 SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
 

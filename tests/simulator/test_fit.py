@@ -193,7 +193,7 @@ def test_fitted_kind_needs_its_model(fitted_dir: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.yaml"
     bare.write_text(text.replace("  application_model: application_model.json\n", ""),
                     encoding="utf-8")
-    with pytest.raises(ScenarioError, match="world.application_model: is required"):
+    with pytest.raises(ScenarioError, match=r"world\.application_model: is required"):
         load_scenario(bare)
     model = json.loads((fitted_dir / "application_model.json").read_text(encoding="utf-8"))
     model["members"][1]["officer"] = model["members"][1]["officer"][:-1]
