@@ -43,7 +43,7 @@ from sklearn.model_selection import GridSearchCV
 
 from engine.domain import Lead
 from engine.errors import InputError, Problem
-from engine.io import load_roster, read_csv_rows
+from engine.io import load_roster, read_csv_rows, spreadsheet_safe
 from engine.roster import Roster, zone
 from engine.scoring.history import History, load_history
 from simulator.clock import OfficerClock
@@ -611,7 +611,9 @@ def write_scenario(fit: FittedScenario, out: str | Path, *, name: str = "fitted"
             if lead.lead_id in seen:
                 continue
             seen.add(lead.lead_id)
-            row = lead_row(lead)
+            # text made safe to open in a spreadsheet (an id "=HYPERLINK(...)" is written
+            # "'=HYPERLINK(...)", as leadroute simulate writes it); the stand-in phone is ours
+            row = {k: str(spreadsheet_safe(v)) for k, v in lead_row(lead).items()}
             row.update(first_name="", last_name="", email="", phone=_STAND_IN_PHONE)
             if writer is None:
                 writer = csv.DictWriter(fh, fieldnames=list(row))
