@@ -30,7 +30,7 @@ import csv
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,9 +206,10 @@ def fit_arrivals(leads: Sequence[Lead], start: datetime, days: int, tz: str
         local = lead.received_at.astimezone(where)
         counts[local.weekday(), local.hour] += 1
     hours = np.zeros((7, 24))
-    t = start.astimezone(where)
-    end = start + timedelta(days=days)
-    moment = start
+    # stepped in UTC: an aware datetime's arithmetic in its own zone is wall-clock time, which
+    # would count the hour skipped in spring and miss the one repeated in autumn
+    moment = start.astimezone(UTC)
+    end = moment + timedelta(days=days)
     while moment < end:
         t = moment.astimezone(where)
         hours[t.weekday(), t.hour] += 1

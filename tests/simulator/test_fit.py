@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,29 @@ def test_fit_refuses_a_history_with_too_few_contacts(logged: tuple[Path, Path],
     path = _write(tmp_path / "tiny.csv", header, rows[:20])
     with pytest.raises(InputError, match=r"tiny\.csv: contacted"):
         fit_scenario(path, logged[1])
+
+
+def test_fit_arrivals_count_real_hours_across_dst() -> None:
+    """Over the spring change (US, 2025-03-09) the skipped 02:00 is not observed (the window
+    of 3 x 24 real hours ends at 01:00 local), and one lead an hour gives a rate of 1 in every
+    hour observed."""
+    from datetime import datetime, timedelta
+
+    from engine.roster import zone
+    from simulator.fit import fit_arrivals
+
+    start = datetime(2025, 3, 8, tzinfo=zone("America/New_York"))
+    moments = [start.astimezone(UTC) + timedelta(hours=k) for k in range(72)]  # 3 real days
+
+    class _Lead:
+        def __init__(self, at: datetime) -> None:
+            self.received_at = at
+
+    leads = [_Lead(m) for m in moments]
+    rate, hours = fit_arrivals(leads, start, 3, "America/New_York")  # type: ignore[arg-type]
+    assert hours.sum() == 72
+    assert hours[6, 2] == 0  # Sunday 02:00 does not exist that day
+    assert set(np.unique(rate[hours > 0])) == {1.0}
 
 
 # ---------------------------------------------------------------------------- the world kind
