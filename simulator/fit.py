@@ -54,8 +54,9 @@ from simulator.streams import lead_row
 # delays (s) of the fitted decay's knots: g = 1 up to the first, flat after the last
 DECAY_KNOTS_S: tuple[float, ...] = (300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0,
                                     259200.0)
-_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite.hermgauss(9)
-_GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(np.pi)
+# Gauss-Legendre nodes on (0, 1): quantiles of a response distribution and their weights
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_GL_PROB, _GL_WEIGHTS = (_GL_X + 1.0) / 2.0, _GL_W / 2.0
 _LOAD_SLOPES = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.08, 0.12)
 _MAX_IPW = 50.0  # cap of a contacted row's weight in the response fit
 _FUNDING_PRIOR_ROWS = 20.0  # pseudo-applications behind the overall funded share
@@ -340,17 +341,22 @@ def _log_g(delay_s: np.ndarray, log_knots: np.ndarray, steps: np.ndarray) -> np.
 
 def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarray,
                 known_delay: np.ndarray, before_s: np.ndarray, mu_log_r: np.ndarray,
-                sigma: float) -> ContactFit:
+                sigma: float, log_limit: np.ndarray | None = None) -> ContactFit:
     """Maximum likelihood of contact: p = sigmoid(logit base(source) + log g(delay)).
     known_delay: (N,) arrival to contact of contacted rows; before_s: (N,) arrival to the
     response's start (wait, notification, shift) of the others, whose response is integrated
-    over the log-normal (mu_log_r, sigma) with Gauss-Hermite nodes."""
+    over the log-normal (mu_log_r, sigma), truncated at ``log_limit`` (the offer that stood
+    was accepted within the SLA), by Gauss-Legendre nodes in probability."""
+    from scipy.stats import norm
+
     log_knots = np.log(np.array(DECAY_KNOTS_S))
     n_s = len(sources)
     yes = contacted.astype(bool)
     no = ~yes
-    d_no = before_s[no, None] + np.exp(mu_log_r[no, None] +
-                                       sigma * np.sqrt(2.0) * _GH_NODES[None, :])
+    limit = np.full(len(source), np.inf) if log_limit is None else log_limit
+    kept = norm.cdf((limit[no] - mu_log_r[no]) / sigma)  # (N_no,) P(response within)
+    z = norm.ppf(np.clip(_GL_PROB[None, :] * kept[:, None], 1e-12, 1 - 1e-12))
+    d_no = before_s[no, None] + np.exp(mu_log_r[no, None] + sigma * z)
     d_yes = known_delay[yes]
     s_yes, s_no = source[yes], source[no]
     counts = np.bincount(source, minlength=n_s)
@@ -363,7 +369,7 @@ def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarra
         steps = softplus(theta[n_s:])
         lp_yes = log_expit(beta[s_yes] + _log_g(d_yes, log_knots, steps))
         p_no = expit(beta[s_no, None] + _log_g(d_no, log_knots, steps))
-        miss = np.maximum((1.0 - p_no) @ _GH_WEIGHTS, 1e-300)
+        miss = np.maximum((1.0 - p_no) @ _GL_WEIGHTS, 1e-300)
         # a weak prior on each source's base (a source seen a few times stays finite)
         # and on the decay's falls (a tail few leads reach stays finite)
         return -(lp_yes.sum() + np.log(miss).sum()) + 0.01 * float(beta @ beta) + \
@@ -531,7 +537,8 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
             np.log1p(response.load_slope * load)
         contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
-                              before[usable], mu[usable], response.within_sigma)
+                              before[usable], mu[usable], response.within_sigma,
+                              log_limit[usable])
         base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[yes]]
         p = contact_probability(base, known[yes], contact)
         w = np.minimum(1.0 / np.maximum(p, 1e-6), _MAX_IPW * float(np.median(1.0 / p)))
