@@ -315,7 +315,10 @@ def infer_sla(wait_s: np.ndarray) -> float | None:
     values, counts = np.unique(late, return_counts=True)
     near = np.array([counts[np.abs(values - v) <= 5.0].sum() for v in values])
     k = int(np.argmax(near))
-    return float(values[k]) if near[k] >= max(5, 0.01 * len(wait_s)) else None
+    if near[k] < max(5, 0.01 * len(wait_s)):
+        return None
+    around = np.abs(values - values[k]) <= 5.0  # the pile's centre, not its first second
+    return float(np.round(np.average(values[around], weights=counts[around])))
 
 
 def timeout_share(wait_s: np.ndarray, sla_s: float) -> float:
