@@ -62,6 +62,7 @@ _MAX_IPW = 50.0  # cap of a contacted row's weight in the response fit
 _FUNDING_PRIOR_ROWS = 20.0  # pseudo-applications behind the overall funded share
 _MIN_MULTIPLIER = 1e-6  # the decay's floor (a scenario's knots must be > 0)
 _APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried
+_UNPENALIZED_SCALE = 10.0  # lead and match columns: a hundredth of the officers' penalty
 MIN_CONTACTED = 30
 SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
 
@@ -441,7 +442,10 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
     x_off[pick, o_idx] = 1.0
     x_team = np.zeros((len(rows), len(teams)))
     x_team[pick, team_idx] = 1.0
-    x = np.hstack((x_lead, x_pair, x_off, x_team))
+    # one L2 strength for all, but the lead and match columns are scaled up so that it
+    # falls on the officer and team effects (the many-level, few-rows part) and hardly on
+    # the rest; their coefficients are scaled back below
+    x = np.hstack((x_lead * _UNPENALIZED_SCALE, x_pair * _UNPENALIZED_SCALE, x_off, x_team))
     rng = np.random.default_rng(np.random.SeedSequence([options.seed, 12]))
     c = options.application_c
     if c is None:  # the shrinkage the data supports (officer effects need much of it)
@@ -460,6 +464,7 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         intercepts.append(float(reg.intercept_[0]))
     coef = np.array(members)
     n_lead, n_pair = x_lead.shape[1], 3
+    coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
     return ApplicationModel(
         sources=sources, officers=ids, teams=teams, intercept=np.array(intercepts),
         lead_coef=coef[:, :n_lead], pair_coef=coef[:, n_lead:n_lead + n_pair],
