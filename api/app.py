@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import logs, problems
 from api.db import Database
 from api.ingest import Ingestor
-from api.routers import health, history, leads, officers, policies
+from api.notify.deliver import Deliverer
+from api.routers import analytics, health, history, leads, officers, policies
+from api.routers import metrics as metrics_route
 from api.runtime import Runtime, utc_now
 from api.security import KeyCache, RateLimiter
 from api.settings import Settings, get_settings
@@ -91,18 +93,26 @@ def create_app(settings: Settings | None = None, *,
         app.state.ingestor = Ingestor(db, runtime)
         app.state.worker = Worker(db, runtime, app.state.clock, batch=settings.worker_batch,
                                   poll_s=settings.worker_poll_s)
+        app.state.settings = settings
+        app.state.deliverer = Deliverer(db, runtime, settings, app.state.clock)
         stop = threading.Event()
-        thread = None
+        threads = []
         if run_worker:
-            thread = threading.Thread(target=app.state.worker.run_forever, args=(stop,),
-                                      name="leadroute-worker", daemon=True)
-            thread.start()
+            app.state.ingestor.on_commit = app.state.deliverer.wake.set
+            threads = [threading.Thread(target=app.state.worker.run_forever, args=(stop,),
+                                        name="leadroute-worker", daemon=True),
+                       threading.Thread(target=app.state.deliverer.run_forever, args=(stop,),
+                                        name="leadroute-outbox", daemon=True)]
+            for t in threads:
+                t.start()
         try:
             yield
         finally:
             stop.set()
-            if thread is not None:
-                thread.join(timeout=10)
+            app.state.deliverer.wake.set()
+            for t in threads:
+                t.join(timeout=10)
+            app.state.deliverer.close()
             app.state.ingestor.close()
             db.dispose()
 
@@ -116,7 +126,7 @@ def create_app(settings: Settings | None = None, *,
                     "analyst. See docs/api.md.",
     )
     problems.install(app)
-    for module in (health, leads, officers, policies, history):
+    for module in (health, leads, officers, policies, history, analytics, metrics_route):
         app.include_router(module.router)
     app.add_middleware(RequestLog)
     return app

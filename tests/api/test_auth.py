@@ -37,8 +37,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/policies/{policy_id}/activate"): set(),
     ("post", "/v1/policies/{policy_id}/dry-run"): {"analyst"},
     ("get", "/v1/history.csv"): {"analyst"},
+    ("get", "/v1/analytics/{report}"): {"analyst"},
 }
-PUBLIC = {("get", "/healthz")}
+PUBLIC = {("get", "/healthz"), ("get", "/metrics")}
 
 
 def _operations() -> list[tuple[str, str]]:
