@@ -54,6 +54,7 @@ class Job:
     idempotency_key: str | None
     now: datetime
     answer: Future[LeadOut | None] = field(default_factory=Future)
+    is_test: bool = False  # a source's test lead: stored and routed, never notified
 
 
 class Ingestor:
@@ -143,7 +144,8 @@ class Ingestor:
             idempotency_key=job.idempotency_key, request_sha256=job.digest,
             received_at=lead.received_at, created_at=job.now, payload=job.payload,
             phone=lead.contact.phone or None, email=lead.contact.email or None,
-            stage=Stage.NEW.value, status="new", case={}, explanation={})
+            stage=Stage.NEW.value, status="new", case={}, explanation={},
+            is_test=job.is_test)
         values = {c: getattr(row, c) for c in _INSERTED}
         found = s.execute(_insert_lead(s.get_bind().dialect.name), values).scalar()
         if found is None:
@@ -155,7 +157,7 @@ class Ingestor:
 _LEADS = cast(Table, LeadRow.__table__)
 _INSERTED = ("source", "external_id", "api_key_id", "idempotency_key", "request_sha256",
              "received_at", "created_at", "payload", "phone", "email", "stage", "status",
-             "case", "explanation")
+             "case", "explanation", "is_test")
 
 
 @lru_cache(maxsize=4)
