@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import Lead as LeadRow
-from api.models import LeadEvent, OfficerState
+from api.models import LeadEvent, LeadOfficer, OfficerState
 from engine.domain import Lead
 from engine.roster import Roster
 from engine.scoring.features import MATCHED_SPECIALTIES, specialty_needs
@@ -120,15 +120,16 @@ def speed_to_lead(rows: list[Any], by: str, w: Window) -> list[dict[str, Any]]:
              "contact_p90_s": _q(con[g], 90)} for g in sorted(n)]
 
 
-def funnel(rows: list[Any], by: str, w: Window) -> list[dict[str, Any]]:
-    """Leads at each step: assigned (reached an officer), accepted, contacted, application,
-    funded, lost; rates over the group's leads."""
+def funnel(rows: list[Any], told: set[int], by: str, w: Window) -> list[dict[str, Any]]:
+    """Leads at each step: assigned (an officer was told of it: assigned or offered; ``told``
+    holds those lead ids), accepted, contacted, application, funded, lost; rates over the
+    group's leads."""
     key = _key(by, w)
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         d = out.setdefault(key(r), {c: 0 for c in COLUMNS["funnel"][1:8]} | {"cents": 0})
         d["leads"] += 1
-        d["assigned"] += r.assigned_at is not None or r.accepted_at is not None
+        d["assigned"] += r.id in told or r.accepted_at is not None
         d["accepted"] += r.accepted_at is not None
         d["contacted"] += r.contacted_at is not None
         d["application"] += r.application_at is not None
@@ -288,6 +289,15 @@ def cost(rows: list[Any], cost_usd: dict[str, float]) -> list[dict[str, Any]]:
                       else round(total / f[g], 2),
                       "funded_amount_usd": round(cents[g] / 100, 2)})
     return items
+
+
+def told_leads(s: Session, lead_ids: Sequence[int]) -> set[int]:
+    """The leads among ``lead_ids`` some officer was told of."""
+    out: set[int] = set()
+    for i in range(0, len(lead_ids), 5000):
+        out.update(s.scalars(select(LeadOfficer.lead_id).distinct()
+                             .where(LeadOfficer.lead_id.in_(lead_ids[i:i + 5000]))))
+    return out
 
 
 def open_leads(s: Session) -> dict[str, int]:

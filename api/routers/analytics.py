@@ -43,7 +43,7 @@ def _window(since: datetime | None, until: datetime | None, tz: str, now: dateti
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise _bad(name, value.isoformat(), "needs a UTC offset, e.g. 2026-03-01T00:00Z")
-    until = until or now
+    until = until or now + timedelta(microseconds=1)  # leads of this instant included
     since = since or until - DEFAULT_RANGE
     if since >= until:
         raise _bad("since", since.isoformat(), f"must be before until ({until.isoformat()})")
@@ -83,7 +83,7 @@ def report(report: Report, caller: AnalystDep, db: DbDep, runtime: RuntimeDep, n
         if report == "speed-to-lead":
             items = an.speed_to_lead(rows, by, w)
         elif report == "funnel":
-            items = an.funnel(rows, by, w)
+            items = an.funnel(rows, an.told_leads(s, [r.id for r in rows]), by, w)
         elif report == "sla":
             items = an.sla(rows, an.load_events(s, [r.id for r in rows], an.SLA_KINDS), by, w)
         elif report == "workload":
