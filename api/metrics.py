@@ -69,4 +69,4 @@ def render(backlog: dict[str, int], oldest_s: float) -> bytes:
         MultiProcessCollector(base)
     else:
         base = REGISTRY
-    return generate_latest(_Union([base, _Backlog(backlog, oldest_s)]))  # type: ignore[arg-type]
+    return generate_latest(_Union([base, _Backlog(backlog, oldest_s)]))

@@ -67,9 +67,11 @@ def serve(
 
 
 def worker() -> None:
-    """Run the background worker alone (deployments with several; PostgreSQL)."""
+    """Run the background worker alone (deployments with several; PostgreSQL): due leads,
+    and delivery of the notification outbox in a second thread."""
     from api.db import Database
     from api.logs import configure
+    from api.notify.deliver import Deliverer
     from api.runtime import Runtime, utc_now
     from api.settings import get_settings
     from api.worker import Worker
@@ -77,13 +79,21 @@ def worker() -> None:
     settings = get_settings()
     configure(settings.log_level)
     db = Database(settings.database_url)
+    runtime = Runtime(settings)
     stop = threading.Event()
+    deliverer = Deliverer(db, runtime, settings, utc_now)
+    outbox = threading.Thread(target=deliverer.run_forever, args=(stop,),
+                              name="leadroute-outbox", daemon=True)
+    outbox.start()
     try:
-        Worker(db, Runtime(settings), utc_now, batch=settings.worker_batch,
+        Worker(db, runtime, utc_now, batch=settings.worker_batch,
                poll_s=settings.worker_poll_s).run_forever(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
+        stop.set()
+        deliverer.wake.set()
+        outbox.join(timeout=10)
         db.dispose()
 
 

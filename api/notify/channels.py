@@ -11,6 +11,7 @@ can drop a notice it already has: the email's ``Message-ID``, the SMS API's
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -119,10 +120,8 @@ class EmailSender:
     def close(self) -> None:
         with self._lock:
             if self._smtp is not None:
-                try:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
                     self._smtp.quit()
-                except (smtplib.SMTPException, OSError):
-                    pass
                 self._drop()
 
 

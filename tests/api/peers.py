@@ -97,7 +97,7 @@ class HttpPeer:
         peer = self
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+            def do_POST(self) -> None:
                 n = int(self.headers.get("content-length") or 0)
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()},
                               self.rfile.read(n))

@@ -255,9 +255,9 @@ def test_a_late_result_does_not_overwrite_a_newer_claim(napi: Api, clock: Clock)
 def test_test_leads_are_never_notified(napi: Api, smtp: SmtpPeer):
     """A lead flagged is_test is routed and in the history, but nothing is sent."""
     napi.officers("A")
+    from api.flow import request_hash
     from api.ingest import Job
     from api.intake import read_lead
-    from api.flow import request_hash
 
     app = napi.client.app
     runtime = app.state.runtime  # type: ignore[attr-defined]
