@@ -57,6 +57,8 @@ class Settings(BaseSettings):
                                    "officer's channels, not only the first that works")
     outbox_poll_s: float = Field(0.25, gt=0, description="how often delivery looks for notices")
     outbox_batch: int = Field(100, ge=1, le=10_000)
+    outbox_concurrency: int = Field(8, ge=1, le=64, description="notices sent at once (each "
+                                    "sending thread keeps its own SMTP connection)")
     outbox_max_attempts: int = Field(12, ge=1, le=100, description="rounds of tries before a "
                                      "notice is dead (kept, counted, in the lead's history)")
     outbox_backoff_s: float = Field(2.0, gt=0, description="wait after the first failed round; "

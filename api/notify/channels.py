@@ -58,14 +58,16 @@ def _why(exc: BaseException) -> str:
 
 
 class EmailSender:
-    """Email over SMTP, one connection kept open between sends (and opened again when the
-    server has dropped it)."""
+    """Email over SMTP. Each sending thread keeps its own connection open between sends
+    (``smtplib.SMTP`` is not for sharing) and opens it again when the server has dropped
+    it."""
 
     name = "email"
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
-        self._smtp: smtplib.SMTP | None = None
+        self._local = threading.local()
+        self._all: set[smtplib.SMTP] = set()
         self._lock = threading.Lock()
 
     @property
@@ -82,6 +84,8 @@ class EmailSender:
         except BaseException:
             smtp.close()
             raise
+        with self._lock:
+            self._all.add(smtp)
         return smtp
 
     def send(self, notice: Notice, officer: Officer, key: str) -> None:
@@ -95,34 +99,38 @@ class EmailSender:
         msg["Message-ID"] = f"<{key}@leadroute>"
         msg["X-Leadroute-Delivery"] = key
         msg.set_content(notice.text)
-        with self._lock:
-            for again in (False, True):
-                try:
-                    if self._smtp is None:
-                        self._smtp = self._connect()
-                    self._smtp.send_message(msg)
-                    return
-                except smtplib.SMTPServerDisconnected as exc:
-                    self._drop()
-                    if again:  # a kept connection the server closed: one fresh try
-                        raise DeliveryError(_why(exc)) from None
-                except (smtplib.SMTPException, OSError) as exc:
-                    self._drop()
+        for again in (False, True):
+            try:
+                smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+                if smtp is None:
+                    smtp = self._local.smtp = self._connect()
+                smtp.send_message(msg)
+                return
+            except smtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                if again:  # a kept connection the server closed: one fresh try
                     raise DeliveryError(_why(exc)) from None
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise DeliveryError(_why(exc)) from None
 
     def _drop(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.close()
-            finally:
-                self._smtp = None
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        self._local.smtp = None
+        if smtp is not None:
+            with self._lock:
+                self._all.discard(smtp)
+            smtp.close()
 
     def close(self) -> None:
+        """Quit every thread's connection (the sending threads have stopped)."""
         with self._lock:
-            if self._smtp is not None:
-                with contextlib.suppress(smtplib.SMTPException, OSError):
-                    self._smtp.quit()
-                self._drop()
+            conns, self._all = list(self._all), set()
+        for smtp in conns:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+            smtp.close()
+        self._local = threading.local()
 
 
 class _Http:

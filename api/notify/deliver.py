@@ -24,11 +24,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 
 from api import metrics
 from api.db import Database
@@ -44,6 +45,10 @@ from engine.domain import Officer
 log = logging.getLogger("leadroute.outbox")
 _ATTEMPTS = cast(Table, OutboxAttempt.__table__)
 _EVENTS = cast(Table, LeadEvent.__table__)
+_OUTBOX = cast(Table, Outbox.__table__)
+_FINISH = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("k_id")).values(
+    {c: bindparam(f"v_{c}") for c in ("status", "channels_done", "last_error", "sent_at",
+                                      "next_attempt_at")})
 
 
 def backoff(attempts: int, base_s: float, max_s: float) -> float:
@@ -75,6 +80,10 @@ class Deliverer:
         self.db, self.runtime, self.s, self.clock = db, runtime, settings, clock
         self.channels = dict(channels) if channels is not None else senders(settings)
         self.wake = threading.Event()
+        # sends run side by side: a remote SMTP server answers each command a round trip
+        # later, so one connection at a time would cap delivery at a few notices a second
+        self._pool = ThreadPoolExecutor(settings.outbox_concurrency,
+                                        thread_name_prefix="leadroute-send")
 
     # ------------------------------------------------------------------ one round
     def run_once(self, now: datetime | None = None) -> int:
@@ -85,8 +94,8 @@ class Deliverer:
             if not claimed:
                 return total
             officers, leads = self._context(claimed)
-            for c in claimed:
-                self._deliver(c, officers.get(c.officer_id), leads.get(c.lead_id))
+            list(self._pool.map(lambda c: self._deliver(c, officers.get(c.officer_id),
+                                                         leads.get(c.lead_id)), claimed))
             self._finish(claimed, now or self.clock())
             total += len(claimed)
             if len(claimed) < self.s.outbox_batch:
@@ -190,54 +199,62 @@ class Deliverer:
     def _finish(self, claimed: list[_Claimed], now: datetime) -> None:
         attempts: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
         with self.db.reading() as s:
             roster = self.runtime.roster(s)
         channels_of = {o.officer_id: [ch.value for ch in o.notify] for o in roster.officers}
         with self.db.writing() as s:
+            # only this round's claims: a row claimed again after its lease ran out belongs
+            # to the later round, which writes its result
+            mine = {(r.id, r.attempts) for r in s.execute(locked(
+                select(Outbox.id, Outbox.attempts)
+                .where(Outbox.id.in_([c.id for c in claimed]), Outbox.status == "sending"),
+                s))}
             for c in claimed:
                 attempts += c.tried
+                if (c.id, c.attempt) not in mine:
+                    continue
                 sent = self._complete(c, channels_of.get(c.officer_id, []))
                 errors = [t["error"] for t in c.tried if t["error"]]
                 last_error = "; ".join(f"{t['channel']}: {t['error']}" for t in c.tried
                                        if t["error"])[:1000] or None
-                values: dict[str, Any] = {"channels_done": c.done, "last_error": last_error}
+                change: dict[str, Any] = {"k_id": c.id, "v_channels_done": c.done,
+                                          "v_last_error": last_error, "v_sent_at": None,
+                                          "v_next_attempt_at": now}
                 if sent:
-                    values.update(status="sent", sent_at=now)
+                    change.update(v_status="sent", v_sent_at=now)
                     detail = f"{c.kind} delivered by {', '.join(c.done)}"
                     kind = "notice_sent"
                 elif c.attempt >= self.s.outbox_max_attempts:
-                    values.update(status="dead")
+                    change.update(v_status="dead")
                     detail = f"{c.kind} not delivered after {c.attempt} rounds: given up"
                     kind = "notice_dead"
                     metrics.NOTICES_DEAD.inc()
                 else:
                     wait = backoff(c.attempt, self.s.outbox_backoff_s,
                                    self.s.outbox_backoff_max_s)
-                    values.update(status="pending",
-                                  next_attempt_at=now + timedelta(seconds=wait))
+                    change.update(v_status="pending",
+                                  v_next_attempt_at=now + timedelta(seconds=wait))
                     detail = f"{c.kind} not delivered (round {c.attempt}); next try in " \
                              f"{wait:g} s"
                     kind = "notice_failed"
-                # only the claim this round made: a row claimed again after its lease ran
-                # out belongs to the later round
-                done = s.execute(update(Outbox).where(Outbox.id == c.id,
-                                                      Outbox.attempts == c.attempt,
-                                                      Outbox.status == "sending")
-                                 .values(**values))
-                if done.rowcount == 0:  # type: ignore[attr-defined]
-                    continue
+                changes.append(change)
                 events.append({"lead_id": c.lead_id, "at": now, "kind": kind,
                                "officer_id": c.officer_id, "detail": detail,
                                "policy_version": "", "propensity": None,
                                "data": {"delivery_key": c.key, "round": c.attempt,
                                         "channels": c.done, "errors": errors[:10]}})
+            if changes:
+                s.execute(_FINISH, changes)
             if attempts:
                 s.execute(insert(_ATTEMPTS), attempts)
             if events:
                 s.execute(insert(_EVENTS), events)
-        for c in claimed:
-            log.info("notice", extra={"fields": {"outbox_id": c.id, "lead_id": c.lead_id,
-                                                 "round": c.attempt, "channels": c.done}})
+        if log.isEnabledFor(logging.INFO):
+            for c in claimed:
+                log.info("notice", extra={"fields": {"outbox_id": c.id, "lead_id": c.lead_id,
+                                                     "round": c.attempt,
+                                                     "channels": c.done}})
 
     # ------------------------------------------------------------------ the loop
     def run_forever(self, stop: threading.Event) -> None:
@@ -254,5 +271,6 @@ class Deliverer:
         log.info("delivery stopped")
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         for sender in self.channels.values():
             sender.close()
