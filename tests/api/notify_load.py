@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from api.db import Database
 from api.models import Outbox
 from tests.api.load import Server, lead_bodies, officer_rows, seed
-from tests.api.peers import SmtpPeer
+from tests.api.peers import SmtpProcess
 
 
 @dataclass
@@ -32,6 +32,7 @@ class NotifyRun:
     missing: int  # rows marked sent whose key never arrived
     first_notice_s: list[float]  # per lead: arrival to first notice at the SMTP server
     drained_s: float  # after the outage ended: until the outbox was empty
+    answer_s: list[float]  # per lead: due to answered (the POST alone)
 
 
 def run(folder: Path, *, rate: float, seconds: float, outage: tuple[float, float] | None,
@@ -42,7 +43,7 @@ def run(folder: Path, *, rate: float, seconds: float, outage: tuple[float, float
     ``settle_s``) until no notice is pending and audit."""
     url = f"sqlite:///{folder / 'api.db'}"
     key = seed(url, officer_rows(officers))
-    smtp = SmtpPeer().up()
+    smtp = SmtpProcess(folder).up()
     server = Server(env={"LEADROUTE_DATABASE_URL": url, "LEADROUTE_LOG_LEVEL": "WARNING",
                          "LEADROUTE_SMTP_HOST": "127.0.0.1",
                          "LEADROUTE_SMTP_PORT": str(smtp.port),
@@ -53,6 +54,7 @@ def run(folder: Path, *, rate: float, seconds: float, outage: tuple[float, float
                          **(env or {})}, log=folder / "server.log")
     server.start()
     sent_at: dict[int, float] = {}
+    answered: list[float] = []
     failed = 0
     lock = threading.Lock()
     outage_end = 0.0
@@ -78,6 +80,7 @@ def run(folder: Path, *, rate: float, seconds: float, outage: tuple[float, float
                 free.append(client)
                 if ok and lead_id is not None:
                     sent_at[lead_id] = due
+                    answered.append(time.time() - due)
                 else:
                     failed += 1
 
@@ -141,4 +144,4 @@ def run(folder: Path, *, rate: float, seconds: float, outage: tuple[float, float
         duplicates=sum(n - 1 for n in by_key.values()),
         missing=len(sent_keys - set(by_key)),
         first_notice_s=[first[lid] - due for lid, due in sent_at.items() if lid in first],
-        drained_s=drained)
+        drained_s=drained, answer_s=answered)

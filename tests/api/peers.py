@@ -124,3 +124,74 @@ class HttpPeer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class SmtpProcess:
+    """An aiosmtpd server in a process of its own (``python -m tests.api.peers PORT FILE``),
+    so a load generator's threads do not slow it down; each mail is a line of the file
+    (``time.time()``, tab, Message-ID). ``up`` / ``down`` as ``SmtpPeer``."""
+
+    def __init__(self, folder: Any) -> None:
+        self.port = free_port()
+        self.file = folder / f"smtp-{self.port}.tsv"
+        self.file.touch()
+        self.proc: Any = None
+
+    def up(self) -> SmtpProcess:
+        import subprocess
+        import sys
+
+        if self.proc is None:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.api.peers",
+                                          str(self.port), str(self.file)])
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("the SMTP process did not start")
+        return self
+
+    def down(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def received(self) -> list[Mail]:
+        out = []
+        for line in self.file.read_text().splitlines():
+            at, _, mid = line.partition("\t")
+            out.append(Mail([], mid, "", "", float(at)))
+        return out
+
+
+def _serve(port: int, path: str) -> None:
+    import asyncio
+    import signal
+
+    class Writer:
+        def __init__(self) -> None:
+            self.fh = open(path, "a", buffering=1)  # noqa: SIM115 (open while serving)
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            at = time.time()
+            msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.fh.write(f"{at}\t{msg['Message-ID']}\n")
+            return "250 OK"
+
+    ctl = Controller(Writer(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    ctl.stop()
+    del asyncio
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve(int(sys.argv[1]), sys.argv[2])
