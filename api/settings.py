@@ -3,10 +3,11 @@ process through ``get_settings``; ``.env.example`` lists them."""
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -70,6 +71,16 @@ class Settings(BaseSettings):
     lead_cost_usd: dict[str, float] = Field(
         default_factory=dict, description='what a lead costs by source, JSON: {"web": 35}; '
                                           "GET /v1/analytics/cost reads it")
+
+
+    @field_validator("lead_cost_usd")
+    @classmethod
+    def _costs(cls, value: dict[str, float]) -> dict[str, float]:
+        for source, usd in value.items():
+            if not math.isfinite(usd) or not 0 <= usd <= 1_000_000:
+                raise ValueError(f"LEADROUTE_LEAD_COST_USD[{source!r}] = {usd!r}: expected "
+                                 "dollars from 0 to 1,000,000")
+        return value
 
 
 @lru_cache

@@ -11,6 +11,7 @@ can drop a notice it already has: the email's ``Message-ID``, the SMS API's
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import hashlib
 import hmac
@@ -182,7 +183,11 @@ def webhook_secret(secret: str) -> bytes:
     """The signing key: a ``whsec_`` secret is base64 (Standard Webhooks), any other text is
     used as it is."""
     if secret.startswith("whsec_"):
-        return base64.b64decode(secret.removeprefix("whsec_"))
+        try:
+            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except binascii.Error:  # the message names the setting, never the secret
+            raise ValueError("LEADROUTE_WEBHOOK_SECRET: a whsec_ secret is base64 after the "
+                             "prefix") from None
     return secret.encode()
 
 
@@ -217,6 +222,7 @@ class WebhookSender(_Http):
     def __init__(self, settings: Settings, name: str = "webhook") -> None:
         super().__init__(settings)
         self.name = name
+        webhook_secret(settings.webhook_secret.get_secret_value())  # a bad secret fails now
 
     @property
     def configured(self) -> bool:

@@ -94,8 +94,9 @@ class Deliverer:
             if not claimed:
                 return total
             officers, leads = self._context(claimed)
-            list(self._pool.map(lambda c: self._deliver(c, officers.get(c.officer_id),
-                                                         leads.get(c.lead_id)), claimed))
+            list(self._pool.map(self._deliver, claimed,
+                                [officers.get(c.officer_id) for c in claimed],
+                                [leads.get(c.lead_id) for c in claimed]))
             self._finish(claimed, now or self.clock())
             total += len(claimed)
             if len(claimed) < self.s.outbox_batch:

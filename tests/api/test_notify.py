@@ -303,3 +303,14 @@ def test_delivery_logs_carry_no_personal_data(napi: Api, smtp: SmtpPeer,
     deliverer(napi).run_once()
     text = caplog.text
     assert "secret.officer" not in text and "hidden.borrower" not in text
+
+
+def test_a_malformed_webhook_secret_fails_at_start_without_showing_it():
+    """whsec_ followed by something that is not base64 stops the app at start, and the
+    error names the setting, not the secret."""
+    from api.notify.channels import senders
+    from api.settings import Settings
+
+    with pytest.raises(ValueError, match="LEADROUTE_WEBHOOK_SECRET") as err:
+        senders(Settings(webhook_secret="whsec_!!hunter2!!"))
+    assert "hunter2" not in str(err.value)
