@@ -222,11 +222,12 @@ class Deliverer:
                 change: dict[str, Any] = {"k_id": c.id, "v_channels_done": c.done,
                                           "v_last_error": last_error, "v_sent_at": None,
                                           "v_next_attempt_at": now}
-                if sent:
+                last_round = c.attempt >= self.s.outbox_max_attempts
+                if sent or (last_round and c.done):  # redundant: some channels took it
                     change.update(v_status="sent", v_sent_at=now)
                     detail = f"{c.kind} delivered by {', '.join(c.done)}"
                     kind = "notice_sent"
-                elif c.attempt >= self.s.outbox_max_attempts:
+                elif last_round:
                     change.update(v_status="dead")
                     detail = f"{c.kind} not delivered after {c.attempt} rounds: given up"
                     kind = "notice_dead"

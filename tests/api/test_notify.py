@@ -314,3 +314,23 @@ def test_a_malformed_webhook_secret_fails_at_start_without_showing_it():
     with pytest.raises(ValueError, match="LEADROUTE_WEBHOOK_SECRET") as err:
         senders(Settings(webhook_secret="whsec_!!hunter2!!"))
     assert "hunter2" not in str(err.value)
+
+
+def test_redundant_delivery_retries_only_the_channel_that_failed(
+        db_url: str, clock: Clock, smtp: SmtpPeer, http: HttpPeer):
+    """Email and SMS asked for, the SMS API failing: the email goes once; the next rounds try
+    the SMS alone; after the last round the notice counts as sent (the email reached the
+    officer) and the SMS failures stay in the attempts."""
+    for api in _api(db_url, clock, smtp, http, notify_redundant=True):
+        api.officers(("A", {"notify": "email;sms", "phone": "+13125550111"}))
+        http.status = 503
+        api.post_lead()
+        for _ in range(3):
+            deliverer(api).run_once()
+            clock.advance(3600)
+        assert len(smtp.received()) == 1
+        assert len([r for r in http.received() if r.path.startswith("/sms")]) == 3
+        row = outbox(api)[0]
+        assert row.status == "sent" and row.channels_done == ["email"]
+        assert [(a.channel, a.ok) for a in attempts(api)] == [
+            ("email", True), ("sms", False), ("sms", False), ("sms", False)]
