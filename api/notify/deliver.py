@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 
 from api import metrics
 from api.db import Database
@@ -207,10 +207,9 @@ class Deliverer:
         with self.db.writing() as s:
             # only this round's claims: a row claimed again after its lease ran out belongs
             # to the later round, which writes its result
-            mine = {(r.id, r.attempts) for r in s.execute(locked(
-                select(Outbox.id, Outbox.attempts)
-                .where(Outbox.id.in_([c.id for c in claimed]), Outbox.status == "sending"),
-                s))}
+            current = cast("Select[Any]", select(Outbox.id, Outbox.attempts).where(
+                Outbox.id.in_([c.id for c in claimed]), Outbox.status == "sending"))
+            mine = {(r.id, r.attempts) for r in s.execute(locked(current, s))}
             for c in claimed:
                 attempts += c.tried
                 if (c.id, c.attempt) not in mine:
