@@ -18,6 +18,7 @@ from api.deps import AnalystDep, DbDep, NowDep, RuntimeDep
 from api.models import Lead as LeadRow
 from api.problems import ApiProblem
 from engine.io import spreadsheet_safe
+from engine.leads import TIMESTAMP_YEARS
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 MAX_RANGE = timedelta(days=400)
@@ -41,8 +42,13 @@ def _bad(field: str, value: Any, message: str) -> ApiProblem:
 def _window(since: datetime | None, until: datetime | None, tz: str, now: datetime
             ) -> an.Window:
     for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            continue
+        if value.tzinfo is None:
             raise _bad(name, value.isoformat(), "needs a UTC offset, e.g. 2026-03-01T00:00Z")
+        if not TIMESTAMP_YEARS[0] <= value.year <= TIMESTAMP_YEARS[1]:  # UTC stays in range
+            raise _bad(name, value.isoformat(), f"expected a year from {TIMESTAMP_YEARS[0]} "
+                                                f"to {TIMESTAMP_YEARS[1]}")
     until = until or now + timedelta(microseconds=1)  # leads of this instant included
     since = since or until - DEFAULT_RANGE
     if since >= until:
