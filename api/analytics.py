@@ -158,12 +158,14 @@ def sla(rows: list[Any], events: list[Any], by: str, w: Window) -> list[dict[str
     leads: dict[str, set[int]] = defaultdict(set)
     assigned_to: dict[int, list[str]] = defaultdict(list)
     for e in events:
+        data = e.data or {}
+        if e.kind == "notice" and data.get("effect") != "notify":
+            continue  # a withdrawal's notice: counted as its "withdrawn" record
         g = (e.officer_id or NONE) if by == "officer" else source_of.get(e.lead_id, NONE)
         name = {"notice": "notices", "sla_breach": "breaches"}.get(e.kind, e.kind)
         counts[g][name] += 1
         leads[g].add(e.lead_id)
-        if e.kind == "notice" and (e.data or {}).get("mode") == "assign" \
-                and (e.data or {}).get("effect") == "notify":
+        if e.kind == "notice" and data.get("mode") == "assign":
             assigned_to[e.lead_id].append(e.officer_id or NONE)
     rerouted = {lid for lid, who in assigned_to.items() if len(set(who)) > 1}
     if by == "source":

@@ -95,9 +95,13 @@ def test_sla_counts_breaches_and_reroutes(api: Api):
     goes to the other officer: one re-routed lead."""
     api.officers("A", "B")
     lid = api.post_lead().json()["id"]
+    first = api.lead(lid)["assignment"]["officer_id"]
     api.work(16 * 60)  # the default policy's accept_within_s is 900 s or less
+    second = api.lead(lid)["assignment"]["officer_id"]
+    assert {first, second} == {"A", "B"}
     by_officer = {i["group"]: i for i in _get(api, "sla").json()["items"]}
-    assert sum(i["breaches"] for i in by_officer.values()) >= 1
+    assert by_officer[first]["breaches"] == 1 and by_officer[first]["breach_rate"] == 1.0
+    assert by_officer[second]["breaches"] == 0 and by_officer[second]["notices"] == 1
     (src,) = _get(api, "sla", by="source").json()["items"]
     assert src["rerouted_leads"] == 1 and src["leads"] == 1
     assert lid
@@ -174,3 +178,22 @@ def test_metrics_count_routing_and_the_backlog(api: Api):
     assert 'leadroute_outbox_backlog{status="pending"} 1.0' in text
     assert "leadroute_notification_failures_total" in text or \
         "leadroute_notification_failures" in text
+
+
+def test_accuracy_counts_a_miss_when_the_specialist_was_passed_over(api: Api):
+    """Round robin over a VA specialist and a generalist: of two VA leads one reaches the
+    specialist, so accuracy is 0.5; a Spanish speaker's lead with no Spanish speaker eligible
+    is not counted as eligible."""
+    from tests.api.conftest import policy_yaml, use_policy
+
+    api.officers(("V", {"specialties": "va"}), "N")
+    use_policy(api, policy_yaml())
+    got = {api.lead(api.post_lead(loan_program="va").json()["id"])["assignment"]["officer_id"]
+           for _ in range(2)}
+    assert got == {"V", "N"}
+    api.post_lead(language="es")
+    items = {i["group"]: i for i in _get(api, "accuracy").json()["items"]}
+    assert (items["va"]["match_eligible"], items["va"]["reached_match"],
+            items["va"]["accuracy"]) == (2, 1, 0.5)
+    assert (items["language:es"]["leads"], items["language:es"]["match_eligible"],
+            items["language:es"]["accuracy"]) == (1, 0, None)
