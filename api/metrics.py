@@ -14,10 +14,17 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+disable_created_metrics()  # no *_created series: a scrape shows the counts alone
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 LEADS_ROUTED = Counter("leadroute_leads_routed", "New leads stored and routed, by the status "
@@ -31,6 +38,10 @@ NOTICES_SENT = Counter("leadroute_notifications_sent", "Notices a channel took, 
 NOTICE_FAILURES = Counter("leadroute_notification_failures", "Failed channel attempts, by "
                           "channel (the notice falls back or is retried)", ["channel"],
                           registry=REGISTRY)
+NOTICE_DELAY_SECONDS = Histogram(
+    "leadroute_notification_delay_seconds", "From the offer (the outbox row written) to a "
+    "channel taking its notice, retries included", registry=REGISTRY,
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0))
 NOTICES_DEAD = Counter("leadroute_notifications_dead", "Notices given up after the last "
                        "round of retries", registry=REGISTRY)
 

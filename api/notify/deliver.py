@@ -67,6 +67,7 @@ class _Claimed:
     key: str
     attempt: int
     done: list[str]
+    created_at: datetime
     tried: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -108,7 +109,7 @@ class Deliverer:
             rows = s.execute(locked(
                 select(Outbox.id, Outbox.lead_id, Outbox.officer_id, Outbox.kind,
                        Outbox.payload, Outbox.delivery_key, Outbox.attempts,
-                       Outbox.channels_done)
+                       Outbox.channels_done, Outbox.created_at)
                 .where(or_(Outbox.status == "pending", Outbox.status == "sending"),
                        Outbox.next_attempt_at <= now)
                 .order_by(Outbox.next_attempt_at, Outbox.id)
@@ -120,7 +121,7 @@ class Deliverer:
                               attempts=Outbox.attempts + 1))
         return [_Claimed(r.id, r.lead_id, r.officer_id, r.kind, r.payload,
                          r.delivery_key or f"lr-{r.id}", r.attempts + 1,
-                         list(r.channels_done or [])) for r in rows]
+                         list(r.channels_done or []), r.created_at) for r in rows]
 
     def _context(self, claimed: list[_Claimed]) -> tuple[dict[str, Officer], dict[int, Any]]:
         with self.db.reading() as s:
@@ -174,6 +175,8 @@ class Deliverer:
         if error is None:
             c.done.append(sender.name)
             metrics.NOTICES_SENT.labels(sender.name).inc()
+            metrics.NOTICE_DELAY_SECONDS.observe(
+                max(0.0, (self.clock() - c.created_at).total_seconds()))
             return True
         metrics.NOTICE_FAILURES.labels(sender.name).inc()
         return False

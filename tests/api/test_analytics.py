@@ -176,8 +176,8 @@ def test_metrics_count_routing_and_the_backlog(api: Api):
     assert 'leadroute_leads_routed_total{status="assigned"}' in text
     assert "leadroute_decision_seconds_count" in text
     assert 'leadroute_outbox_backlog{status="pending"} 1.0' in text
-    assert "leadroute_notification_failures_total" in text or \
-        "leadroute_notification_failures" in text
+    assert "leadroute_notification_delay_seconds_count" in text
+    assert "_created" not in text
 
 
 def test_accuracy_counts_a_miss_when_the_specialist_was_passed_over(api: Api):

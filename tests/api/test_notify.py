@@ -183,6 +183,12 @@ def test_an_outage_is_retried_with_backoff_until_delivered(
         napi: Api, smtp: SmtpPeer, clock: Clock):
     """SMTP down: the row waits 5 s, then 10 s; once the server is back the notice goes out,
     exactly once."""
+    from api.metrics import REGISTRY
+
+    def delay_sum() -> float:
+        return REGISTRY.get_sample_value("leadroute_notification_delay_seconds_sum") or 0.0
+
+    before = delay_sum()
     napi.officers("A")
     smtp.down()
     lead = napi.post_lead().json()
@@ -201,6 +207,7 @@ def test_an_outage_is_retried_with_backoff_until_delivered(
     deliverer(napi).run_once()
     assert outbox(napi)[0].status == "sent"
     assert len(smtp.received()) == 1
+    assert delay_sum() - before == pytest.approx(15.0)  # offered, handed over 15 s later
     kinds = [k for k, _ in history(napi, lead["id"])]
     assert kinds.count("notice_failed") == 2 and kinds.count("notice_sent") == 1
 
