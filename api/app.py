@@ -20,11 +20,13 @@ from api import logs, problems
 from api.db import Database
 from api.ingest import Ingestor
 from api.notify.deliver import Deliverer
-from api.routers import analytics, health, history, leads, officers, policies
+from api.routers import analytics, health, history, leads, officers, policies, sources
 from api.routers import metrics as metrics_route
 from api.runtime import Runtime, utc_now
 from api.security import KeyCache, RateLimiter
 from api.settings import Settings, get_settings
+from api.sources.fetcher import GraphFetcher
+from api.sources.registry import SourceMaps
 from api.worker import Worker
 from engine.rules import load_policy
 
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, *,
     logs.configure(settings.log_level)
     run_worker = settings.worker_in_server if worker is None else worker
     load_policy(settings.default_policy)  # a missing or broken default fails at start
+    maps = SourceMaps(settings.sources_dir)
+    maps.check_all()  # so does a broken source map
     limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)  # likewise
 
     @asynccontextmanager
@@ -94,25 +98,32 @@ def create_app(settings: Settings | None = None, *,
         app.state.ingestor = Ingestor(db, runtime)
         app.state.worker = Worker(db, runtime, app.state.clock, batch=settings.worker_batch,
                                   poll_s=settings.worker_poll_s)
-        app.state.settings = settings
+        app.state.settings, app.state.sources = settings, maps
+        app.state.fetcher = GraphFetcher(app.state, settings, maps, app.state.clock)
         app.state.deliverer = Deliverer(db, runtime, settings, app.state.clock)
         stop = threading.Event()
         threads = []
         if run_worker:
             app.state.ingestor.on_commit = app.state.deliverer.wake.set
-            threads = [threading.Thread(target=app.state.worker.run_forever, args=(stop,),
-                                        name="leadroute-worker", daemon=True),
-                       threading.Thread(target=app.state.deliverer.run_forever, args=(stop,),
-                                        name="leadroute-outbox", daemon=True)]
-            for t in threads:
-                t.start()
+            threads = [
+                threading.Thread(target=app.state.worker.run_forever, args=(stop,),
+                                 name="leadroute-worker", daemon=True),
+                threading.Thread(target=app.state.fetcher.run_forever,
+                                 args=(stop, settings.worker_poll_s),
+                                 name="leadroute-graph-fetch", daemon=True),
+                threading.Thread(target=app.state.deliverer.run_forever, args=(stop,),
+                                 name="leadroute-outbox", daemon=True)]
+            for thread in threads:
+                thread.start()
         try:
             yield
         finally:
             stop.set()
+            app.state.fetcher.wake()
             app.state.deliverer.wake.set()
-            for t in threads:
-                t.join(timeout=10)
+            for thread in threads:
+                thread.join(timeout=10)
+            app.state.fetcher.close()
             app.state.deliverer.close()
             app.state.ingestor.close()
             db.dispose()
@@ -127,7 +138,8 @@ def create_app(settings: Settings | None = None, *,
                     "analyst. See docs/api.md.",
     )
     problems.install(app)
-    for module in (health, leads, officers, policies, history, analytics, metrics_route):
+    for module in (health, leads, officers, policies, history, sources, analytics,
+                   metrics_route):
         app.include_router(module.router)
     app.add_middleware(RequestLog)
     return app

@@ -73,19 +73,34 @@ def serve(
 
 def worker() -> None:
     """Run the background worker alone (deployments with several; PostgreSQL): due leads,
-    and delivery of the notification outbox in a second thread."""
+    the Graph fetches of Meta leads and delivery of the notification outbox, each in
+    a thread of its own."""
+    from types import SimpleNamespace
+
     from api.db import Database
+    from api.ingest import Ingestor
     from api.logs import configure
     from api.notify.deliver import Deliverer
     from api.runtime import Runtime, utc_now
     from api.settings import get_settings
+    from api.sources.fetcher import GraphFetcher
+    from api.sources.registry import SourceMaps
     from api.worker import Worker
 
     settings = get_settings()
     configure(settings.log_level)
+    maps = SourceMaps(settings.sources_dir)
+    maps.check_all()
     db = Database(settings.database_url)
     runtime = Runtime(settings)
+    ingestor = Ingestor(db, runtime)
+    # the Graph fetches of Meta leads run beside the due-lead worker
+    fetcher = GraphFetcher(SimpleNamespace(db=db, runtime=runtime, ingestor=ingestor),
+                           settings, maps, utc_now)
     stop = threading.Event()
+    fetching = threading.Thread(target=fetcher.run_forever, args=(stop, settings.worker_poll_s),
+                                name="leadroute-graph-fetch", daemon=True)
+    fetching.start()
     deliverer = Deliverer(db, runtime, settings, utc_now)
     outbox = threading.Thread(target=deliverer.run_forever, args=(stop,),
                               name="leadroute-outbox", daemon=True)
@@ -97,8 +112,12 @@ def worker() -> None:
         stop.set()
     finally:
         stop.set()
+        fetcher.wake()
         deliverer.wake.set()
+        fetching.join(timeout=10)
         outbox.join(timeout=10)
+        fetcher.close()
+        ingestor.close()
         db.dispose()
 
 

@@ -260,7 +260,7 @@ def test_a_late_result_does_not_overwrite_a_newer_claim(napi: Api, clock: Clock)
 
 
 def test_test_leads_are_never_notified(napi: Api, smtp: SmtpPeer):
-    """A lead flagged is_test is routed and in the history, but nothing is sent."""
+    """A lead flagged is_test is stored (closed, not routed): no outbox row, nothing sent."""
     napi.officers("A")
     from api.flow import request_hash
     from api.ingest import Job
@@ -276,10 +276,33 @@ def test_test_leads_are_never_notified(napi: Api, smtp: SmtpPeer):
     assert outbox(napi) == []
     deliverer(napi).run_once()
     assert smtp.received() == []
-    notes = [h["detail"] for h in napi.lead(out.id)["history"] if h["kind"] == "notice"]
-    assert notes and all("test lead: not sent" in n for n in notes)
+    assert not [h for h in napi.lead(out.id)["history"] if h["kind"].startswith("notice")]
     with napi.db.reading() as s:
         assert s.scalar(select(LeadRow.is_test).where(LeadRow.id == out.id)) is True
+
+
+def test_a_test_lead_that_reaches_the_lifecycle_is_still_not_sent(napi: Api, smtp: SmtpPeer):
+    """Belt and braces: should a lead flagged is_test ever be routed, its notices are in the
+    history marked as not sent, and no outbox row is written."""
+    from api.flow import Tx, carry_out
+    from engine.lifecycle import Notify, Step
+
+    napi.officers("A")
+    lid = napi.post_lead().json()["id"]
+    before = len(outbox(napi))
+    with napi.db.writing() as s:
+        row = s.get(LeadRow, lid)
+        assert row is not None
+        row.is_test = True
+        tx = Tx.open(s, napi.client.app.state.runtime, napi.clock())  # type: ignore[attr-defined]
+        from engine.lifecycle import Case
+
+        case = Case.from_record(row.case)
+        carry_out(tx, row, Step(case, (Notify("A", napi.clock(), "assign"),), None))
+        tx.finish()
+    assert len(outbox(napi)) == before
+    notes = [h["detail"] for h in napi.lead(lid)["history"] if h["kind"] == "notice"]
+    assert any("test lead: not sent" in n for n in notes)
 
 
 def test_no_channel_configured_is_recorded_and_retried(db_url: str, clock: Clock,

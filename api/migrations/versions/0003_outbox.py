@@ -1,9 +1,9 @@
 """Outbox delivery: a delivery key per notice, the channels that have it, when it was sent and
 the last error; one ``outbox_attempts`` row per channel tried; ``leads.is_test`` (a source's
-test lead, never notified) unless a revision before this one added it.
+test lead, never notified) unless a revision before this one added it (0002_sources does).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002_sources
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from api.models import UTCDateTime
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002_sources"
 branch_labels = None
 depends_on = None
 
