@@ -49,6 +49,22 @@ MATCHED_SPECIALTIES: tuple[Specialty, ...] = (
     Specialty.VA, Specialty.FHA, Specialty.USDA, Specialty.JUMBO, Specialty.REVERSE,
     Specialty.FIRST_TIME_BUYER, Specialty.NON_QM,
 )
+
+
+def specialty_needs(lead: Lead) -> tuple[bool, ...]:
+    """Which of ``MATCHED_SPECIALTIES`` the lead calls for, in that order."""
+    prog = lead.loan_program
+    return (
+        prog is LoanProgram.VA or lead.is_veteran,
+        prog is LoanProgram.FHA,
+        prog is LoanProgram.USDA,
+        bool(lead.is_jumbo),
+        prog is LoanProgram.REVERSE or lead.loan_purpose is LoanPurpose.REVERSE,
+        bool(lead.first_time_buyer),
+        prog is LoanProgram.NON_QM,
+    )
+
+
 LEAD_NUMERIC_FEATURES: tuple[str, ...] = (
     "log_loan_amount_usd", "ltv", "ltv_unknown", "credit_score", "credit_score_unknown",
     "is_veteran", "first_time_buyer", "first_time_buyer_unknown", "is_jumbo", "is_jumbo_unknown",
@@ -157,16 +173,7 @@ class LeadBlock:
                 bool(jumbo), jumbo is None,
             )
             received[i] = lead.received_at.timestamp()
-            prog = lead.loan_program
-            needs[i] = (
-                prog is LoanProgram.VA or lead.is_veteran,
-                prog is LoanProgram.FHA,
-                prog is LoanProgram.USDA,
-                bool(lead.is_jumbo),
-                prog is LoanProgram.REVERSE or lead.loan_purpose is LoanPurpose.REVERSE,
-                bool(lead.first_time_buyer),
-                prog is LoanProgram.NON_QM,
-            )
+            needs[i] = specialty_needs(lead)
         return cls(source, purpose, program, lang_slot, tuple(lead.language for lead in leads),
                    num, needs, received, len(vocab.languages) + 1)
 
