@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -260,3 +261,17 @@ def test_parse_policy_accepts_anchors_merge_keys_and_reuse_within_bounds():
         "else: {pool: main}\n", "p.yaml")
     assert policy.rules[0].then.offer.accept_within_s == 300
     assert policy.rules[1].then.offer.step_s == 60
+
+
+@pytest.mark.parametrize(("text", "where", "code"), [
+    ("\x1f", "character 1", "U+001F"),
+    ("policy: x\n\x07", "character 11", "U+0007"),
+    ("a: \ud800", "character 4", "U+D800"),
+])
+def test_control_characters_are_a_policy_error(text, where, code):
+    """A character YAML does not allow is a PolicyError naming where it stands, not the
+    YAML library's own exception (an API upload answered 500 with it)."""
+    from engine.rules import PolicyError, parse_policy
+
+    with pytest.raises(PolicyError, match=re.escape(f"{where}: not valid YAML: character {code}")):
+        parse_policy(text, source="<x>")
