@@ -11,6 +11,7 @@ re-routing) is ``engine.lifecycle``; routing several leads at once is ``engine.b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,12 @@ from engine.roster import Roster
 from engine.rules.fields import read_facts
 from engine.rules.policy import CompiledAction, CompiledStep, Policy
 from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
+
+# One encoder for every compact JSON text of an explanation (json.dumps builds a new one on
+# each call); the same output as ``json.dumps(obj, separators=(",", ":"))``.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+JsonCache = dict[Any, str]
+JSON_CACHE_SIZE = 4096
 
 
 class Status(StrEnum):
@@ -79,6 +86,20 @@ class StepTrace:
     def to_dict(self, roster: Roster, *, detail: str = "full") -> dict[str, Any]:
         """``detail="full"`` lists every officer left out by id; ``"summary"`` gives counts for
         officers not licensed in the state (the long, uninformative list) and ids otherwise."""
+        out = self._head(roster)
+        out["excluded"], out["outside_pool"] = self._excluded(roster, detail)
+        return out
+
+    def _head(self, roster: Roster) -> dict[str, Any]:
+        """The step, its candidates in rank order and their scores."""
+        out: dict[str, Any] = self.step.describe()
+        out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
+        if self.scores is not None:
+            out["scores"] = [round(float(s), 6) for s in self.scores]
+        return out
+
+    def _excluded(self, roster: Roster, detail: str) -> tuple[dict[str, Any], int]:
+        """The officers of the pool left out, by reason, and the count outside the pool."""
         excluded: dict[str, Any] = {}
         codes = self.codes[self.in_pool]
         ids = roster.ids[self.in_pool]
@@ -89,13 +110,20 @@ class StepTrace:
                 excluded[name] = int(counts[code])
             else:
                 excluded[name] = ids[codes == code].tolist()
-        out: dict[str, Any] = self.step.describe()
-        out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
-        if self.scores is not None:
-            out["scores"] = [round(float(s), 6) for s in self.scores]
-        out["excluded"] = excluded
-        out["outside_pool"] = int(len(self.in_pool) - len(ids))
-        return out
+        return excluded, int(len(self.in_pool) - len(ids))
+
+    def to_json(self, roster: Roster, detail: str, cache: JsonCache) -> str:
+        """``to_dict`` as compact JSON (``json.dumps(..., separators=(",", ":"))``), the
+        excluded-officers block serialised once per distinct pool and codes (it repeats
+        from lead to lead) and kept in ``cache``."""
+        key = (id(roster), detail, self.in_pool.tobytes(), self.codes.tobytes())
+        tail = cache.get(key)
+        if tail is None:
+            if len(cache) > JSON_CACHE_SIZE:
+                cache.clear()
+            excluded, outside = self._excluded(roster, detail)
+            tail = cache[key] = f',"excluded":{_encode(excluded)},"outside_pool":{outside}}}'
+        return _encode(self._head(roster))[:-1] + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +149,23 @@ class Explanation:
         if self.notes:
             out["notes"] = self.notes
         return out
+
+    def to_json(self, *, detail: str = "full", cache: JsonCache | None = None,
+                extra: Mapping[str, Any] | None = None) -> str:
+        """``to_dict`` with ``extra``'s keys after its own, as compact JSON: exactly
+        ``json.dumps({**to_dict(detail=detail), **extra}, separators=(",", ":"))``, with the
+        steps' repeating blocks serialised once (``cache``: keep one per run of a roster)."""
+        if cache is None:
+            cache = {}
+        head = cache.get(("head", self.policy, self.version, self.method))
+        if head is None:
+            head = cache[("head", self.policy, self.version, self.method)] = _encode(
+                {"policy": self.policy, "version": self.version, "method": self.method})[:-1]
+        steps = ",".join(t.to_json(self.roster, detail, cache) for t in self.steps)
+        text = f'{head},"rule_path":{_encode(self.rule_path)},"steps":[{steps}]'
+        if self.notes:
+            text += f',"notes":{_encode(self.notes)}'
+        return text + ("," + _encode(extra)[1:] if extra else "}")
 
 
 @dataclass(frozen=True, slots=True)
