@@ -48,7 +48,7 @@ from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
 # One encoder for every compact JSON text of an explanation (json.dumps builds a new one on
 # each call); the same output as ``json.dumps(obj, separators=(",", ":"))``.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
-JsonCache = dict[Any, str]
+JsonCache = dict[Any, Any]
 JSON_CACHE_SIZE = 4096
 
 
@@ -95,8 +95,11 @@ class StepTrace:
         out: dict[str, Any] = self.step.describe()
         out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
         if self.scores is not None:
-            out["scores"] = [round(float(s), 6) for s in self.scores]
+            out["scores"] = self._scores()
         return out
+
+    def _scores(self) -> list[float]:
+        return [round(float(s), 6) for s in (self.scores if self.scores is not None else ())]
 
     def _excluded(self, roster: Roster, detail: str) -> tuple[dict[str, Any], int]:
         """The officers of the pool left out, by reason, and the count outside the pool."""
@@ -116,14 +119,28 @@ class StepTrace:
         """``to_dict`` as compact JSON (``json.dumps(..., separators=(",", ":"))``), the
         excluded-officers block serialised once per distinct pool and codes (it repeats
         from lead to lead) and kept in ``cache``."""
-        key = (id(roster), detail, self.in_pool.tobytes(), self.codes.tobytes())
+        key = (roster, detail, self.in_pool.tobytes(), self.codes.tobytes())
         tail = cache.get(key)
         if tail is None:
             if len(cache) > JSON_CACHE_SIZE:
                 cache.clear()
             excluded, outside = self._excluded(roster, detail)
             tail = cache[key] = f',"excluded":{_encode(excluded)},"outside_pool":{outside}}}'
-        return _encode(self._head(roster))[:-1] + tail
+        step_key = ("step", self.step)
+        step = cache.get(step_key)
+        if step is None:  # the step's own keys: the same for every lead through it
+            step = cache[step_key] = _encode(self.step.describe())[:-1]
+        ids_key = ("ids", roster)
+        ids = cache.get(ids_key)
+        if ids is None:  # each officer id as a JSON string, once per roster
+            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
+        text = f'{step},"candidates":[' if len(step) > 1 else '{"candidates":['
+        if self.order is not None:
+            text += ",".join(ids[self.order].tolist())
+        text += "]"
+        if self.scores is not None:
+            text += f',"scores":{_encode(self._scores())}'
+        return text + tail
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,7 +220,10 @@ class LeadParser:
         def bad(column: str, value: object, message: str) -> None:
             problems.append(Problem(column, value, message, where))
 
-        for column in _SINGLE_LINE:
+        # one scan of all the values (joined by a space, which is no control character);
+        # the values one by one only when it finds something, to say where
+        scan = _CONTROL.search(" ".join([clean.get(c, "") for c in _SINGLE_LINE]))
+        for column in _SINGLE_LINE if scan is not None else ():
             control = _CONTROL.search(text(column))
             if control is not None:
                 bad(column, text(column), f"has a control character ({control[0]!r}) at "
