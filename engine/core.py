@@ -1,0 +1,118 @@
+"""The routing core: the hot loops of a decision, written once, compiled with numba.
+
+Each function here is the only implementation of its loop. By default it runs compiled
+(``numba.njit``, machine code cached on disk); with ``LEADROUTE_CORE=python`` the very same
+source runs in the interpreter (numba's ``py_func``), as a reference a property test holds the
+compiled path to (tests/engine/test_core.py). What the core covers and what still runs as
+numpy and Python around it is listed in docs/core.md.
+
+Compiled code is cached in ``LEADROUTE_CACHE_DIR`` (default ``~/.cache/leadroute/numba``; an
+explicit ``NUMBA_CACHE_DIR`` wins). The first run on a machine compiles, and says so on
+stderr; later runs load the cache. Nothing is compiled at install time: numba's wheels carry
+their own LLVM.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_DIR = Path(os.environ.get("LEADROUTE_CACHE_DIR")
+                 or Path.home() / ".cache" / "leadroute" / "numba")
+# numba reads its cache folder when first imported: set it before
+os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR))
+
+import numba  # noqa: E402
+
+CORE = os.environ.get("LEADROUTE_CORE", "numba").strip().lower()
+if CORE not in ("numba", "python"):
+    raise ValueError(f"LEADROUTE_CORE={CORE!r}: expected numba (the default) or python")
+COMPILED = CORE == "numba"
+
+# Reason codes as the kernel reads them (engine.eligibility.Reason; checked there).
+NOT_LICENSED, LICENSE_EXPIRED, EXCLUDED, STATUS_AWAY, TIME_OFF, OFF_SHIFT = 3, 4, 5, 6, 7, 8
+AT_MAX_OPEN, AT_DAILY_CAP, AT_HOURLY_CAP = 9, 10, 11
+
+
+def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled (cached on disk), or ``fn`` itself under ``LEADROUTE_CORE=python``."""
+    if not COMPILED:
+        return fn
+    compiled = numba.njit(cache=True, nogil=True)(fn)
+    return _Announced(compiled)
+
+
+class _Announced:
+    """A compiled kernel that says, the first time it is called in a process and finds no
+    cached machine code, that it is compiling (a few seconds, once per machine)."""
+
+    def __init__(self, dispatcher: Any) -> None:
+        self.dispatcher = dispatcher
+        self.py_func = dispatcher.py_func
+        self.__wrapped__ = dispatcher.py_func
+        self._call = self._first
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+    def _first(self, *args: Any) -> Any:
+        if not _cached(self.dispatcher):
+            print("compiling the routing core (first run only)", file=sys.stderr, flush=True)
+        self._call = self.dispatcher
+        return self.dispatcher(*args)
+
+
+def _cached(dispatcher: Any) -> bool:
+    """Whether machine code for ``dispatcher``'s current source is in the cache folder (its
+    index file names overloads for this source's stamp)."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError, ValueError):  # another numba layout
+        return True
+
+
+def _first_failing(active: np.ndarray, officers: np.ndarray, licensing: np.ndarray,
+                   excluded: np.ndarray, status_away: np.ndarray, time_off: np.ndarray,
+                   off_shift: np.ndarray, open_load: np.ndarray, cap_open: np.ndarray,
+                   day_load: np.ndarray, cap_daily: np.ndarray, hour_load: np.ndarray,
+                   cap_hourly: np.ndarray) -> np.ndarray:
+    """(len(officers),) int8: for each officer (roster index), the first of the checks
+    ``active`` (Reason codes in the order of ``engine.eligibility.CHECKS``) they fail, or 0.
+    What each check compares is written here once; the table decides which apply and in
+    what order."""
+    out = np.zeros(len(officers), dtype=np.int8)
+    for n in range(len(officers)):
+        i = officers[n]
+        for k in range(len(active)):
+            code = active[k]
+            if code == NOT_LICENSED or code == LICENSE_EXPIRED:  # noqa: SIM109 - compiled
+                fails = licensing[i] == code
+            elif code == EXCLUDED:
+                fails = excluded[i]
+            elif code == STATUS_AWAY:
+                fails = status_away[i]
+            elif code == TIME_OFF:
+                fails = time_off[i]
+            elif code == OFF_SHIFT:
+                fails = off_shift[i]
+            elif code == AT_MAX_OPEN:
+                fails = open_load[i] >= cap_open[i]
+            elif code == AT_DAILY_CAP:
+                fails = day_load[i] >= cap_daily[i]
+            else:  # AT_HOURLY_CAP
+                fails = hour_load[i] >= cap_hourly[i]
+            if fails:
+                out[n] = code
+                break
+    return out
+
+
+first_failing = _kernel(_first_failing)
+
+
+__all__ = ["CACHE_DIR", "COMPILED", "CORE", "first_failing"]
