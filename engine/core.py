@@ -35,8 +35,10 @@ if CORE not in ("numba", "python"):
 COMPILED = CORE == "numba"
 
 # Reason codes as the kernel reads them (engine.eligibility.Reason; checked there).
+MISSING_SPECIALTY, MISSING_LANGUAGE = 1, 2
 NOT_LICENSED, LICENSE_EXPIRED, EXCLUDED, STATUS_AWAY, TIME_OFF, OFF_SHIFT = 3, 4, 5, 6, 7, 8
 AT_MAX_OPEN, AT_DAILY_CAP, AT_HOURLY_CAP = 9, 10, 11
+FIRST_TEMPORARY = STATUS_AWAY
 
 
 def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,6 +47,9 @@ def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn
     compiled = numba.njit(cache=True, nogil=True)(fn)
     return _Announced(compiled)
+
+
+_ANNOUNCED: list[bool] = []  # said once a process
 
 
 class _Announced:
@@ -61,7 +66,8 @@ class _Announced:
         return self._call(*args)
 
     def _first(self, *args: Any) -> Any:
-        if not _cached(self.dispatcher):
+        if not _cached(self.dispatcher) and not _ANNOUNCED:
+            _ANNOUNCED.append(True)
             print("compiling the routing core (first run only)", file=sys.stderr, flush=True)
         self._call = self.dispatcher
         return self.dispatcher(*args)
@@ -115,4 +121,50 @@ def _first_failing(active: np.ndarray, officers: np.ndarray, licensing: np.ndarr
 first_failing = _kernel(_first_failing)
 
 
-__all__ = ["CACHE_DIR", "COMPILED", "CORE", "first_failing"]
+def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
+                has_languages: np.ndarray, requires_specialties: np.ndarray,
+                requires_languages: np.ndarray
+                ) -> tuple[np.ndarray, int, np.ndarray, bool]:
+    """The steps of a rule's chain, in order, up to the first with an eligible officer.
+
+    ``codes`` (M,) int8: each officer's first failing hard constraint. Per step ``s``:
+    ``in_pool[s]`` (M,) bool, the step's pool; ``has_specialties[s]`` / ``has_languages[s]``
+    (M,) bool, officers with every specialty / language the step requires, read only when
+    ``requires_specialties[s]`` / ``requires_languages[s]``. A missing specialty is reported
+    for everyone lacking it; a missing language for officers who pass everything else.
+
+    Returns the codes of each step walked (S, M) int8 (rows after the returned step are not
+    filled), the first step with an officer of its pool at code 0 (-1 when none), the
+    officers held back only by a temporary reason in a pool walked without success, and
+    whether any of those pools had an officer off shift.
+    """
+    steps, m = in_pool.shape
+    out = np.zeros((steps, m), dtype=np.int8)
+    held = np.zeros(m, dtype=np.bool_)
+    off_shift = False
+    for s in range(steps):
+        found = False
+        for i in range(m):
+            code = codes[i]
+            if requires_specialties[s] and not has_specialties[s, i]:
+                code = MISSING_SPECIALTY
+            elif requires_languages[s] and code == 0 and not has_languages[s, i]:
+                code = MISSING_LANGUAGE
+            out[s, i] = code
+            if code == 0 and in_pool[s, i]:
+                found = True
+        if found:
+            return out, s, held, off_shift
+        for i in range(m):
+            if in_pool[s, i]:
+                if out[s, i] >= FIRST_TEMPORARY:
+                    held[i] = True
+                if out[s, i] == OFF_SHIFT:
+                    off_shift = True
+    return out, -1, held, off_shift
+
+
+walk_chain = _kernel(_walk_chain)
+
+
+__all__ = ["CACHE_DIR", "COMPILED", "CORE", "first_failing", "walk_chain"]

@@ -23,7 +23,6 @@ import numpy as np
 from engine.domain import Lead, Officer
 from engine.eligibility import (
     _NOT_LICENSED,
-    _OFF_SHIFT,
     FIRST_TEMPORARY,
     ON_CALL_WAIVER,
     REASON_NAMES,
@@ -36,7 +35,7 @@ from engine.eligibility import (
     officer_capacity,
     officer_constraint,
     pool_mask,
-    with_requirements,
+    walk_chain,
 )
 from engine.policies import Scorer, Selection, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
@@ -275,20 +274,15 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         action = _only_pool(policy, pool, action)
         notes.append(f"routed to pool {pool} only (routing.lifecycle.stale_pool)")
     hc = hard_constraints(lead, roster, state, now, exclude)
-    traces: list[StepTrace] = []
-    held: np.ndarray | None = None
-    any_off_shift = False
-    for step in action.steps:
-        in_pool = pool_mask(roster, policy, step.pool)
-        codes = with_requirements(roster, lead, step, hc.codes)
-        eligible = in_pool & (codes == 0)
-        if eligible.any():
-            return Plan(lead, facts, action, rule_path, hc, traces, notes, step, in_pool, codes,
-                        eligible)
-        traces.append(StepTrace(step, in_pool, codes, None, None))
-        waiting = in_pool & (codes >= FIRST_TEMPORARY)
-        held = waiting if held is None else held | waiting
-        any_off_shift = any_off_shift or bool((in_pool & (codes == _OFF_SHIFT)).any())
+    masks, step_codes, first, held, any_off_shift = walk_chain(roster, policy, action,
+                                                               lead.language, hc.codes)
+    steps = action.steps
+    traces = [StepTrace(steps[s], masks.in_pool[s], step_codes[s], None, None)
+              for s in range(len(steps) if first < 0 else first)]
+    if first >= 0:
+        in_pool, codes = masks.in_pool[first], step_codes[first]
+        return Plan(lead, facts, action, rule_path, hc, traces, notes, steps[first], in_pool,
+                    codes, in_pool & (codes == 0))
 
     after = policy.routing.after_hours
     if any_off_shift and after.pool is not None and pool is None:
@@ -304,12 +298,11 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
             return Plan(lead, facts, action, rule_path, hc, traces, notes, on_call, in_pool,
                         codes, eligible)
         traces.append(StepTrace(on_call, in_pool, codes, None, None))
-        waiting = in_pool & (codes >= FIRST_TEMPORARY)
-        held = waiting if held is None else held | waiting
+        held = held | (in_pool & (codes >= FIRST_TEMPORARY))
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
     pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
-    if held is not None and held.any():
+    if held.any():
         members = np.flatnonzero(held)
         until = hold_until(members, hc, roster, now)
         counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES)).tolist()

@@ -22,7 +22,7 @@ import numpy as np
 from engine import core
 from engine.domain import Lead
 from engine.roster import NEVER_OPENS, Roster, zone
-from engine.rules.policy import CompiledStep, Policy
+from engine.rules.policy import CompiledAction, Policy
 from engine.state import RoutingState
 
 
@@ -128,7 +128,9 @@ CHECKS: tuple[Check, ...] = (
 _KERNEL_CODES = (core.NOT_LICENSED, core.LICENSE_EXPIRED, core.EXCLUDED, core.STATUS_AWAY,
                  core.TIME_OFF, core.OFF_SHIFT, core.AT_MAX_OPEN, core.AT_DAILY_CAP,
                  core.AT_HOURLY_CAP)
-if tuple(c.code for c in CHECKS) != _KERNEL_CODES:  # the kernel reads the codes as numbers
+if tuple(c.code for c in CHECKS) != _KERNEL_CODES or (  # the kernel reads codes as numbers
+        core.MISSING_SPECIALTY, core.MISSING_LANGUAGE, core.FIRST_TEMPORARY) != (
+        _MISSING_SPECIALTY, _MISSING_LANGUAGE, FIRST_TEMPORARY):
     raise RuntimeError("engine.core's reason codes must match engine.eligibility.Reason")
 _NO_WAIVER: frozenset[Reason] = frozenset()
 ON_CALL_WAIVER: frozenset[Reason] = frozenset({Reason.OFF_SHIFT})
@@ -313,20 +315,59 @@ def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarra
     return found
 
 
-def with_requirements(roster: Roster, lead: Lead, step: CompiledStep, codes: np.ndarray
-                      ) -> np.ndarray:
-    """The codes with a chain step's requirements: a missing specialty is reported for
-    everyone lacking it; a missing language for officers who pass everything else."""
-    if not (step.match_lead_language or step.require_languages or step.require_specialties):
-        return codes
-    out = codes.copy()
-    if step.require_specialties:
-        out[~_all_of(roster, "specialties", step.require_specialties)] = _MISSING_SPECIALTY
-    if step.match_lead_language or step.require_languages:
-        langs = step.require_languages | (
-            {lead.language} if step.match_lead_language else frozenset())
-        out[~_all_of(roster, "languages", frozenset(langs)) & (out == 0)] = _MISSING_LANGUAGE
-    return out
+@dataclass(frozen=True, slots=True)
+class ChainMasks:
+    """A rule's chain as the core's ``walk_chain`` reads it: per step, its pool and the
+    officers with the specialties and languages it requires (kept per roster, action and
+    lead language)."""
+
+    action: CompiledAction
+    in_pool: np.ndarray  # (S, M) bool
+    has_specialties: np.ndarray  # (S, M) bool
+    has_languages: np.ndarray  # (S, M) bool
+    requires_specialties: np.ndarray  # (S,) bool
+    requires_languages: np.ndarray  # (S,) bool
+
+
+def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language: str
+                ) -> ChainMasks:
+    """The masks of ``action``'s steps for a lead speaking ``language``, cached on the
+    roster."""
+    matched = any(step.match_lead_language for step in action.steps)
+    cache = roster.mask_cache()
+    key = ("chain", id(policy), id(action), language if matched else None)
+    found: ChainMasks | None = cache.get(key)  # type: ignore[assignment]
+    if found is None or found.action is not action:
+        everyone = np.ones(len(roster), dtype=bool)
+        specialties, languages = [], []
+        for step in action.steps:
+            specialties.append(_all_of(roster, "specialties", step.require_specialties)
+                               if step.require_specialties else everyone)
+            wanted = step.require_languages | (
+                {language} if step.match_lead_language else frozenset())
+            languages.append(_all_of(roster, "languages", frozenset(wanted))
+                             if wanted else everyone)
+        found = ChainMasks(
+            action, np.stack([pool_mask(roster, policy, step.pool) for step in action.steps]),
+            np.stack(specialties), np.stack(languages),
+            np.array([bool(step.require_specialties) for step in action.steps]),
+            np.array([bool(step.match_lead_language or step.require_languages)
+                      for step in action.steps]))
+        cache[key] = found  # type: ignore[assignment]
+    return found
+
+
+def walk_chain(roster: Roster, policy: Policy, action: CompiledAction, language: str,
+               codes: np.ndarray) -> tuple[ChainMasks, np.ndarray, int, np.ndarray, bool]:
+    """``engine.core.walk_chain`` over ``action``'s steps from the hard constraints'
+    ``codes``: the masks, each walked step's codes with its requirements, the first step
+    with an eligible officer (-1 when none), the officers held back only by a temporary
+    reason and whether any was off shift."""
+    masks = chain_masks(roster, policy, action, language)
+    step_codes, first, held, off_shift = core.walk_chain(
+        codes, masks.in_pool, masks.has_specialties, masks.has_languages,
+        masks.requires_specialties, masks.requires_languages)
+    return masks, step_codes, int(first), held, bool(off_shift)
 
 
 def pool_mask(roster: Roster, policy: Policy, name: str) -> np.ndarray:
@@ -454,4 +495,4 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
 __all__ = ["CHECKS", "FIRST_TEMPORARY", "ON_CALL_WAIVER", "REASON_NAMES", "REASON_TEXT",
            "REASON_TEXT_BY_CODE", "Check", "CheckInputs", "Constraints", "Reason",
            "check_inputs", "hard_constraints", "hold_until", "lead_local_day",
-           "officer_capacity", "officer_constraint", "pool_mask", "with_requirements"]
+           "officer_capacity", "officer_constraint", "pool_mask", "walk_chain"]

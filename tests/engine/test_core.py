@@ -35,8 +35,16 @@ POLICIES = {
         rules="- name: va\n  if: {field: loan_program, eq: va}\n"
               "  then: {pool: main, require_specialties: [va], fallback: [main]}",
         routing="{method: round_robin}"),
+    "language": make_policy(
+        rules="- name: lang\n  if: {field: language, ne: en}\n"
+              "  then: {pool: main, match_lead_language: true, fallback: [main]}\n"
+              "- name: va\n  if: {field: loan_program, eq: va}\n"
+              "  then: {pool: main, require_specialties: [va], require_languages: [es]}",
+        routing="{method: weighted_round_robin, after_hours: {action: pool, pool: main}}"),
 }
+LANGUAGES = st.sampled_from(["en", "es", "en;es", "zh"])
 
+KERNELS = ("first_failing", "walk_chain")
 needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=python: no "
                                                                "compiled kernel to compare")
 
@@ -44,12 +52,14 @@ needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=py
 @contextmanager
 def interpreted() -> Iterator[None]:
     """The kernel's own source, run by the interpreter, for the duration."""
-    compiled = core.first_failing
-    core.first_failing = compiled.py_func
+    kernels = {name: getattr(core, name) for name in KERNELS}
+    for name, kernel in kernels.items():
+        setattr(core, name, kernel.py_func)
     try:
         yield
     finally:
-        core.first_failing = compiled
+        for name, kernel in kernels.items():
+            setattr(core, name, kernel)
 
 
 def facts(d: Decision) -> tuple[object, ...]:
@@ -61,10 +71,10 @@ def facts(d: Decision) -> tuple[object, ...]:
 @needs_compiled
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    officers=st.lists(officer_fields, min_size=1, max_size=8),
+    officers=st.lists(st.tuples(officer_fields, LANGUAGES), min_size=1, max_size=8),
     leads=st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 40 * 3600),
                              st.sampled_from(["conventional", "va", "reverse"]),
-                             st.booleans()),
+                             st.booleans(), st.sampled_from(["en", "es", "zh"])),
                    min_size=1, max_size=25),
     policy_name=st.sampled_from(sorted(POLICIES)),
     exclude_first=st.booleans(),
@@ -74,13 +84,15 @@ def test_compiled_and_interpreted_core_decide_alike(officers, leads, policy_name
     """On random rosters (licences, caps, hours, time off, status), policies and leads, the
     compiled core and its interpreted source give the same decisions, explanations and
     one-officer checks, lead after lead as the state fills."""
-    roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
+    roster = Roster([make_officer(f"O{i}", languages=langs, **f)
+                     for i, (f, langs) in enumerate(officers)])
     policy = POLICIES[policy_name]
     state = RoutingState.empty(roster.ids_tuple)
     exclude = {"O0": "declined"} if exclude_first else None
-    for k, (us_state, offset_s, program, release) in enumerate(sorted(leads, key=lambda x: x[1])):
+    for k, (us_state, offset_s, program, release, language) in enumerate(
+            sorted(leads, key=lambda x: x[1])):
         now = TUESDAY_15_UTC + timedelta(seconds=offset_s)
-        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program,
+        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program, language=language,
                          received_at=now.isoformat())
         compiled = decide(lead, roster, policy, state, now, exclude=exclude)
         one = [officer_constraint(lead, roster, state, now, i, exclude=exclude)
