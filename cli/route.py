@@ -39,6 +39,8 @@ OUTPUT_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_
                   "is_jumbo", "explanation")
 # Output lines written at once (rows are joined into one text and written in bulk).
 _WRITE_LINES = 2048
+# Leads routed between two updates of the progress bar.
+_PROGRESS_EVERY = 256
 
 
 @dataclass
@@ -139,11 +141,16 @@ def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
     cache: JsonCache = {}
     with bar:
         task = bar.add_task("route", total=len(routed))
+        done = 0
         for batch, decisions in _decisions(routed, roster, policy, state, scorer, window_s):
             for lead, decision in zip(batch, decisions, strict=True):
                 results[numbers[position[id(lead)]]] = _row(lead, decision, detail, cache)
                 summary.counts[decision.status.value] += 1
-            bar.advance(task, len(batch))
+            done += len(batch)
+            if done >= _PROGRESS_EVERY:  # the bar redraws a few times a second anyway
+                bar.advance(task, done)
+                done = 0
+        bar.advance(task, done)
 
 
 def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
