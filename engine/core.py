@@ -166,5 +166,45 @@ def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndar
 
 walk_chain = _kernel(_walk_chain)
 
+# Finish times closer than this are a tie (passes are sums of 1/weight, so float noise).
+TIE = 1e-9
 
-__all__ = ["CACHE_DIR", "COMPILED", "CORE", "first_failing", "walk_chain"]
+
+def _rotation_order(candidates: np.ndarray, weights: np.ndarray, weighted: bool,
+                    passes: np.ndarray, virtual_time: float, last_assigned_s: np.ndarray,
+                    seeded: np.ndarray) -> np.ndarray:
+    """The candidates (roster indices) in the rotation's order (WF2Q, engine.policies.rotation):
+    first the officers whose turn has come (start no later than the pool's virtual time) by
+    earliest finish, then the others by earliest start; ties to the least recently assigned,
+    then by the seeded order, then by position in ``candidates``. An officer's stride is
+    ``1 / weight`` (1 unless ``weighted``), their start ``max(pass, virtual time - stride)``;
+    times are compared in units of ``TIE`` (rounded half to even)."""
+    n = len(candidates)
+    waiting = np.zeros(n, dtype=np.int8)
+    key = np.empty(n, dtype=np.float64)
+    last = np.empty(n, dtype=np.float64)
+    rank = np.empty(n, dtype=np.uint64)
+    for j in range(n):
+        i = candidates[j]
+        stride = 1.0 / weights[i] if weighted else 1.0
+        start = max(passes[i], virtual_time - stride)
+        if start > virtual_time + TIE:
+            waiting[j] = 1
+            key[j] = np.rint(start / TIE)
+        else:
+            key[j] = np.rint((start + stride) / TIE)
+        last[j] = last_assigned_s[i]
+        rank[j] = seeded[i]
+    # least significant key first, each sort stable: the order of np.lexsort
+    order = np.argsort(rank, kind="mergesort")
+    order = order[np.argsort(last[order], kind="mergesort")]
+    order = order[np.argsort(key[order], kind="mergesort")]
+    order = order[np.argsort(waiting[order], kind="mergesort")]
+    return candidates[order]
+
+
+rotation_order = _kernel(_rotation_order)
+
+
+__all__ = ["CACHE_DIR", "COMPILED", "CORE", "TIE", "first_failing", "rotation_order",
+           "walk_chain"]

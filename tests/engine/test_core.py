@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ POLICIES = {
 }
 LANGUAGES = st.sampled_from(["en", "es", "en;es", "zh"])
 
-KERNELS = ("first_failing", "walk_chain")
+KERNELS = ("first_failing", "walk_chain", "rotation_order")
 needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=python: no "
                                                                "compiled kernel to compare")
 
@@ -106,6 +107,35 @@ def test_compiled_and_interpreted_core_decide_alike(officers, leads, policy_name
         state.apply(compiled.state_delta)
         if release and compiled.officer_id is not None:
             state.release(compiled.officer_id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    data=st.data(),
+    weighted=st.booleans(),
+    virtual_time=st.sampled_from([0.0, 1.0, 2.5, 1 / 3, 10.0]),
+)
+def test_rotation_order_is_the_lexsort_of_its_keys(n, data, weighted, virtual_time):
+    """The core's rotation ranking equals np.lexsort of (waiting, finish, last assigned,
+    seeded order) computed with numpy, ties and never-assigned officers included."""
+    weights = np.array(data.draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]),
+                                          min_size=n, max_size=n)))
+    passes = np.array(data.draw(st.lists(st.sampled_from([0.0, 1 / 3, 0.5, 1.0, 2.0, 2.5,
+                                                          3.0, 11.0]), min_size=n, max_size=n)))
+    last = np.array(data.draw(st.lists(st.sampled_from([-np.inf, 100.0, 200.0]),
+                                       min_size=n, max_size=n)))
+    seeded = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)),
+                      dtype=np.uint64)
+    cand = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1))),
+                    dtype=np.int64)
+    stride = 1.0 / weights[cand] if weighted else 1.0
+    start = np.maximum(passes[cand], virtual_time - stride)
+    waiting = start > virtual_time + core.TIE
+    key = np.round(np.where(waiting, start, start + stride) / core.TIE)
+    expected = cand[np.lexsort((seeded[cand], last[cand], key, waiting))]
+    got = core.rotation_order(cand, weights, weighted, passes, virtual_time, last, seeded)
+    assert got.tolist() == expected.tolist()
 
 
 def test_first_run_says_it_is_compiling_then_uses_the_cache(tmp_path: Path):
