@@ -66,11 +66,31 @@ class _Announced:
         return self._call(*args)
 
     def _first(self, *args: Any) -> Any:
-        if not _cached(self.dispatcher) and not _ANNOUNCED:
+        if not _ANNOUNCED and (_CACHE_PROBLEM or not _cached(self.dispatcher)):
             _ANNOUNCED.append(True)
-            print("compiling the routing core (first run only)", file=sys.stderr, flush=True)
+            print("compiling the routing core (first run only)" if _CACHE_PROBLEM is None else
+                  f"compiling the routing core: its cache folder {_cache_dir()} cannot be "
+                  f"written ({_CACHE_PROBLEM}), so every run compiles; set "
+                  "LEADROUTE_CACHE_DIR to a writable folder", file=sys.stderr, flush=True)
         self._call = self.dispatcher
         return self.dispatcher(*args)
+
+
+def _cache_dir() -> str:
+    return os.environ.get("NUMBA_CACHE_DIR", str(CACHE_DIR))
+
+
+def _cache_problem() -> str | None:
+    """Why the compile cache folder cannot be written, or None."""
+    folder = Path(_cache_dir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None if os.access(folder, os.W_OK | os.X_OK) else "permission denied"
+
+
+_CACHE_PROBLEM = _cache_problem() if COMPILED else None
 
 
 def _cached(dispatcher: Any) -> bool:

@@ -161,3 +161,19 @@ def test_an_unknown_core_is_refused_with_its_value():
     run = subprocess.run([sys.executable, "-c", "import engine.core"], env=env,
                          capture_output=True, text=True)
     assert run.returncode != 0 and "LEADROUTE_CORE='fortran'" in run.stderr
+
+
+def test_a_cache_folder_that_cannot_be_written_is_named_and_routing_goes_on(tmp_path: Path):
+    """LEADROUTE_CACHE_DIR pointing at a file: the kernels still run (compiled each time) and
+    the message names the folder and what to set."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    code = ("from engine import core; import numpy as np; "
+            "print(core.rotation_order(np.array([1, 0]), np.ones(2), False, np.zeros(2), 0.0, "
+            "np.array([2.0, 1.0]), np.zeros(2, dtype=np.uint64)).tolist())")
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "LEADROUTE_CORE")}
+    env["LEADROUTE_CACHE_DIR"] = str(blocked)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.strip() == "[0, 1]"  # the least recently assigned first
+    assert str(blocked) in run.stderr and "LEADROUTE_CACHE_DIR" in run.stderr
