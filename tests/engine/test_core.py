@@ -175,5 +175,5 @@ def test_a_cache_folder_that_cannot_be_written_is_named_and_routing_goes_on(tmp_
     env["LEADROUTE_CACHE_DIR"] = str(blocked)
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
-    assert run.stdout.strip() == "[0, 1]"  # the least recently assigned first
+    assert run.stdout.strip() == "[1, 0]"  # officer 1 assigned longest ago goes first
     assert str(blocked) in run.stderr and "LEADROUTE_CACHE_DIR" in run.stderr
