@@ -57,7 +57,7 @@ def rotation_order(ctx: SelectionContext, weighted: bool) -> np.ndarray:
     by earliest start (worst-case fair weighted fair queueing, WF2Q: choosing only among
     officers whose turn has come keeps everyone within one lead of their exact share).
     Ranked by the routing core (``engine.core.rotation_order``)."""
-    return core.rotation_order(  # type: ignore[no-any-return]
+    return core.rotation_order(
         ctx.candidates.astype(np.int64, copy=False), ctx.roster.weights, weighted,
         ctx.rotation.passes, float(ctx.rotation.virtual_time), ctx.state.last_assigned_s,
         seeded_order(ctx.roster, ctx.seed))
