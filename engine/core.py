@@ -22,8 +22,17 @@ from typing import Any
 
 import numpy as np
 
-CACHE_DIR = Path(os.environ.get("LEADROUTE_CACHE_DIR")
-                 or Path.home() / ".cache" / "leadroute" / "numba")
+
+def _default_cache_dir() -> Path:
+    try:
+        return Path.home() / ".cache" / "leadroute" / "numba"
+    except RuntimeError:  # no home folder to be found: a per-user folder in the temp folder
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"leadroute-numba-{os.getuid()}"
+
+
+CACHE_DIR = Path(os.environ.get("LEADROUTE_CACHE_DIR") or _default_cache_dir()).expanduser()
 # numba reads its cache folder when first imported: set it before
 os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR))
 
