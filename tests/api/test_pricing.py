@@ -3,25 +3,11 @@ from the stored demand of the last horizon."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
 from api.models import Config, OfficerState
 from tests.api.conftest import Api, policy_yaml, use_policy
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    from engine.scoring import save_model, train_model
-    from engine.scoring.synthetic import make_synthetic_history
-
-    synth = make_synthetic_history(np.random.default_rng(5), n_leads=3000, n_officers=12)
-    result = train_model(synth.history(), estimator="logistic", calibration="sigmoid",
-                         rng=np.random.default_rng(6))
-    path = tmp_path_factory.mktemp("model") / "model.skops"
-    save_model(result.model, path)
-    return path
 
 
 def _prices(api: Api) -> tuple[float | None, dict[str, float]]:
@@ -31,12 +17,12 @@ def _prices(api: Api) -> tuple[float | None, dict[str, float]]:
     return at, prices
 
 
-def test_worker_reprices_dual_price_from_recent_demand(api: Api, model_path):
+def test_worker_reprices_dual_price_from_recent_demand(api: Api, small_model):
     """Demand above the officers' daily caps gives positive prices at the next refresh; the
     refresh waits for its schedule."""
     api.officers(("A", {"daily_cap": 3}), ("B", {"daily_cap": 3}))
     use_policy(api, policy_yaml(method="dual_price", extra_routing=(
-        f", params: {{model: {model_path}, reprice_every_s: 3600, horizon_s: 14400}}")))
+        f", params: {{model: {small_model}, reprice_every_s: 3600, horizon_s: 14400}}")))
     api.work()  # the first refresh: nothing seen yet, prices zero
     first_at, prices = _prices(api)
     assert first_at == pytest.approx(api.clock.now.timestamp())
@@ -60,13 +46,13 @@ def test_round_robin_policy_never_reprices(api: Api):
     assert _prices(api)[0] is None
 
 
-def test_batch_window_is_routed_together(api: Api, model_path):
+def test_batch_window_is_routed_together(api: Api, small_model):
     """batch_optimal: leads wait for their window's end, then one solve shares the officers'
     capacity among them (the lead left out is held by the batch's optimum, not by a cap met
     one lead at a time)."""
     api.officers(("A", {"daily_cap": 1}), ("B", {"daily_cap": 1}))
     use_policy(api, policy_yaml(method="batch_optimal", extra_routing=(
-        f", params: {{model: {model_path}, window_s: 300}}")))
+        f", params: {{model: {small_model}, window_s: 300}}")))
     ids = []
     for amount in (200000, 450000, 700000):
         r = api.post_lead(loan_amount=str(amount))
