@@ -108,6 +108,8 @@ class ClosingIn(_In):
 
 
 class WorldIn(_In):
+    kind: Literal["truth", "fitted"] = "truth"
+    application_model: str | None = None  # kind: fitted
     seed: int = 0
     conversion: ConversionIn = ConversionIn()
     decay: DecayIn = DecayIn()
@@ -247,6 +249,9 @@ def _read(path: Path) -> dict[str, Any]:
     # paths are relative to the file that names them
     if isinstance(raw.get("roster"), str):
         raw["roster"] = str((path.parent / raw["roster"]).resolve())
+    world = raw.get("world")
+    if isinstance(world, dict) and isinstance(world.get("application_model"), str):
+        world["application_model"] = str((path.parent / world["application_model"]).resolve())
     stream = raw.get("stream")
     if isinstance(stream, dict) and isinstance(stream.get("path"), str):
         stream["path"] = str((path.parent / stream["path"]).resolve())
@@ -332,9 +337,11 @@ def _world(w: WorldIn, source: str) -> WorldParams:
         resp_args["hour_multipliers"] = tuple(r.hour_multipliers)
     response = _build(ResponseParams, "world.response", resp_args, source)
     closing = _build(ClosingParams, "world.closing", _given(w.closing), source)
+    model = Path(w.application_model) if w.application_model is not None else None
     return _build(WorldParams, "world", {"seed": w.seed, "conversion": conversion,
                                          "decay": decay, "skills": skills,
-                                         "response": response, "closing": closing}, source)
+                                         "response": response, "closing": closing,
+                                         "kind": w.kind, "application_model": model}, source)
 
 
 def _stream(s: StreamIn, source: str) -> SyntheticStreamParams | ReplayStreamParams:
