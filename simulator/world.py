@@ -17,6 +17,8 @@ on, so the engine sees a leaver exactly as it sees someone away.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -239,6 +241,49 @@ class World:
     def skill_order(self) -> np.ndarray:
         """Officer indices from the most to the least skilled (hidden skill)."""
         return np.argsort(-self.traits.skill, kind="stable")
+
+
+class AssignmentTruth:
+    """The world's probability of funding known at an assignment: lead ``i`` notified to
+    officer ``o`` at a moment, before the officer's response is drawn.
+
+    The simulation draws the response as ``until_start + median x factor + busy`` (factor
+    log-normal with ``within_sigma``; with ``busy_probability`` an extra exponential time of
+    mean ``busy_mean_s``). This is the expectation of the true p(funded) over both draws, by
+    quadrature (Gauss-Hermite for the log-normal factor, Gauss-Laguerre for the busy time), so
+    it is what a perfect model could know at the moment of assignment: lead, officer, the
+    lead's wait so far, the officer's shift and load, and the expected response.
+    """
+
+    def __init__(self, world: World, hermite_points: int = 24, laguerre_points: int = 16
+                 ) -> None:
+        response = world.params.response
+        z, wz = np.polynomial.hermite.hermgauss(hermite_points)
+        factor = np.exp(response.within_sigma * np.sqrt(2.0) * z)
+        w_factor = wz / np.sqrt(np.pi)
+        busy = response.busy_probability
+        if busy > 0:
+            x, wx = np.polynomial.laguerre.laggauss(laguerre_points)
+            extra = np.concatenate(([0.0], response.busy_mean_s * x))
+            w_extra = np.concatenate(([1.0 - busy], busy * wx))
+        else:
+            extra, w_extra = np.zeros(1), np.ones(1)
+        self.decay = world.decay
+        self._factor = factor[:, None]  # (K, 1)
+        self._extra = extra[None, :]  # (1, B)
+        self._w = w_factor[:, None] * w_extra[None, :]  # (K, B), sums to 1
+
+    def p_funded(self, value: float, contact_base: float, waited_s: float,
+                 median_s: float) -> float:
+        """Expected p(funded) for a lead worth ``value`` (application x funding with this
+        officer) and best-case contact ``contact_base``, when the officer starts answering
+        ``waited_s`` seconds after the lead arrived and answers after ``median_s`` x the
+        log-normal factor (plus the busy tail)."""
+        if math.isinf(waited_s) or math.isinf(median_s):
+            return 0.0
+        delay = waited_s + median_s * self._factor + self._extra
+        q = self.decay.contact_probabilities(np.float64(contact_base), delay)
+        return float(value * (q * self._w).sum())
 
 
 class OracleScorer:
