@@ -239,6 +239,7 @@ class _Run:
         # at, load when told)
         self.answers: dict[tuple[int, int], tuple[float, float, int]] = {}
         self.open_since: dict[tuple[int, int], float] = {}
+        self.accept_by: dict[tuple[int, int], float] = {}  # (lead, officer) -> SimPy s
         self.intervals: list[tuple[int, float, float]] = []
         self.refunded: list[tuple[int, float, float, float]] = []
         self.events: list[tuple[int, float, int, int]] | None = \
@@ -303,6 +304,7 @@ class _Run:
                 # an assignment already counts this lead among the officer's open leads
                 load = int(state.open_leads[o]) - (1 if e.mode == "assign" else 0)
                 self.answers[(i, o)] = (self._response_at(i, o, now, load), now, load)
+                self.accept_by[(i, o)] = self._s(e.accept_by)
             elif isinstance(e, TakeBack):
                 delta = e.delta
                 oid = present(delta.officer_id, "a taken-back delta names its officer")
@@ -405,7 +407,9 @@ class _Run:
 
     def _truth_at_assignment(self, i: int, o: int, told_s: float, load: int) -> float:
         """p(funded) of lead ``i`` known when officer ``o`` with ``load`` open leads was
-        notified at ``told_s``: ``_response_at``'s arithmetic, its draws integrated out."""
+        notified at ``told_s``: ``_response_at``'s arithmetic, its draws integrated out over
+        the responses that beat the offer's accept-by time (this officer worked the lead, so
+        theirs did)."""
         start = told_s + self.latency[o]
         start += self.clock.wait_to_shift_s(o, start)
         if math.isinf(start):
@@ -413,8 +417,9 @@ class _Run:
         median = self.median[o] * self.hour_mult[self.clock.local_hour(o, start)] * \
             (1.0 + self.load_slope * load)
         value = float(self.application[i, o]) * self.funding[i]
+        deadline = self.accept_by.get((i, o), math.inf)
         return self.assignment_truth.p_funded(value, self.contact_base[i],
-                                              start - self.arrival[i], median)
+                                              start - self.arrival[i], median, deadline - start)
 
     def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
         """The logging policy's pick among the engine's ranked candidates: the decision with
