@@ -13,9 +13,11 @@ from engine.scoring.features import (
     NUMERIC_FEATURES,
     HistoryStats,
     LeadBlock,
+    Timing,
     Vocabulary,
     assemble,
     feature_names,
+    officer_local_clock,
     officer_local_hours,
 )
 from engine.scoring.history import History
@@ -39,8 +41,11 @@ def _features(lead_fields: dict[str, str], history: History) -> dict[str, np.nda
     stats = _empty_stats(history)
     tables = stats.bind(roster)
     m = len(roster)
-    x = assemble(block, np.zeros(m, dtype=np.int64), np.arange(m), tables,
-                 np.full(m, 10), np.zeros(m))
+    lead_rows, officers = np.zeros(m, dtype=np.int64), np.arange(m)
+    now_s = np.full(m, lead.received_at.timestamp() + 600.0)
+    timing = Timing.at(now_s, block, lead_rows, officers, roster,
+                       officer_local_clock(now_s, officers, roster)[1])
+    x = assemble(block, lead_rows, officers, tables, np.full(m, 10), np.zeros(m), timing)
     return dict(zip(feature_names(VOCAB), x.T, strict=True))
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.fair_lending import protected_characteristic
 from engine.roster import Roster
-from engine.scoring.features import LeadBlock, assemble
+from engine.scoring.features import LeadBlock, Timing, assemble, officer_local_clock
 from engine.scoring.history import History
 from engine.scoring.model import ConversionModel
 from engine.scoring.synthetic import DECOY_COLUMNS, SyntheticHistory
@@ -45,10 +45,14 @@ def test_scoring_shortcut_gives_the_pipelines_probabilities(
     fast = model.predict_matrix(x_leads, roster, None, NOW)
     block = LeadBlock.build(x_leads, model.vocabulary_)
     m = len(roster)
-    hours = np.tile(roster.local_clock(NOW)[2] % 24, len(x_leads))
-    x = assemble(block, np.repeat(np.arange(len(x_leads)), m), np.tile(np.arange(m), len(x_leads)),
-                 model.tables_for(roster), hours,
-                 np.full(m * len(x_leads), model.stats_.median_open_leads))
+    lead_rows = np.repeat(np.arange(len(x_leads)), m)
+    officer_rows = np.tile(np.arange(m), len(x_leads))
+    # the batch path's timing, rebuilt the way training builds it (pandas, row by row)
+    now_s = np.full(len(lead_rows), NOW.timestamp())
+    hours, minutes = officer_local_clock(now_s, officer_rows, roster)
+    timing = Timing.at(now_s, block, lead_rows, officer_rows, roster, minutes)
+    x = assemble(block, lead_rows, officer_rows, model.tables_for(roster), hours,
+                 np.full(m * len(x_leads), model.stats_.median_open_leads), timing)
     slow = model.pipeline_.predict_proba(x)[:, 1].reshape(len(x_leads), m)
     np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-15)
 
@@ -125,7 +129,7 @@ def test_predict_matrix_rejects_bad_arguments(fitted_hgb: ConversionModel,
 def test_predict_matrix_handles_empty_input(fitted_hgb: ConversionModel,
                                             small_history: History) -> None:
     """No leads gives a (0, M) matrix."""
-    assert fitted_hgb.predict_matrix([], small_history.roster).shape == (0, 20)
+    assert fitted_hgb.predict_matrix([], small_history.roster, None, NOW).shape == (0, 20)
 
 
 def test_model_never_uses_protected_columns(small_world: SyntheticHistory,
