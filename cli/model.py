@@ -92,6 +92,8 @@ def evaluate(
     drop_unknown_officers: Annotated[bool, typer.Option(
         help="Skip history rows whose officer is not on the roster instead of failing.")
     ] = False,
+    trust_unverified: Annotated[bool, typer.Option(
+        help="Load a model file whose card (and so its SHA-256) is missing.")] = False,
 ) -> None:
     """Score the logged pairs of a history; print AUC, Brier, Brier skill, ECE (15 bins) and
     calibration slope and intercept; write a reliability plot."""
@@ -106,7 +108,7 @@ def evaluate(
     from engine.scoring.report import write_report
 
     try:
-        fitted = load_model(model)
+        fitted = load_model(model, trust_unverified=trust_unverified)
         roster = Roster(load_roster(officers))
         hist = load_history(history, roster, target=fitted.target,
                             drop_unknown_officers=drop_unknown_officers)

@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from engine.domain import Lead
+from engine.errors import InputError, Problem
 from engine.roster import Roster, zone
 from engine.scoring.features import (
     HistoryStats,
@@ -159,10 +160,14 @@ class ConversionModel(BaseEstimator):
         rng = rng if rng is not None else np.random.default_rng(0)
         history = history.with_target(self.target)
         y = history.y
-        if y.min() == y.max():
-            raise ValueError(
-                f"{history.source}: every row has {self.target}={int(y[0])}; the model needs "
-                "both outcomes to learn from")
+        need = max(self.calibration_folds, self.stat_folds)
+        for value in (1, 0):
+            found = int((y == value).sum())
+            if found < need:
+                raise InputError(Problem(
+                    self.target, f"{found} of {len(y)} rows with {self.target}={value}",
+                    f"the model needs at least {need} rows with each outcome (one per fold of "
+                    "the calibration and of the officer records) to learn from", history.source))
         x, vocab, stats = self.training_matrix(history, rng)
         pipeline = build_pipeline(
             x.shape[1], estimator=self.estimator,  # type: ignore[arg-type]

@@ -81,16 +81,27 @@ def load_card(path: str | Path) -> dict[str, Any] | None:
     return card
 
 
-def load_model(path: str | Path) -> ConversionModel:
+def load_model(path: str | Path, *, trust_unverified: bool = False) -> ConversionModel:
     """Load a model saved by ``save_model``; ModelFileError if the file holds unexpected types,
-    does not match its card, or no longer reproduces its saved probabilities."""
+    does not match its card, or no longer reproduces its saved probabilities.
+
+    The card's SHA-256 is what ties the file to the training run it describes, so a file
+    without its card (or a card without the hash) is refused unless ``trust_unverified``: an
+    explicit choice to use a file whose origin cannot be checked (the type check and the
+    probe check still run)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     card = load_card(path)
-    if card is not None:
-        expected = (card.get("model_file") or {}).get("sha256")
-        if expected and expected != _sha256(path):
+    expected = (card.get("model_file") or {}).get("sha256") if card is not None else None
+    if not expected and not trust_unverified:
+        what = "has no SHA-256 of the model file" if card is not None else "is missing"
+        raise ModelFileError(
+            f"{path}: its model card {card_path(path).name} {what}, so the file cannot be "
+            "verified; restore the card written with it, or pass --trust-unverified "
+            "(trust_unverified=True) if you know where the file came from")
+    if expected:
+        if expected != _sha256(path):
             raise ModelFileError(
                 f"{path}: SHA-256 does not match {card_path(path).name}; the card describes "
                 "another model file")

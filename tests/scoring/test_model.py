@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from engine.errors import InputError
 from engine.fair_lending import protected_characteristic
 from engine.roster import Roster
 from engine.scoring.features import LeadBlock, Timing, assemble, officer_local_clock
@@ -181,8 +182,23 @@ def test_ipw_fit_changes_the_model(small_history: History,
 def test_fit_refuses_a_history_with_one_outcome(small_history: History) -> None:
     """A history where nobody (or everybody) converted cannot train a model."""
     never = small_history.take(np.flatnonzero(small_history.y == 0)[:200])
-    with pytest.raises(ValueError, match="needs both outcomes"):
+    with pytest.raises(InputError, match=r"funded='0 of 200 rows with funded=1'"):
         ConversionModel().fit(never)
+
+
+def test_fit_names_the_file_and_column_when_positives_are_too_few(
+        small_history: History) -> None:
+    """Four funded rows cannot fill five calibration folds: a clear error naming the history
+    file and the target column, not scikit-learn's message about n_splits."""
+    y = small_history.y
+    rows = np.concatenate((np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:300]))
+    few = small_history.take(np.sort(rows))
+    with pytest.raises(InputError) as caught:
+        ConversionModel(estimator="logistic", calibration="sigmoid").fit(few)
+    problem = caught.value.problems[0]
+    assert problem.where == small_history.source and problem.field == "funded"
+    assert "4 of 304 rows with funded=1" in str(caught.value)
+    assert "at least 5" in str(caught.value)
 
 
 def test_fit_can_predict_another_target(small_history: History) -> None:
