@@ -218,3 +218,31 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> Metrics:
         ece=expected_calibration_error(y, p), calibration_slope=slope,
         calibration_intercept=intercept,
     )
+
+
+# A base rate counts as drifted when it moved by more than this factor either way and by more
+# than noise (a two-proportion z-statistic beyond DRIFT_Z).
+DRIFT_RATIO = 1.25
+DRIFT_Z = 3.0
+
+
+def base_rate_drift(train_rate: float, n_train: int, eval_rate: float, n_eval: int
+                    ) -> str | None:
+    """A warning when the evaluated period's base rate drifted from training's, else None.
+
+    Drifted means the ratio of the two rates is beyond ``DRIFT_RATIO`` either way and the
+    difference is beyond noise (two-proportion z-statistic above ``DRIFT_Z``). A model's
+    calibration figures on a drifted period describe a population it was not trained on."""
+    if n_train <= 0 or n_eval <= 0:
+        return None
+    pooled = (train_rate * n_train + eval_rate * n_eval) / (n_train + n_eval)
+    se = float(np.sqrt(pooled * (1.0 - pooled) * (1.0 / n_train + 1.0 / n_eval)))
+    z = abs(eval_rate - train_rate) / se if se > 0 else 0.0
+    low, high = sorted((train_rate, eval_rate))
+    ratio = high / low if low > 0 else float("inf")
+    if ratio <= DRIFT_RATIO or z <= DRIFT_Z:
+        return None
+    return (f"base rate drift: the evaluated rows convert at {eval_rate:.4f}, training's at "
+            f"{train_rate:.4f} ({eval_rate / train_rate if train_rate > 0 else float('inf'):.2f}"
+            f"x, z = {z:.1f}); the model's calibration was learned on a different mix, so "
+            "expect biased probabilities until it is retrained on recent rows")
