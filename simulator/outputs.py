@@ -55,8 +55,8 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
     officer_open_leads, response_delay_s (from assigned_at to the first contact attempt;
     blank when the borrower was not reached), contacted, application, funded, lost,
     true_p_funded (the world's probability of funding known at assigned_at:
-    ``simulator.world.AssignmentTruth``); plus replication and simulated_policy. Lead ids carry ``-r<replication>-<policy>`` so that
-    every row's id is unique in the file."""
+    ``simulator.world.AssignmentTruth``); plus replication and simulated_policy. Lead ids
+    carry ``-r<replication>-<policy>`` so that every row's id is unique in the file."""
     rows = []
     for rep in exp.replications:
         start = rep.inputs.clock.start

@@ -18,7 +18,6 @@ on, so the engine sees a leaver exactly as it sees someone away.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -291,7 +290,7 @@ class AssignmentTruth:
             kept = np.where(response <= answered_within_s, w, 0.0)
             if kept.sum() > 0:
                 w = kept
-        q = self.decay.contact_probabilities(np.float64(contact_base), waited_s + response)
+        q = self.decay.contact_probabilities(np.asarray(contact_base), waited_s + response)
         return float(value * (q * w).sum() / w.sum())
 
 

@@ -542,8 +542,9 @@ def assemble(block: LeadBlock, lead_rows: np.ndarray, officer_rows: np.ndarray,
              timing: Timing) -> np.ndarray:
     """(P, F) float64 features for P pairs: lead ``lead_rows[j]`` of ``block`` with officer
     ``officer_rows[j]`` of ``tables``, at that officer's local ``hours[j]`` (int, 0-23) with
-    ``open_leads[j]`` open leads, at the decision moment ``timing``. Columns are ``feature_names(vocab)`` for the vocabulary the
-    block was built with (``n_sources``/``n_languages`` slots include "other")."""
+    ``open_leads[j]`` open leads, at the decision moment ``timing``. Columns are
+    ``feature_names(vocab)`` for the vocabulary the block was built with
+    (``n_sources``/``n_languages`` slots include "other")."""
     p = len(lead_rows)
     li, oi = lead_rows, officer_rows
     n_src, n_lang = tables.rate_source.shape[1], block.n_language_slots

@@ -100,11 +100,10 @@ def load_model(path: str | Path, *, trust_unverified: bool = False) -> Conversio
             f"{path}: its model card {card_path(path).name} {what}, so the file cannot be "
             "verified; restore the card written with it, or pass --trust-unverified "
             "(trust_unverified=True) if you know where the file came from")
-    if expected:
-        if expected != _sha256(path):
-            raise ModelFileError(
-                f"{path}: SHA-256 does not match {card_path(path).name}; the card describes "
-                "another model file")
+    if expected and expected != _sha256(path):
+        raise ModelFileError(
+            f"{path}: SHA-256 does not match {card_path(path).name}; the card describes "
+            "another model file")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises several kinds for a file that is not its format

@@ -135,7 +135,7 @@ def test_load_refuses_a_model_whose_card_was_deleted(tmp_path: Path,
     path = tmp_path / "m.skops"
     save_model(fitted_hgb, path)
     card_path(path).unlink()
-    with pytest.raises(ModelFileError, match="card m.card.json is missing.*--trust-unverified"):
+    with pytest.raises(ModelFileError, match=r"card m\.card\.json is missing.*--trust-unverified"):
         load_model(path)
     assert load_model(path, trust_unverified=True).target == fitted_hgb.target
 
