@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *,
     logs.configure(settings.log_level)
     run_worker = settings.worker_in_server if worker is None else worker
     load_policy(settings.default_policy)  # a missing or broken default fails at start
+    limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)  # likewise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, *,
         runtime = Runtime(settings)
         app.state.db, app.state.runtime = db, runtime
         app.state.keys = KeyCache()
-        app.state.limiter = RateLimiter(settings.rate_limit)
+        app.state.limiter = limiter
         app.state.clock = clock or utc_now
         app.state.ingestor = Ingestor(db, runtime)
         app.state.worker = Worker(db, runtime, app.state.clock, batch=settings.worker_batch,

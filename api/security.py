@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 import threading
@@ -20,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from api.models import ApiKey
 from api.problems import ApiProblem
 
+log = logging.getLogger("leadroute.security")
 
 class Scope(StrEnum):
     ADMIN = "admin"
@@ -119,12 +121,15 @@ class KeyCache:
 
 class RateLimiter:
     """A sliding window per key (two fixed-window counters weighted, as ``limits`` does it:
-    constant work per request). In this process: with several workers each keeps its own
-    count, so the limit applies per worker."""
+    constant work per request). ``storage``: a ``limits`` storage URI; ``memory://`` counts
+    in this process (with several workers each keeps its own count, so the limit applies per
+    worker), ``redis://host:6379`` shares one count among every worker and server. Should the
+    shared storage be unreachable, requests are let through and the failure logged: a rate
+    limit that fails closed would turn a cache outage into an API outage."""
 
-    def __init__(self, default: str) -> None:
+    def __init__(self, default: str, storage: str = "memory://") -> None:
         self.default = parse_rate_limit(default)
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(_storage(storage))
         self._items: dict[str, RateLimitItem] = {}
 
     def check(self, caller: Caller) -> dict[str, str]:
@@ -135,8 +140,12 @@ class RateLimiter:
             item = self._items.get(caller.rate_limit) or self._items.setdefault(
                 caller.rate_limit, parse_rate_limit(caller.rate_limit))
         ident = str(caller.key_id)
-        allowed = self._limiter.hit(item, ident)
-        stats = self._limiter.get_window_stats(item, ident)
+        try:
+            allowed = self._limiter.hit(item, ident)
+            stats = self._limiter.get_window_stats(item, ident)
+        except Exception:  # the shared storage is away: let the request through
+            log.warning("rate limit storage unreachable; request not counted")
+            return {}
         reset_s = max(1, math.ceil(stats.reset_time - time.time()))
         window_s = item.get_expiry()
         headers = {"RateLimit-Policy": f'"default";q={item.amount};w={window_s}',
@@ -147,3 +156,16 @@ class RateLimiter:
                              kind="rate-limited",
                              headers={**headers, "Retry-After": str(reset_s)})
         return headers
+
+
+def _storage(uri: str) -> Storage:
+    """The ``limits`` storage named by ``uri`` (LEADROUTE_RATE_LIMIT_STORAGE), checked now."""
+    try:
+        found = storage_from_string(uri)
+    except Exception as exc:  # ConfigurationError, or the backend's client not installed
+        raise ValueError(f"LEADROUTE_RATE_LIMIT_STORAGE={uri!r} cannot be used: {exc}") from exc
+    if not isinstance(found, Storage):  # an async storage (async+redis://): not for us
+        raise ValueError(f"LEADROUTE_RATE_LIMIT_STORAGE={uri!r}: use a synchronous storage")
+    if not isinstance(found, MemoryStorage) and not found.check():
+        raise ValueError(f"LEADROUTE_RATE_LIMIT_STORAGE={uri!r}: the storage does not answer")
+    return found

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         "1200/minute", description="requests per API key, e.g. 100/second or 1200/minute "
                                    "(a key may carry its own)")
+    rate_limit_storage: str = Field(
+        "memory://", description="where rate limits are counted: memory:// (per server "
+                                 "process) or a shared limits storage such as "
+                                 "redis://host:6379 (install leadroute[redis])")
     worker_in_server: bool = Field(
         True, description="serve also runs the background worker (due offers, held leads)")
     worker_poll_s: float = Field(0.5, gt=0, description="how often the worker looks for due work")

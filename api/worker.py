@@ -1,6 +1,7 @@
 """The background worker: every lead whose ``due_at`` has come (an offer's deadline or next
 step, a held lead's retry, a new round, a batch window's end) is moved on through the
-lifecycle, one transaction per lead.
+lifecycle, one transaction per lead. Each round first refreshes the dual-price method's
+capacity prices when they are due (``api.pricing``).
 
 The database is the queue: due times are rows, so a restart loses none. On PostgreSQL
 several workers share the work, each claiming a lead with ``FOR UPDATE SKIP LOCKED``; on
@@ -19,10 +20,12 @@ from typing import Any
 from sqlalchemy import select
 
 from api.db import Database
-from api.flow import Tx, locked, run_due
+from api.flow import Tx, carry_out, locked, run_due
 from api.models import Lead as LeadRow
+from api.pricing import reprice_if_due
 from api.runtime import Runtime
 from api.store import SqlStateStore
+from engine.batch import decide_batch
 from engine.lifecycle import Case, Stage
 
 log = logging.getLogger("leadroute.worker")
@@ -40,20 +43,33 @@ class Worker:
     def run_once(self, now: datetime | None = None) -> int:
         """Move on every lead due at ``now`` (default: the clock); returns how many."""
         now = now or self.clock()
+        try:
+            reprice_if_due(self.db, self.runtime, now)
+        except Exception:  # stale prices only weaken the dual-price method: keep routing
+            log.exception("price refresh failed")
         total = 0
         failed: set[int] = set()
         for _ in range(MAX_ROUNDS):
             with self.db.reading() as s:
                 due = list(s.execute(
                     select(LeadRow.id, LeadRow.stage, LeadRow.case, LeadRow.payload,
-                           LeadRow.request_sha256)
+                           LeadRow.request_sha256, LeadRow.policy_id)
                     .where(LeadRow.due_at <= now, LeadRow.id.not_in(failed) if failed
                            else LeadRow.id > 0)
                     .order_by(LeadRow.due_at, LeadRow.id).limit(self.batch)).all())
                 if not due:
                     break
+                windows = self._windows(s, due)
+                if windows:
+                    due = [r for r in due if r.id not in windows]
                 order = self._order(s, due, now)
             done = 0
+            for policy_id, ids in _by_policy(windows).items():
+                try:
+                    done += self._route_window(policy_id, ids, now)
+                except Exception:  # retried one lead at a time (each alone is routable)
+                    log.exception("batch window failed", extra={"fields": {"leads": len(ids)}})
+                    order = ids + order
             for lead_id in order:
                 try:
                     done += self._move(lead_id, now)
@@ -64,6 +80,45 @@ class Worker:
             if done == 0:  # all taken by other workers, or failing
                 break
         return total
+
+    def _windows(self, s: Any, due: list[Any]) -> dict[int, int | None]:
+        """New leads of a batch method whose window has ended: lead id -> policy id."""
+        out: dict[int, int | None] = {}
+        for r in due:
+            if r.stage != Stage.NEW.value:
+                continue
+            routing = self.runtime.routing(s, r.policy_id)
+            if routing.policy.selector.batch_window_s is not None:
+                out[r.id] = r.policy_id
+        return out
+
+    def _route_window(self, policy_id: int | None, ids: list[int], now: datetime) -> int:
+        """Route the new leads of one policy's ended window together
+        (``engine.batch.decide_batch``), in one transaction: the solver shares the officers'
+        capacity among them, as ``leadroute route`` and the simulator do. Leads another worker
+        took meanwhile are left to it."""
+        with self.db.writing() as s:
+            rows = list(s.scalars(locked(
+                select(LeadRow).where(LeadRow.id.in_(ids), LeadRow.due_at <= now,
+                                      LeadRow.stage == Stage.NEW.value)
+                .order_by(LeadRow.received_at, LeadRow.id), s, skip=True)))
+            if not rows:
+                return 0
+            tx = Tx.open(s, self.runtime, now)
+            routing = tx.routing(policy_id)
+            life = tx.life(routing)
+            leads = [self.runtime.lead(r) for r in rows]
+            decisions = decide_batch(leads, tx.roster, routing.policy, tx.state, now,
+                                     scorer=routing.scorer)
+            # every decision was made on the state as the ones before it leave it: act on
+            # them all, then carry their effects out in order
+            steps = [life.routed(Case.from_record(r.case), lead, d, tx.state, now)
+                     for r, lead, d in zip(rows, leads, decisions, strict=True)]
+            for row, step in zip(rows, steps, strict=True):
+                carry_out(tx, row, step)
+            tx.finish()
+            log.info("batch window routed", extra={"fields": {"leads": len(rows)}})
+            return len(rows)
 
     def _order(self, s: Any, due: list[Any], now: datetime) -> list[int]:
         """Offers and rounds first (by due time), then held leads in the policy's order."""
@@ -105,3 +160,10 @@ class Worker:
                 log.exception("worker round failed")
             stop.wait(self.poll_s)
         log.info("worker stopped")
+
+
+def _by_policy(windows: dict[int, int | None]) -> dict[int | None, list[int]]:
+    groups: dict[int | None, list[int]] = {}
+    for lead_id, policy_id in windows.items():
+        groups.setdefault(policy_id, []).append(lead_id)
+    return groups

@@ -57,9 +57,14 @@ def serve(
     import uvicorn
 
     from api.db import is_sqlite, upgrade
+    from api.security import RateLimiter
     from api.settings import get_settings
 
     settings = get_settings()
+    try:  # settings that cannot work fail here, in one line, not in each server process
+        RateLimiter(settings.rate_limit, settings.rate_limit_storage)
+    except ValueError as exc:
+        _fail(str(exc))
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,

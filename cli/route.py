@@ -7,7 +7,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from engine.io import (
 )
 from engine.leads import LeadParser
 from engine.lifecycle import Lifecycle
-from engine.maintenance import DEFAULT_HORIZON_S, reprice, reprice_due
+from engine.maintenance import horizon_s, recent_demand, reprice, reprice_due
 from engine.policies import Scorer
 from engine.policies.scoring import model_scorer
 from engine.roster import Roster
@@ -76,7 +76,7 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
     life = Lifecycle.for_policy(roster, policy, scorer=scorer)
     store = MemoryStore(state)
     every = policy.selector.reprice_every_s
-    horizon_s = policy.selector.horizon_s or DEFAULT_HORIZON_S
+    horizon = horizon_s(policy)
     k = 0
     while k < len(leads):
         if window_s is None:
@@ -89,9 +89,7 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
                 j += 1
             batch, now = leads[k:j], end
         if every is not None and scorer is not None and reprice_due(policy, roster, state, now):
-            since = now - timedelta(seconds=horizon_s)
-            seen = [replace(x, received_at=x.received_at + timedelta(seconds=horizon_s))
-                    for x in leads[:k] if x.received_at >= since]
+            seen = recent_demand(leads[:k], now, horizon)
             state.set_prices(reprice(policy, roster, state, now, scorer, seen), now.timestamp())
         if window_s is None:
             steps = [life.arrive(batch[0], state, now)]

@@ -8,8 +8,9 @@ computes the prices and ``RoutingState.set_prices`` installs them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -28,13 +29,29 @@ from engine.rules import Policy
 from engine.state import RoutingState
 
 __all__ = ["DEFAULT_HORIZON_S", "DEFAULT_REPRICE_EVERY_S", "forecast_eligibility",
-           "forecast_values", "next_reprice_at", "reprice", "reprice_due", "reprice_every_s"]
+           "forecast_values", "horizon_s", "next_reprice_at", "recent_demand", "reprice",
+           "reprice_due", "reprice_every_s"]
 
 
 def reprice_every_s(policy: Policy) -> float | None:
     """Seconds between price refreshes for a method that reads capacity prices; None for
     other methods (``SelectionPolicy.reprice_every_s``)."""
     return policy.selector.reprice_every_s
+
+
+def horizon_s(policy: Policy) -> float:
+    """Seconds of demand a price refresh looks ahead (``SelectionPolicy.horizon_s``)."""
+    return policy.selector.horizon_s or DEFAULT_HORIZON_S
+
+
+def recent_demand(seen: Iterable[Lead], now: datetime, horizon: float) -> list[Lead]:
+    """The forecast a caller without a demand model reprices with: the leads received in
+    the last ``horizon`` seconds before ``now``, each moved ``horizon`` seconds ahead (the
+    coming hours look like the last ones; the future itself is never looked at)."""
+    since = now - timedelta(seconds=horizon)
+    ahead = timedelta(seconds=horizon)
+    return [replace(lead, received_at=lead.received_at + ahead) for lead in seen
+            if since <= lead.received_at <= now]
 
 
 def reprice_due(policy: Policy, roster: Roster, state: RoutingState, now: datetime) -> bool:

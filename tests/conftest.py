@@ -102,3 +102,20 @@ def write_csv(path: Path, rows: list[dict[str, Any]], header: list[str] | None =
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small conversion model (logistic, sigmoid-calibrated) trained on a synthetic history
+    of 12 officers and saved with skops: the file a policy's ``routing.params.model`` names."""
+    import numpy as np
+
+    from engine.scoring import save_model, train_model
+    from engine.scoring.synthetic import make_synthetic_history
+
+    synth = make_synthetic_history(np.random.default_rng(5), n_leads=3000, n_officers=12)
+    result = train_model(synth.history(), estimator="logistic", calibration="sigmoid",
+                         rng=np.random.default_rng(6))
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    save_model(result.model, path)
+    return path

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.models import ApiKey
+from api.problems import ApiProblem
 from api.security import Scope, key_hash
 from api.settings import Settings
 from tests.api.conftest import Api
@@ -179,3 +180,59 @@ def test_healthz_is_503_when_the_database_is_unreachable(tmp_path, clock):
     with TestClient(app) as client:
         r = client.get("/healthz")
     assert r.status_code == 503 and r.json()["status"] == "unavailable"
+
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_reason() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception as exc:
+        return f"Redis at {REDIS_URL} cannot be reached ({type(exc).__name__})"
+    return None
+
+
+def _limited_twice(storage: str) -> list[int]:
+    """Two servers (two limiters, as two processes have) share one key limited to 3 a
+    minute; each answers two requests in turn."""
+    from api.security import Caller, RateLimiter
+
+    caller = Caller(7, "lr_test", Scope.ANALYST, None, "3/minute")
+    one, two = RateLimiter("100/minute", storage), RateLimiter("100/minute", storage)
+    codes = []
+    for limiter in (one, two, one, two):
+        try:
+            limiter.check(caller)
+            codes.append(200)
+        except ApiProblem as exc:
+            codes.append(exc.status)
+    return codes
+
+
+def test_rate_limit_in_memory_is_per_process():
+    """memory:// (the default) counts per server process, as docs/api.md says."""
+    assert _limited_twice("memory://") == [200, 200, 200, 200]
+
+
+def test_rate_limit_shared_storage_counts_across_processes():
+    """A shared storage (Redis) makes the limit hold across server processes."""
+    reason = _redis_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    assert _limited_twice(REDIS_URL) == [200, 200, 200, 429]
+
+
+def test_rate_limit_storage_that_cannot_work_is_refused_at_start():
+    """A storage URI that cannot be used names the setting and the value."""
+    from api.security import RateLimiter
+
+    with pytest.raises(ValueError, match="LEADROUTE_RATE_LIMIT_STORAGE='nowhere://x'"):
+        RateLimiter("10/minute", "nowhere://x")
+    with pytest.raises(ValueError, match="does not answer"):
+        RateLimiter("10/minute", "redis://127.0.0.1:1/0")

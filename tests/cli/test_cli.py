@@ -377,22 +377,6 @@ def test_route_rejects_a_repeated_lead_id(tmp_path):
     assert "duplicates the lead on row 3" in got[3]["reason"]
 
 
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    """A small conversion model saved with skops."""
-    import numpy as np
-
-    from engine.scoring import save_model, train_model
-    from engine.scoring.synthetic import make_synthetic_history
-
-    synth = make_synthetic_history(np.random.default_rng(5), n_leads=3000, n_officers=12)
-    result = train_model(synth.history(), estimator="logistic", calibration="sigmoid",
-                         rng=np.random.default_rng(6))
-    path = tmp_path_factory.mktemp("model") / "model.skops"
-    save_model(result.model, path)
-    return path
-
-
 @pytest.mark.parametrize("method", ["greedy", "dual_price", "batch_optimal"])
 def test_route_with_a_scoring_method_and_model(method, small_model, tmp_path):
     """Scoring methods route the demo file with --model; every assignment carries scores."""
