@@ -111,12 +111,17 @@ def test_cli_train_reports_bad_history_rows(files: tuple[Path, Path, Path],
 
 def test_cli_evaluate_refuses_a_tampered_model(files: tuple[Path, Path, Path],
                                                tmp_path: Path) -> None:
-    """evaluate exits with status 2 when the model file is not what its card says."""
+    """evaluate exits with status 2 for a file without its card, and for one that is not a
+    skops file even when told to trust it."""
     officers, history, _ = files
     model = tmp_path / "model.skops"
     model.write_bytes(b"PK not really")
-    result = runner.invoke(app, ["model", "evaluate", "--history", str(history), "--officers",
-                                 str(officers), "--model", str(model)])
+    args = ["model", "evaluate", "--history", str(history), "--officers", str(officers),
+            "--model", str(model)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "model.card.json is missing" in result.output
+    result = runner.invoke(app, [*args, "--trust-unverified"])
     assert result.exit_code == 2
     assert "is not a skops file" in result.output
 
