@@ -39,10 +39,11 @@ def test_model_meets_targets_on_held_out_synthetic_history() -> None:
 @pytest.mark.skipif(not BANK.exists(), reason=f"bank-marketing data not found at {BANK}")
 def test_pipeline_reaches_published_auc_on_bank_marketing() -> None:
     """Without duration (known only after the call) and without the protected columns
-    (age, marital), 5-fold AUC reaches the goal, 0.80 (the published figure)."""
+    (age, marital), 5-fold AUC reaches the goal, 0.80 (the published figure); the folds are
+    those of `bench_scoring.py --only-bank` (seed 2024), whose figure docs/scoring.md gives."""
     frame = pd.read_csv(BANK, sep=";")
     y = (frame.pop("y") == "yes").to_numpy(dtype=int)
-    cv = cross_validate(frame, y, np.random.default_rng(0), drop=["duration"])
+    cv = cross_validate(frame, y, np.random.default_rng(2024), drop=["duration"])
     assert set(cv.dropped_protected) == {"age", "marital"}
     assert "duration" not in cv.columns and "age" not in cv.columns
     assert cv.mean_auc >= 0.80, cv.mean_auc
