@@ -22,6 +22,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from engine.scoring.features import feature_names
 from engine.scoring.model import ConversionModel
 from engine.scoring.training import MODEL_FORMAT
 
@@ -116,6 +117,13 @@ def load_model(path: str | Path, *, trust_unverified: bool = False) -> Conversio
     state = sio.load(path, trusted=list(untrusted))
     _check_state(state, path)
     model = ConversionModel.from_state(state)
+    expected_features = feature_names(model.vocabulary_)
+    if model.feature_names_ != expected_features:
+        extra = sorted(set(expected_features) - set(model.feature_names_))
+        raise ModelFileError(
+            f"{path}: the model was trained on another feature set than this version builds"
+            + (f" (it lacks {', '.join(extra)})" if extra else "")
+            + "; retrain it with `leadroute model train`")
     probe = state["probe"]
     saved = np.asarray(probe["p"], dtype=float)
     now = model.pipeline_.predict_proba(model.probe_x_)[:, 1]

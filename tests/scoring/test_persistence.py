@@ -150,3 +150,15 @@ def test_load_refuses_a_card_without_the_file_hash(tmp_path: Path,
     card_path(path).write_text(json.dumps(card))
     with pytest.raises(ModelFileError, match="has no SHA-256"):
         load_model(path)
+
+
+def test_load_refuses_a_model_trained_on_an_older_feature_set(
+        tmp_path: Path, fitted_hgb: ConversionModel) -> None:
+    """A model saved before the time features existed cannot score today's matrix: a clear
+    error naming what it lacks, not a shape error from scikit-learn at the first lead."""
+    path = tmp_path / "old.skops"
+    state = {"format": MODEL_FORMAT, **fitted_hgb.to_state()}
+    state["feature_names"] = state["feature_names"][:-7]
+    sio.dump(state, path)
+    with pytest.raises(ModelFileError, match="another feature set.*log_since_received_s"):
+        load_model(path, trust_unverified=True)
