@@ -160,5 +160,5 @@ def test_load_refuses_a_model_trained_on_an_older_feature_set(
     state = {"format": MODEL_FORMAT, **fitted_hgb.to_state()}
     state["feature_names"] = state["feature_names"][:-7]
     sio.dump(state, path)
-    with pytest.raises(ModelFileError, match="another feature set.*log_since_received_s"):
+    with pytest.raises(ModelFileError, match=r"another feature set.*log_since_received_s"):
         load_model(path, trust_unverified=True)
