@@ -19,10 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import logs, problems
 from api.db import Database
 from api.ingest import Ingestor
-from api.routers import health, history, leads, officers, policies
+from api.routers import health, history, leads, officers, policies, sources
 from api.runtime import Runtime, utc_now
 from api.security import KeyCache, RateLimiter
 from api.settings import Settings, get_settings
+from api.sources.fetcher import GraphFetcher
+from api.sources.registry import SourceMaps
 from api.worker import Worker
 from engine.rules import load_policy
 
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None, *,
     logs.configure(settings.log_level)
     run_worker = settings.worker_in_server if worker is None else worker
     load_policy(settings.default_policy)  # a missing or broken default fails at start
+    maps = SourceMaps(settings.sources_dir)
+    maps.check_all()  # so does a broken source map
     limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)  # likewise
 
     @asynccontextmanager
@@ -92,18 +96,27 @@ def create_app(settings: Settings | None = None, *,
         app.state.ingestor = Ingestor(db, runtime)
         app.state.worker = Worker(db, runtime, app.state.clock, batch=settings.worker_batch,
                                   poll_s=settings.worker_poll_s)
+        app.state.settings, app.state.sources = settings, maps
+        app.state.fetcher = GraphFetcher(app.state, settings, maps, app.state.clock)
         stop = threading.Event()
-        thread = None
+        threads = []
         if run_worker:
-            thread = threading.Thread(target=app.state.worker.run_forever, args=(stop,),
-                                      name="leadroute-worker", daemon=True)
-            thread.start()
+            threads = [
+                threading.Thread(target=app.state.worker.run_forever, args=(stop,),
+                                 name="leadroute-worker", daemon=True),
+                threading.Thread(target=app.state.fetcher.run_forever,
+                                 args=(stop, settings.worker_poll_s),
+                                 name="leadroute-graph-fetch", daemon=True)]
+            for thread in threads:
+                thread.start()
         try:
             yield
         finally:
             stop.set()
-            if thread is not None:
+            app.state.fetcher.wake()
+            for thread in threads:
                 thread.join(timeout=10)
+            app.state.fetcher.close()
             app.state.ingestor.close()
             db.dispose()
 
@@ -117,7 +130,7 @@ def create_app(settings: Settings | None = None, *,
                     "analyst. See docs/api.md.",
     )
     problems.install(app)
-    for module in (health, leads, officers, policies, history):
+    for module in (health, leads, officers, policies, history, sources):
         app.include_router(module.router)
     app.add_middleware(RequestLog)
     return app

@@ -28,6 +28,7 @@ from api.models import Lead as LeadRow
 from api.models import LeadEvent, LeadOfficer, Outbox
 from api.problems import ApiProblem
 from api.runtime import Routing, RoutingConfig, Runtime
+from api.sources.mapping import REQUESTED_OFFICER
 from api.store import SqlStateStore
 from engine.decide import Decision, decide
 from engine.domain import Lead
@@ -377,6 +378,11 @@ def arrive(tx: Tx, row: LeadRow, lead: Lead | None = None, *, new: bool = False)
                 "officer_id": duplicate.officer_id}
         if duplicate.officer_id is not None and duplicate.officer_id in tx.roster.index:
             case = case._replace(prefer=duplicate.officer_id)
+    requested = str((row.payload or {}).get(REQUESTED_OFFICER) or "") or None
+    if requested is not None and requested in tx.roster.index:
+        # a referral or a form naming its officer: asked for by name, it outranks a repeat
+        # lead's officer; the engine still takes them only when eligible
+        case = case._replace(prefer=requested)
 
     head = opened.effects[:1]  # the arrival record
     shadow = None
@@ -391,8 +397,13 @@ def arrive(tx: Tx, row: LeadRow, lead: Lead | None = None, *, new: bool = False)
     if step.decision is not None:
         explanation = explanation_of(step.decision)
         explanation["arm"] = {"arm": arm, "share": share}
+        asked = requested if requested is not None and requested in tx.roster.index else None
         if link is not None:
-            explanation["duplicate_of"] = _describe_link(link, step.decision, explanation)
+            explanation["duplicate_of"] = _describe_link(link, step.decision, explanation,
+                                                         asked)
+        if requested is not None:
+            explanation["requested_officer"] = _describe_request(
+                requested, requested in tx.roster.index, step.decision, explanation)
     row.first_status = step.decision.status.value if step.decision is not None else "new"
     carry_out(tx, row, step, explanation=explanation)
     if new:
@@ -402,15 +413,19 @@ def arrive(tx: Tx, row: LeadRow, lead: Lead | None = None, *, new: bool = False)
     return step
 
 
-def _describe_link(link: dict[str, Any], d: Decision, explanation: dict[str, Any]
-                   ) -> dict[str, Any]:
+def _describe_link(link: dict[str, Any], d: Decision, explanation: dict[str, Any],
+                   asked: str | None = None) -> dict[str, Any]:
     """State the repeat-lead link in the explanation (and drop the engine's note, which
-    speaks of a backup officer)."""
+    speaks of a backup officer). ``asked``: an officer the lead itself asks for, who comes
+    before the repeat lead's officer."""
     officer = link["officer_id"]
     taken = officer is not None and d.offer is not None and d.offer.officer_ids[:1] == (officer,)
     engine_note = f"backup officer {officer} was eligible and taken first"
     notes = [n for n in explanation.get("notes", []) if n != engine_note]
-    if officer is None:
+    if officer is not None and asked is not None and asked != officer:
+        notes.append(f"repeat of lead {link['lead_id']} (same {link['matched_on']}), whose "
+                     f"officer is {officer}: the lead asks for officer {asked} instead")
+    elif officer is None:
         notes.append(f"repeat of lead {link['lead_id']} (same {link['matched_on']}), which has "
                      "no officer yet: routed as usual")
     elif taken:
@@ -421,6 +436,24 @@ def _describe_link(link: dict[str, Any], d: Decision, explanation: dict[str, Any
                      f"officer {officer} is not eligible now; routed as usual")
     explanation["notes"] = notes
     return {**link, "officer_taken": taken}
+
+
+def _describe_request(officer: str, on_roster: bool, d: Decision,
+                      explanation: dict[str, Any]) -> dict[str, Any]:
+    """State in the explanation whether the officer a referral or form asked for got the
+    lead, or why not (replacing the engine's note, which speaks of a backup officer)."""
+    taken = on_roster and d.offer is not None and d.offer.officer_ids[:1] == (officer,)
+    engine_note = f"backup officer {officer} was eligible and taken first"
+    notes = [n for n in explanation.get("notes", []) if n != engine_note]
+    if not on_roster:
+        notes.append(f"requested officer {officer} is not on the roster: routed as usual")
+    elif taken:
+        notes.append(f"requested officer {officer} was eligible and taken first")
+    else:
+        notes.append(f"requested officer {officer} is not eligible now (licence, capacity, "
+                     "hours or status): routed as usual")
+    explanation["notes"] = notes
+    return {"officer_id": officer, "on_roster": on_roster, "officer_taken": taken}
 
 
 def _shadow(tx: Tx, row: LeadRow, lead: Lead, routing: Routing, prefer: str | None

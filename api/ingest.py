@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from api.runtime import Runtime
 from api.schemas import LeadOut
 from api.views import lead_out
 from engine.domain import Lead
-from engine.lifecycle import Stage
+from engine.lifecycle import Case, Stage
 
 log = logging.getLogger("leadroute.ingest")
 
@@ -47,9 +47,10 @@ class Job:
     external_id: str | None
     lead: Lead
     digest: str
-    api_key_id: int
+    api_key_id: int | None  # None: a source that signs its deliveries (Meta, Google Ads)
     idempotency_key: str | None
     now: datetime
+    is_test: bool = False  # a source's test lead: stored closed, never routed
     answer: Future[LeadOut | None] = field(default_factory=Future)
 
 
@@ -115,6 +116,9 @@ class Ingestor:
             for job, row in zip(batch, rows, strict=True):
                 if row is None:
                     continue
+                if job.is_test:
+                    _close_test_lead(s, row)
+                    continue
                 if tx is None:  # lead rows first, then the state: the one lock order
                     tx = Tx.open(s, self.runtime, job.now)
                 tx.now = job.now
@@ -133,7 +137,7 @@ class Ingestor:
             idempotency_key=job.idempotency_key, request_sha256=job.digest,
             received_at=lead.received_at, created_at=job.now, payload=job.payload,
             phone=lead.contact.phone or None, email=lead.contact.email or None,
-            stage=Stage.NEW.value, status="new", case={}, explanation={})
+            stage=Stage.NEW.value, status="new", case={}, explanation={}, is_test=job.is_test)
         values = {c: getattr(row, c) for c in _INSERTED}
         found = s.execute(_insert_lead(s.get_bind().dialect.name), values).scalar()
         if found is None:
@@ -145,7 +149,21 @@ class Ingestor:
 _LEADS = cast(Table, LeadRow.__table__)
 _INSERTED = ("source", "external_id", "api_key_id", "idempotency_key", "request_sha256",
              "received_at", "created_at", "payload", "phone", "email", "stage", "status",
-             "case", "explanation")
+             "case", "explanation", "is_test")
+
+
+def _close_test_lead(s: Session, row: LeadRow) -> None:
+    """A source's test lead (Google Ads' "send test data"): stored and closed at once, so it
+    proves the connection without taking an officer's slot, a notice or a place in the
+    figures."""
+    case = Case(str(row.id), row.received_at, stage=Stage.CLOSED, reason="test lead")
+    row.case, row.stage, row.status = case.to_record(), Stage.CLOSED.value, "closed"
+    row.first_status = "test"
+    row.explanation = {"status": "test", "reason": "a test lead from the source: stored, "
+                                                   "not routed", "notes": []}
+    s.execute(update(_LEADS).where(_LEADS.c.id == row.id).values(
+        case=row.case, stage=row.stage, status=row.status, first_status=row.first_status,
+        explanation=row.explanation))
 
 
 @lru_cache(maxsize=4)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -202,6 +204,8 @@ class Lead(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(16))  # funded or lost
     funded_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # a source's test lead (Google Ads "send test data"): stored, never routed or counted
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LeadOfficer(Base):
@@ -251,3 +255,46 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RejectedDelivery(Base):
+    """A source's delivery that was authentic but could not be read as a lead (422): kept
+    with its raw body for an admin to inspect (``GET /v1/sources/rejected``) rather than
+    dropped. Forged deliveries are never stored."""
+
+    __tablename__ = "rejected_deliveries"
+    __table_args__ = (Index("ix_rejected_deliveries_source", "source"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    content_type: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)  # the raw body (UTF-8, undecodable bytes replaced)
+    errors: Mapped[list[Any]]
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SourceFetch(Base):
+    """A lead a source announced and we must fetch (a Meta ``leadgen_id``): written when the
+    notification is acknowledged, fetched by the worker with retries and backoff. One row per
+    source and id, so a repeated notification fetches once."""
+
+    __tablename__ = "source_fetches"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_source_fetches_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # done, rejected, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    notice: Mapped[dict[str, Any]]  # what the notification said (ids, created time)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    lead_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -78,6 +78,8 @@ class LeadOut(BaseModel):
     lead: dict[str, Any] | None = Field(None, description="the lead's fields (contact details "
                                                           "masked for analysts)")
     history: list[HistoryLine] | None = None
+    is_test: bool = Field(False, description="a source's test lead: stored closed, never "
+                                             "routed, kept out of figures")
 
 
 class LeadPage(BaseModel):

@@ -56,7 +56,8 @@ def lead_out(row: LeadRow, *, fields: str = "none", history: Session | None = No
         explanation=row.explanation or {},
         policy={"id": row.policy_id, "name": row.policy_name, "version": row.policy_version,
                 "arm": row.arm, "share": row.arm_share},
-        duplicate_of=row.duplicate_of, outcome=outcome(row), lead=lead, history=lines)
+        duplicate_of=row.duplicate_of, outcome=outcome(row), lead=lead, history=lines,
+        is_test=bool(row.is_test))
 
 
 def encode_cursor(value: int | str) -> str:

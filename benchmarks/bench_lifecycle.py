@@ -91,7 +91,7 @@ def report(frame: pd.DataFrame, title: str, baseline: str) -> None:
         print(f"  {label:<30} {row['expected_conversions']:9.1f} {versus:>30} "
               f"{row['conversions']:8.1f} {row['median_minutes_to_first_contact']:8.1f} "
               f"{row['p90_minutes_to_first_contact']:8.0f} {row['sla_breaches']:8.0f} "
-              f"{row['never_worked']:6.0f} {row['abandoned']:7.0f} "
+              f"{row['never_worked']:6.0f} {row['given_up']:7.0f} "
               f"{row['waiting_at_window_end']:7.0f} {row['decisions_a_lead']:8.2f}")
 
 

@@ -73,22 +73,42 @@ def serve(
 
 def worker() -> None:
     """Run the background worker alone (deployments with several; PostgreSQL)."""
+    from types import SimpleNamespace
+
     from api.db import Database
+    from api.ingest import Ingestor
     from api.logs import configure
     from api.runtime import Runtime, utc_now
     from api.settings import get_settings
+    from api.sources.fetcher import GraphFetcher
+    from api.sources.registry import SourceMaps
     from api.worker import Worker
 
     settings = get_settings()
     configure(settings.log_level)
+    maps = SourceMaps(settings.sources_dir)
+    maps.check_all()
     db = Database(settings.database_url)
+    runtime = Runtime(settings)
+    ingestor = Ingestor(db, runtime)
+    # the Graph fetches of Meta leads run beside the due-lead worker
+    fetcher = GraphFetcher(SimpleNamespace(db=db, runtime=runtime, ingestor=ingestor),
+                           settings, maps, utc_now)
     stop = threading.Event()
+    fetching = threading.Thread(target=fetcher.run_forever, args=(stop, settings.worker_poll_s),
+                                name="leadroute-graph-fetch", daemon=True)
+    fetching.start()
     try:
-        Worker(db, Runtime(settings), utc_now, batch=settings.worker_batch,
+        Worker(db, runtime, utc_now, batch=settings.worker_batch,
                poll_s=settings.worker_poll_s).run_forever(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
+        stop.set()
+        fetcher.wake()
+        fetching.join(timeout=10)
+        fetcher.close()
+        ingestor.close()
         db.dispose()
 
 

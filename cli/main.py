@@ -13,6 +13,7 @@ import typer
 from cli.api import register as register_api
 from cli.model import model_app
 from cli.route import route_file
+from cli.scenario import scenario_app
 from cli.simulate import register as register_simulation
 from engine.errors import InputError
 from engine.io import load_roster
@@ -31,6 +32,7 @@ policy_app = typer.Typer(help="Check policy files and export their JSON Schema."
                          no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(model_app, name="model")
+app.add_typer(scenario_app, name="scenario")
 register_simulation(app)
 register_api(app)
 

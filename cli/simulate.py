@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -97,6 +98,7 @@ def simulate(
     """Simulate policies on a scenario with common random numbers; writes summary.csv,
     comparison.csv (paired differences, 95% t-intervals), events.parquet, history.csv and
     report.html to OUT. The same seed writes identical data files."""
+    from simulator.metrics import verdict
     from simulator.model import RunOptions
     from simulator.outputs import write_outputs
     from simulator.runner import check_policies, check_scenario, run_experiment
@@ -129,17 +131,23 @@ def simulate(
             _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
             return
     summary = exp.summary
+    console = Console(stderr=True)
+    found = verdict(summary)
+    console.print(f"[bold]Verdict[/bold]: {escape(found.text)}", highlight=False)
+    console.print(escape(found.read_me), style="dim", highlight=False)
     means = summary.drop(columns=["replication"]).groupby("policy", sort=False).mean()
-    table = Table(title=f"{sc.name}: {replications} replication(s), seed {seed}")
-    for column in ("policy", "conversions", "expected", "ratio to bound", "p90 min to contact",
-                   "SLA breaches"):
+    table = Table(title=f"{sc.name}: {replications} replication(s), seed {seed} "
+                        "(means per replication)")
+    for column in ("policy", "expected", "realized", "ratio to bound",
+                   "p90 min to contact", "SLA breaches"):
         table.add_column(column, justify="left" if column == "policy" else "right",
                          overflow="fold")  # a long policy label wraps, never cut
     for label, row in means.iterrows():
-        table.add_row(str(label), f"{row['conversions']:.1f}",
-                      f"{row['expected_conversions']:.1f}", f"{row['ratio_to_bound']:.3f}",
+        ratio = row["ratio_to_bound"]  # NaN without a bound (--no-bound)
+        table.add_row(escape(str(label)), f"{row['expected_conversions']:.1f}",
+                      f"{row['conversions']:.1f}", f"{ratio:.3f}" if ratio == ratio else "-",
                       f"{row['p90_minutes_to_first_contact']:.1f}", f"{row['sla_breaches']:.0f}")
-    Console(stderr=True).print(table)
+    console.print(table)
     typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
 
 

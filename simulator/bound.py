@@ -7,10 +7,13 @@ pass this ceiling, because every term and constraint is a relaxation of what a r
 - a pair (lead, officer) is allowed only if the officer is licensed in the property's state on
   the lead's date and not on status away;
 - its value is the true p(funded) at the pair's *best-case* contact time: notified at arrival
-  (or when their time off ends), after their notification latency, starting at their next
-  shift if off shift, at load zero, with their own response draw for that lead, minimized
-  over every later hour they could be notified in (the hour-of-day multiplier varies). A run
-  can only be later (load, later notification, SLA re-routes), and the truth falls with delay;
+  (or when their time off ends), after their notification latency, starting at the next
+  moment they are on shift and not on time off (never, once they have left: the run's
+  officers start no response while away either), at load zero, with their own response draw
+  for that lead, minimized over every later hour they could be notified in (the hour-of-day
+  multiplier varies). A run can only be later (load, later notification, SLA re-routes), and
+  the truth falls with delay. A contact at or after the end is worth nothing: the run stops
+  there (and no capacity day or hour starts at the end);
 - each officer-local day takes at most the officer's daily cap; a lead that becomes an
   officer's on a later local day than it arrived counts against that day and is contacted no
   earlier than its start; such leads wait in a backlog;
@@ -90,28 +93,11 @@ def _pairs(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
     return lead_idx[order], officer_idx[order]
 
 
-def _after_time_off(inputs: Inputs, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-    """The first moment at or after ``t_s`` outside the officers' time off."""
-    roster = inputs.world.roster
-    start = inputs.clock.start
-    out = t_s.copy()
-    for o in roster.with_away_periods:
-        rows = np.flatnonzero(officers == o)
-        if len(rows) == 0:
-            continue
-        periods = sorted(((p.start - start).total_seconds(), (p.end - start).total_seconds())
-                         for p in roster.officers[o].away)
-        for _ in range(len(periods)):
-            for a, b in periods:
-                inside = (out[rows] >= a) & (out[rows] < b)
-                out[rows[inside]] = b
-    return out
-
-
 def earliest_contact_s(inputs: Inputs, lead_idx: np.ndarray, officer_idx: np.ndarray,
                        notify_s: np.ndarray) -> np.ndarray:
     """Lower bound on when each officer could make the first contact attempt on each lead if
-    notified no earlier than ``notify_s`` (SimPy seconds; inf when not before the end)."""
+    notified no earlier than ``notify_s`` (SimPy seconds; inf when not strictly before the
+    end, when the run stops)."""
     world = inputs.world
     clock = inputs.clock
     hour_mult = np.array(world.params.response.hour_multipliers)
@@ -119,10 +105,12 @@ def earliest_contact_s(inputs: Inputs, lead_idx: np.ndarray, officer_idx: np.nda
     factor = inputs.draws.response_factor[lead_idx, officer_idx]
     busy = inputs.draws.busy_s[lead_idx, officer_idx]
     end = inputs.end_s
-    notify = _after_time_off(inputs, officer_idx, notify_s)
-    start = notify + world.traits.latency_s[officer_idx]
-    start = start + clock.wait_to_shift_many(officer_idx, np.minimum(start, end))
-    feasible = start <= end
+    # the notice and the start of the response both fall outside time off (a departed
+    # officer never starts one), and the response starts on shift
+    notify = clock.after_away_many(officer_idx, notify_s)
+    start = clock.ready_many(officer_idx, notify + world.traits.latency_s[officer_idx])
+    # a contact at the end is not made: the run stops before it
+    feasible = start < end
     best = np.full(len(start), np.inf)
     s = np.where(feasible, start, end)
     best[feasible] = s[feasible] + median[feasible] * hour_mult[
@@ -137,15 +125,15 @@ def earliest_contact_s(inputs: Inputs, lead_idx: np.ndarray, officer_idx: np.nda
         # next local hour, or a change of their UTC offset
         nxt = np.minimum(clock.next_offset_change_many(officer_idx[live], s[live]),
                          clock.next_local_boundary_many(officer_idx[live], s[live], 3600))
-        nxt = nxt + clock.wait_to_shift_many(officer_idx[live], np.minimum(nxt, end))
-        keep = (nxt + quickest[live] < best[live]) & (nxt <= end)
+        nxt = clock.ready_many(officer_idx[live], np.minimum(nxt, end))
+        keep = (nxt + quickest[live] < best[live]) & (nxt < end)
         live = live[keep]
         nxt = nxt[keep]
         s[live] = nxt
         cand = nxt + median[live] * hour_mult[clock.local_hour_many(officer_idx[live], nxt)] * \
             factor[live] + busy[live]
         best[live] = np.minimum(best[live], cand)
-    best[best > end] = np.inf
+    best[best >= end] = np.inf
     return best
 
 
@@ -188,7 +176,7 @@ def build_network(inputs: Inputs) -> Network:
     def values(rows: np.ndarray, contact: np.ndarray) -> np.ndarray:
         li, oi = lead_idx[rows], officer_idx[rows]
         w = np.zeros(len(rows))
-        ok = np.isfinite(contact)
+        ok = contact < inputs.end_s  # the run stops at the end: nothing is worked there
         q = world.decay.contact_probabilities(base[li[ok]], contact[ok] - arrival[li[ok]])
         w[ok] = q * inputs.value[li[ok], oi[ok]]
         return w
@@ -211,10 +199,13 @@ def build_network(inputs: Inputs) -> Network:
     n_leads = len(inputs.stream)
     officers = np.arange(m)
     first_day = clock.local_day_many(officers, np.zeros(m))
-    last_day = clock.local_day_many(officers, np.full(m, inputs.end_s))
+    # the last moment anything is worked is just before the end: no capacity day or hour
+    # that starts at the end
+    last_s = np.full(m, np.nextafter(inputs.end_s, -np.inf))
+    last_day = clock.local_day_many(officers, last_s)
     # hour nodes count in each officer's local hours, as the engine's hourly caps do
     first_hour = clock.local_hour_index_many(officers, np.zeros(m))
-    n_hours = clock.local_hour_index_many(officers, np.full(m, inputs.end_s)) - first_hour + 1
+    n_hours = clock.local_hour_index_many(officers, last_s) - first_hour + 1
 
     # node numbering: leads, sink, then per officer its day, backlog and hour nodes
     sink = n_leads

@@ -8,6 +8,7 @@ hot path is integer arithmetic. Working hours come from the engine's roster bitm
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -52,6 +53,13 @@ class OfficerClock:
         self._zone_of = which
         self._changes = [start_q[by_zone[1:, k] != by_zone[:-1, k]].astype(float)
                          for k in range(len(names))]
+        # time off (departures included) in SimPy seconds, sorted; an end past the table is
+        # for good (inf): a departure, or leave that outlasts anything simulated
+        self.away_s: list[tuple[tuple[float, float], ...]] = [
+            tuple(sorted(((p.start - start).total_seconds(),
+                          e if (e := (p.end - start).total_seconds()) <= self.last_s
+                          else float("inf")) for p in o.away))
+            for o in roster.officers]
 
     # -- scalar (hot path) ------------------------------------------------------------------
 
@@ -73,6 +81,31 @@ class OfficerClock:
         if opens == NEVER_OPENS:
             return float("inf")
         return opens * 60.0 - (local % 60) - (t_s - int(t_s))
+
+    def after_away_s(self, officer: int, t_s: float) -> float:
+        """The first moment at or after ``t_s`` outside the officer's time off (inf: never
+        back before the table's end, e.g. they left)."""
+        for a, b in self.away_s[officer]:
+            if a <= t_s < b:
+                t_s = b
+        return t_s
+
+    def ready_s(self, officer: int, t_s: float) -> float:
+        """The first moment at or after ``t_s`` the officer is on shift and not on time off
+        (inf if never before the table's end): when a response can start."""
+        if not self.away_s[officer]:
+            return t_s + self.wait_to_shift_s(officer, t_s)
+        for _ in range(2 * len(self.away_s[officer]) + 2):
+            t_s = self.after_away_s(officer, t_s)
+            if t_s > self.last_s:
+                return float("inf")
+            wait = self.wait_to_shift_s(officer, t_s)
+            if wait == 0.0:
+                return t_s
+            t_s += wait
+            if math.isinf(t_s):
+                return t_s
+        return t_s
 
     def on_shift_now(self, officer: int, t_s: float) -> bool:
         local = self.local_s(officer, t_s)
@@ -97,6 +130,33 @@ class OfficerClock:
         wait = opens * 60.0 - (local % 60) - (t_s - np.floor(t_s))
         wait = np.where(opens == NEVER_OPENS, np.inf, wait)
         return np.where(on, 0.0, wait)
+
+    def after_away_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Vectorized ``after_away_s``."""
+        out = np.array(t_s, dtype=float)
+        for o in self.roster.with_away_periods:
+            rows = np.flatnonzero(officers == o)
+            for a, b in self.away_s[o]:  # sorted by start: one pass moves past them all
+                inside = (out[rows] >= a) & (out[rows] < b)
+                out[rows[inside]] = b
+        return out
+
+    def ready_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Vectorized ``ready_s``."""
+        out = np.array(t_s, dtype=float)
+        live = np.flatnonzero(np.isfinite(out))
+        while len(live):
+            moved = self.after_away_many(officers[live], out[live])
+            gone = moved > self.last_s
+            moved[gone] = np.inf
+            wait = np.zeros(len(live))
+            ok = ~gone
+            wait[ok] = self.wait_to_shift_many(officers[live][ok], moved[ok])
+            out[live] = moved + wait
+            # settled: on shift and outside time off (an away period ends on a moment
+            # the officer may be off shift, and a shift may open inside time off)
+            live = live[ok & (wait > 0) & np.isfinite(out[live])]
+        return out
 
     def local_hour_many(self, officers: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         return (self.local_s_many(officers, t_s) % 86400) // 3600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,11 @@ from simulator.bound import BoundResult
 from simulator.model import Inputs, RunResult
 
 SUMMARY_COLUMNS = (
-    "policy", "replication", "leads", "assigned", "contacted", "applications", "conversions",
+    "policy", "replication", "leads", "worked", "reached_and_qualified", "applications",
+    "conversions",
     "conversion_rate", "expected_conversions", "hindsight_conversions", "ratio_to_bound",
     "median_minutes_to_first_contact", "p90_minutes_to_first_contact", "sla_breaches",
-    "licensing_violations", "workload_gini", "utilization", "held_leads", "abandoned",
+    "licensing_violations", "workload_gini", "utilization", "held_leads", "given_up",
     "never_worked", "claim_refusals", "decide_calls",
 )
 # metrics compared between policies (comparison.csv); higher is better for the first four
@@ -89,7 +91,7 @@ def summarize(inputs: Inputs, run: RunResult, bound: BoundResult | None) -> dict
     per_officer = np.bincount(run.officer[worked], minlength=len(inputs.world.roster))
     return {
         "policy": run.label, "replication": run.replication, "leads": n,
-        "assigned": int(worked.sum()), "contacted": int(run.contacted.sum()),
+        "worked": int(worked.sum()), "reached_and_qualified": int(run.contacted.sum()),
         "applications": int(run.application.sum()), "conversions": int(run.funded.sum()),
         "conversion_rate": float(run.funded.sum() / n) if n else 0.0,
         "expected_conversions": expected, "hindsight_conversions": hindsight,
@@ -101,7 +103,7 @@ def summarize(inputs: Inputs, run: RunResult, bound: BoundResult | None) -> dict
         "sla_breaches": int(run.sla_breaches.sum()),
         "licensing_violations": licensing_violations(inputs, run),
         "workload_gini": gini(per_officer), "utilization": utilization(inputs, run),
-        "held_leads": int(run.held.sum()), "abandoned": int(run.abandoned.sum()),
+        "held_leads": int(run.held.sum()), "given_up": int(run.abandoned.sum()),
         "never_worked": int((~worked).sum()), "claim_refusals": run.claim_refusals,
         "decide_calls": int(run.decide_calls.sum()),
     }
@@ -142,3 +144,125 @@ def compare(summary: pd.DataFrame, metrics: Sequence[str] = COMPARED,
     return pd.DataFrame(rows, columns=["policy", "baseline", "metric", "mean_difference",
                                        "ci_low", "ci_high", "replications", "policy_mean",
                                        "baseline_mean"])
+
+
+# fewer replications than this: the t-intervals rest on too few differences to be trusted
+TRUSTED_REPLICATIONS = 5
+VERDICT_METRIC = "expected_conversions"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Which policy is best by expected conversions, by how much, and whether to trust it.
+
+    best: the policy with the highest mean expected conversions; best_mean its mean.
+    versus: the closest contender (second highest mean), None with a single policy.
+    difference, ci_low, ci_high: best minus versus, mean of the paired differences over
+        replications and its 95% t-interval (NaN when it cannot be computed).
+    replications: replications the comparison rests on.
+    trusted: at least ``TRUSTED_REPLICATIONS`` replications and an interval of real width.
+    separated: the interval lies above zero (the best is better, not a tie within noise).
+    headline: one sentence; text: the verdict in plain words (several sentences);
+    read_me: which figure to read and why realized counts are noisy.
+    """
+
+    best: str
+    best_mean: float
+    versus: str | None
+    difference: float
+    ci_low: float
+    ci_high: float
+    replications: int
+    trusted: bool
+    separated: bool
+    headline: str
+    text: str
+    read_me: str
+
+
+def verdict(summary: pd.DataFrame, level: float = 0.95) -> Verdict:
+    """The verdict of a run from its summary (summary.csv's rows): the best policy by mean
+    expected conversions against the closest contender, with the paired interval of
+    ``compare``, and plain words on whether to trust it. Raises ValueError on an empty
+    summary."""
+    if summary.empty:
+        raise ValueError("verdict: the summary has no rows (no policy was run)")
+    means = summary.groupby("policy", sort=False)[VERDICT_METRIC].mean()
+    conversions = summary.groupby("policy", sort=False)["conversions"].mean()
+    order = means.sort_values(ascending=False, kind="stable")
+    best = str(order.index[0])
+    best_mean = float(order.iloc[0])
+    n = int(summary["replication"].nunique())
+    pct = f"{level:.0%}"
+    realized = float(conversions.mean())
+    read_me = (
+        "Read expected conversions: for each lead, the true probability that it funds given "
+        "who worked it and how fast, summed over leads. Realized conversions are one roll of "
+        f"those dice: with about {realized:.0f} conversions a run, chance alone moves the count "
+        f"by about +/-{np.sqrt(max(realized, 0.0)):.0f} (one standard deviation), more than "
+        "most differences between policies; realized counts are shown only as a check.")
+    if len(order) == 1:
+        headline = f"Only one policy was run ({best}): nothing to compare."
+        text = (f"{headline} It expects {best_mean:.1f} conversions per replication over {n} "
+                "replication(s).")
+        return Verdict(best, best_mean, None, float("nan"), float("nan"), float("nan"), n,
+                       False, False, headline, text, read_me)
+    versus = str(order.index[1])
+    a = summary[summary["policy"] == best].set_index("replication")[VERDICT_METRIC]
+    b = summary[summary["policy"] == versus].set_index("replication")[VERDICT_METRIC]
+    common = a.index.intersection(b.index)
+    diff = (a.loc[common] - b.loc[common]).to_numpy(dtype=float)
+    mean, low, high = t_interval(diff, level)
+    n = len(common)
+    relative = mean / float(order.iloc[1]) if float(order.iloc[1]) > 0 else float("nan")
+    by = f"{mean:+.1f} expected conversions per replication"
+    if np.isfinite(relative):
+        by += f" ({relative:+.1%})"
+    width = high - low if np.isfinite(low) else float("nan")
+    sentences = []
+    if n < 2:
+        trusted = separated = False
+        if mean == 0:
+            headline = (f"{best} and {versus} expect the same conversions ({best_mean:.1f}) "
+                        "in a single replication: no interval can be computed.")
+        else:
+            headline = (f"{best} expects the most conversions ({best_mean:.1f}), {by} over "
+                        f"{versus}, from a single replication: no interval can be computed.")
+        sentences.append(f"Run at least {TRUSTED_REPLICATIONS} replications (--replications "
+                         f"{TRUSTED_REPLICATIONS}) before drawing a conclusion.")
+    elif width == 0:
+        trusted = separated = False
+        if mean == 0:
+            headline = (f"{best} and {versus} expect the same conversions ({best_mean:.1f}) in "
+                        f"every one of {n} replications: no difference to report.")
+        else:
+            headline = (f"{best} expects the most conversions ({best_mean:.1f}), {by} over "
+                        f"{versus}, the same difference in every one of {n} replications.")
+        sentences.append("A difference that never varies gives an interval of zero width; "
+                         "that is not certainty, only replications too few or too alike to "
+                         "measure the noise: try other seeds or more replications.")
+    else:
+        separated = low > 0
+        trusted = n >= TRUSTED_REPLICATIONS
+        interval = f"{pct} interval {low:+.1f} to {high:+.1f}"
+        if separated:
+            headline = (f"{best} expects the most conversions ({best_mean:.1f} per "
+                        f"replication), {by} over {versus} ({interval}).")
+        else:
+            headline = (f"{best} and {versus} cannot be told apart: {best} is ahead by "
+                        f"{mean:+.1f} expected conversions per replication, but the "
+                        f"{interval} includes zero.")
+        if not trusted:
+            sentences.append(f"Only {n} replications: intervals from fewer than "
+                             f"{TRUSTED_REPLICATIONS} are not to be trusted; run at least "
+                             f"{TRUSTED_REPLICATIONS} (--replications {TRUSTED_REPLICATIONS}).")
+        elif separated:
+            sentences.append(f"Paired over {n} replications with the same leads and draws, the "
+                             "interval excludes zero: the ranking can be trusted for this "
+                             "scenario.")
+        else:
+            sentences.append("More replications would narrow the interval; until then treat "
+                             "the two as equal.")
+    text = " ".join([headline, *sentences])
+    return Verdict(best, best_mean, versus, mean, low, high, n, trusted, separated, headline,
+                   text, read_me)

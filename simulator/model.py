@@ -272,9 +272,9 @@ class _Run:
 
     def _response_at(self, i: int, o: int, notified_s: float, load: int) -> float:
         """When officer ``o`` notified at ``notified_s`` with ``load`` open leads accepts and
-        makes the first contact attempt (SimPy seconds)."""
-        start = notified_s + self.latency[o]
-        start += self.clock.wait_to_shift_s(o, start)
+        makes the first contact attempt (SimPy seconds): the response starts once they are on
+        shift and not on time off (never, once they have left)."""
+        start = self.clock.ready_s(o, notified_s + self.latency[o])  # on shift, not away
         if math.isinf(start):
             return start
         hour = self.clock.local_hour(o, start)

@@ -298,7 +298,13 @@ class ClosingParams:
 @dataclass(frozen=True, slots=True)
 class WorldParams:
     """Ground truth of a scenario. ``seed`` fixes the hidden officer traits (the same world in
-    every replication); replications vary the leads and every random outcome."""
+    every replication); replications vary the leads and every random outcome.
+
+    kind ``truth``: the application stage comes from hidden officer traits drawn from the
+    seed. kind ``fitted``: it comes from the fitted model in ``application_model`` (a file
+    written by ``leadroute scenario fit``; ``simulator.outcome``), one bootstrap member per
+    replication; the other stages are the parameters given, as for ``truth``.
+    """
 
     seed: int = 0
     conversion: ConversionParams = field(default_factory=ConversionParams)
@@ -306,10 +312,19 @@ class WorldParams:
     skills: SkillParams = field(default_factory=SkillParams)
     response: ResponseParams = field(default_factory=ResponseParams)
     closing: ClosingParams = field(default_factory=ClosingParams)
+    kind: Literal["truth", "fitted"] = "truth"
+    application_model: Path | None = None
 
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise ParamError("seed", f"must be >= 0, got {self.seed}")
+        if self.kind not in ("truth", "fitted"):
+            raise ParamError("kind", f"must be truth or fitted, got {self.kind!r}")
+        if (self.kind == "fitted") != (self.application_model is not None):
+            raise ParamError("application_model", "is required with kind: fitted (a file "
+                             "written by leadroute scenario fit) and applies to it only")
+        if self.application_model is not None and not self.application_model.is_file():
+            raise ParamError("application_model", f"no such file: {self.application_model}")
 
 
 # ---------------------------------------------------------------------------- lead streams

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from simulator.metrics import t_interval
+from simulator.metrics import TRUSTED_REPLICATIONS, Verdict, t_interval, verdict
 from simulator.runner import Experiment
 
 _STYLE = """
@@ -20,12 +20,26 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .note { color: #555; font-size: 13px; }
 .wide { overflow-x: auto; }
+.verdict { border-left: 4px solid #2a6; background: #f3faf5; padding: 0.6em 1em; }
+.verdict.doubt { border-left-color: #c80; background: #fdf8ee; }
 """
 
 
-def _ci(values: pd.Series) -> tuple[float, float]:
+def _ci(values: pd.Series) -> tuple[float, float | None]:
+    """(mean, half-width of the 95% t-interval); no half-width (no error bar drawn) where
+    there is no interval or it has zero width: one replication, or values that never vary."""
     mean, low, _ = t_interval(values.to_numpy(dtype=float))
-    return mean, (mean - low) if np.isfinite(low) else 0.0
+    half = mean - low
+    return mean, half if np.isfinite(half) and half > 0 else None
+
+
+def _interval_note(exp: Experiment) -> str:
+    """What the error bars are, and a warning with too few replications to trust them."""
+    n = len(exp.replications)
+    if n < TRUSTED_REPLICATIONS:
+        return (f"mean; 95% t-interval, not to be trusted with {n} replication(s), fewer "
+                f"than {TRUSTED_REPLICATIONS}")
+    return "mean, 95% t-interval"
 
 
 def _conversions(exp: Experiment) -> go.Figure:
@@ -40,7 +54,7 @@ def _conversions(exp: Experiment) -> go.Figure:
     if np.isfinite(bound):
         fig.add_hline(y=bound, line_dash="dash",
                       annotation_text=f"hindsight bound (mean {bound:.1f})")
-    fig.update_layout(title="Conversions per replication by policy (mean, 95% t-interval)",
+    fig.update_layout(title=f"Conversions per replication by policy ({_interval_note(exp)})",
                       barmode="group", yaxis_title="funded loans")
     return fig
 
@@ -70,7 +84,8 @@ def _sla(exp: Experiment) -> go.Figure:
     stats = [_ci(s[s["policy"] == p]["sla_breaches"]) for p in _labels(exp)]
     fig = go.Figure(go.Bar(x=_labels(exp), y=[m for m, _ in stats],
                            error_y={"type": "data", "array": [h for _, h in stats]}))
-    fig.update_layout(title="SLA breaches per replication (offers not accepted in time)",
+    fig.update_layout(title="SLA breaches per replication (offers not accepted in time; "
+                            f"{_interval_note(exp)})",
                       yaxis_title="breaches")
     return fig
 
@@ -128,6 +143,14 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<div class='wide'>{body}</div>"
 
 
+def _verdict(found: Verdict) -> str:
+    """The verdict box that opens the report (``simulator.metrics.verdict``)."""
+    doubt = "" if found.trusted and found.separated else " doubt"
+    return (f"<div class='verdict{doubt}'><h2>Verdict</h2><p><b>{html.escape(found.headline)}"
+            f"</b></p><p>{html.escape(found.text.removeprefix(found.headline).strip())}</p>"
+            f"<p class='note'>{html.escape(found.read_me)}</p></div>")
+
+
 def write_report(exp: Experiment, path: Path) -> None:
     """Write the self-contained HTML report of ``exp`` to ``path``."""
     figures = [
@@ -147,6 +170,9 @@ def write_report(exp: Experiment, path: Path) -> None:
     paired = comp[(comp["baseline"] == baseline) & comp["metric"].isin(
         ["expected_conversions", "conversions", "ratio_to_bound",
          "p90_minutes_to_first_contact"])]
+    # a zero-width interval is not certainty: shown blank, like one that cannot be computed
+    flat = paired["ci_low"] == paired["ci_high"]
+    paired = paired.assign(ci_low=paired["ci_low"].mask(flat), ci_high=paired["ci_high"].mask(flat))
     sc = exp.scenario
     head = (f"<h1>Simulation: {html.escape(sc.name)}</h1>"
             f"<p>{html.escape(sc.description)}</p>"
@@ -155,12 +181,17 @@ def write_report(exp: Experiment, path: Path) -> None:
             "Expected conversions are the sum of the true probabilities of what happened "
             "(given the actual delays); the hindsight bound is the best assignment of the same "
             "stream with hindsight of every draw (docs/simulator.md).</p>")
+    verdict_block = _verdict(verdict(s))
     # metrics down, policies across: a column per policy fits the page
     means_by_metric = means.set_index("policy").T.rename_axis(index="metric",
                                                               columns=None).reset_index()
-    body = [head, "<h2>Means over replications</h2>", _table(means_by_metric),
+    body = [head, verdict_block, "<h2>Means over replications</h2>", _table(means_by_metric),
             f"<h2>Paired differences against {html.escape(baseline)} (95% t-intervals)</h2>",
-            _table(paired), *blocks]
+            _table(paired),
+            "<p class='note'>A blank interval: none can be computed from one replication, or "
+            "the difference was the same in every replication (an interval of zero width, "
+            "which is not certainty). " + html.escape(_interval_note(exp).capitalize()) + ".</p>",
+            *blocks]
     path.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'>"
                     f"<title>leadroute simulation: {html.escape(sc.name)}</title>"
                     f"<style>{_STYLE}</style></head><body>" + "\n".join(body)

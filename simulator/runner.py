@@ -89,7 +89,9 @@ def make_stream(scenario: Scenario, world: World, seed: ReplicationSeed) -> Lead
 
 def prepare(scenario: Scenario, world: World, seed: ReplicationSeed,
             clock: OfficerClock | None = None) -> Inputs:
-    """Everything the policies of one replication share."""
+    """Everything the policies of one replication share (a fitted world: with the replication's
+    bootstrap member of its model)."""
+    world = world.for_replication(seed.replication)
     stream = make_stream(scenario, world, seed)
     features = world.features(stream.leads)
     application = world.application_matrix(features)

@@ -10,15 +10,17 @@ Errors name the YAML path and the file: ``reference.yaml: world.response.median_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictFloat, ValidationError
 
 from engine.errors import InputError
+from engine.invariant import present
 from engine.io import load_roster
 from engine.roster import zone
 from engine.rules.yamlfile import YamlError, load_yaml
@@ -106,6 +108,8 @@ class ClosingIn(_In):
 
 
 class WorldIn(_In):
+    kind: Literal["truth", "fitted"] = "truth"
+    application_model: str | None = None  # kind: fitted
     seed: int = 0
     conversion: ConversionIn = ConversionIn()
     decay: DecayIn = DecayIn()
@@ -170,7 +174,7 @@ class DepartureIn(_In):
     officer_id: str = ""
     skill_rank: int | None = None
     at: datetime | None = None
-    day: float | None = None
+    day: StrictFloat | None = None  # not a bool
 
 
 class ScenarioIn(_In):
@@ -185,6 +189,20 @@ class ScenarioIn(_In):
     stream: StreamIn = StreamIn()
     operations: OperationsIn = OperationsIn()
     departures: list[DepartureIn] = []
+
+
+def departure_moment(start: datetime, day: float, timezone: str) -> datetime:
+    """The moment of a departure given as ``day: N``: local midnight of the N-th calendar day
+    after the start's local date in the scenario's ``timezone`` (so day 15 of a run that
+    starts on a Monday at midnight is the Monday-after-next at midnight on the wall clock,
+    across a change of clocks too); a fraction of a day is that share of 24 wall-clock hours
+    after it (day 15.5: noon)."""
+    tz = zone(timezone)
+    whole = math.floor(day)
+    local_date = start.astimezone(tz).date() + timedelta(days=whole)
+    wall = datetime.combine(local_date, time(0), tzinfo=tz) + timedelta(days=day - whole)
+    # through UTC: a wall time that does not exist (clocks forward) lands after the gap
+    return wall.astimezone(UTC).astimezone(tz)
 
 
 # ---------------------------------------------------------------------------- YAML
@@ -231,6 +249,9 @@ def _read(path: Path) -> dict[str, Any]:
     # paths are relative to the file that names them
     if isinstance(raw.get("roster"), str):
         raw["roster"] = str((path.parent / raw["roster"]).resolve())
+    world = raw.get("world")
+    if isinstance(world, dict) and isinstance(world.get("application_model"), str):
+        world["application_model"] = str((path.parent / world["application_model"]).resolve())
     stream = raw.get("stream")
     if isinstance(stream, dict) and isinstance(stream.get("path"), str):
         stream["path"] = str((path.parent / stream["path"]).resolve())
@@ -316,9 +337,11 @@ def _world(w: WorldIn, source: str) -> WorldParams:
         resp_args["hour_multipliers"] = tuple(r.hour_multipliers)
     response = _build(ResponseParams, "world.response", resp_args, source)
     closing = _build(ClosingParams, "world.closing", _given(w.closing), source)
+    model = Path(w.application_model) if w.application_model is not None else None
     return _build(WorldParams, "world", {"seed": w.seed, "conversion": conversion,
                                          "decay": decay, "skills": skills,
-                                         "response": response, "closing": closing}, source)
+                                         "response": response, "closing": closing,
+                                         "kind": w.kind, "application_model": model}, source)
 
 
 def _stream(s: StreamIn, source: str) -> SyntheticStreamParams | ReplayStreamParams:
@@ -368,7 +391,14 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
         if (dep.at is None) == (dep.day is None):
             raise ScenarioError(f"departures[{k}]", "give exactly one of at (a time) or day "
                                                     "(days after start)", source)
-        at = dep.at if dep.at is not None else spec.start + timedelta(days=float(dep.day or 0))
+        if dep.day is not None:
+            if not 0 <= dep.day <= spec.days:  # NaN fails too
+                raise ScenarioError(f"departures[{k}].day", f"{dep.day!r} is outside the window "
+                                    f"of the run: give a number of days from 0 to "
+                                    f"{spec.days:g}", source)
+            at = departure_moment(spec.start, dep.day, spec.timezone)
+        else:
+            at = present(dep.at, "a departure gives at or day")
         if at.tzinfo is None:
             raise ScenarioError(f"departures[{k}].at", "needs a UTC offset, e.g. "
                                 "2025-03-17T12:00:00-05:00", source)

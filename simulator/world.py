@@ -30,6 +30,7 @@ from engine.roster import Roster
 from engine.state import RoutingState
 from simulator.clock import OfficerClock
 from simulator.errors import ParamError
+from simulator.outcome import ApplicationModel, load_application_model
 from simulator.params import PROGRAMS, Departure, WorldParams
 
 # specialty -> the loan program it covers (jumbo and first-time buyer are lead facts instead)
@@ -84,6 +85,7 @@ class LeadFeatures:
     jumbo: np.ndarray
     first_time: np.ndarray
     state: np.ndarray
+    leads: tuple[Lead, ...] = ()  # the leads themselves (a fitted world's model reads them)
 
     def __len__(self) -> int:
         return len(self.contact_base)
@@ -94,13 +96,25 @@ class World:
     and the ground-truth conversion function."""
 
     def __init__(self, params: WorldParams, roster: Roster, traits: OfficerTraits,
-                 departures: tuple[tuple[str, datetime], ...] = ()) -> None:
+                 departures: tuple[tuple[str, datetime], ...] = (),
+                 fitted: ApplicationModel | None = None, member: int = 0) -> None:
         self.params = params
         self.roster = roster
         self.traits = traits
         self.departures = departures
         self.decay = params.decay
+        self.fitted = fitted  # kind fitted: the application stage's model
+        self.member = member  # its bootstrap member in use
         self._speaks: dict[str, np.ndarray] = {}
+
+    def for_replication(self, replication: int) -> World:
+        """The world of one replication: a fitted world uses bootstrap member
+        ``replication mod B`` (so replications carry the fit's uncertainty); a world of hidden
+        truth is the same in every replication."""
+        if self.fitted is None:
+            return self
+        return World(self.params, self.roster, self.traits, self.departures, self.fitted,
+                     replication % self.fitted.members)
 
     @classmethod
     def build(cls, params: WorldParams, officers: Sequence[Officer],
@@ -150,6 +164,9 @@ class World:
                                 default=0.0) for o in officers])
         traits = OfficerTraits(skill, program_mult, jumbo, first_time, source_names, source_mult,
                                medians, latency)
+        fitted = None
+        if params.kind == "fitted" and params.application_model is not None:
+            fitted = load_application_model(params.application_model)
 
         # departures: time off from the leaving moment to long after any simulation
         by_rank = [ids[k] for k in np.argsort(-skill, kind="stable")]
@@ -169,7 +186,7 @@ class World:
             leave = AwayPeriod(dep.at, dep.at + timedelta(days=3650))
             officers[i] = replace(officers[i], away=(*officers[i].away, leave))
             resolved.append((oid, dep.at))
-        return cls(params, Roster(officers), traits, tuple(resolved))
+        return cls(params, Roster(officers), traits, tuple(resolved), fitted)
 
     # -- leads -------------------------------------------------------------------------------
 
@@ -199,7 +216,7 @@ class World:
             first_time[i] = bool(lead.first_time_buyer)
             state[i] = lead.state
         return LeadFeatures(contact, app, fund, program, source, language, jumbo, first_time,
-                            state)
+                            state, tuple(leads))
 
     def speaks(self, language: str) -> np.ndarray:
         """(M,) bool: officers who speak ``language``."""
@@ -212,6 +229,12 @@ class World:
     def application_matrix(self, f: LeadFeatures) -> np.ndarray:
         """(L, M) probability that a qualified lead applies with each officer."""
         conv = self.params.conversion
+        if self.fitted is not None:
+            if len(f.leads) != len(f):
+                raise RuntimeError("internal invariant broken: a fitted world needs the leads "
+                                   "of its features (World.features)")
+            a = self.fitted.matrix(f.leads, self.roster.officers, self.member)
+            return np.minimum(a, conv.max_application_probability)
         t = self.traits
         spec = t.program_mult[:, f.program].T  # (L, M)
         spec = np.maximum(spec, np.where(f.jumbo[:, None], t.jumbo_mult[None, :], 1.0))

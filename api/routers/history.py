@@ -78,7 +78,8 @@ def history_csv(caller: AnalystDep, db: DbDep,
         writer.writeheader()
         last = 0
         while True:
-            q = select(LeadRow).where(LeadRow.accepted_at.is_not(None), LeadRow.id > last)
+            q = select(LeadRow).where(LeadRow.accepted_at.is_not(None), LeadRow.id > last,
+                                      LeadRow.is_test.is_(False))
             if closed_only:
                 q = q.where(LeadRow.outcome.is_not(None))
             with db.reading() as s:

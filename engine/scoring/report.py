@@ -54,6 +54,18 @@ def plot_reliability(y: np.ndarray, p: np.ndarray, path: str | Path, metrics: Me
     return out
 
 
+def json_finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (at any depth of dicts, lists and tuples)
+    made None, so that it is written as strict JSON (``null``, never a bare ``NaN``)."""
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_finite(v) for v in value]
+    return value
+
+
 def write_report(directory: str | Path, y: np.ndarray, p: np.ndarray, metrics: Metrics,
                  extra: dict[str, Any] | None = None, title: str = "Reliability"
                  ) -> tuple[Path, Path]:
@@ -73,5 +85,7 @@ def write_report(directory: str | Path, y: np.ndarray, p: np.ndarray, metrics: M
         **(extra or {}),
     }
     js = directory / "metrics.json"
-    js.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    # strict JSON: a figure that is not a number (AUC of a single class, say) is null
+    js.write_text(json.dumps(json_finite(data), indent=2, allow_nan=False) + "\n",
+                  encoding="utf-8")
     return png, js

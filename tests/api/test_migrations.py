@@ -28,8 +28,8 @@ def test_migrations_downgrade_and_upgrade(tmp_path: Path):
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002_sources"
     command.downgrade(alembic_config(url), "base")
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002_sources"

@@ -43,7 +43,7 @@ def _officers(url: str) -> dict[str, dict[str, str]]:
 def test_db_upgrade_creates_the_schema(db_url: str):
     """db upgrade migrates a new SQLite file to the current revision."""
     code, _, err = run("db", "upgrade")
-    assert code == 0 and "revision 0001" in err
+    assert code == 0 and "revision 0002_sources" in err
 
 
 def test_officers_import_and_reimport_updates(db_url: str, tmp_path: Path):

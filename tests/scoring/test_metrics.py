@@ -142,3 +142,24 @@ def test_calibration_slope_is_nan_when_forecasts_separate_the_outcomes() -> None
     p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
     y = np.array([0, 0, 0, 1, 1, 1])
     assert all(np.isnan(v) for v in calibration_slope_intercept(y, p))
+
+
+def test_metrics_json_is_strict_json_with_null_for_what_is_not_a_number(tmp_path):
+    """A single class has no AUC (NaN): metrics.json writes null, never a bare NaN, and
+    reads back under a strict parser."""
+    import json
+
+    from engine.scoring.metrics import evaluate
+    from engine.scoring.report import write_report
+
+    y = np.zeros(50, dtype=int)
+    p = np.linspace(0.01, 0.2, 50)
+    figures = evaluate(y, p)
+    assert np.isnan(figures.auc)
+    _, js = write_report(tmp_path, y, p, figures, extra={"more": [float("inf"), 1.5]})
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    data = json.loads(js.read_text(), parse_constant=refuse)
+    assert data["metrics"]["auc"] is None and data["more"] == [None, 1.5]

@@ -120,3 +120,110 @@ def test_an_hour_repeated_at_half_past_a_utc_hour_has_one_cap(tmp_path):
     result = run(inputs, policy())
     assert (result.officer == 0).all()
     assert hindsight_bound(inputs, method="lp").value >= result.p_funded.sum() - 1e-9
+
+
+def _leaving(inputs, officer: str, after_s: float, latency_s: float = 0.0):
+    """The same inputs with ``officer`` leaving ``after_s`` seconds after the start (time off
+    for good) and a notification latency of ``latency_s``; the clock rebuilt with it."""
+    from datetime import timedelta
+
+    from engine.domain import AwayPeriod
+    from simulator.clock import OfficerClock
+
+    w = inputs.world
+    i = w.roster.index[officer]
+    at = inputs.clock.start + timedelta(seconds=after_s)
+    officers = [replace(o, away=(*o.away, AwayPeriod(at, at + timedelta(days=3650))))
+                if k == i else o for k, o in enumerate(w.roster.officers)]
+    roster = Roster(officers)
+    latency = w.traits.latency_s.copy()
+    latency[i] = latency_s
+    world = World(w.params, roster, replace(w.traits, latency_s=latency), w.departures)
+    return replace(inputs, world=world,
+                   clock=OfficerClock(roster, inputs.clock.start, inputs.end_s))
+
+
+@pytest.mark.parametrize("leaves_s, worked", [(300.0, False), (900.0, True)])
+def test_a_departed_officer_starts_no_response_after_leaving(tmp_path, leaves_s, worked):
+    """The only officer is told of a lead at once and hears of it 600 s later. Leaving at
+    300 s, they never start the response: the run works nothing and the bound credits
+    nothing (it used to credit the contact). Leaving at 900 s, they start it before leaving,
+    and the bound is at least the run."""
+    from tests.simulator.tiny import policy, run, tiny_inputs
+
+    inputs = tiny_inputs(tmp_path, {"A": {"work_hours": ""}},
+                         [{"received_at": "2025-03-04T09:00:00-06:00"}], medians={"A": 60})
+    inputs = _leaving(inputs, "A", leaves_s, latency_s=600.0)
+    result = run(inputs, policy("{method: round_robin, offer: {mode: assign, "
+                                "accept_within_s: 3600}}"))
+    bound = hindsight_bound(inputs, method="lp").value
+    assert bool(result.officer[0] == 0) is worked
+    if worked:
+        assert result.contact_s[0] == pytest.approx(660.0)
+        assert bound >= result.p_funded.sum() - 1e-9 > 0
+    else:
+        assert result.p_funded.sum() == 0 and bound == 0
+
+
+@pytest.mark.parametrize("before_end_s, credited", [(61.0, True), (60.0, False)])
+def test_no_contact_is_credited_at_the_end_of_the_run(tmp_path, before_end_s, credited):
+    """A lead whose contact would fall exactly at the end of the run (a 60 s response to a
+    lead 60 s before the end) is not worked, since the run stops there; the bound credits
+    it neither. One second earlier, both do."""
+    from datetime import datetime, timedelta
+
+    from tests.simulator.tiny import START, policy, run, tiny_inputs
+
+    end = datetime.fromisoformat(START) + timedelta(days=1)
+    at = end - timedelta(seconds=before_end_s)
+    inputs = tiny_inputs(tmp_path, {"A": {"work_hours": "", "daily_cap": 5}},
+                         [{"received_at": at.isoformat()}], medians={"A": 60},
+                         operations="{drain_days: 0}")
+    assert inputs.end_s == 86400
+    result = run(inputs, policy())
+    bound = hindsight_bound(inputs, method="lp").value
+    assert bool(result.p_funded.sum() > 0) is credited
+    assert bool(bound > 0) is credited
+    assert bound >= result.p_funded.sum() - 1e-9
+
+
+def test_no_capacity_day_starts_at_the_end(tmp_path):
+    """A run that ends at a local midnight has no day node for the day that starts there."""
+    from tests.simulator.tiny import policy, tiny_inputs
+
+    del policy
+    inputs = tiny_inputs(tmp_path, {"A": {"work_hours": "", "daily_cap": 1,
+                                          "timezone": "America/Chicago"}},
+                         [{"received_at": "2025-03-04T10:00:00-06:00"}],
+                         start="2025-03-04T00:00:00-06:00", medians={"A": 60})
+    net = build_network(inputs)
+    # the run's two days (one and a day's drain) end at Thursday 00:00: one officer, two day
+    # nodes and three backlog nodes; no hour nodes
+    assert inputs.end_s == 2 * 86400
+    assert net.n_nodes == len(inputs.stream) + 1 + 2 + 3
+
+
+def test_no_policy_beats_the_bound_when_officers_leave(small_scenario):
+    """The small world with its two best officers leaving on day 2 (local midnight) and a
+    third mid-afternoon: every built-in policy's expected conversions stay under the bound."""
+    from datetime import datetime
+
+    from simulator.crn import replication_seeds
+    from simulator.model import RunOptions
+    from simulator.params import Departure
+    from simulator.policies import resolve_policy
+    from simulator.runner import build_world, prepare, run_policy
+    from tests.simulator.conftest import available_builtins
+
+    scenario = replace(small_scenario, departures=(
+        Departure(at=datetime.fromisoformat("2025-03-06T00:00:00-05:00"), skill_rank=1),
+        Departure(at=datetime.fromisoformat("2025-03-06T00:00:00-05:00"), skill_rank=2),
+        Departure(at=datetime.fromisoformat("2025-03-05T15:37:00-05:00"), skill_rank=5)))
+    world = build_world(scenario)
+    seed = replication_seeds(3, 1)[0]
+    inputs = prepare(scenario, world, seed)
+    bound = hindsight_bound(inputs).value
+    for name in available_builtins():
+        run = run_policy(scenario, inputs, resolve_policy(name), seed,
+                         RunOptions(record_events=False))
+        assert run.p_funded.sum() <= bound + 1e-9, name

@@ -48,7 +48,23 @@ def first_run(app, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim")
     result = _simulate(app, out)
     assert result.exit_code == 0, result.output
+    (out / "console.txt").write_text(result.output, encoding="utf-8")
     return out
+
+
+def test_simulate_opens_with_the_verdict_in_the_console_and_report(first_run):
+    """The console and report.html open with the verdict from simulator.metrics.verdict:
+    the best policy by expected conversions, and, with 2 replications, the warning that the
+    intervals are not to be trusted; then which figure to read."""
+    from simulator.metrics import verdict
+
+    found = verdict(pd.read_csv(first_run / "summary.csv"))
+    console = " ".join((first_run / "console.txt").read_text().split())
+    assert console.startswith("Verdict: " + " ".join(found.headline.split()))
+    assert "not to be trusted" in console and "Read expected conversions" in console
+    html = (first_run / "report.html").read_text()
+    assert html.index("<h2>Verdict</h2>") < html.index("<h2>Means over replications</h2>")
+    assert "not to be trusted" in html
 
 
 def test_simulate_writes_every_file_with_the_promised_columns(first_run):

@@ -203,3 +203,31 @@ def test_forecast_is_a_separate_sample_drawn_once(small_scenario, small_inputs):
     sample = f.leads
     f.window(small_inputs.end_s - 60.0, 86400.0)
     assert f.leads is sample
+
+
+def test_events_list_every_officer_offered_and_charge_a_breach_to_each_holder(tmp_path):
+    """events.parquet (``events_table``): a broadcast to three records an ``offered`` row for
+    each of them, and when nobody accepts within the SLA, an ``sla_breach`` row for each
+    officer who held the open offer, then the re-routed lead's offer (the decision to offer is
+    its own row, without an officer)."""
+    from simulator.outputs import events_table
+    from simulator.runner import Experiment, ReplicationResult
+
+    inputs = tiny_inputs(tmp_path, {"A": {}, "B": {}, "C": {}, "D": {}},
+                         [{"received_at": "2025-03-04T10:00:00-06:00"}],
+                         medians={"A": 900, "B": 900, "C": 900, "D": 10})
+    body = "pools:\n  abc: {ids: [A, B, C]}\n  d: {ids: [D]}\n" \
+           "else: {pool: abc, fallback: [d]}\n"
+    result = run(inputs, policy("{method: round_robin, offer: {mode: broadcast, "
+                                "max_officers: 3, accept_within_s: 300}}", body))
+    exp = Experiment(None, inputs.world, [], [ReplicationResult(inputs, None, [result])], 0)  # type: ignore[arg-type]
+    frame = events_table(exp).to_pandas()
+    rows = [(float(t), e, o if isinstance(o, str) else "") for t, e, o in
+            zip(frame["t_s"] - inputs.stream.arrival_s[0], frame["event"], frame["officer_id"],
+                strict=True)]
+    # the decision to offer (no officer), then each officer told
+    assert sorted(o for t, e, o in rows if e == "offered" and t == 0.0) == ["", "A", "B", "C"]
+    assert sorted(o for t, e, o in rows if e == "sla_breach") == ["A", "B", "C"]
+    assert all(t == 300.0 for t, e, _ in rows if e == "sla_breach")
+    assert [(t, e) for t, e, o in rows if o == "D"][-1] == (310.0, "accepted")
+    assert result.sla_breaches[0] == 1  # one time-out of the lead in summary.csv

@@ -75,7 +75,10 @@ ERRORS = [
      "v: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", "line 6 column 4 (v)",
      "stands for more than 100,000 values"),
     ("days: true\n", "days", "valid number"),
-    ("departures:\n  - {day: 99, skill_rank: 1}\n", "departures[0]", "outside the window"),
+    ("departures:\n  - {day: 99, skill_rank: 1}\n", "departures[0].day", "outside the window"),
+    ("departures:\n  - {day: .nan, skill_rank: 1}\n", "departures[0].day", "outside the window"),
+    ("departures:\n  - {day: -1, skill_rank: 1}\n", "departures[0].day", "outside the window"),
+    ("departures:\n  - {day: true, skill_rank: 1}\n", "departures[0].day", "valid number"),
     ("departures:\n  - {at: '2025-03-05T10:00:00', skill_rank: 1}\n", "departures[0].at",
      "needs a UTC offset"),
     ("world:\n  conversion:\n    contact_rate_by_source: {tiktok: 0.3}\n",
@@ -174,3 +177,25 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path):
     assert err.value.path == "days"
     text = str(err.value)
     assert "world.respnse: unknown key 'respnse'" in text and "stream.leads_per_day" in text
+
+
+@pytest.mark.parametrize("extra, local", [
+    # the reference starts Monday 2025-03-03 00:00 EST; clocks go forward on 03-09
+    ("departures:\n  - {day: 15, skill_rank: 1}\n", "2025-03-18T00:00:00-04:00"),
+    ("departures:\n  - {day: 6, skill_rank: 1}\n", "2025-03-09T00:00:00-05:00"),
+    ("departures:\n  - {day: 7, skill_rank: 1}\n", "2025-03-10T00:00:00-04:00"),
+    ("departures:\n  - {day: 6.5, skill_rank: 1}\n", "2025-03-09T12:00:00-04:00"),
+    # in Los Angeles the start is Sunday 21:00: day 15 counts from that local date
+    ("timezone: America/Los_Angeles\ndepartures:\n  - {day: 15, skill_rank: 1}\n",
+     "2025-03-17T00:00:00-07:00"),
+    ("departures:\n  - {at: 2025-03-18T09:30:00-04:00, officer_id: LO001}\n",
+     "2025-03-18T09:30:00-04:00"),
+])
+def test_a_departure_day_is_local_midnight_in_the_scenario_zone(tmp_path, extra, local):
+    """``day: N`` is midnight on the wall clock of the scenario's time zone N calendar days
+    after the start's local date, across the change to summer time (not N x 24 hours, which
+    would be 01:00 after clocks go forward); ``at`` is taken as given."""
+    from datetime import datetime
+
+    scenario = load_scenario(_write(tmp_path, BASE + extra))
+    assert scenario.departures[0].at == datetime.fromisoformat(local)

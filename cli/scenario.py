@@ -1,0 +1,86 @@
+"""``leadroute scenario fit``: a scenario fitted to a lender's own history, for what-ifs.
+Wiring only; the work is in ``simulator.fit``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.errors import InputError
+from simulator.errors import ParamError, ScenarioError
+
+scenario_app = typer.Typer(
+    help="Scenarios for leadroute simulate fitted to your own history.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@scenario_app.command()
+def fit(
+    history: Annotated[Path, typer.Option(
+        help="History CSV in the format the scoring model trains on (docs/scoring.md): "
+             "history.csv of leadroute simulate (one replication and policy) or the API's "
+             "GET /v1/history.csv.")],
+    officers: Annotated[Path, typer.Option(help="Officer roster CSV (shifts, caps, "
+                                                "licences come from it).")],
+    out: Annotated[Path, typer.Option(help="Folder for scenario.yaml and the files it names "
+                                           "(officers.csv, leads.csv, application_model.json)"
+                                           " and arrivals.csv.")],
+    timezone: Annotated[str | None, typer.Option(
+        help="IANA timezone of the arrival seasonality and the window (default: the "
+             "roster's most common officer timezone).")] = None,
+    bootstrap: Annotated[int, typer.Option(
+        help="Bootstrap fits of the application model: replication k of a run uses fit "
+             "k mod B, so the intervals include the model's uncertainty.")] = 20,
+    accept_within_s: Annotated[float | None, typer.Option(
+        help="The SLA the history was logged under, seconds (default: read off the "
+             "history's waits).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    name: Annotated[str, typer.Option(help="The scenario's name.")] = "fitted",
+) -> None:
+    """Fit a scenario to a history: arrivals, response times, the contact decay, the
+    application and funding stages; writes OUT/scenario.yaml for leadroute simulate."""
+    from simulator.fit import FitOptions, fit_scenario, write_scenario
+
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+    try:
+        options = FitOptions(timezone=timezone, bootstrap=bootstrap,
+                             accept_within_s=accept_within_s, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    try:
+        fitted = fit_scenario(history, officers, options)
+        path = write_scenario(fitted, out, name=name)
+    except (InputError, ParamError, ScenarioError) as exc:
+        _fail(str(exc))
+        return
+    r = fitted.response
+    sla = f"{r.accept_within_s:g} s" if r.accept_within_s else "not seen"
+    typer.echo(
+        f"fitted {fitted.rows} worked leads ({fitted.contacted} contacted, "
+        f"{fitted.applications} applications, {fitted.funded} funded), {fitted.days} days "
+        f"from {fitted.start.isoformat()} ({fitted.timezone})\n"
+        f"  response: median officer {float(sorted(r.median_s)[len(r.median_s) // 2]):.0f} s, "
+        f"spread {r.within_sigma:.2f}, load slope {r.load_slope:g}; SLA {sla}, time-outs "
+        f"{r.timeout_share:.1%}, tied-up share {r.busy_probability:.1%}\n"
+        f"  contact within 5 min by source: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in fitted.contact.contact_rate_by_source.items()) + "\n"
+        f"  application model: {fitted.application.members} bootstrap fits on "
+        f"{fitted.application.rows} contacted leads (C {fitted.application.c:g})\n"
+        f"wrote {path}; run: leadroute simulate --scenario {path} --policy ...")

@@ -1,0 +1,650 @@
+"""What-if from a history alone: fit a scenario (``world.kind: fitted``) to a routing history.
+
+``fit_scenario(history, officers)`` reads a history in the format the scoring model trains on
+(docs/scoring.md: what ``leadroute simulate`` writes as history.csv and what the API's
+``GET /v1/history.csv`` exports) and the roster, and fits every part of a world the simulator
+needs, in the world's own factorized form (docs/simulator.md, "The world"):
+
+- **arrivals**: leads per hour by weekday and hour of day (the scenario's timezone); the
+  scenario replays the history's own leads at their times by default;
+- **response times**: log response = officer effect + hour-of-day effect (officer-local hour
+  when the response starts) + log(1 + slope x open leads) + normal noise, the officer effects
+  shrunk to their team's by empirical Bayes. Only contacted rows show a response time, and a
+  slow response makes contact less likely, so those rows are weighted by the inverse of their
+  fitted contact probability (the fit alternates with the contact stage);
+- **contact**: each source's best-case contact-and-qualify rate and the response decay (odds
+  multipliers at fixed delays, non-increasing), by maximum likelihood; for a lead not reached
+  the history has no contact time, so its likelihood integrates over the fitted response
+  distribution of its officer at that hour and load;
+- **application**: a logistic regression on contacted leads (lead attributes, specialty and
+  language match, officer and team effects), bootstrapped (``simulator.outcome``);
+- **funding**: the funded share of applications by loan program, shrunk to the overall share.
+
+Shifts, caps, licences and languages come from the roster as they are. ``write_scenario``
+writes the scenario folder that ``leadroute simulate --scenario DIR/scenario.yaml`` runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy.optimize import minimize
+from scipy.special import expit, log_expit, softplus
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+
+from engine.domain import Lead
+from engine.errors import InputError, Problem
+from engine.io import load_roster, read_csv_rows, spreadsheet_safe
+from engine.roster import Roster, zone
+from engine.scoring.history import History, load_history
+from simulator.clock import OfficerClock
+from simulator.outcome import ApplicationModel, lead_matrix, pair_tensors
+from simulator.params import PROGRAMS, ResponseParams
+from simulator.streams import lead_row
+
+# delays (s) of the fitted decay's knots: g = 1 up to the first, flat after the last
+DECAY_KNOTS_S: tuple[float, ...] = (300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0,
+                                    259200.0)
+# Gauss-Legendre nodes on (0, 1): quantiles of a response distribution and their weights
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_GL_PROB, _GL_WEIGHTS = (_GL_X + 1.0) / 2.0, _GL_W / 2.0
+_LOAD_SLOPES = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.08, 0.12)
+_MAX_IPW = 50.0  # cap of a contacted row's weight in the response fit
+_FUNDING_PRIOR_ROWS = 20.0  # pseudo-applications behind the overall funded share
+_MIN_MULTIPLIER = 1e-6  # the decay's floor (a scenario's knots must be > 0)
+_APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried
+_UNPENALIZED_SCALE = 10.0  # lead and match columns: a hundredth of the officers' penalty
+MIN_CONTACTED = 30
+SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """timezone: of the arrival seasonality and the window (None: the roster's most common
+    officer timezone). bootstrap: members of the application model (replication k of a run
+    uses member k mod B). seed: of the bootstrap."""
+
+    timezone: str | None = None
+    bootstrap: int = 20
+    seed: int = 0
+    # inverse L2 strength of the application regression (None: chosen by 5-fold CV)
+    application_c: float | None = None
+    accept_within_s: float | None = None  # the logging policy's SLA (None: read off the waits)
+
+    def __post_init__(self) -> None:
+        if self.accept_within_s is not None and not self.accept_within_s > 0:
+            raise ValueError(f"accept_within_s must be > 0 seconds, got {self.accept_within_s}")
+        if not 1 <= self.bootstrap <= 1000:
+            raise ValueError(f"bootstrap must be 1-1000 members, got {self.bootstrap}")
+        if self.application_c is not None and not self.application_c > 0:
+            raise ValueError(f"application_c must be > 0, got {self.application_c}")
+
+
+@dataclass(frozen=True)
+class ResponseFit:
+    """median_s: (M,) each officer's median response at hour multiplier 1 and no load, s;
+    hour_multipliers: 24; load_slope: per open lead; within_sigma: of log response;
+    busy_probability and busy_mean_s: the tied-up tail (the world's); accept_within_s: the
+    SLA the history was logged under (None: unknown); timeout_share: offers not accepted
+    within it, as the history's waits show."""
+
+    median_s: np.ndarray
+    hour_multipliers: tuple[float, ...]
+    load_slope: float
+    within_sigma: float
+    rows: int
+    busy_probability: float = 0.0
+    busy_mean_s: float = ResponseParams().busy_mean_s
+    accept_within_s: float | None = None
+    timeout_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class ContactFit:
+    """contact_rate_by_source: best-case contact-and-qualify rate; knots: (delay_s, odds
+    multiplier) pairs of the fitted decay; log_likelihood of the fit."""
+
+    contact_rate_by_source: dict[str, float]
+    default_contact_rate: float
+    knots: tuple[tuple[float, float], ...]
+    log_likelihood: float
+
+
+@dataclass(frozen=True)
+class FittedScenario:
+    """Everything ``write_scenario`` needs (see the module docstring)."""
+
+    history_path: Path
+    roster_path: Path
+    start: datetime
+    days: int
+    timezone: str
+    leads: tuple[Lead, ...]
+    arrivals_per_hour: np.ndarray  # (7, 24) leads per hour, Monday first
+    hours_observed: np.ndarray  # (7, 24) hours of each kind in the window
+    response: ResponseFit
+    contact: ContactFit
+    application: ApplicationModel
+    funding_rate_by_program: dict[str, float]
+    roster: Roster
+    rows: int
+    contacted: int
+    applications: int
+    funded: int
+
+
+# ---------------------------------------------------------------------------- input
+
+
+def _refuse_several_runs(path: Path) -> None:
+    """A ``leadroute simulate`` history of several policies or replications holds each lead
+    several times: refuse it with the column to filter on."""
+    header, rows = read_csv_rows(path)
+    if not header or not any(c in header for c in SIMULATOR_RUN_COLUMNS):
+        return
+    runs: dict[tuple[str, ...], int] = {}
+    for k, row in enumerate(rows, start=2):
+        key = tuple(str(row.get(c, "")) for c in SIMULATOR_RUN_COLUMNS if c in header)
+        runs.setdefault(key, k)
+        if len(runs) > 1:
+            first = next(iter(runs))
+            raise InputError(Problem(
+                "row", f"{path.name}: row {k}, columns {', '.join(SIMULATOR_RUN_COLUMNS)}",
+                f"the history holds more than one simulated run ({first} and {key}); a "
+                "scenario is fitted to one run of one operation: keep the rows of one "
+                "replication and policy"))
+
+
+def load_inputs(history_path: str | Path, officers_path: str | Path) -> tuple[History, Roster]:
+    """The roster and the validated history (InputError: file, row and column)."""
+    history_path, officers_path = Path(history_path), Path(officers_path)
+    for path, flag in ((history_path, "--history"), (officers_path, "--officers")):
+        if not path.is_file():
+            raise InputError(Problem("file", str(path), f"no such file ({flag})"))
+    roster = Roster(load_roster(officers_path))
+    _refuse_several_runs(history_path)
+    history = load_history(history_path, roster)
+    if len(history) == 0:
+        raise InputError(Problem("file", history_path.name, "holds no history rows"))
+    contacted = int(history.outcomes["contacted"].sum())
+    if contacted < MIN_CONTACTED:
+        raise InputError(Problem("column", f"{history_path.name}: contacted",
+                                 f"only {contacted} contacted leads; a fit needs at least "
+                                 f"{MIN_CONTACTED}"))
+    return history, roster
+
+
+def _timezone(roster: Roster, given: str | None) -> str:
+    if given is not None:
+        try:
+            zone(given)
+        except Exception:  # zoneinfo raises several kinds of error for a bad name
+            raise InputError(Problem("option", "--timezone", f"{given!r} is not an IANA "
+                                     "timezone such as America/New_York")) from None
+        return given
+    names = [o.timezone for o in roster.officers]
+    return max(sorted(set(names)), key=names.count)
+
+
+# ---------------------------------------------------------------------------- arrivals
+
+
+def fit_arrivals(leads: Sequence[Lead], start: datetime, days: int, tz: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(7, 24) leads per hour by local weekday (Monday first) and hour, and the hours of each
+    kind in the window (a DST day has 23 or 25)."""
+    where = zone(tz)
+    counts = np.zeros((7, 24))
+    for lead in leads:
+        local = lead.received_at.astimezone(where)
+        counts[local.weekday(), local.hour] += 1
+    hours = np.zeros((7, 24))
+    # stepped in UTC: an aware datetime's arithmetic in its own zone is wall-clock time, which
+    # would count the hour skipped in spring and miss the one repeated in autumn
+    moment = start.astimezone(UTC)
+    end = moment + timedelta(days=days)
+    while moment < end:
+        t = moment.astimezone(where)
+        hours[t.weekday(), t.hour] += 1
+        moment += timedelta(hours=1)
+    rate = np.divide(counts, hours, out=np.zeros_like(counts), where=hours > 0)
+    return rate, hours
+
+
+# ---------------------------------------------------------------------------- response
+
+
+def _shrunk_group_means(resid: np.ndarray, w: np.ndarray, groups: np.ndarray, n_groups: int,
+                        prior: np.ndarray) -> np.ndarray:
+    """Weighted group means of ``resid`` shrunk toward ``prior`` (per group) by normal-normal
+    empirical Bayes: k = within variance / between variance (method of moments)."""
+    sw = np.bincount(groups, w, n_groups)
+    swr = np.bincount(groups, w * resid, n_groups)
+    n = np.bincount(groups, minlength=n_groups).astype(float)
+    raw = np.divide(swr, sw, out=prior.copy(), where=sw > 0)
+    within = float(np.average((resid - raw[groups]) ** 2, weights=w)) if len(resid) else 1.0
+    seen = n > 1
+    if seen.sum() < 2:
+        return raw
+    between = float(np.var(raw[seen] - prior[seen]) - np.mean(within / n[seen]))
+    k = within / between if between > 1e-9 else np.inf
+    share = n / (n + k) if np.isfinite(k) else np.zeros(n_groups)
+    return prior + share * (raw - prior)
+
+
+def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour: np.ndarray,
+                 load: np.ndarray, w: np.ndarray, n_officers: int, n_teams: int,
+                 log_limit: np.ndarray | None = None) -> ResponseFit:
+    """Log response = mu + officer effect (shrunk to the team's, itself shrunk to 0) + hour
+    effect + log(1 + slope x load) + noise; the slope by grid search on the weighted fit.
+
+    ``log_limit`` (N,): the log of the longest response each row could have shown (the SLA
+    left after notification and the wait for the shift; +inf: none). Responses past it timed
+    out and were re-routed, so the history holds the rest only: the fit is the EM algorithm
+    for truncated data (each row stands for the draws past its limit that it implies, at their
+    conditional mean and variance)."""
+    from scipy.stats import norm
+
+    limit = np.full(len(log_r), np.inf) if log_limit is None else log_limit
+    best: tuple[float, float, np.ndarray, np.ndarray, float, float] | None = None
+    team_of = np.zeros(n_officers, dtype=np.int64)
+    team_of[officer] = team
+    groups_o = np.concatenate((officer, officer))
+    groups_h = np.concatenate((hour, hour))
+    groups_t = np.concatenate((team, team))
+    for slope in _LOAD_SLOPES:
+        z = log_r - np.log1p(slope * load)
+        c = limit - np.log1p(slope * load)
+        mu = float(np.average(z, weights=w))
+        a = np.zeros(n_officers)
+        h = np.zeros(24)
+        sigma = float(np.sqrt(np.average((z - mu) ** 2, weights=w))) or 1.0
+        for _ in range(12):  # EM: the missing draws past each limit, then a weighted fit
+            m = mu + a[officer] + h[hour]
+            alpha = (c - m) / sigma
+            kept = np.clip(norm.cdf(alpha), 1e-6, 1.0)
+            rho = np.minimum((1.0 - kept) / kept, 20.0)  # draws past the limit per row
+            lam = norm.pdf(alpha) / np.clip(norm.sf(alpha), 1e-12, None)
+            lam = np.where(np.isfinite(alpha), lam, 0.0)
+            past_mean = m + sigma * lam
+            finite = np.isfinite(alpha)
+            a_f = np.where(finite, alpha, 0.0)
+            past_var = np.where(finite, sigma ** 2 * np.clip(1.0 + a_f * lam - lam ** 2, 0.0,
+                                                             None), 0.0)
+            zz = np.concatenate((z, np.where(rho > 0, past_mean, 0.0)))
+            ww = np.concatenate((w, w * rho))
+            for _ in range(4):  # back-fitting: hours, then officers (teams then officers)
+                hh = _shrunk_group_means(zz - mu - a[groups_o], ww, groups_h, 24, np.zeros(24))
+                h = hh - np.average(hh[hour], weights=w)
+                r = zz - mu - h[groups_h]
+                t = _shrunk_group_means(r, ww, groups_t, n_teams, np.zeros(n_teams))
+                a = _shrunk_group_means(r, ww, groups_o, n_officers, t[team_of])
+                mu = mu + float(np.average(r - a[groups_o], weights=ww))
+            resid = zz - mu - a[groups_o] - h[groups_h]
+            sigma = float(np.sqrt((np.sum(ww * resid ** 2) + np.sum(w * rho * past_var)) /
+                                  np.sum(ww)))
+        m = mu + a[officer] + h[hour]
+        # the truncated log-likelihood of the rows at this slope (what the grid compares)
+        ll = float(np.sum(w * (norm.logpdf(z, m, sigma) -
+                               norm.logcdf(np.where(np.isfinite(c), c, np.inf), m, sigma))))
+        if best is None or -ll < best[0] - 1e-9:
+            best = (-ll, mu, a, h, slope, sigma)
+    if best is None:
+        raise RuntimeError("internal invariant broken: no load slope was tried")
+    _, mu, a, h, slope, sigma = best
+    return ResponseFit(median_s=np.exp(mu + a), hour_multipliers=tuple(np.exp(h).tolist()),
+                       load_slope=slope, within_sigma=sigma, rows=len(log_r))
+
+
+def infer_sla(wait_s: np.ndarray) -> float | None:
+    """The SLA a history was logged under, read off its waits (received to assigned): a lead
+    re-routed after a time-out is assigned exactly one SLA after it was first offered, so
+    leads routed at arrival and re-routed once pile up at one wait. None if no wait holds at
+    least 1% of the rows."""
+    late = np.round(wait_s[wait_s > 60.0])
+    if not len(late):
+        return None
+    values, counts = np.unique(late, return_counts=True)
+    near = np.array([counts[np.abs(values - v) <= 5.0].sum() for v in values])
+    k = int(np.argmax(near))
+    if near[k] < max(5, 0.01 * len(wait_s)):
+        return None
+    around = np.abs(values - values[k]) <= 5.0  # the pile's centre, not its first second
+    return float(np.round(np.average(values[around], weights=counts[around])))
+
+
+def timeout_share(wait_s: np.ndarray, sla_s: float) -> float:
+    """Share of offers that timed out, from the leads routed at arrival: their waits are
+    whole numbers of SLAs (k time-outs before the offer that stood), k geometric. Only k up
+    to 3 is counted: a lead held for hours lands near some multiple by chance."""
+    tol = min(30.0, sla_s / 10.0)
+    k = np.round(wait_s / sla_s)
+    near = (np.abs(wait_s - k * sla_s) <= tol) & (k <= 3)
+    timeouts = float(k[near].sum())
+    return timeouts / (timeouts + float(near.sum())) if near.any() else 0.0
+
+
+# ---------------------------------------------------------------------------- contact
+
+
+def _log_g(delay_s: np.ndarray, log_knots: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Log odds multiplier: 0 at the first knot, straight lines in log-log between knots,
+    flat outside; ``steps`` (K-1,) >= 0 are the falls between knots."""
+    values = np.concatenate(([0.0], -np.cumsum(steps)))
+    return np.interp(np.log(np.maximum(delay_s, 1.0)), log_knots, values)
+
+
+def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarray,
+                known_delay: np.ndarray, before_s: np.ndarray, mu_log_r: np.ndarray,
+                sigma: float, log_limit: np.ndarray | None = None) -> ContactFit:
+    """Maximum likelihood of contact: p = sigmoid(logit base(source) + log g(delay)).
+    known_delay: (N,) arrival to contact of contacted rows; before_s: (N,) arrival to the
+    response's start (wait, notification, shift) of the others, whose response is integrated
+    over the log-normal (mu_log_r, sigma), truncated at ``log_limit`` (the offer that stood
+    was accepted within the SLA), by Gauss-Legendre nodes in probability."""
+    from scipy.stats import norm
+
+    log_knots = np.log(np.array(DECAY_KNOTS_S))
+    n_s = len(sources)
+    yes = contacted.astype(bool)
+    no = ~yes
+    limit = np.full(len(source), np.inf) if log_limit is None else log_limit
+    kept = norm.cdf((limit[no] - mu_log_r[no]) / sigma)  # (N_no,) P(response within)
+    z = norm.ppf(np.clip(_GL_PROB[None, :] * kept[:, None], 1e-12, 1 - 1e-12))
+    d_no = before_s[no, None] + np.exp(mu_log_r[no, None] + sigma * z)
+    d_yes = known_delay[yes]
+    s_yes, s_no = source[yes], source[no]
+    counts = np.bincount(source, minlength=n_s)
+    rates = np.bincount(source, contacted, n_s) / np.maximum(counts, 1)
+    x0 = np.concatenate((np.log(np.clip(rates, 0.02, 0.98) / (1 - np.clip(rates, 0.02, 0.98))),
+                         np.full(len(log_knots) - 1, 0.3)))
+
+    def nll(theta: np.ndarray) -> float:
+        beta = theta[:n_s]
+        steps = softplus(theta[n_s:])
+        lp_yes = log_expit(beta[s_yes] + _log_g(d_yes, log_knots, steps))
+        p_no = expit(beta[s_no, None] + _log_g(d_no, log_knots, steps))
+        miss = np.maximum((1.0 - p_no) @ _GL_WEIGHTS, 1e-300)
+        # a weak prior on each source's base (a source seen a few times stays finite)
+        # and on the decay's falls (a tail few leads reach stays finite)
+        return -(lp_yes.sum() + np.log(miss).sum()) + 0.01 * float(beta @ beta) + \
+            0.01 * float(theta[n_s:] @ theta[n_s:])
+
+    res = minimize(nll, x0, method="L-BFGS-B")
+    beta = res.x[:n_s]
+    values = np.maximum(np.exp(np.concatenate(([0.0], -np.cumsum(softplus(res.x[n_s:]))))),
+                        _MIN_MULTIPLIER)
+    by_source = {s: float(expit(beta[k])) for k, s in enumerate(sources)}
+    default = float(np.average(list(by_source.values()), weights=np.maximum(counts, 1)))
+    return ContactFit(by_source, default,
+                      tuple((float(d), float(v)) for d, v in zip(DECAY_KNOTS_S, values,
+                                                                 strict=True)),
+                      -float(res.fun))
+
+
+def contact_probability(base: np.ndarray, delay_s: np.ndarray, fit: ContactFit) -> np.ndarray:
+    """The fitted contact stage at ``delay_s``."""
+    knots = np.array(fit.knots)
+    g = np.exp(np.interp(np.log(np.maximum(delay_s, 1.0)), np.log(knots[:, 0]),
+                         np.log(knots[:, 1])))
+    odds = base / (1.0 - base) * g
+    return odds / (1.0 + odds)
+
+
+def _with_busy_tail(response: ResponseFit, sla: float, share: float, r: np.ndarray,
+                    log_limit: np.ndarray, mu: np.ndarray, w: np.ndarray) -> ResponseFit:
+    """The tied-up tail that makes up the time-outs the log-normal body does not explain:
+    ``share`` = P(body past the limit) + P(body within) x busy x P(tied up past what is left).
+    Past the SLA nothing is seen, so the tail's mean is the world's default (an assumption:
+    it matters only to a policy with a longer SLA than the history's)."""
+    from scipy.stats import norm
+
+    mean = response.busy_mean_s
+    body = float(np.average(norm.sf((log_limit - mu) / response.within_sigma), weights=w))
+    left = np.where(np.isfinite(log_limit), np.exp(np.minimum(log_limit, 50.0)) - r, np.inf)
+    survive = float(np.average(np.exp(-np.maximum(left, 0.0) / mean), weights=w))
+    busy = (share - body) / ((1.0 - body) * survive) if survive > 0 else 0.0
+    return replace(response, busy_probability=float(np.clip(busy, 0.0, 0.9)),
+                   accept_within_s=sla, timeout_share=share)
+
+
+# ---------------------------------------------------------------------------- application
+
+
+def fit_application(history: History, roster: Roster, options: FitOptions) -> ApplicationModel:
+    """Bootstrapped logistic regression of application on contacted rows."""
+    rows = np.flatnonzero(history.outcomes["contacted"] == 1)
+    leads = [history.leads[i] for i in rows]
+    y = history.outcomes["application"][rows].astype(int)
+    counts: dict[str, int] = {}
+    for lead in history.leads:
+        counts[lead.source] = counts.get(lead.source, 0) + 1
+    sources = tuple(sorted(counts, key=lambda s: (-counts[s], s)))
+    officers = roster.officers
+    o_idx = history.officer_idx[rows]
+    ids = tuple(o.officer_id for o in officers)
+    teams = tuple(sorted({o.team for o in officers}))
+    team_idx = np.array([teams.index(officers[o].team) for o in o_idx])
+    x_lead = lead_matrix(leads, sources)
+    spec, match, mismatch = pair_tensors(leads, officers)
+    pick = np.arange(len(rows))
+    x_pair = np.column_stack((spec[pick, o_idx], match[pick, o_idx], mismatch[pick, o_idx]))
+    x_off = np.zeros((len(rows), len(ids)))
+    x_off[pick, o_idx] = 1.0
+    x_team = np.zeros((len(rows), len(teams)))
+    x_team[pick, team_idx] = 1.0
+    # one L2 strength for all, but the lead and match columns are scaled up so that it
+    # falls on the officer and team effects (the many-level, few-rows part) and hardly on
+    # the rest; their coefficients are scaled back below
+    x = np.hstack((x_lead * _UNPENALIZED_SCALE, x_pair * _UNPENALIZED_SCALE, x_off, x_team))
+    rng = np.random.default_rng(np.random.SeedSequence([options.seed, 12]))
+    c = options.application_c
+    if c is None:  # the shrinkage the data supports (officer effects need much of it)
+        search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(_APPLICATION_CS)},
+                              scoring="neg_log_loss", cv=5)
+        c = float(search.fit(x, y).best_params_["C"])
+    members: list[np.ndarray] = []
+    intercepts: list[float] = []
+    for _ in range(options.bootstrap):
+        take = rng.integers(0, len(rows), len(rows))
+        if y[take].min() == y[take].max():  # a resample of one class: draw again
+            take = np.concatenate((take, np.flatnonzero(y != y[take][0])[:1]))
+        reg = LogisticRegression(C=c, max_iter=2000)
+        reg.fit(x[take], y[take])
+        members.append(reg.coef_[0])
+        intercepts.append(float(reg.intercept_[0]))
+    coef = np.array(members)
+    n_lead, n_pair = x_lead.shape[1], 3
+    coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
+    return ApplicationModel(
+        sources=sources, officers=ids, teams=teams, intercept=np.array(intercepts),
+        lead_coef=coef[:, :n_lead], pair_coef=coef[:, n_lead:n_lead + n_pair],
+        officer_coef=coef[:, n_lead + n_pair:n_lead + n_pair + len(ids)],
+        team_coef=coef[:, n_lead + n_pair + len(ids):], rows=len(rows),
+        positives=int(y.sum()), c=c)
+
+
+def fit_funding(history: History) -> dict[str, float]:
+    """Funded share of applications by program, shrunk to the overall share."""
+    app = history.outcomes["application"] == 1
+    funded = history.outcomes["funded"][app]
+    overall = float(funded.mean()) if app.any() else 0.5
+    programs = np.array([history.leads[i].loan_program.value for i in np.flatnonzero(app)])
+    out = {}
+    for p in PROGRAMS:
+        mine = programs == p
+        out[p] = float((funded[mine].sum() + _FUNDING_PRIOR_ROWS * overall) /
+                       (mine.sum() + _FUNDING_PRIOR_ROWS))
+    return out
+
+
+# ---------------------------------------------------------------------------- the whole fit
+
+
+def _latency_s(roster: Roster) -> np.ndarray:
+    """(M,) notification latency of each officer's fastest channel (the world's defaults)."""
+    table = ResponseParams().notification_latency_s
+    return np.array([min((table.get(ch.value, 0.0) for ch in o.notify), default=0.0)
+                     for o in roster.officers])
+
+
+def fit_scenario(history_path: str | Path, officers_path: str | Path,
+                 options: FitOptions | None = None) -> FittedScenario:
+    """Fit a scenario to a history and roster (see the module docstring)."""
+    options = options or FitOptions()
+    history, roster = load_inputs(history_path, officers_path)
+    tz = _timezone(roster, options.timezone)
+    where = zone(tz)
+    received = np.array([lead.received_at.timestamp() for lead in history.leads])
+    first = datetime.fromtimestamp(float(received.min()), where)
+    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = datetime(start.year, start.month, start.day, tzinfo=where)
+    start_unix = start.timestamp()
+    days = int((received.max() - start_unix) // 86400) + 1
+    rate, hours = fit_arrivals(history.leads, start, days, tz)
+
+    o = history.officer_idx
+    t_assign = history.assigned_s - start_unix
+    end_s = float(t_assign.max()) + 86400.0
+    clock = OfficerClock(roster, start, end_s)
+    latency = _latency_s(roster)[o]
+    to_shift = clock.wait_to_shift_many(o, t_assign + latency)
+    usable = np.isfinite(to_shift)
+    starts = t_assign + latency + np.where(usable, to_shift, 0.0)
+    hour = clock.local_hour_many(o, starts).astype(np.int64)
+    wait = history.assigned_s - received
+    before = wait + latency + np.where(usable, to_shift, 0.0)
+    contacted = history.outcomes["contacted"].astype(int)
+    delay = history.delay_s
+    r_obs = np.maximum(delay - latency - np.where(usable, to_shift, 0.0), 1.0)
+    known = wait + np.nan_to_num(delay)
+    teams = sorted({off.team for off in roster.officers})
+    team = np.array([teams.index(roster.officers[k].team) for k in o])
+    load = history.open_leads.astype(float)
+    sources = tuple(sorted({lead.source for lead in history.leads}))
+    source = np.array([sources.index(lead.source) for lead in history.leads])
+
+    sla = options.accept_within_s or infer_sla(wait)
+    room = (sla - latency - np.where(usable, to_shift, 0.0)) if sla else np.full(len(o), np.inf)
+    log_limit = np.where(room > 1.0, np.log(np.maximum(room, 1.0)), np.inf)
+    yes = (contacted == 1) & usable
+    w = np.ones(int(yes.sum()))
+    response = contact = None
+    for _ in range(3):  # response (weighted by 1 / p contact) <-> contact
+        response = fit_response(np.log(r_obs[yes]), o[yes], team[yes], hour[yes], load[yes], w,
+                                len(roster), len(teams), log_limit[yes])
+        mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
+            np.log1p(response.load_slope * load)
+        contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
+                              before[usable], mu[usable], response.within_sigma,
+                              log_limit[usable])
+        base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[yes]]
+        p = contact_probability(base, known[yes], contact)
+        w = np.minimum(1.0 / np.maximum(p, 1e-6), _MAX_IPW * float(np.median(1.0 / p)))
+    if response is None or contact is None:
+        raise RuntimeError("internal invariant broken: the fit loop did not run")
+    if sla:
+        response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[yes],
+                                   log_limit[yes], mu[yes], w)
+    return FittedScenario(
+        history_path=Path(history_path), roster_path=Path(officers_path), start=start,
+        days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
+        hours_observed=hours, response=response, contact=contact,
+        application=fit_application(history, roster, options),
+        funding_rate_by_program=fit_funding(history), roster=roster, rows=len(history),
+        contacted=int(contacted.sum()), applications=int(history.outcomes["application"].sum()),
+        funded=int(history.outcomes["funded"].sum()))
+
+
+# ---------------------------------------------------------------------------- output
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# the lead parser insists on a way to reach the borrower; the replayed leads carry this
+# reserved fictional number instead of anyone's contact details
+_STAND_IN_PHONE = "+12025550100"
+
+
+def scenario_mapping(fit: FittedScenario, name: str) -> dict[str, Any]:
+    """The scenario YAML of a fit (paths relative to the scenario's folder)."""
+    ids = [o.officer_id for o in fit.roster.officers]
+    r = fit.response
+    return {
+        "scenario": name,
+        "description": (f"fitted by leadroute scenario fit from {fit.history_path.name} "
+                        f"({fit.rows} worked leads, {fit.contacted} contacted, "
+                        f"{fit.applications} applications, {fit.funded} funded) and "
+                        f"{fit.roster_path.name}"),
+        "start": fit.start.isoformat(),
+        "days": float(fit.days),
+        "timezone": fit.timezone,
+        "roster": "officers.csv",
+        "world": {
+            "kind": "fitted",
+            "application_model": "application_model.json",
+            "conversion": {
+                "contact_rate_by_source": {k: round(v, 6) for k, v in
+                                           fit.contact.contact_rate_by_source.items()},
+                "default_contact_rate": round(fit.contact.default_contact_rate, 6),
+                "funding_rate_by_program": {k: round(v, 6) for k, v in
+                                            fit.funding_rate_by_program.items()},
+                "max_application_probability": 1.0,
+            },
+            "decay": {"knots": [[d, float(f"{v:.8g}")] for d, v in fit.contact.knots]},
+            "skills": {"sigma": 0.0, "source_sigma": 0.0, "specialty_multiplier": 1.0,
+                       "overrides": {oid: {"median_response_s": round(float(m), 3)}
+                                     for oid, m in zip(ids, r.median_s, strict=True)}},
+            "response": {"median_s": round(float(np.median(r.median_s)), 3),
+                         "officer_sigma": 0.0, "within_sigma": round(r.within_sigma, 6),
+                         "load_slope": r.load_slope,
+                         "busy_probability": round(r.busy_probability, 6),
+                         "busy_mean_s": r.busy_mean_s,
+                         "hour_multipliers": [round(v, 6) for v in r.hour_multipliers]},
+        },
+        "stream": {"kind": "replay", "path": "leads.csv"},
+    }
+
+
+def write_scenario(fit: FittedScenario, out: str | Path, *, name: str = "fitted") -> Path:
+    """Write ``out/scenario.yaml`` and the files it names (officers.csv, leads.csv,
+    application_model.json) and arrivals.csv; returns the scenario's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(fit.roster_path, out / "officers.csv")
+    fit.application.save(out / "application_model.json")
+    seen: set[str] = set()
+    with (out / "leads.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer: csv.DictWriter[str] | None = None
+        for lead in sorted(fit.leads, key=lambda lead: lead.received_at):
+            if lead.lead_id in seen:
+                continue
+            seen.add(lead.lead_id)
+            # text made safe to open in a spreadsheet (an id "=HYPERLINK(...)" is written
+            # "'=HYPERLINK(...)", as leadroute simulate writes it); the stand-in phone is ours
+            row = {k: str(spreadsheet_safe(v)) for k, v in lead_row(lead).items()}
+            row.update(first_name="", last_name="", email="", phone=_STAND_IN_PHONE)
+            if writer is None:
+                writer = csv.DictWriter(fh, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+    with (out / "arrivals.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer2 = csv.writer(fh)
+        writer2.writerow(["weekday", "hour", "hours_observed", "leads_per_hour"])
+        for d in range(7):
+            for h in range(24):
+                writer2.writerow([WEEKDAYS[d], h, int(fit.hours_observed[d, h]),
+                                  round(float(fit.arrivals_per_hour[d, h]), 4)])
+    path = out / "scenario.yaml"
+    path.write_text("# written by leadroute scenario fit; see docs/simulator.md, \"What-if from "
+                    "your own history\"\n" + yaml.safe_dump(scenario_mapping(fit, name),
+                                                            sort_keys=False, width=100),
+                    encoding="utf-8")
+    return path

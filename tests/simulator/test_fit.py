@@ -1,0 +1,331 @@
+"""What-if from a history alone: ``simulator.fit``, the fitted world kind, ``leadroute scenario
+fit`` and the check against a known truth (slow)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from datetime import UTC
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from engine.errors import InputError
+from simulator.crn import replication_seeds
+from simulator.errors import ScenarioError
+from simulator.fit import (
+    FitOptions,
+    contact_probability,
+    fit_contact,
+    fit_response,
+    fit_scenario,
+    infer_sla,
+    timeout_share,
+    write_scenario,
+)
+from simulator.model import RunOptions
+from simulator.outputs import history_frame, spreadsheet_frame
+from simulator.params import Scenario
+from simulator.policies import resolve_policies
+from simulator.runner import build_world, prepare, run_experiment
+from simulator.scenario import load_scenario
+
+from .conftest import SCENARIOS, SMALL
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(history.csv, roster) of round robin with exploration over the small world."""
+    scenario = load_scenario(SMALL)
+    exp = run_experiment(scenario, resolve_policies(["round_robin"]), replications=1, seed=5,
+                         options=RunOptions(record_events=False, exploration=0.3),
+                         with_bound=False)
+    path = tmp_path_factory.mktemp("history") / "history.csv"
+    spreadsheet_frame(history_frame(exp)).to_csv(path, index=False)
+    return path, scenario.roster_path
+
+
+@pytest.fixture(scope="module")
+def fitted_dir(logged: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    history, roster = logged
+    out = tmp_path_factory.mktemp("fitted")
+    result = runner.invoke(app, ["scenario", "fit", "--history", str(history), "--officers",
+                                 str(roster), "--out", str(out), "--bootstrap", "3"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def test_fit_writes_a_scenario_that_simulate_runs(fitted_dir: Path, tmp_path: Path) -> None:
+    """scenario fit writes scenario.yaml and the files it names; leadroute simulate runs it."""
+    for name in ("scenario.yaml", "officers.csv", "leads.csv", "application_model.json",
+                 "arrivals.csv"):
+        assert (fitted_dir / name).is_file(), name
+    scenario = load_scenario(fitted_dir / "scenario.yaml")
+    assert scenario.world.kind == "fitted"
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["simulate", "--scenario", str(fitted_dir / "scenario.yaml"),
+                                 "--policy", "round_robin", "--replications", "2", "--seed",
+                                 "1", "--out", str(out), "--no-events", "--no-report"])
+    assert result.exit_code == 0, result.output
+    _, summary = _rows(out / "summary.csv")
+    assert len(summary) == 2 and all(float(r["expected_conversions"]) > 0 for r in summary)
+
+
+def test_fit_replays_the_history_leads_without_personal_data(
+        logged: tuple[Path, Path], fitted_dir: Path) -> None:
+    """leads.csv holds every lead of the history once, with no name, email or real phone."""
+    _, history = _rows(logged[0])
+    _, leads = _rows(fitted_dir / "leads.csv")
+    assert sorted(r["lead_id"] for r in leads) == sorted(r["lead_id"] for r in history)
+    phones = {r["phone"].lstrip("'") for r in history}
+    for row in leads:
+        assert row["first_name"] == row["last_name"] == row["email"] == ""
+        assert row["phone"] not in phones
+
+
+def test_fit_arrival_rates_add_up_to_the_leads(logged: tuple[Path, Path],
+                                               fitted_dir: Path) -> None:
+    """arrivals.csv: leads per hour x hours observed, summed, is the number of leads."""
+    _, history = _rows(logged[0])
+    _, arrivals = _rows(fitted_dir / "arrivals.csv")
+    assert len(arrivals) == 7 * 24
+    total = sum(float(r["leads_per_hour"]) * int(r["hours_observed"]) for r in arrivals)
+    assert total == pytest.approx(len(history), abs=1.0)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    ("drop_column", ["history.csv", "received_at"]),
+    ("bad_time", ["history.csv", "row 3", "received_at", "yesterday"]),
+    ("unknown_officer", ["history.csv", "row 2", "officer_id", "LO-GHOST"]),
+    ("two_runs", ["history.csv", "row 3", "replication"]),
+])
+def test_fit_bad_history_names_file_row_and_column(logged: tuple[Path, Path], tmp_path: Path,
+                                                    edit: str, expected: list[str]) -> None:
+    """A bad history fails with exit 2 and a message naming file, row and column."""
+    header, rows = _rows(logged[0])
+    rows = [dict(r) for r in rows]
+    if edit == "drop_column":
+        header = [c for c in header if c != "received_at"]
+    elif edit == "bad_time":
+        rows[1]["received_at"] = "yesterday"
+    elif edit == "unknown_officer":
+        rows[0]["officer_id"] = "LO-GHOST"
+    elif edit == "two_runs":
+        rows[1]["replication"] = "1"
+    path = _write(tmp_path / "history.csv", header, rows)
+    result = runner.invoke(app, ["scenario", "fit", "--history", str(path), "--officers",
+                                 str(logged[1]), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for part in expected:
+        assert part in result.output, (part, result.output)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--history", "nowhere.csv"], "nowhere.csv"),
+    (["--timezone", "Mars/Olympus"], "Mars/Olympus"),
+    (["--bootstrap", "0"], "bootstrap"),
+    (["--accept-within-s", "-5"], "accept_within_s"),
+])
+def test_fit_bad_options_are_refused(logged: tuple[Path, Path], tmp_path: Path,
+                                     args: list[str], expected: str) -> None:
+    """Bad options fail with exit 2 and say which."""
+    base = {"--history": str(logged[0]), "--officers": str(logged[1]),
+            "--out": str(tmp_path / "out")}
+    for k in range(0, len(args), 2):
+        base[args[k]] = args[k + 1]
+    result = runner.invoke(app, ["scenario", "fit", *[x for kv in base.items() for x in kv]])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+
+
+def test_fit_refuses_a_history_with_too_few_contacts(logged: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    """Fewer than 30 contacted leads: an InputError naming the file and the column."""
+    header, rows = _rows(logged[0])
+    path = _write(tmp_path / "tiny.csv", header, rows[:20])
+    with pytest.raises(InputError, match=r"tiny\.csv: contacted"):
+        fit_scenario(path, logged[1])
+
+
+def test_fit_arrivals_count_real_hours_across_dst() -> None:
+    """Over the spring change (US, 2025-03-09) the skipped 02:00 is not observed (the window
+    of 3 x 24 real hours ends at 01:00 local), and one lead an hour gives a rate of 1 in every
+    hour observed."""
+    from datetime import datetime, timedelta
+
+    from engine.roster import zone
+    from simulator.fit import fit_arrivals
+
+    start = datetime(2025, 3, 8, tzinfo=zone("America/New_York"))
+    moments = [start.astimezone(UTC) + timedelta(hours=k) for k in range(72)]  # 3 real days
+
+    class _Lead:
+        def __init__(self, at: datetime) -> None:
+            self.received_at = at
+
+    leads = [_Lead(m) for m in moments]
+    rate, hours = fit_arrivals(leads, start, 3, "America/New_York")  # type: ignore[arg-type]
+    assert hours.sum() == 72
+    assert hours[6, 2] == 0  # Sunday 02:00 does not exist that day
+    assert set(np.unique(rate[hours > 0])) == {1.0}
+
+
+# ---------------------------------------------------------------------------- the world kind
+
+
+def test_fitted_world_uses_one_bootstrap_member_per_replication(fitted_dir: Path) -> None:
+    """Replication k uses member k mod B: members differ, k and k + B agree."""
+    scenario = load_scenario(fitted_dir / "scenario.yaml")
+    world = build_world(scenario)
+    assert world.fitted is not None and world.fitted.members == 3
+    seeds = replication_seeds(0, 4)
+    values = [prepare(scenario, world, s).application for s in seeds]
+    assert not np.allclose(values[0], values[1])
+    np.testing.assert_allclose(values[0], values[3])
+    assert (values[0] > 0).all() and (values[0] < 1).all()
+
+
+def test_fitted_kind_needs_its_model(fitted_dir: Path, tmp_path: Path) -> None:
+    """kind fitted without application_model, or with a damaged one, names the YAML path."""
+    text = (fitted_dir / "scenario.yaml").read_text(encoding="utf-8")
+    for name in ("officers.csv", "leads.csv"):
+        (tmp_path / name).write_bytes((fitted_dir / name).read_bytes())
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(text.replace("  application_model: application_model.json\n", ""),
+                    encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"world\.application_model: is required"):
+        load_scenario(bare)
+    model = json.loads((fitted_dir / "application_model.json").read_text(encoding="utf-8"))
+    model["members"][1]["officer"] = model["members"][1]["officer"][:-1]
+    (tmp_path / "application_model.json").write_text(json.dumps(model), encoding="utf-8")
+    damaged = tmp_path / "damaged.yaml"
+    damaged.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["simulate", "--scenario", str(damaged), "--policy",
+                                 "round_robin", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "world.application_model.members[1].officer" in result.output
+
+
+# ---------------------------------------------------------------------------- the parts
+
+
+def test_infer_sla_and_timeout_share() -> None:
+    """The SLA is the wait re-routed leads pile up at; time-outs are geometric."""
+    rng = np.random.default_rng(0)
+    k = rng.geometric(0.9, 5000) - 1  # time-outs before the offer that stood: share 0.1
+    held = rng.uniform(3600, 90000, 2000)  # leads held for hours, anywhere
+    wait = np.concatenate((k * 600.0 + rng.uniform(0, 2, len(k)), held))
+    assert infer_sla(wait) == pytest.approx(600.0, abs=2.0)
+    assert timeout_share(wait, 600.0) == pytest.approx(0.1, abs=0.015)
+    assert infer_sla(rng.uniform(0, 90000, 3000)) is None
+
+
+def test_fit_response_undoes_the_truncation_at_the_sla() -> None:
+    """Responses past the SLA are never seen; the truncated fit recovers the medians and the
+    spread, where a plain fit of what is seen is too fast."""
+    rng = np.random.default_rng(1)
+    n_off, n = 20, 6000
+    true_median = 180.0 * np.exp(rng.normal(0, 0.5, n_off))
+    officer = rng.integers(0, n_off, n)
+    log_r = np.log(true_median[officer]) + rng.normal(0, 0.6, n)
+    limit = np.full(n, np.log(400.0))
+    seen = log_r < limit
+    args = (officer[seen], np.zeros(seen.sum(), dtype=np.int64),
+            np.full(seen.sum(), 10), np.zeros(seen.sum()), np.ones(seen.sum()), n_off, 1)
+    fit = fit_response(log_r[seen], *args, log_limit=limit[seen])
+    plain = fit_response(log_r[seen], *args)
+    err = np.abs(np.log(fit.median_s) - np.log(true_median))
+    plain_err = np.abs(np.log(plain.median_s) - np.log(true_median))
+    assert np.median(err) < 0.1 < np.median(plain_err)
+    assert fit.within_sigma == pytest.approx(0.6, abs=0.05)
+    assert plain.within_sigma < 0.55
+    assert fit.load_slope == 0.0
+
+
+def test_fit_contact_recovers_rates_and_decay() -> None:
+    """Known contact rates by source and a known decay are recovered from contacted rows
+    with their delays and rows not reached, whose delay is integrated over."""
+    from simulator.fit import DECAY_KNOTS_S, ContactFit
+
+    rng = np.random.default_rng(2)
+    truth = ContactFit({"a": 0.3, "b": 0.7}, 0.5,
+                       tuple(zip(DECAY_KNOTS_S, (1, 0.4, 0.1, 0.05, 0.03, 0.01, 0.005, 0.005),
+                                 strict=True)), 0.0)
+    n = 20000
+    source = rng.integers(0, 2, n)
+    before = np.where(rng.random(n) < 0.5, np.exp(rng.uniform(np.log(60), np.log(2e5), n)), 0.0)
+    mu = np.full(n, np.log(200.0))
+    delay = before + np.exp(mu + 0.6 * rng.normal(size=n))
+    base = np.array([0.3, 0.7])[source]
+    contacted = (rng.random(n) < contact_probability(base, delay, truth)).astype(int)
+    fit = fit_contact(source, ("a", "b"), contacted, np.where(contacted == 1, delay, 0.0),
+                      before, mu, 0.6)
+    assert fit.contact_rate_by_source["a"] == pytest.approx(0.3, abs=0.03)
+    assert fit.contact_rate_by_source["b"] == pytest.approx(0.7, abs=0.04)
+    for (delay, want), (at, got) in zip(truth.knots, fit.knots, strict=True):
+        assert at == delay
+        if delay <= 7200:  # past two hours a few dozen contacts are all there is
+            assert got == pytest.approx(want, rel=0.3), (delay, got, want)
+        else:
+            assert got < 0.03, (delay, got)
+
+
+# ---------------------------------------------------------------------------- as it is used
+
+
+@pytest.mark.slow
+def test_forecast_from_a_fitted_scenario_covers_the_truth(tmp_path: Path) -> None:
+    """On ten days of the reference world, the forecasts of round robin and first-to-claim
+    from a scenario fitted to a round-robin history alone keep their order and land within
+    10% of their truth in the original world; round robin's 95% interval (over replications,
+    each with its own bootstrap fit) holds its truth. First-to-claim's forecast is known to
+    run 5-9% low (docs/simulator.md: the fastest of five answers comes later in the fitted
+    world), beyond its interval; the benchmark measures the 5% goal on whole months."""
+    from simulator.fitcheck import check_fit
+
+    scenario: Scenario = load_scenario(SCENARIOS / "reference.yaml")
+    scenario = replace(scenario, days=10.0)
+    result = check_fit(scenario, ["round_robin", "first_to_claim"], tmp_path,
+                       replications=3, seed=11)
+    assert result.ranking_preserved, result.rows
+    for row in result.rows:
+        assert abs(row.error_pct) <= 10.0, row
+    logged = result.rows[0]
+    assert abs(logged.forecast - logged.truth) <= logged.forecast_half_width, logged
+    # the fit's uncertainty is carried: the forecast's interval is wider than the truth's
+    assert all(r.forecast_half_width > r.truth_half_width for r in result.rows)
+
+
+def test_write_scenario_round_trips(logged: tuple[Path, Path], tmp_path: Path) -> None:
+    """A fit written and loaded again gives the fitted decay and funding rates."""
+    fit = fit_scenario(logged[0], logged[1], FitOptions(bootstrap=2))
+    scenario = load_scenario(write_scenario(fit, tmp_path))
+    assert scenario.world.decay.knots == tuple(
+        (d, pytest.approx(v, rel=1e-6)) for d, v in fit.contact.knots)
+    for program, rate in fit.funding_rate_by_program.items():
+        assert scenario.world.conversion.funding_rate_by_program[program] == \
+            pytest.approx(rate, abs=1e-6)
