@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import logs, problems
 from api.db import Database
 from api.ingest import Ingestor
-from api.routers import health, history, leads, officers, policies, sources
+from api.notify.deliver import Deliverer
+from api.routers import analytics, health, history, leads, officers, policies, sources
+from api.routers import metrics as metrics_route
 from api.runtime import Runtime, utc_now
 from api.security import KeyCache, RateLimiter
 from api.settings import Settings, get_settings
@@ -98,15 +100,19 @@ def create_app(settings: Settings | None = None, *,
                                   poll_s=settings.worker_poll_s)
         app.state.settings, app.state.sources = settings, maps
         app.state.fetcher = GraphFetcher(app.state, settings, maps, app.state.clock)
+        app.state.deliverer = Deliverer(db, runtime, settings, app.state.clock)
         stop = threading.Event()
         threads = []
         if run_worker:
+            app.state.ingestor.on_commit = app.state.deliverer.wake.set
             threads = [
                 threading.Thread(target=app.state.worker.run_forever, args=(stop,),
                                  name="leadroute-worker", daemon=True),
                 threading.Thread(target=app.state.fetcher.run_forever,
                                  args=(stop, settings.worker_poll_s),
-                                 name="leadroute-graph-fetch", daemon=True)]
+                                 name="leadroute-graph-fetch", daemon=True),
+                threading.Thread(target=app.state.deliverer.run_forever, args=(stop,),
+                                 name="leadroute-outbox", daemon=True)]
             for thread in threads:
                 thread.start()
         try:
@@ -114,9 +120,11 @@ def create_app(settings: Settings | None = None, *,
         finally:
             stop.set()
             app.state.fetcher.wake()
+            app.state.deliverer.wake.set()
             for thread in threads:
                 thread.join(timeout=10)
             app.state.fetcher.close()
+            app.state.deliverer.close()
             app.state.ingestor.close()
             db.dispose()
 
@@ -130,7 +138,8 @@ def create_app(settings: Settings | None = None, *,
                     "analyst. See docs/api.md.",
     )
     problems.install(app)
-    for module in (health, leads, officers, policies, history, sources):
+    for module in (health, leads, officers, policies, history, sources, analytics,
+                   metrics_route):
         app.include_router(module.router)
     app.add_middleware(RequestLog)
     return app

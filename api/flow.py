@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -187,9 +188,13 @@ def carry_out(tx: Tx, row: LeadRow, step: Step, *, depth: int = 0,
                 detail = f"notify ({e.mode}), accept by {e.accept_by.isoformat()}"
             else:
                 detail = f"withdraw: {e.why}"
-            outbox.append({"lead_id": row.id, "officer_id": e.officer_id, "kind": kind,
-                           "payload": notice, "status": "pending", "attempts": 0,
-                           "created_at": now, "next_attempt_at": now})
+            if row.is_test:  # a source's test lead: in the history, never sent
+                detail += " (test lead: not sent)"
+            else:
+                outbox.append({"lead_id": row.id, "officer_id": e.officer_id, "kind": kind,
+                               "payload": notice, "status": "pending", "attempts": 0,
+                               "created_at": now, "next_attempt_at": now,
+                               "delivery_key": f"lr_{uuid.uuid4().hex}"})
             events.append({"lead_id": row.id, "at": now, "kind": "notice",
                            "officer_id": e.officer_id, "detail": detail,
                            "policy_version": step.case.policy_version, "propensity": None,

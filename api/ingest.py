@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from api import metrics
 from api.db import Database
 from api.flow import Tx, arrive
 from api.models import Lead as LeadRow
@@ -62,6 +65,7 @@ class Ingestor:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
+        self.on_commit: Callable[[], None] | None = None  # new outbox rows may be waiting
 
     def submit(self, job: Job, timeout_s: float = 60.0) -> LeadOut | None:
         """The stored lead's answer; None when the lead was posted before (a unique
@@ -107,7 +111,11 @@ class Ingestor:
                         job.answer.set_exception(exc)
                 continue
             for job, out in zip(batch, results, strict=True):
+                if out is not None:
+                    metrics.LEADS_ROUTED.labels(out.assignment.status).inc()
                 job.answer.set_result(out)
+            if self.on_commit is not None:
+                self.on_commit()
 
     def _store(self, batch: list[Job]) -> list[LeadOut | None]:
         with self.db.writing() as s:
@@ -122,7 +130,9 @@ class Ingestor:
                 if tx is None:  # lead rows first, then the state: the one lock order
                     tx = Tx.open(s, self.runtime, job.now)
                 tx.now = job.now
+                started = time.perf_counter()
                 arrive(tx, row, job.lead, new=True)
+                metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
             if tx is not None:
                 tx.finish()
             return [None if row is None else lead_out(row) for row in rows]

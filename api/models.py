@@ -238,8 +238,12 @@ class LeadEvent(Base):
 
 
 class Outbox(Base):
-    """A notice to deliver (an offer, a withdrawal), written in the transition's transaction;
-    delivery over email, SMS and webhooks reads the pending rows."""
+    """A notice to deliver (an offer, a withdrawal), written in the transition's transaction.
+    ``api.notify.Deliverer`` claims due rows (``pending``, or ``sending`` whose lease ran
+    out), delivers them over the officer's channels and marks them ``sent`` or, after the
+    last try, ``dead``. ``delivery_key`` names the notice to its receivers (the email's
+    Message-ID, the webhook's id, the SMS's idempotency token): a retry after a crash carries
+    the same key, so a receiver can drop what it already has."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
@@ -251,10 +255,34 @@ class Outbox(Base):
     officer_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))  # notify, withdraw
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # sending, sent, dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivery_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    channels_done: Mapped[list[str] | None] = mapped_column(JSON)  # delivered so far
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxAttempt(Base):
+    """One try of one channel for one outbox row: what was tried, when, how long it took and
+    how it ended (the error's kind and a short text; never the message)."""
+
+    __tablename__ = "outbox_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    delivery_key: Mapped[str] = mapped_column(String(96))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ms: Mapped[float] = mapped_column(Float)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class RejectedDelivery(Base):

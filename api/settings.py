@@ -3,10 +3,11 @@ process through ``get_settings``; ``.env.example`` lists them."""
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -61,6 +62,53 @@ class Settings(BaseSettings):
     fetch_backoff_s: float = Field(5.0, gt=0, description="the first retry's delay; each "
                                                           "further retry waits twice as long")
     fetch_timeout_s: float = Field(10.0, gt=0, description="one Graph request's time limit")
+
+    # notifications (docs/notifications.md); a channel without its settings is not configured
+    smtp_host: str = Field("", description="SMTP server for email notices (empty: no email)")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = Field("leadroute@localhost", description="the notices' From address")
+    smtp_starttls: bool = Field(False, description="upgrade the connection with STARTTLS")
+    smtp_user: str = Field("", description="SMTP login (with smtp_password), if the server "
+                                           "needs one")
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_s: float = Field(10.0, gt=0, le=300)
+    sms_base_url: str = Field("", description="a Twilio-compatible API, e.g. "
+                                              "https://api.twilio.com (empty: no SMS)")
+    sms_account_sid: str = ""
+    sms_auth_token: SecretStr = SecretStr("")
+    sms_from: str = Field("", description="the sending number, E.164")
+    webhook_url: str = Field("", description="where signed notices are posted for CRMs and "
+                                             "apps (empty: no webhooks)")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key of the "
+                                      "webhook-signature header (whsec_ base64, or any text)")
+    http_timeout_s: float = Field(10.0, gt=0, le=300)
+    notify_redundant: bool = Field(False, description="send every notice on each of the "
+                                   "officer's channels, not only the first that works")
+    outbox_poll_s: float = Field(0.25, gt=0, description="how often delivery looks for notices")
+    outbox_batch: int = Field(100, ge=1, le=10_000)
+    outbox_concurrency: int = Field(8, ge=1, le=64, description="notices sent at once (each "
+                                    "sending thread keeps its own SMTP connection)")
+    outbox_max_attempts: int = Field(12, ge=1, le=100, description="rounds of tries before a "
+                                     "notice is dead (kept, counted, in the lead's history)")
+    outbox_backoff_s: float = Field(2.0, gt=0, description="wait after the first failed round; "
+                                    "doubled each round")
+    outbox_backoff_max_s: float = Field(300.0, gt=0)
+    outbox_lease_s: float = Field(120.0, gt=0, description="a claimed notice not finished in "
+                                  "this time (a crashed worker) is claimed again")
+    public_url: str = Field("", description="the API's own address, for links in notices")
+    lead_cost_usd: dict[str, float] = Field(
+        default_factory=dict, description='what a lead costs by source, JSON: {"web": 35}; '
+                                          "GET /v1/analytics/cost reads it")
+
+
+    @field_validator("lead_cost_usd")
+    @classmethod
+    def _costs(cls, value: dict[str, float]) -> dict[str, float]:
+        for source, usd in value.items():
+            if not math.isfinite(usd) or not 0 <= usd <= 1_000_000:
+                raise ValueError(f"LEADROUTE_LEAD_COST_USD[{source!r}] = {usd!r}: expected "
+                                 "dollars from 0 to 1,000,000")
+        return value
 
 
 @lru_cache

@@ -72,12 +72,15 @@ def serve(
 
 
 def worker() -> None:
-    """Run the background worker alone (deployments with several; PostgreSQL)."""
+    """Run the background worker alone (deployments with several; PostgreSQL): due leads,
+    the Graph fetches of Meta leads and delivery of the notification outbox, each in
+    a thread of its own."""
     from types import SimpleNamespace
 
     from api.db import Database
     from api.ingest import Ingestor
     from api.logs import configure
+    from api.notify.deliver import Deliverer
     from api.runtime import Runtime, utc_now
     from api.settings import get_settings
     from api.sources.fetcher import GraphFetcher
@@ -98,6 +101,10 @@ def worker() -> None:
     fetching = threading.Thread(target=fetcher.run_forever, args=(stop, settings.worker_poll_s),
                                 name="leadroute-graph-fetch", daemon=True)
     fetching.start()
+    deliverer = Deliverer(db, runtime, settings, utc_now)
+    outbox = threading.Thread(target=deliverer.run_forever, args=(stop,),
+                              name="leadroute-outbox", daemon=True)
+    outbox.start()
     try:
         Worker(db, runtime, utc_now, batch=settings.worker_batch,
                poll_s=settings.worker_poll_s).run_forever(stop)
@@ -106,7 +113,9 @@ def worker() -> None:
     finally:
         stop.set()
         fetcher.wake()
+        deliverer.wake.set()
         fetching.join(timeout=10)
+        outbox.join(timeout=10)
         fetcher.close()
         ingestor.close()
         db.dispose()

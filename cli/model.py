@@ -92,6 +92,8 @@ def evaluate(
     drop_unknown_officers: Annotated[bool, typer.Option(
         help="Skip history rows whose officer is not on the roster instead of failing.")
     ] = False,
+    trust_unverified: Annotated[bool, typer.Option(
+        help="Load a model file whose card (and so its SHA-256) is missing.")] = False,
 ) -> None:
     """Score the logged pairs of a history; print AUC, Brier, Brier skill, ECE (15 bins) and
     calibration slope and intercept; write a reliability plot."""
@@ -103,10 +105,11 @@ def evaluate(
         load_history,
         load_model,
     )
+    from engine.scoring.metrics import base_rate_drift
     from engine.scoring.report import write_report
 
     try:
-        fitted = load_model(model)
+        fitted = load_model(model, trust_unverified=trust_unverified)
         roster = Roster(load_roster(officers))
         hist = load_history(history, roster, target=fitted.target,
                             drop_unknown_officers=drop_unknown_officers)
@@ -122,10 +125,14 @@ def evaluate(
     if in_sample:
         typer.echo("note: this is the history the model was trained on; the figures are "
                    "in-sample and optimistic. The card's holdout figures are out-of-time.")
+    drift = base_rate_drift(fitted.base_rate_, fitted.n_train_, metrics.base_rate, metrics.n)
+    if drift is not None:
+        typer.echo(f"warning: {drift}", err=True)
     directory = report_dir if report_dir is not None else model.parent
     png, js = write_report(directory, hist.y, p, metrics,
                            extra={"model": model.name, "history": history.name,
                                   "history_sha256": hist.sha256, "in_sample": in_sample,
-                                  "card": card_path(model).name},
+                                  "card": card_path(model).name,
+                                  "warnings": [] if drift is None else [drift]},
                            title=f"{model.name} on {history.name}")
     typer.echo(f"wrote {png} and {js}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.batch import decide_batch
-from engine.decide import Decision, policy_scorer
+from engine.decide import Decision, JsonCache, policy_scorer
 from engine.domain import Lead
 from engine.errors import InputError, Problem, redact
 from engine.fair_lending import protected_characteristic
@@ -22,9 +20,9 @@ from engine.invariant import present
 from engine.io import (
     check_lead_header,
     collector_paused,
+    csv_line,
     load_roster,
     read_csv,
-    spreadsheet_safe,
 )
 from engine.leads import LeadParser
 from engine.lifecycle import Lifecycle
@@ -39,6 +37,10 @@ from engine.store import MemoryStore
 
 OUTPUT_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_fips",
                   "is_jumbo", "explanation")
+# Output lines written at once (rows are joined into one text and written in bulk).
+_WRITE_LINES = 2048
+# Leads routed between two updates of the progress bar.
+_PROGRESS_EVERY = 256
 
 
 @dataclass
@@ -109,37 +111,44 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
         k += len(batch)
 
 
-def _row(lead: Lead, decision: Decision, detail: str) -> list[object]:
-    explanation = decision.explanation.to_dict(detail=detail)
-    explanation.update(status=decision.status.value, propensity=decision.propensity,
-                       priority=decision.priority)
+def _row(lead: Lead, decision: Decision, detail: str, cache: JsonCache) -> str:
+    """The output line of a routed lead (CSV text, ready to be written with others)."""
+    extra: dict[str, object] = {"status": decision.status.value,
+                                "propensity": decision.propensity,
+                                "priority": decision.priority}
     if decision.offer is not None:
         offer = decision.offer
-        explanation["offer"] = {"mode": offer.mode, "officer_ids": list(offer.officer_ids),
-                                "accept_within_s": offer.accept_within_s}
+        extra["offer"] = {"mode": offer.mode, "officer_ids": list(offer.officer_ids),
+                          "accept_within_s": offer.accept_within_s}
         if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
-            explanation["offer"]["step_s"] = offer.step_s
+            extra["offer"]["step_s"] = offer.step_s  # type: ignore[index]
     if decision.hold_until is not None:
-        explanation["hold_until"] = decision.hold_until.isoformat()
-    return [
+        extra["hold_until"] = decision.hold_until.isoformat()
+    return csv_line([
         lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
         lead.state, lead.county_fips,
         "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
-        json.dumps(explanation, separators=(",", ":")),
-    ]
+        decision.explanation.to_json(detail=detail, cache=cache, extra=extra),
+    ])
 
 
 def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
-               results: dict[int, list[object]], roster: Roster, policy: Policy,
+               results: dict[int, str], roster: Roster, policy: Policy,
                state: RoutingState, scorer: Scorer | None, window_s: float | None, detail: str,
                summary: RouteSummary, bar: Progress) -> None:
+    cache: JsonCache = {}
     with bar:
         task = bar.add_task("route", total=len(routed))
+        done = 0
         for batch, decisions in _decisions(routed, roster, policy, state, scorer, window_s):
             for lead, decision in zip(batch, decisions, strict=True):
-                results[numbers[position[id(lead)]]] = _row(lead, decision, detail)
+                results[numbers[position[id(lead)]]] = _row(lead, decision, detail, cache)
                 summary.counts[decision.status.value] += 1
-            bar.advance(task, len(batch))
+            done += len(batch)
+            if done >= _PROGRESS_EVERY:  # the bar redraws a few times a second anyway
+                bar.advance(task, done)
+                done = 0
+        bar.advance(task, done)
 
 
 def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
@@ -195,7 +204,7 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),
                    key=lambda p: (p[1].received_at, p[0]))  # type: ignore[union-attr]
     state = RoutingState.empty(roster.ids_tuple)
-    results: dict[int, list[object]] = {}
+    results: dict[int, str] = {}
     position = {id(lead): k for k, (_, lead, _) in enumerate(order)}
     bar = Progress(TextColumn("routing"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), disable=not progress or not sys.stderr.isatty(),
@@ -223,15 +232,18 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
         raise InputError(Problem("out", str(out_path), f"cannot be written: {exc.strerror}")) \
             from None
     with fh:
-        writer = csv.writer(fh)
-        writer.writerow(OUTPUT_COLUMNS)
+        lines = [csv_line(list(OUTPUT_COLUMNS))]
         for number, item, lead_id in parsed:
             if isinstance(item, InputError):
                 summary.counts["rejected"] += 1
-                cells: list[object] = [lead_id, "", "rejected",
-                                       "; ".join(str(p) for p in item.problems), "", "", "", ""]
+                lines.append(csv_line([lead_id, "", "rejected",
+                                       "; ".join(str(p) for p in item.problems), "", "", "",
+                                       ""]))
             else:
-                cells = results[number]
-            writer.writerow([spreadsheet_safe(v) for v in cells])  # ids, names in reasons
+                lines.append(results.pop(number))
+            if len(lines) >= _WRITE_LINES:
+                fh.write("".join(lines))
+                lines.clear()
+        fh.write("".join(lines))
     summary.seconds = time.perf_counter() - started
     return summary

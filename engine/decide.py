@@ -11,6 +11,7 @@ re-routing) is ``engine.lifecycle``; routing several leads at once is ``engine.b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +23,6 @@ import numpy as np
 from engine.domain import Lead, Officer
 from engine.eligibility import (
     _NOT_LICENSED,
-    _OFF_SHIFT,
     FIRST_TEMPORARY,
     ON_CALL_WAIVER,
     REASON_NAMES,
@@ -35,7 +35,7 @@ from engine.eligibility import (
     officer_capacity,
     officer_constraint,
     pool_mask,
-    with_requirements,
+    walk_chain,
 )
 from engine.policies import Scorer, Selection, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
@@ -43,6 +43,12 @@ from engine.roster import Roster
 from engine.rules.fields import read_facts
 from engine.rules.policy import CompiledAction, CompiledStep, Policy
 from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
+
+# One encoder for every compact JSON text of an explanation (json.dumps builds a new one on
+# each call); the same output as ``json.dumps(obj, separators=(",", ":"))``.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+JsonCache = dict[Any, Any]
+JSON_CACHE_SIZE = 4096
 
 
 class Status(StrEnum):
@@ -79,6 +85,23 @@ class StepTrace:
     def to_dict(self, roster: Roster, *, detail: str = "full") -> dict[str, Any]:
         """``detail="full"`` lists every officer left out by id; ``"summary"`` gives counts for
         officers not licensed in the state (the long, uninformative list) and ids otherwise."""
+        out = self._head(roster)
+        out["excluded"], out["outside_pool"] = self._excluded(roster, detail)
+        return out
+
+    def _head(self, roster: Roster) -> dict[str, Any]:
+        """The step, its candidates in rank order and their scores."""
+        out: dict[str, Any] = self.step.describe()
+        out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
+        if self.scores is not None:
+            out["scores"] = self._scores()
+        return out
+
+    def _scores(self) -> list[float]:
+        return [round(float(s), 6) for s in (self.scores if self.scores is not None else ())]
+
+    def _excluded(self, roster: Roster, detail: str) -> tuple[dict[str, Any], int]:
+        """The officers of the pool left out, by reason, and the count outside the pool."""
         excluded: dict[str, Any] = {}
         codes = self.codes[self.in_pool]
         ids = roster.ids[self.in_pool]
@@ -89,13 +112,34 @@ class StepTrace:
                 excluded[name] = int(counts[code])
             else:
                 excluded[name] = ids[codes == code].tolist()
-        out: dict[str, Any] = self.step.describe()
-        out["candidates"] = [] if self.order is None else roster.ids[self.order].tolist()
+        return excluded, int(len(self.in_pool) - len(ids))
+
+    def to_json(self, roster: Roster, detail: str, cache: JsonCache) -> str:
+        """``to_dict`` as compact JSON (``json.dumps(..., separators=(",", ":"))``), the
+        excluded-officers block serialised once per distinct pool and codes (it repeats
+        from lead to lead) and kept in ``cache``."""
+        key = (roster, detail, self.in_pool.tobytes(), self.codes.tobytes())
+        tail = cache.get(key)
+        if tail is None:
+            if len(cache) > JSON_CACHE_SIZE:
+                cache.clear()
+            excluded, outside = self._excluded(roster, detail)
+            tail = cache[key] = f',"excluded":{_encode(excluded)},"outside_pool":{outside}}}'
+        step_key = ("step", self.step)
+        step = cache.get(step_key)
+        if step is None:  # the step's own keys: the same for every lead through it
+            step = cache[step_key] = _encode(self.step.describe())[:-1]
+        ids_key = ("ids", roster)
+        ids = cache.get(ids_key)
+        if ids is None:  # each officer id as a JSON string, once per roster
+            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
+        text = f'{step},"candidates":[' if len(step) > 1 else '{"candidates":['
+        if self.order is not None:
+            text += ",".join(ids[self.order].tolist())
+        text += "]"
         if self.scores is not None:
-            out["scores"] = [round(float(s), 6) for s in self.scores]
-        out["excluded"] = excluded
-        out["outside_pool"] = int(len(self.in_pool) - len(ids))
-        return out
+            text += f',"scores":{_encode(self._scores())}'
+        return text + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +165,23 @@ class Explanation:
         if self.notes:
             out["notes"] = self.notes
         return out
+
+    def to_json(self, *, detail: str = "full", cache: JsonCache | None = None,
+                extra: Mapping[str, Any] | None = None) -> str:
+        """``to_dict`` with ``extra``'s keys after its own, as compact JSON: exactly
+        ``json.dumps({**to_dict(detail=detail), **extra}, separators=(",", ":"))``, with the
+        steps' repeating blocks serialised once (``cache``: keep one per run of a roster)."""
+        if cache is None:
+            cache = {}
+        head = cache.get(("head", self.policy, self.version, self.method))
+        if head is None:
+            head = cache[("head", self.policy, self.version, self.method)] = _encode(
+                {"policy": self.policy, "version": self.version, "method": self.method})[:-1]
+        steps = ",".join(t.to_json(self.roster, detail, cache) for t in self.steps)
+        text = f'{head},"rule_path":{_encode(self.rule_path)},"steps":[{steps}]'
+        if self.notes:
+            text += f',"notes":{_encode(self.notes)}'
+        return text + ("," + _encode(extra)[1:] if extra else "}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,20 +274,15 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         action = _only_pool(policy, pool, action)
         notes.append(f"routed to pool {pool} only (routing.lifecycle.stale_pool)")
     hc = hard_constraints(lead, roster, state, now, exclude)
-    traces: list[StepTrace] = []
-    held: np.ndarray | None = None
-    any_off_shift = False
-    for step in action.steps:
-        in_pool = pool_mask(roster, policy, step.pool)
-        codes = with_requirements(roster, lead, step, hc.codes)
-        eligible = in_pool & (codes == 0)
-        if eligible.any():
-            return Plan(lead, facts, action, rule_path, hc, traces, notes, step, in_pool, codes,
-                        eligible)
-        traces.append(StepTrace(step, in_pool, codes, None, None))
-        waiting = in_pool & (codes >= FIRST_TEMPORARY)
-        held = waiting if held is None else held | waiting
-        any_off_shift = any_off_shift or bool((in_pool & (codes == _OFF_SHIFT)).any())
+    masks, step_codes, first, held, any_off_shift = walk_chain(roster, policy, action,
+                                                               lead.language, hc.codes)
+    steps = action.steps
+    traces = [StepTrace(steps[s], masks.in_pool[s], step_codes[s], None, None)
+              for s in range(len(steps) if first < 0 else first)]
+    if first >= 0:
+        in_pool, codes = masks.in_pool[first], step_codes[first]
+        return Plan(lead, facts, action, rule_path, hc, traces, notes, steps[first], in_pool,
+                    codes, in_pool & (codes == 0))
 
     after = policy.routing.after_hours
     if any_off_shift and after.pool is not None and pool is None:
@@ -242,12 +298,11 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
             return Plan(lead, facts, action, rule_path, hc, traces, notes, on_call, in_pool,
                         codes, eligible)
         traces.append(StepTrace(on_call, in_pool, codes, None, None))
-        waiting = in_pool & (codes >= FIRST_TEMPORARY)
-        held = waiting if held is None else held | waiting
+        held = held | (in_pool & (codes >= FIRST_TEMPORARY))
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
     pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
-    if held is not None and held.any():
+    if held.any():
         members = np.flatnonzero(held)
         until = hold_until(members, hc, roster, now)
         counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES)).tolist()

@@ -16,13 +16,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Any
 
 import numpy as np
 
+from engine import core
 from engine.domain import Lead
 from engine.roster import NEVER_OPENS, Roster, zone
-from engine.rules.policy import CompiledStep, Policy
+from engine.rules.policy import CompiledAction, Policy
 from engine.state import RoutingState
 
 
@@ -87,25 +87,24 @@ class CheckInputs:
     hour_load: np.ndarray | None  # (M,) int64, None when nobody has an hourly cap
 
 
-def _time_off(c: CheckInputs, idx: Any) -> Any:
+def _time_off(c: CheckInputs) -> np.ndarray:
+    """(M,) bool: officers on time off at ``c.now``."""
+    out = np.zeros(len(c.roster), dtype=bool)
     officers = c.roster.officers
-    if isinstance(idx, slice):
-        out = np.zeros(len(c.roster), dtype=bool)
-        for i in c.roster.with_away_periods.tolist():
-            out[i] = any(p.covers(c.now) for p in officers[i].away)
-        return out
-    return any(p.covers(c.now) for p in officers[idx].away)
+    for i in c.roster.with_away_periods.tolist():
+        out[i] = any(p.covers(c.now) for p in officers[i].away)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One hard constraint: which of the officers ``idx`` (a slice over everyone, or one
-    roster index) fail it; ``applies`` says whether it can fail anyone at all (a roster
+    """One hard constraint of the table; what it compares is written once, in the routing
+    core's kernel (``engine.core.first_failing``), which both the vector path and the
+    one-officer path run. ``applies`` says whether it can fail anyone at all (a roster
     without caps, nobody excluded), so the table skips it cheaply. ``applies`` may read only
     the roster and whether anyone is excluded: its answer is kept per roster."""
 
     reason: Reason
-    fails: Callable[[CheckInputs, Any], Any]
     applies: Callable[[CheckInputs], bool] = lambda c: True
 
     @property
@@ -116,22 +115,23 @@ class Check:
 # The hard constraints in the order they apply: the first one an officer fails is theirs.
 # Structural reasons (licensing, already tried) before temporary ones (away, hours, caps).
 CHECKS: tuple[Check, ...] = (
-    Check(Reason.NOT_LICENSED, lambda c, i: c.licensing[i] == _NOT_LICENSED),
-    Check(Reason.LICENSE_EXPIRED, lambda c, i: c.licensing[i] == _LICENSE_EXPIRED),
-    # (the vector path takes both from the licensing codes at once: see _evaluate)
-    Check(Reason.EXCLUDED, lambda c, i: c.excluded[i],  # type: ignore[index]
-          lambda c: c.excluded is not None),
-    Check(Reason.STATUS_AWAY, lambda c, i: c.roster.status_away[i],
-          lambda c: bool(c.roster.any_status_away)),
-    Check(Reason.TIME_OFF, _time_off, lambda c: len(c.roster.with_away_periods) > 0),
-    Check(Reason.OFF_SHIFT, lambda c, i: c.roster.off_shift(c.now)[i]),
-    Check(Reason.AT_MAX_OPEN, lambda c, i: c.open_load[i] >= c.roster.cap_open[i],
-          lambda c: bool(c.roster.any_cap_open)),
-    Check(Reason.AT_DAILY_CAP, lambda c, i: c.day_load[i] >= c.roster.cap_daily[i],  # type: ignore[index]
-          lambda c: c.day_load is not None),
-    Check(Reason.AT_HOURLY_CAP, lambda c, i: c.hour_load[i] >= c.roster.cap_hourly[i],  # type: ignore[index]
-          lambda c: c.hour_load is not None),
+    Check(Reason.NOT_LICENSED),
+    Check(Reason.LICENSE_EXPIRED),
+    Check(Reason.EXCLUDED, lambda c: c.excluded is not None),
+    Check(Reason.STATUS_AWAY, lambda c: bool(c.roster.any_status_away)),
+    Check(Reason.TIME_OFF, lambda c: len(c.roster.with_away_periods) > 0),
+    Check(Reason.OFF_SHIFT),
+    Check(Reason.AT_MAX_OPEN, lambda c: bool(c.roster.any_cap_open)),
+    Check(Reason.AT_DAILY_CAP, lambda c: c.day_load is not None),
+    Check(Reason.AT_HOURLY_CAP, lambda c: c.hour_load is not None),
 )
+_KERNEL_CODES = (core.NOT_LICENSED, core.LICENSE_EXPIRED, core.EXCLUDED, core.STATUS_AWAY,
+                 core.TIME_OFF, core.OFF_SHIFT, core.AT_MAX_OPEN, core.AT_DAILY_CAP,
+                 core.AT_HOURLY_CAP)
+if tuple(c.code for c in CHECKS) != _KERNEL_CODES or (  # the kernel reads codes as numbers
+        core.MISSING_SPECIALTY, core.MISSING_LANGUAGE, core.FIRST_TEMPORARY) != (
+        _MISSING_SPECIALTY, _MISSING_LANGUAGE, FIRST_TEMPORARY):
+    raise RuntimeError("engine.core's reason codes must match engine.eligibility.Reason")
 _NO_WAIVER: frozenset[Reason] = frozenset()
 ON_CALL_WAIVER: frozenset[Reason] = frozenset({Reason.OFF_SHIFT})
 
@@ -189,38 +189,68 @@ def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
                        excluded, open_load, day_load, hour_load)
 
 
-# The table last to first, with plain int codes: the vector path assigns later checks first,
-# so the first failing check's code stays. The two licensing checks come first and read the
-# licensing codes, which hold exactly their reasons: they are copied in one step at the end.
-_LICENSING_CHECKS = (Reason.NOT_LICENSED, Reason.LICENSE_EXPIRED)
-if tuple(c.reason for c in CHECKS[:2]) != _LICENSING_CHECKS:  # the copy below relies on it
-    raise RuntimeError("the licensing checks must come first in CHECKS")
-_BACKWARDS = tuple((c.reason, int(c.reason), c.fails, c.applies) for c in reversed(CHECKS[2:]))
+@dataclass(frozen=True, slots=True)
+class _Active:
+    """The checks to evaluate, in table order, as the kernel reads them."""
+
+    codes: np.ndarray  # (K,) int8 Reason codes
+    time_off: bool  # TIME_OFF among them (its input is computed only then)
+    off_shift: bool
 
 
-def _applicable(inputs: CheckInputs, waive: Collection[Reason]
-                ) -> tuple[tuple[int, Callable[[CheckInputs, Any], Any]], ...]:
-    """The checks to evaluate, last to first: those not waived that can fail someone.
-    ``Check.applies`` reads only the roster and whether anyone is excluded, so the answer is
-    kept on the roster per (anyone excluded, waiver)."""
-    cache: dict[tuple[bool, frozenset[Reason]], Any] = \
+def _applicable(inputs: CheckInputs, waive: Collection[Reason],
+                only: Collection[Reason] | None = None) -> _Active:
+    """The checks not waived (and among ``only``) that can fail someone. ``Check.applies``
+    reads only the roster and whether anyone is excluded, so the answer is kept on the roster
+    per (anyone excluded, waiver, only)."""
+    cache: dict[tuple[bool, frozenset[Reason], frozenset[Reason] | None], _Active] = \
         inputs.roster.__dict__.setdefault("_checks", {})
-    key = (inputs.excluded is not None, frozenset(waive))
+    key = (inputs.excluded is not None, frozenset(waive),
+           None if only is None else frozenset(only))
     found = cache.get(key)
     if found is None:
-        found = cache[key] = tuple((code, fails) for reason, code, fails, applies in _BACKWARDS
-                                   if reason not in waive and applies(inputs))
+        codes = [c.code for c in CHECKS if c.reason not in waive
+                 and (only is None or c.reason in only) and c.applies(inputs)]
+        found = cache[key] = _Active(np.array(codes, dtype=np.int8), _TIME_OFF in codes,
+                                     _OFF_SHIFT in codes)
+    return found
+
+
+def _run(inputs: CheckInputs, active: _Active, officers: np.ndarray) -> np.ndarray:
+    """The kernel over ``officers`` (roster indices): each one's first failing check."""
+    roster = inputs.roster
+    blank = _blank(roster)
+    return core.first_failing(
+        active.codes, officers, inputs.licensing,
+        blank.flags if inputs.excluded is None else inputs.excluded,
+        roster.status_away, _time_off(inputs) if active.time_off else blank.flags,
+        roster.off_shift(inputs.now) if active.off_shift else blank.flags,
+        inputs.open_load, roster.cap_open,
+        blank.counts if inputs.day_load is None else inputs.day_load, roster.cap_daily,
+        blank.counts if inputs.hour_load is None else inputs.hour_load, roster.cap_hourly)
+
+
+@dataclass(frozen=True, slots=True)
+class _Blank:
+    """Stand-ins for inputs a roster's checks do not read, and the index of everyone."""
+
+    flags: np.ndarray  # (M,) bool, all False
+    counts: np.ndarray  # (M,) int64, all 0
+    everyone: np.ndarray  # (M,) int64, 0..M-1
+
+
+def _blank(roster: Roster) -> _Blank:
+    found: _Blank | None = roster.__dict__.get("_blank")
+    if found is None:
+        m = len(roster)
+        found = roster.__dict__["_blank"] = _Blank(np.zeros(m, dtype=bool),
+                                                   np.zeros(m, dtype=np.int64),
+                                                   np.arange(m, dtype=np.int64))
     return found
 
 
 def _evaluate(inputs: CheckInputs, waive: Collection[Reason] = _NO_WAIVER) -> np.ndarray:
-    codes = np.zeros(len(inputs.roster), dtype=np.int8)
-    everyone = slice(None)
-    for code, fails in _applicable(inputs, waive):
-        codes[fails(inputs, everyone)] = code
-    licensing = inputs.licensing
-    np.copyto(codes, licensing, where=licensing > 0)
-    return codes
+    return _run(inputs, _applicable(inputs, waive), _blank(inputs.roster).everyone)
 
 
 def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
@@ -246,12 +276,8 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
         held = np.zeros(len(roster), dtype=np.int64)
         held[officer] = holding
     inputs = check_inputs(lead, roster, state, now, exclude, held)
-    for check in CHECKS:
-        if check.reason in waive or (only is not None and check.reason not in only):
-            continue
-        if check.applies(inputs) and check.fails(inputs, officer):
-            return check.reason
-    return Reason.OK
+    code = _run(inputs, _applicable(inputs, waive, only), np.array([officer], dtype=np.int64))
+    return Reason(int(code[0]))
 
 
 _LOCAL_DAYS: dict[tuple[str, int], int] = {}
@@ -289,20 +315,59 @@ def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarra
     return found
 
 
-def with_requirements(roster: Roster, lead: Lead, step: CompiledStep, codes: np.ndarray
-                      ) -> np.ndarray:
-    """The codes with a chain step's requirements: a missing specialty is reported for
-    everyone lacking it; a missing language for officers who pass everything else."""
-    if not (step.match_lead_language or step.require_languages or step.require_specialties):
-        return codes
-    out = codes.copy()
-    if step.require_specialties:
-        out[~_all_of(roster, "specialties", step.require_specialties)] = _MISSING_SPECIALTY
-    if step.match_lead_language or step.require_languages:
-        langs = step.require_languages | (
-            {lead.language} if step.match_lead_language else frozenset())
-        out[~_all_of(roster, "languages", frozenset(langs)) & (out == 0)] = _MISSING_LANGUAGE
-    return out
+@dataclass(frozen=True, slots=True)
+class ChainMasks:
+    """A rule's chain as the core's ``walk_chain`` reads it: per step, its pool and the
+    officers with the specialties and languages it requires (kept per roster, action and
+    lead language)."""
+
+    action: CompiledAction
+    in_pool: np.ndarray  # (S, M) bool
+    has_specialties: np.ndarray  # (S, M) bool
+    has_languages: np.ndarray  # (S, M) bool
+    requires_specialties: np.ndarray  # (S,) bool
+    requires_languages: np.ndarray  # (S,) bool
+
+
+def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language: str
+                ) -> ChainMasks:
+    """The masks of ``action``'s steps for a lead speaking ``language``, cached on the
+    roster."""
+    matched = any(step.match_lead_language for step in action.steps)
+    cache = roster.mask_cache()
+    key = ("chain", id(policy), id(action), language if matched else None)
+    found: ChainMasks | None = cache.get(key)  # type: ignore[assignment]
+    if found is None or found.action is not action:
+        everyone = np.ones(len(roster), dtype=bool)
+        specialties, languages = [], []
+        for step in action.steps:
+            specialties.append(_all_of(roster, "specialties", step.require_specialties)
+                               if step.require_specialties else everyone)
+            wanted = step.require_languages | (
+                {language} if step.match_lead_language else frozenset())
+            languages.append(_all_of(roster, "languages", frozenset(wanted))
+                             if wanted else everyone)
+        found = ChainMasks(
+            action, np.stack([pool_mask(roster, policy, step.pool) for step in action.steps]),
+            np.stack(specialties), np.stack(languages),
+            np.array([bool(step.require_specialties) for step in action.steps]),
+            np.array([bool(step.match_lead_language or step.require_languages)
+                      for step in action.steps]))
+        cache[key] = found  # type: ignore[assignment]
+    return found
+
+
+def walk_chain(roster: Roster, policy: Policy, action: CompiledAction, language: str,
+               codes: np.ndarray) -> tuple[ChainMasks, np.ndarray, int, np.ndarray, bool]:
+    """``engine.core.walk_chain`` over ``action``'s steps from the hard constraints'
+    ``codes``: the masks, each walked step's codes with its requirements, the first step
+    with an eligible officer (-1 when none), the officers held back only by a temporary
+    reason and whether any was off shift."""
+    masks = chain_masks(roster, policy, action, language)
+    step_codes, first, held, off_shift = core.walk_chain(
+        codes, masks.in_pool, masks.has_specialties, masks.has_languages,
+        masks.requires_specialties, masks.requires_languages)
+    return masks, step_codes, int(first), held, bool(off_shift)
 
 
 def pool_mask(roster: Roster, policy: Policy, name: str) -> np.ndarray:
@@ -430,4 +495,4 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
 __all__ = ["CHECKS", "FIRST_TEMPORARY", "ON_CALL_WAIVER", "REASON_NAMES", "REASON_TEXT",
            "REASON_TEXT_BY_CODE", "Check", "CheckInputs", "Constraints", "Reason",
            "check_inputs", "hard_constraints", "hold_until", "lead_local_day",
-           "officer_capacity", "officer_constraint", "pool_mask", "with_requirements"]
+           "officer_capacity", "officer_constraint", "pool_mask", "walk_chain"]

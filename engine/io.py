@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterator
@@ -262,6 +263,24 @@ def spreadsheet_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def csv_cell(text: str) -> str:
+    """``text`` as ``csv.writer`` (the excel dialect) writes one cell among several: quoted,
+    with quotes doubled, when it holds a comma, a quote or a line break; as it is otherwise."""
+    if _NEEDS_QUOTES.search(text) is None:
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def csv_line(cells: list[str]) -> str:
+    """A row of two or more text cells as ``csv.writer`` writes it (``\r\n`` ended), each
+    cell made spreadsheet-safe first: rows built as text can be written in bulk."""
+    return ",".join([csv_cell(c if not c.startswith(FORMULA_STARTS) else "'" + c)
+                     for c in cells]) + "\r\n"
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:

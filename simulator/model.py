@@ -67,7 +67,7 @@ from simulator.clock import OfficerClock
 from simulator.crn import Draws
 from simulator.forecast import Forecast
 from simulator.streams import LeadStream
-from simulator.world import LeadFeatures, World
+from simulator.world import AssignmentTruth, LeadFeatures, World
 
 # events.parquet names: the lifecycle's history (an officer's acceptance is their first contact
 # attempt in this model; a lead's release is when it closes)
@@ -134,6 +134,9 @@ class RunResult:
         (the decision for an assignment, the acceptance for an offer); contact_s: first
         contact attempt.
     p_funded: the true probability of funding given what happened (0 if never worked).
+    true_p_funded: the true probability of funding known when the worker was notified
+        (``simulator.world.AssignmentTruth``: lead, officer, the moment, their load and the
+        expected response; 0 if never worked).
     abandoned, given_up_s: whether and when the engine gave the lead up (no round left,
         nobody licensed, stale); NaN when it did not.
     intervals: (K, 3) officer, start_s, end_s of every open lead (end NaN if still open).
@@ -168,6 +171,7 @@ class RunResult:
     events: dict[str, np.ndarray] | None
     rounds: dict[str, np.ndarray] | None = None
     wall_s: float = 0.0
+    true_p_funded: np.ndarray | None = None
 
 
 class _Run:
@@ -221,6 +225,8 @@ class _Run:
         self.applied = [0] * n
         self.funded = [0] * n
         self.p_funded = [0.0] * n
+        self.true_p = [0.0] * n
+        self.assignment_truth = AssignmentTruth(world)
         self.open_at = [0] * n
         self.propensity = [1.0] * n
         self.breaches = [0] * n
@@ -233,6 +239,7 @@ class _Run:
         # at, load when told)
         self.answers: dict[tuple[int, int], tuple[float, float, int]] = {}
         self.open_since: dict[tuple[int, int], float] = {}
+        self.accept_by: dict[tuple[int, int], float] = {}  # (lead, officer) -> SimPy s
         self.intervals: list[tuple[int, float, float]] = []
         self.refunded: list[tuple[int, float, float, float]] = []
         self.events: list[tuple[int, float, int, int]] | None = \
@@ -297,6 +304,7 @@ class _Run:
                 # an assignment already counts this lead among the officer's open leads
                 load = int(state.open_leads[o]) - (1 if e.mode == "assign" else 0)
                 self.answers[(i, o)] = (self._response_at(i, o, now, load), now, load)
+                self.accept_by[(i, o)] = self._s(e.accept_by)
             elif isinstance(e, TakeBack):
                 delta = e.delta
                 oid = present(delta.officer_id, "a taken-back delta names its officer")
@@ -396,6 +404,22 @@ class _Run:
         q = self.decay.contact_probability(self.contact_base[i], contact_s - self.arrival[i])
         a = float(self.application[i, o])
         return q * a * self.funding[i], q, a
+
+    def _truth_at_assignment(self, i: int, o: int, told_s: float, load: int) -> float:
+        """p(funded) of lead ``i`` known when officer ``o`` with ``load`` open leads was
+        notified at ``told_s``: ``_response_at``'s arithmetic, its draws integrated out over
+        the responses that beat the offer's accept-by time (this officer worked the lead, so
+        theirs did)."""
+        start = told_s + self.latency[o]
+        start += self.clock.wait_to_shift_s(o, start)
+        if math.isinf(start):
+            return 0.0
+        median = self.median[o] * self.hour_mult[self.clock.local_hour(o, start)] * \
+            (1.0 + self.load_slope * load)
+        value = float(self.application[i, o]) * self.funding[i]
+        deadline = self.accept_by.get((i, o), math.inf)
+        return self.assignment_truth.p_funded(value, self.contact_base[i],
+                                              start - self.arrival[i], median, deadline - start)
 
     def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
         """The logging policy's pick among the engine's ranked candidates: the decision with
@@ -497,6 +521,7 @@ class _Run:
         self.offered_s[i] = told_s
         self.assigned_s[i] = self._s(assigned_at) if assigned_at is not None else env.now
         self.open_at[i], self.propensity[i] = load, case.propensity
+        self.true_p[i] = self._truth_at_assignment(i, worker, told_s, load)
         self._work(i, worker)
         yield env.timeout(self._closing_s(i, bool(self.funded[i])))
         outcome = "funded" if self.funded[i] else "lost"
@@ -684,7 +709,7 @@ class _Run:
             intervals=intervals,
             refunded=np.array(self.refunded, dtype=float).reshape(-1, 4), events=events,
             rounds=None if self.rounds is None else _rounds(self.rounds),
-            wall_s=wall_s)
+            wall_s=wall_s, true_p_funded=np.array(self.true_p))
 
 
 def _rounds(rows: list[list[float]]) -> dict[str, np.ndarray]:

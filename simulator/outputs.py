@@ -20,7 +20,7 @@ from simulator.streams import ROUTE_COLUMNS, lead_row
 
 HISTORY_EXTRA = ("officer_id", "assigned_at", "policy", "policy_version", "propensity",
                  "officer_open_leads", "response_delay_s", "contacted", "application", "funded",
-                 "lost", "replication", "simulated_policy")
+                 "lost", "true_p_funded", "replication", "simulated_policy")
 
 
 def events_table(exp: Experiment) -> pa.Table:
@@ -53,9 +53,10 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
     the lead columns of ``leadroute route`` input, then officer_id, assigned_at (when the lead
     was given or offered to the officer who worked it), policy, policy_version, propensity,
     officer_open_leads, response_delay_s (from assigned_at to the first contact attempt;
-    blank when the borrower was not reached), contacted, application, funded, lost; plus
-    replication and simulated_policy. Lead ids carry ``-r<replication>-<policy>`` so that
-    every row's id is unique in the file."""
+    blank when the borrower was not reached), contacted, application, funded, lost,
+    true_p_funded (the world's probability of funding known at assigned_at:
+    ``simulator.world.AssignmentTruth``); plus replication and simulated_policy. Lead ids
+    carry ``-r<replication>-<policy>`` so that every row's id is unique in the file."""
     rows = []
     for rep in exp.replications:
         start = rep.inputs.clock.start
@@ -63,6 +64,8 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
         leads = rep.inputs.stream.leads
         base_rows = [lead_row(lead) for lead in leads]
         for run in rep.runs:
+            truth = run.true_p_funded if run.true_p_funded is not None else \
+                np.full(len(run.officer), np.nan)
             for i in np.flatnonzero(run.officer >= 0):
                 row: dict[str, object] = dict(base_rows[i])
                 row["lead_id"] = f"{row['lead_id']}-r{run.replication}-{run.label}"
@@ -78,6 +81,7 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
                     if contacted else "",
                     "contacted": contacted, "application": int(run.application[i]),
                     "funded": int(run.funded[i]), "lost": 1 - int(run.funded[i]),
+                    "true_p_funded": round(float(truth[i]), 8),
                     "replication": run.replication, "simulated_policy": run.label,
                 })
                 rows.append(row)

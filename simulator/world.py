@@ -17,6 +17,7 @@ on, so the engine sees a leaver exactly as it sees someone away.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -262,6 +263,58 @@ class World:
     def skill_order(self) -> np.ndarray:
         """Officer indices from the most to the least skilled (hidden skill)."""
         return np.argsort(-self.traits.skill, kind="stable")
+
+
+class AssignmentTruth:
+    """The world's probability of funding known at an assignment: lead ``i`` notified to
+    officer ``o`` at a moment, before the officer's response is drawn.
+
+    The simulation draws the response as ``until_start + median x factor + busy`` (factor
+    log-normal with ``within_sigma``; with ``busy_probability`` an extra exponential time of
+    mean ``busy_mean_s``). This is the expectation of the true p(funded) over both draws, on
+    a grid of equally likely values of each (``factor_points`` quantiles of the log-normal,
+    ``busy_points`` of the exponential), so it is what a perfect model could know at the
+    moment of assignment: lead, officer, the lead's wait so far, the officer's shift and load,
+    and the expected response.
+
+    A history row exists only because its officer answered before the offer's accept-by
+    time (otherwise the lead was taken back and went to someone else), so the expectation can
+    be taken over the responses that beat that deadline (``answered_within_s``).
+    """
+
+    def __init__(self, world: World, factor_points: int = 48, busy_points: int = 24) -> None:
+        response = world.params.response
+        z = norm.ppf((np.arange(factor_points) + 0.5) / factor_points)
+        factor = np.exp(response.within_sigma * z)
+        busy = response.busy_probability
+        if busy > 0:
+            u = (np.arange(busy_points) + 0.5) / busy_points
+            extra = np.concatenate(([0.0], -response.busy_mean_s * np.log1p(-u)))
+            w_extra = np.concatenate(([1.0 - busy], np.full(busy_points, busy / busy_points)))
+        else:
+            extra, w_extra = np.zeros(1), np.ones(1)
+        self.decay = world.decay
+        self._factor = factor[:, None]  # (K, 1)
+        self._extra = extra[None, :]  # (1, B)
+        self._w = np.full((factor_points, 1), 1.0 / factor_points) * w_extra[None, :]
+
+    def p_funded(self, value: float, contact_base: float, waited_s: float, median_s: float,
+                 answered_within_s: float = math.inf) -> float:
+        """Expected p(funded) for a lead worth ``value`` (application x funding with this
+        officer) and best-case contact ``contact_base``, when the officer starts answering
+        ``waited_s`` seconds after the lead arrived and answers ``median_s`` x the log-normal
+        factor (plus the busy tail) later; only responses within ``answered_within_s`` of
+        that start count (none does: the unconditional expectation)."""
+        if math.isinf(waited_s) or math.isinf(median_s):
+            return 0.0
+        response = median_s * self._factor + self._extra  # (K, B)
+        w = self._w
+        if math.isfinite(answered_within_s):
+            kept = np.where(response <= answered_within_s, w, 0.0)
+            if kept.sum() > 0:
+                w = kept
+        q = self.decay.contact_probabilities(np.asarray(contact_base), waited_s + response)
+        return float(value * (q * w).sum() / w.sum())
 
 
 class OracleScorer:

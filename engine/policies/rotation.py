@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import core
 from engine.policies.base import Selection, SelectionContext
 from engine.roster import Roster
 from engine.state import PoolRotation
@@ -50,24 +51,16 @@ def seeded_order(roster: Roster, seed: int) -> np.ndarray:
     return found
 
 
-# Finish times closer than this are a tie (passes are sums of 1/weight, so float noise).
-_TIE = 1e-9
-
-
 def rotation_order(ctx: SelectionContext, weighted: bool) -> np.ndarray:
     """The candidates (roster indices) in rotation order: first the officers whose turn has
     come (start no later than the pool's virtual time) by earliest finish, then the others
     by earliest start (worst-case fair weighted fair queueing, WF2Q: choosing only among
-    officers whose turn has come keeps everyone within one lead of their exact share)."""
-    cand = ctx.candidates
-    stride: np.ndarray | float = 1.0 / ctx.roster.weights[cand] if weighted else 1.0
-    virtual = ctx.rotation.virtual_time
-    start = np.maximum(ctx.rotation.passes[cand], virtual - stride)
-    waiting = start > virtual + _TIE
-    key = np.round(np.where(waiting, start, start + stride) / _TIE)
-    keys = (seeded_order(ctx.roster, ctx.seed)[cand], ctx.state.last_assigned_s[cand], key,
-            waiting)
-    return cand[np.lexsort(keys)]
+    officers whose turn has come keeps everyone within one lead of their exact share).
+    Ranked by the routing core (``engine.core.rotation_order``)."""
+    return core.rotation_order(
+        ctx.candidates.astype(np.int64, copy=False), ctx.roster.weights, weighted,
+        ctx.rotation.passes, float(ctx.rotation.virtual_time), ctx.state.last_assigned_s,
+        seeded_order(ctx.roster, ctx.seed))
 
 
 def eligible_weight(roster: Roster, candidates: np.ndarray, weighted: bool) -> float:

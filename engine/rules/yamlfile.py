@@ -160,13 +160,11 @@ def load_yaml(text: str) -> Any:
     """The data of one YAML document (plain dicts, lists and scalars), read within the bounds
     above; YamlError, naming line and column, for anything that is not such YAML."""
     try:
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise YamlError(f"line {line} column {column}",
-                        f"not valid YAML: character {exc.character:#06x} is not allowed in a "
-                        "YAML file") from None
+        loader = _Loader(text)  # the reader refuses control characters here
+    except yaml.reader.ReaderError as exc:
+        raise YamlError(f"character {exc.position + 1}",
+                        f"not valid YAML: character U+{_code(exc.character):04X} is not allowed "
+                        "(YAML allows no control characters or lone surrogates)") from None
     try:
         try:
             node = loader.get_single_node()
@@ -190,3 +188,8 @@ def load_yaml(text: str) -> Any:
                 from None
     finally:
         loader.dispose()
+
+
+def _code(character: str | int) -> int:
+    """The code point PyYAML's reader names (an int, or a one-character string)."""
+    return character if isinstance(character, int) else ord(character)

@@ -13,7 +13,13 @@ Three kinds of column:
   lead's source (officer -> team -> population, see ``engine.scoring.shrinkage``), as
   log-odds so that a linear model can add them to the lead's own odds; the
   officer's open leads at assignment, and the officer's expected log response delay at the
-  officer-local hour of assignment.
+  officer-local hour of assignment;
+* the moment of the decision (``Timing``): the lead's age (decision time minus
+  ``received_at``), how long until the officer's shift opens, the expected wait from the
+  lead's arrival to first contact (age + wait to shift + the officer's expected response at
+  that hour), and the borrower's local hour (as a point on a circle) and weekday. A lead's
+  chance of being reached falls steeply with that wait, so a model that cannot see it
+  confuses leads held overnight with fresh ones.
 
 Nothing here reads a protected characteristic: the lead columns are a fixed list, and
 ``Lead.custom`` (where unknown columns go) is never read. Column names come from
@@ -35,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from engine.domain import Lead, LoanProgram, LoanPurpose, Specialty
-from engine.roster import Roster
+from engine.roster import NEVER_OPENS, Roster
 from engine.scoring.shrinkage import (
     beta_prior_strength,
     normal_prior_strength,
@@ -49,6 +55,22 @@ MATCHED_SPECIALTIES: tuple[Specialty, ...] = (
     Specialty.VA, Specialty.FHA, Specialty.USDA, Specialty.JUMBO, Specialty.REVERSE,
     Specialty.FIRST_TIME_BUYER, Specialty.NON_QM,
 )
+
+
+def specialty_needs(lead: Lead) -> tuple[bool, ...]:
+    """Which of ``MATCHED_SPECIALTIES`` the lead calls for, in that order."""
+    prog = lead.loan_program
+    return (
+        prog is LoanProgram.VA or lead.is_veteran,
+        prog is LoanProgram.FHA,
+        prog is LoanProgram.USDA,
+        bool(lead.is_jumbo),
+        prog is LoanProgram.REVERSE or lead.loan_purpose is LoanPurpose.REVERSE,
+        bool(lead.first_time_buyer),
+        prog is LoanProgram.NON_QM,
+    )
+
+
 LEAD_NUMERIC_FEATURES: tuple[str, ...] = (
     "log_loan_amount_usd", "ltv", "ltv_unknown", "credit_score", "credit_score_unknown",
     "is_veteran", "first_time_buyer", "first_time_buyer_unknown", "is_jumbo", "is_jumbo_unknown",
@@ -58,7 +80,14 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     *(f"match_{s.value}" for s in MATCHED_SPECIALTIES),
     "speaks_language", "officer_logit_rate", "officer_logit_rate_program",
     "officer_logit_rate_source", "officer_open_leads", "expected_log_delay_s",
+    *("log_since_received_s", "log_officer_wait_to_shift_s", "log_expected_wait_to_contact_s",
+      "borrower_hour_sin", "borrower_hour_cos", "borrower_weekday", "borrower_weekend"),
 )
+# The time features (``Timing``) are the last columns, in this order.
+TIME_FEATURES: tuple[str, ...] = NUMERIC_FEATURES[-7:]
+# An officer with no working hours at all never opens: their wait is counted as a week (the
+# roster's working hours repeat weekly, so no real wait is longer).
+WEEK_S = 7 * 86400.0
 HOURS = 24
 # Stand-ins for unknown lead values; the *_unknown column carries the fact that it is unknown.
 TYPICAL_LTV = 0.8
@@ -130,6 +159,7 @@ class LeadBlock:
     needs: np.ndarray  # (L, len(MATCHED_SPECIALTIES)) bool
     received_s: np.ndarray  # POSIX seconds
     n_language_slots: int  # len(vocab.languages) + 1
+    timezone: tuple[str, ...]  # the borrower's IANA timezone (from the ZIP)
 
     @classmethod
     def build(cls, leads: Sequence[Lead], vocab: Vocabulary) -> LeadBlock:
@@ -157,18 +187,10 @@ class LeadBlock:
                 bool(jumbo), jumbo is None,
             )
             received[i] = lead.received_at.timestamp()
-            prog = lead.loan_program
-            needs[i] = (
-                prog is LoanProgram.VA or lead.is_veteran,
-                prog is LoanProgram.FHA,
-                prog is LoanProgram.USDA,
-                bool(lead.is_jumbo),
-                prog is LoanProgram.REVERSE or lead.loan_purpose is LoanPurpose.REVERSE,
-                bool(lead.first_time_buyer),
-                prog is LoanProgram.NON_QM,
-            )
+            needs[i] = specialty_needs(lead)
         return cls(source, purpose, program, lang_slot, tuple(lead.language for lead in leads),
-                   num, needs, received, len(vocab.languages) + 1)
+                   num, needs, received, len(vocab.languages) + 1,
+                   tuple(lead.timezone for lead in leads))
 
     def __len__(self) -> int:
         return len(self.language)
@@ -434,7 +456,15 @@ def officer_local_hours(moments_s: np.ndarray, officer_idx: np.ndarray,
                         roster: Roster) -> np.ndarray:
     """(N,) int64 hour of day (0-23) at POSIX time ``moments_s[i]`` in the timezone of roster
     officer ``officer_idx[i]``."""
+    return officer_local_clock(moments_s, officer_idx, roster)[0]
+
+
+def officer_local_clock(moments_s: np.ndarray, officer_idx: np.ndarray, roster: Roster
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """((N,) hour of day 0-23, (N,) minute of the week from Monday 00:00) at POSIX time
+    ``moments_s[i]`` in the timezone of roster officer ``officer_idx[i]``."""
     hours = np.empty(len(moments_s), dtype=np.int64)
+    minutes = np.empty(len(moments_s), dtype=np.int64)
     group = np.empty(len(roster), dtype=np.int64)
     for g, (_, members) in enumerate(roster.tz_groups):
         group[members] = g
@@ -444,7 +474,69 @@ def officer_local_hours(moments_s: np.ndarray, officer_idx: np.ndarray,
         if rows.size:
             stamps = pd.to_datetime(moments_s[rows], unit="s", utc=True).tz_convert(tz)
             hours[rows] = np.asarray(stamps.hour, dtype=np.int64)
-    return hours
+            minutes[rows] = (np.asarray(stamps.day_of_week, dtype=np.int64) * 1440
+                             + hours[rows] * 60 + np.asarray(stamps.minute, dtype=np.int64))
+    return hours, minutes
+
+
+def wait_to_shift_s(roster: Roster, officer_idx: np.ndarray, minute_of_week: np.ndarray
+                    ) -> np.ndarray:
+    """(N,) seconds until roster officer ``officer_idx[i]`` is next on shift from local
+    ``minute_of_week[i]`` (0 while on shift; a week for someone with no working hours)."""
+    minutes = roster.next_open[officer_idx, minute_of_week].astype(float)
+    return np.where(minutes == NEVER_OPENS, WEEK_S, minutes * 60.0)
+
+
+def borrower_local_time(moments_s: np.ndarray, timezones: Sequence[str]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """((N,) local hour as a fraction of the day in hours, 0-24; (N,) weekday, Monday 0) at
+    ``moments_s[i]`` in the borrower's timezone ``timezones[i]`` (from the lead's ZIP)."""
+    hours = np.empty(len(moments_s), dtype=float)
+    weekday = np.empty(len(moments_s), dtype=np.int64)
+    zones = np.asarray(timezones, dtype=object)
+    for tz in set(timezones):
+        rows = np.flatnonzero(zones == tz)
+        stamps = pd.to_datetime(moments_s[rows], unit="s", utc=True).tz_convert(tz)
+        hours[rows] = np.asarray(stamps.hour + stamps.minute / 60.0, dtype=float)
+        weekday[rows] = np.asarray(stamps.day_of_week, dtype=np.int64)
+    return hours, weekday
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The moment of the decision for P pairs, each (P,): the lead's age in seconds (decision
+    time minus ``received_at``, never below 0), seconds until the officer is on shift, and the
+    borrower's local hour (0-24) and weekday (Monday 0)."""
+
+    age_s: np.ndarray
+    shift_wait_s: np.ndarray
+    borrower_hour: np.ndarray
+    borrower_weekday: np.ndarray
+
+    @classmethod
+    def at(cls, now_s: np.ndarray, block: LeadBlock, lead_rows: np.ndarray,
+           officer_rows: np.ndarray, roster: Roster, officer_minute: np.ndarray) -> Timing:
+        """Timing of lead ``lead_rows[j]`` with roster officer ``officer_rows[j]`` at POSIX
+        ``now_s[j]``, the officer's local minute of the week then being
+        ``officer_minute[j]``."""
+        hour, weekday = borrower_local_time(now_s, [block.timezone[i] for i in lead_rows])
+        return cls(np.maximum(now_s - block.received_s[lead_rows], 0.0),
+                   wait_to_shift_s(roster, officer_rows, officer_minute), hour, weekday)
+
+    def take(self, rows: np.ndarray) -> Timing:
+        """The timing of pairs ``rows`` (an index or boolean array)."""
+        return Timing(self.age_s[rows], self.shift_wait_s[rows], self.borrower_hour[rows],
+                      self.borrower_weekday[rows])
+
+    def columns(self, expected_log_delay_s: np.ndarray) -> np.ndarray:
+        """(P, len(TIME_FEATURES)) columns, given each pair's expected log(1 + response s)."""
+        expected_wait = self.age_s + self.shift_wait_s + np.expm1(expected_log_delay_s)
+        angle = 2.0 * np.pi * self.borrower_hour / 24.0
+        return np.column_stack((
+            np.log1p(self.age_s), np.log1p(self.shift_wait_s), np.log1p(expected_wait),
+            np.sin(angle), np.cos(angle), self.borrower_weekday,
+            self.borrower_weekday >= 5,
+        ))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -453,11 +545,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def assemble(block: LeadBlock, lead_rows: np.ndarray, officer_rows: np.ndarray,
-             tables: OfficerTables, hours: np.ndarray, open_leads: np.ndarray) -> np.ndarray:
+             tables: OfficerTables, hours: np.ndarray, open_leads: np.ndarray,
+             timing: Timing) -> np.ndarray:
     """(P, F) float64 features for P pairs: lead ``lead_rows[j]`` of ``block`` with officer
     ``officer_rows[j]`` of ``tables``, at that officer's local ``hours[j]`` (int, 0-23) with
-    ``open_leads[j]`` open leads. Columns are ``feature_names(vocab)`` for the vocabulary the
-    block was built with (``n_sources``/``n_languages`` slots include "other")."""
+    ``open_leads[j]`` open leads, at the decision moment ``timing``. Columns are
+    ``feature_names(vocab)`` for the vocabulary the block was built with
+    (``n_sources``/``n_languages`` slots include "other")."""
     p = len(lead_rows)
     li, oi = lead_rows, officer_rows
     n_src, n_lang = tables.rate_source.shape[1], block.n_language_slots
@@ -489,5 +583,7 @@ def assemble(block: LeadBlock, lead_rows: np.ndarray, officer_rows: np.ndarray,
     x[:, j + 2] = tables.logit_rate_program[oi, program]
     x[:, j + 3] = tables.logit_rate_source[oi, source]
     x[:, j + 4] = open_leads
-    x[:, j + 5] = tables.delay[oi, hours]
+    delay = tables.delay[oi, hours]
+    x[:, j + 5] = delay
+    x[:, j + 6:] = timing.columns(delay)
     return x

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 ECE_BINS = 15
 # Forecasts are clipped this far from 0 and 1 before taking logits, so a forecast of exactly
@@ -117,24 +118,40 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(q) - np.log1p(-q)
 
 
+def _log_likelihood(design: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    """Bernoulli log-likelihood of ``y`` under logits ``design @ beta``, without overflow:
+    log sigmoid(eta) = -log(1 + exp(-eta)) = -logaddexp(0, -eta)."""
+    eta = design @ beta
+    return float(-np.sum(np.where(y == 1, np.logaddexp(0.0, -eta), np.logaddexp(0.0, eta))))
+
+
 def calibration_slope_intercept(y: np.ndarray, p: np.ndarray, max_iter: int = 100,
                                 tol: float = 1e-10) -> tuple[float, float]:
     """Slope ``b`` and intercept ``a`` of the logistic regression ``logit P(y=1) = a + b *
-    logit(p)``, fitted by Newton's method (no penalty).
+    logit(p)`` (maximum likelihood, no penalty).
+
+    Fitted by Newton's method with step halving: a step that does not raise the likelihood
+    is halved until it does, and the probabilities come from ``scipy.special.expit`` (no
+    overflow), so the iteration cannot run off to infinity where a plain logistic fit finds
+    the maximum (it agrees with scikit-learn's unpenalised ``LogisticRegression``; tested).
 
     A well-calibrated forecast has slope 1 and intercept 0; a slope below 1 means the forecasts
     are too extreme (over-fitted), above 1 too timid. Returns (NaN, NaN) when every outcome is
-    the same or the forecasts do not vary (the regression is then not identified).
+    the same or the forecasts do not vary, and when the outcomes are perfectly separated by
+    the forecasts (the maximum is then at infinity): the regression is not identified.
     """
     y, p = _check(y, p)
     x = logit(p)
     if y.min() == y.max() or np.ptp(x) == 0:
         return float("nan"), float("nan")
+    neg, pos = x[y == 0], x[y == 1]
+    if neg.max() <= pos.min() or pos.max() <= neg.min():  # separated (one covariate)
+        return float("nan"), float("nan")
     design = np.column_stack((np.ones_like(x), x))
     beta = np.array([0.0, 1.0])
+    current = _log_likelihood(design, y, beta)
     for _ in range(max_iter):
-        eta = design @ beta
-        mu = 1.0 / (1.0 + np.exp(-eta))
+        mu = expit(design @ beta)
         w = mu * (1.0 - mu)
         grad = design.T @ (y - mu)
         hess = design.T @ (design * w[:, None])
@@ -142,8 +159,19 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray, max_iter: int = 10
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             return float("nan"), float("nan")
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
+        if not np.all(np.isfinite(step)):
+            return float("nan"), float("nan")
+        scale = 1.0
+        for _halving in range(60):
+            trial = beta + scale * step
+            found = _log_likelihood(design, y, trial)
+            if found >= current - 1e-12 * abs(current):
+                break
+            scale *= 0.5
+        else:
+            break  # no step raises the likelihood: at the maximum to rounding
+        beta, current = trial, found
+        if np.max(np.abs(scale * step)) < tol:
             break
     return float(beta[1]), float(beta[0])
 
@@ -190,3 +218,31 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> Metrics:
         ece=expected_calibration_error(y, p), calibration_slope=slope,
         calibration_intercept=intercept,
     )
+
+
+# A base rate counts as drifted when it moved by more than this factor either way and by more
+# than noise (a two-proportion z-statistic beyond DRIFT_Z).
+DRIFT_RATIO = 1.25
+DRIFT_Z = 3.0
+
+
+def base_rate_drift(train_rate: float, n_train: int, eval_rate: float, n_eval: int
+                    ) -> str | None:
+    """A warning when the evaluated period's base rate drifted from training's, else None.
+
+    Drifted means the ratio of the two rates is beyond ``DRIFT_RATIO`` either way and the
+    difference is beyond noise (two-proportion z-statistic above ``DRIFT_Z``). A model's
+    calibration figures on a drifted period describe a population it was not trained on."""
+    if n_train <= 0 or n_eval <= 0:
+        return None
+    pooled = (train_rate * n_train + eval_rate * n_eval) / (n_train + n_eval)
+    se = float(np.sqrt(pooled * (1.0 - pooled) * (1.0 / n_train + 1.0 / n_eval)))
+    z = abs(eval_rate - train_rate) / se if se > 0 else 0.0
+    low, high = sorted((train_rate, eval_rate))
+    ratio = high / low if low > 0 else float("inf")
+    if ratio <= DRIFT_RATIO or z <= DRIFT_Z:
+        return None
+    return (f"base rate drift: the evaluated rows convert at {eval_rate:.4f}, training's at "
+            f"{train_rate:.4f} ({eval_rate / train_rate if train_rate > 0 else float('inf'):.2f}"
+            f"x, z = {z:.1f}); the model's calibration was learned on a different mix, so "
+            "expect biased probabilities until it is retrained on recent rows")

@@ -30,15 +30,18 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from engine.domain import Lead
-from engine.roster import Roster
+from engine.errors import InputError, Problem
+from engine.roster import Roster, zone
 from engine.scoring.features import (
     HistoryStats,
     LeadBlock,
     OfficerTables,
+    Timing,
     Vocabulary,
     assemble,
     feature_names,
-    officer_local_hours,
+    officer_local_clock,
+    wait_to_shift_s,
 )
 from engine.scoring.history import DEFAULT_TARGET, History
 from engine.scoring.pipeline import BoostingParams, build_pipeline
@@ -119,8 +122,11 @@ class ConversionModel(BaseEstimator):
         n = len(history)
         vocab = Vocabulary.fit(history.leads)
         block = LeadBlock.build(history.leads, vocab)
-        hours = officer_local_hours(history.assigned_s, history.officer_idx, roster)
         rows = np.arange(n)
+        hours, minutes = officer_local_clock(history.assigned_s, history.officer_idx, roster)
+        # a logged row's decision time is its assigned_at
+        timing = Timing.at(history.assigned_s, block, rows, history.officer_idx, roster,
+                           minutes)
         y = history.y
         folds = rng.permutation(n) % self.stat_folds
         x = np.empty((n, len(feature_names(vocab))))
@@ -135,7 +141,7 @@ class ConversionModel(BaseEstimator):
             held = folds == f
             tables = stats(~held).bind(roster)
             x[held] = assemble(block, rows[held], history.officer_idx[held], tables, hours[held],
-                               history.open_leads[held])
+                               history.open_leads[held], timing.take(held))
         return x, vocab, stats(np.ones(n, dtype=bool))
 
     def sample_weight(self, history: History) -> np.ndarray | None:
@@ -154,10 +160,14 @@ class ConversionModel(BaseEstimator):
         rng = rng if rng is not None else np.random.default_rng(0)
         history = history.with_target(self.target)
         y = history.y
-        if y.min() == y.max():
-            raise ValueError(
-                f"{history.source}: every row has {self.target}={int(y[0])}; the model needs "
-                "both outcomes to learn from")
+        need = max(self.calibration_folds, self.stat_folds)
+        for value in (1, 0):
+            found = int((y == value).sum())
+            if found < need:
+                raise InputError(Problem(
+                    self.target, f"{found} of {len(y)} rows with {self.target}={value}",
+                    f"the model needs at least {need} rows with each outcome (one per fold of "
+                    "the calibration and of the officer records) to learn from", history.source))
         x, vocab, stats = self.training_matrix(history, rng)
         pipeline = build_pipeline(
             x.shape[1], estimator=self.estimator,  # type: ignore[arg-type]
@@ -249,11 +259,16 @@ class ConversionModel(BaseEstimator):
         """(L, M) probabilities of ``target`` for every lead with every officer of ``roster``.
 
         ``open_leads`` (M,) is each officer's current open leads, aligned with ``roster.ids``
-        (default: the median load in the training history). ``now`` is the assignment time
-        (timezone-aware; default: each lead's ``received_at``), which sets each officer's
-        local hour for the expected response delay. Eligibility is not applied here: the
-        caller masks officers who cannot take a lead.
+        (default: the median load in the training history). ``now`` is the decision time
+        (timezone-aware, required): the lead's age (``now - received_at``, 0 for a lead
+        stamped later than ``now``), each officer's local hour and wait until their shift,
+        and the borrower's local hour and weekday are read at it. Eligibility is not applied
+        here: the caller masks officers who cannot take a lead.
         """
+        if now is None or now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError(
+                "now must be the decision time, timezone-aware (the lead's age and the "
+                f"officers' hours are read at it); got {now!r}")
         tables = self.tables_for(roster)
         n_leads, m = len(leads), len(roster)
         if n_leads == 0 or m == 0:
@@ -266,16 +281,20 @@ class ConversionModel(BaseEstimator):
             if load.shape != (m,):
                 raise ValueError(
                     f"open_leads must have shape ({m},), one per roster officer; got {load.shape}")
-        if now is not None:
-            if now.tzinfo is None:
-                raise ValueError("now must be timezone-aware")
-            hours = np.tile(roster.local_clock(now)[2] % 24, n_leads)
-        else:
-            hours = np.concatenate(
-                [roster.local_clock(lead.received_at)[2] % 24 for lead in leads])
+        now_s = now.timestamp()
+        minute0, _, clock_hour = roster.local_clock(now)
+        hours = np.tile(clock_hour % 24, n_leads)
+        # the moment: one value per lead or per officer, laid out like the pairs below
+        local = [now.astimezone(zone(lead.timezone)) for lead in leads]
+        timing = Timing(
+            age_s=np.repeat(np.maximum(now_s - block.received_s, 0.0), m),
+            shift_wait_s=np.tile(wait_to_shift_s(roster, roster.positions, minute0), n_leads),
+            borrower_hour=np.repeat([t.hour + t.minute / 60.0 for t in local], m),
+            borrower_weekday=np.repeat([t.weekday() for t in local], m))
         lead_rows = np.repeat(np.arange(n_leads), m)
         officer_rows = np.tile(np.arange(m), n_leads)
-        x = assemble(block, lead_rows, officer_rows, tables, hours, np.tile(load, n_leads))
+        x = assemble(block, lead_rows, officer_rows, tables, hours, np.tile(load, n_leads),
+                     timing)
         return self._proba(x).reshape(n_leads, m)
 
     def predict_for_state(self, leads: Sequence[Lead], roster: Roster, state: RoutingState,
@@ -292,9 +311,12 @@ class ConversionModel(BaseEstimator):
         roster = history.roster
         tables = self.tables_for(roster)
         block = LeadBlock.build(history.leads, self.vocabulary_)
-        hours = officer_local_hours(history.assigned_s, history.officer_idx, roster)
-        x = assemble(block, np.arange(len(history)), history.officer_idx, tables, hours,
-                     history.open_leads)
+        rows = np.arange(len(history))
+        hours, minutes = officer_local_clock(history.assigned_s, history.officer_idx, roster)
+        timing = Timing.at(history.assigned_s, block, rows, history.officer_idx, roster,
+                           minutes)
+        x = assemble(block, rows, history.officer_idx, tables, hours, history.open_leads,
+                     timing)
         return self._proba(x)
 
     # -- persistence (see engine.scoring.persistence) -------------------------------------

@@ -22,6 +22,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from engine.scoring.features import feature_names
 from engine.scoring.model import ConversionModel
 from engine.scoring.training import MODEL_FORMAT
 
@@ -81,19 +82,29 @@ def load_card(path: str | Path) -> dict[str, Any] | None:
     return card
 
 
-def load_model(path: str | Path) -> ConversionModel:
+def load_model(path: str | Path, *, trust_unverified: bool = False) -> ConversionModel:
     """Load a model saved by ``save_model``; ModelFileError if the file holds unexpected types,
-    does not match its card, or no longer reproduces its saved probabilities."""
+    does not match its card, or no longer reproduces its saved probabilities.
+
+    The card's SHA-256 is what ties the file to the training run it describes, so a file
+    without its card (or a card without the hash) is refused unless ``trust_unverified``: an
+    explicit choice to use a file whose origin cannot be checked (the type check and the
+    probe check still run)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     card = load_card(path)
-    if card is not None:
-        expected = (card.get("model_file") or {}).get("sha256")
-        if expected and expected != _sha256(path):
-            raise ModelFileError(
-                f"{path}: SHA-256 does not match {card_path(path).name}; the card describes "
-                "another model file")
+    expected = (card.get("model_file") or {}).get("sha256") if card is not None else None
+    if not expected and not trust_unverified:
+        what = "has no SHA-256 of the model file" if card is not None else "is missing"
+        raise ModelFileError(
+            f"{path}: its model card {card_path(path).name} {what}, so the file cannot be "
+            "verified; restore the card written with it, or pass --trust-unverified "
+            "(trust_unverified=True) if you know where the file came from")
+    if expected and expected != _sha256(path):
+        raise ModelFileError(
+            f"{path}: SHA-256 does not match {card_path(path).name}; the card describes "
+            "another model file")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises several kinds for a file that is not its format
@@ -106,6 +117,13 @@ def load_model(path: str | Path) -> ConversionModel:
     state = sio.load(path, trusted=list(untrusted))
     _check_state(state, path)
     model = ConversionModel.from_state(state)
+    expected_features = feature_names(model.vocabulary_)
+    if model.feature_names_ != expected_features:
+        extra = sorted(set(expected_features) - set(model.feature_names_))
+        raise ModelFileError(
+            f"{path}: the model was trained on another feature set than this version builds"
+            + (f" (it lacks {', '.join(extra)})" if extra else "")
+            + "; retrain it with `leadroute model train`")
     probe = state["probe"]
     saved = np.asarray(probe["p"], dtype=float)
     now = model.pipeline_.predict_proba(model.probe_x_)[:, 1]

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from engine.fair_lending import protected_characteristic
-from engine.scoring.metrics import Metrics, evaluate
+from engine.scoring.metrics import Metrics, base_rate_drift, evaluate
 from engine.scoring.pipeline import BoostingParams, build_pipeline
 
 
@@ -75,3 +75,38 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, rng: np.random.Generator,
         folds.append(evaluate(y[test], pooled[test]))
     return CrossValidation(tuple(folds), evaluate(y, pooled), tuple(str(c) for c in used.columns),
                            tuple(c for c in protected if c in leave))
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    """Train on the first rows, score the rest (a table ordered by time): the figures on the
+    later rows, both base rates, and the drift warning when they differ beyond noise."""
+
+    train_rows: int
+    train_base_rate: float
+    test: Metrics
+    drift: str | None
+
+
+def time_ordered(frame: pd.DataFrame, y: np.ndarray, rng: np.random.Generator, *,
+                 train_fraction: float = 0.7, estimator: str = "hgb",
+                 calibration: str = "isotonic", keep_protected: bool = False,
+                 drop: Sequence[str] = (), boosting: BoostingParams | None = None) -> TimeSplit:
+    """Fit the pipeline on the first ``train_fraction`` of the rows of ``frame`` (ordered by
+    time) and score the rest: what a model trained on the past does on the future."""
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    protected = tuple(c for c in frame.columns if protected_characteristic(str(c)) is not None)
+    leave = set(drop) | (set() if keep_protected else set(protected))
+    x = design_matrix(frame.drop(columns=[c for c in frame.columns if c in leave]))
+    y = np.asarray(y, dtype=int)
+    cut = round(len(y) * train_fraction)
+    pipeline = build_pipeline(x.shape[1], estimator=estimator,  # type: ignore[arg-type]
+                              calibration=calibration,  # type: ignore[arg-type]
+                              boosting=boosting, impute=bool(np.isnan(x).any()),
+                              random_state=int(rng.integers(2**31 - 1)))
+    pipeline.fit(x[:cut], y[:cut])
+    test = evaluate(y[cut:], pipeline.predict_proba(x[cut:])[:, 1])
+    train_rate = float(y[:cut].mean())
+    return TimeSplit(cut, train_rate, test,
+                     base_rate_drift(train_rate, cut, test.base_rate, test.n))

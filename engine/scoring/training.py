@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.scoring.history import History
-from engine.scoring.metrics import Metrics, evaluate
+from engine.scoring.metrics import Metrics, base_rate_drift, evaluate
 from engine.scoring.model import ConversionModel
 from engine.scoring.pipeline import CALIBRATIONS, ESTIMATORS
 
@@ -99,6 +99,16 @@ def evaluate_model(model: ConversionModel, history: History) -> tuple[Metrics, n
     return evaluate(history.with_target(model.target).y, p), p
 
 
+def holdout_warnings(result: TrainResult, history: History) -> list[str]:
+    """The card's warnings: the holdout (latest rows) converting at a base rate that drifted
+    from the earlier rows' (``engine.scoring.metrics.base_rate_drift``)."""
+    if result.holdout is None:
+        return []
+    early, late = history.with_target(result.model.target).time_split(result.holdout_fraction)
+    found = base_rate_drift(float(early.y.mean()), len(early), float(late.y.mean()), len(late))
+    return [] if found is None else [f"holdout {found}"]
+
+
 def library_versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in LIBRARIES:
@@ -152,5 +162,6 @@ def model_card(result: TrainResult, history: History) -> dict[str, Any]:
             "candidates": [c.to_dict() for c in result.candidates],
         },
         "metrics": {"holdout": None if result.holdout is None else result.holdout.to_dict()},
+        "warnings": holdout_warnings(result, history),
         "libraries": library_versions(),
     }

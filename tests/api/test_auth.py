@@ -38,6 +38,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("post", "/v1/policies/{policy_id}/activate"): set(),
     ("post", "/v1/policies/{policy_id}/dry-run"): {"analyst"},
     ("get", "/v1/history.csv"): {"analyst"},
+    ("get", "/v1/analytics/{report}"): {"analyst"},
     ("post", "/v1/sources/vendors/{vendor}"): {"ingest"},
     ("post", "/v1/sources/web"): {"ingest"},
     ("post", "/v1/sources/referrals/{partner}"): {"ingest"},
@@ -45,7 +46,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("get", "/v1/sources/fetches"): set(),
     ("post", "/v1/sources/fetches/{fetch_id}/retry"): set(),
 }
-PUBLIC = {("get", "/healthz")}
+PUBLIC = {("get", "/healthz"), ("get", "/metrics")}
 # authenticated by the source's own signature or key, not an API key (test_sources_api.py)
 SIGNED = {("get", "/v1/sources/meta/webhook"), ("post", "/v1/sources/meta/webhook"),
           ("post", "/v1/sources/google-ads/webhook")}

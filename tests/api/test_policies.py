@@ -99,3 +99,10 @@ def test_unknown_policy_is_404(api: Api):
     for method, path in (("GET", "/v1/policies/99"), ("POST", "/v1/policies/99/activate"),
                          ("POST", "/v1/policies/99/dry-run")):
         assert api.client.request(method, path, headers=api.headers()).status_code == 404
+
+
+def test_upload_with_a_control_character_is_422(api: Api):
+    """A policy text YAML cannot read at all (a control character) is a 422, never a 500."""
+    r = api.client.post("/v1/policies", json={"yaml": "\u001f"}, headers=api.headers())
+    assert r.status_code == 422, r.text
+    assert "U+001F" in r.text

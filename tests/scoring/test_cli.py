@@ -111,11 +111,56 @@ def test_cli_train_reports_bad_history_rows(files: tuple[Path, Path, Path],
 
 def test_cli_evaluate_refuses_a_tampered_model(files: tuple[Path, Path, Path],
                                                tmp_path: Path) -> None:
-    """evaluate exits with status 2 when the model file is not what its card says."""
+    """evaluate exits with status 2 for a file without its card, and for one that is not a
+    skops file even when told to trust it."""
     officers, history, _ = files
     model = tmp_path / "model.skops"
     model.write_bytes(b"PK not really")
-    result = runner.invoke(app, ["model", "evaluate", "--history", str(history), "--officers",
-                                 str(officers), "--model", str(model)])
+    args = ["model", "evaluate", "--history", str(history), "--officers", str(officers),
+            "--model", str(model)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "model.card.json is missing" in result.output
+    result = runner.invoke(app, [*args, "--trust-unverified"])
     assert result.exit_code == 2
     assert "is not a skops file" in result.output
+
+
+def test_cli_train_names_file_and_column_when_positives_are_too_few(
+        files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """A history with 4 funded rows exits 2 naming the file and the funded column."""
+    import csv
+
+    officers, history, _ = files
+    with history.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    kept = [r for r in rows if r["funded"] == "1"][:4] + [r for r in rows
+                                                         if r["funded"] == "0"][:400]
+    few = tmp_path / "few.csv"
+    with few.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    result = runner.invoke(app, ["model", "train", "--history", str(few), "--officers",
+                                 str(officers), "--out", str(tmp_path / "m.skops"),
+                                 "--estimator", "logistic", "--calibration", "sigmoid",
+                                 "--holdout", "0"])
+    assert result.exit_code == 2
+    assert "few.csv" in result.output and "funded=" in result.output
+    assert "n_splits" not in result.output
+
+
+def test_cli_evaluate_refuses_a_model_without_its_card(files: tuple[Path, Path, Path],
+                                                       tmp_path: Path) -> None:
+    """Evaluating a model whose card is gone fails (exit 2) unless --trust-unverified."""
+    officers, history, later = files
+    model = tmp_path / "m.skops"
+    runner.invoke(app, ["model", "train", "--history", str(history), "--officers", str(officers),
+                        "--out", str(model), "--estimator", "logistic", "--calibration",
+                        "sigmoid"])
+    (tmp_path / "m.card.json").unlink()
+    args = ["model", "evaluate", "--history", str(later), "--officers", str(officers),
+            "--model", str(model), "--report-dir", str(tmp_path / "r")]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--trust-unverified" in refused.output
+    assert runner.invoke(app, [*args, "--trust-unverified"]).exit_code == 0

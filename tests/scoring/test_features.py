@@ -11,11 +11,14 @@ from engine.fair_lending import protected_characteristic
 from engine.roster import Roster
 from engine.scoring.features import (
     NUMERIC_FEATURES,
+    TIME_FEATURES,
     HistoryStats,
     LeadBlock,
+    Timing,
     Vocabulary,
     assemble,
     feature_names,
+    officer_local_clock,
     officer_local_hours,
 )
 from engine.scoring.history import History
@@ -39,8 +42,11 @@ def _features(lead_fields: dict[str, str], history: History) -> dict[str, np.nda
     stats = _empty_stats(history)
     tables = stats.bind(roster)
     m = len(roster)
-    x = assemble(block, np.zeros(m, dtype=np.int64), np.arange(m), tables,
-                 np.full(m, 10), np.zeros(m))
+    lead_rows, officers = np.zeros(m, dtype=np.int64), np.arange(m)
+    now_s = np.full(m, lead.received_at.timestamp() + 600.0)
+    timing = Timing.at(now_s, block, lead_rows, officers, roster,
+                       officer_local_clock(now_s, officers, roster)[1])
+    x = assemble(block, lead_rows, officers, tables, np.full(m, 10), np.zeros(m), timing)
     return dict(zip(feature_names(VOCAB), x.T, strict=True))
 
 
@@ -115,3 +121,30 @@ def test_expected_delay_is_the_population_hour_for_a_new_officer(
     busy_hours = d.counts.sum(0) > 200  # hours with enough contacts that the prior barely pulls
     np.testing.assert_allclose(tables.delay[-1][busy_hours], pop[busy_hours], atol=0.02)
     assert np.ptp(tables.delay[:-1, 14]) > 0.3  # officers differ
+
+
+def test_timing_reads_the_wait_and_the_borrowers_clock_at_the_decision() -> None:
+    """The lead's wait is now - received_at (0 for a lead stamped after now), the borrower's
+    hour and weekday are in the ZIP's timezone across a DST change, and an officer off shift
+    waits until their hours open."""
+    lead = make_lead("X", received_at="2025-03-09T06:30:00+00:00")  # Dallas: 00:30 CST, Sun
+    roster = Roster([make_officer("A", work_hours="Mon-Fri 09:00-17:00"),
+                     make_officer("B")])
+    block = LeadBlock.build([lead], VOCAB)
+    # 08:30 UTC is 03:30 CDT: clocks sprang forward at 02:00 local (08:00 UTC)
+    now_s = np.full(2, datetime(2025, 3, 9, 8, 30, tzinfo=UTC).timestamp())
+    officers = np.arange(2)
+    _, minutes = officer_local_clock(now_s, officers, roster)
+    timing = Timing.at(now_s, block, np.zeros(2, dtype=np.int64), officers, roster, minutes)
+    np.testing.assert_allclose(timing.age_s, 7200.0)
+    np.testing.assert_allclose(timing.borrower_hour, 3.5)
+    assert list(timing.borrower_weekday) == [6, 6]
+    # A opens Monday 09:00 CDT = 14:00 UTC on 10 March: 29.5 hours after 08:30 UTC on the 9th
+    np.testing.assert_allclose(timing.shift_wait_s, [29.5 * 3600, 0.0])
+    early = Timing.at(np.full(2, lead.received_at.timestamp() - 60.0), block,
+                      np.zeros(2, dtype=np.int64), officers, roster, minutes)
+    assert list(early.age_s) == [0.0, 0.0]
+    columns = dict(zip(TIME_FEATURES, timing.columns(np.log1p([300.0, 60.0])).T, strict=True))
+    np.testing.assert_allclose(columns["log_expected_wait_to_contact_s"],
+                               np.log1p([7200 + 29.5 * 3600 + 300, 7200 + 60]))
+    assert list(columns["borrower_weekend"]) == [1.0, 1.0]

@@ -14,6 +14,7 @@ from engine.scoring.metrics import (
     calibration_slope_intercept,
     evaluate,
     expected_calibration_error,
+    logit,
     reliability_table,
 )
 
@@ -116,6 +117,31 @@ def test_evaluate_collects_every_figure() -> None:
     assert m.auc == pytest.approx(auc(y, p)) and m.brier == pytest.approx(brier(y, p))
     assert m.ece == pytest.approx(expected_calibration_error(y, p))
     assert set(m.to_dict()) >= {"auc", "brier", "brier_skill", "ece", "calibration_slope"}
+
+
+def test_calibration_slope_stays_finite_where_plain_newton_overflowed() -> None:
+    """Over-confident forecasts (true slope 0.15 on logits spread +-30) once sent the Newton
+    iteration's first step to an overflow and NaN; the safeguarded fit finds the maximum a
+    plain logistic regression finds."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 10.0, 360)
+    p = 1.0 / (1.0 + np.exp(-x))
+    y = (rng.random(360) < 1.0 / (1.0 + np.exp(-0.15 * x))).astype(int)
+    slope, intercept = calibration_slope_intercept(y, p)
+    plain = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(logit(p)[:, None], y)
+    assert np.isfinite(slope) and slope < 0.5
+    assert slope == pytest.approx(plain.coef_[0, 0], abs=1e-5)
+    assert intercept == pytest.approx(plain.intercept_[0], abs=1e-5)
+
+
+def test_calibration_slope_is_nan_when_forecasts_separate_the_outcomes() -> None:
+    """Outcomes perfectly separated by the forecasts have no finite maximum: NaN, not a huge
+    number passed off as a slope."""
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    assert all(np.isnan(v) for v in calibration_slope_intercept(y, p))
 
 
 def test_metrics_json_is_strict_json_with_null_for_what_is_not_a_number(tmp_path):

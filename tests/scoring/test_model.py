@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from engine.errors import InputError
 from engine.fair_lending import protected_characteristic
 from engine.roster import Roster
-from engine.scoring.features import LeadBlock, assemble
+from engine.scoring.features import LeadBlock, Timing, assemble, officer_local_clock
 from engine.scoring.history import History
 from engine.scoring.model import ConversionModel
 from engine.scoring.synthetic import DECOY_COLUMNS, SyntheticHistory
@@ -45,10 +46,14 @@ def test_scoring_shortcut_gives_the_pipelines_probabilities(
     fast = model.predict_matrix(x_leads, roster, None, NOW)
     block = LeadBlock.build(x_leads, model.vocabulary_)
     m = len(roster)
-    hours = np.tile(roster.local_clock(NOW)[2] % 24, len(x_leads))
-    x = assemble(block, np.repeat(np.arange(len(x_leads)), m), np.tile(np.arange(m), len(x_leads)),
-                 model.tables_for(roster), hours,
-                 np.full(m * len(x_leads), model.stats_.median_open_leads))
+    lead_rows = np.repeat(np.arange(len(x_leads)), m)
+    officer_rows = np.tile(np.arange(m), len(x_leads))
+    # the batch path's timing, rebuilt the way training builds it (pandas, row by row)
+    now_s = np.full(len(lead_rows), NOW.timestamp())
+    hours, minutes = officer_local_clock(now_s, officer_rows, roster)
+    timing = Timing.at(now_s, block, lead_rows, officer_rows, roster, minutes)
+    x = assemble(block, lead_rows, officer_rows, model.tables_for(roster), hours,
+                 np.full(m * len(x_leads), model.stats_.median_open_leads), timing)
     slow = model.pipeline_.predict_proba(x)[:, 1].reshape(len(x_leads), m)
     np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-15)
 
@@ -125,7 +130,7 @@ def test_predict_matrix_rejects_bad_arguments(fitted_hgb: ConversionModel,
 def test_predict_matrix_handles_empty_input(fitted_hgb: ConversionModel,
                                             small_history: History) -> None:
     """No leads gives a (0, M) matrix."""
-    assert fitted_hgb.predict_matrix([], small_history.roster).shape == (0, 20)
+    assert fitted_hgb.predict_matrix([], small_history.roster, None, NOW).shape == (0, 20)
 
 
 def test_model_never_uses_protected_columns(small_world: SyntheticHistory,
@@ -177,8 +182,23 @@ def test_ipw_fit_changes_the_model(small_history: History,
 def test_fit_refuses_a_history_with_one_outcome(small_history: History) -> None:
     """A history where nobody (or everybody) converted cannot train a model."""
     never = small_history.take(np.flatnonzero(small_history.y == 0)[:200])
-    with pytest.raises(ValueError, match="needs both outcomes"):
+    with pytest.raises(InputError, match=r"funded='0 of 200 rows with funded=1'"):
         ConversionModel().fit(never)
+
+
+def test_fit_names_the_file_and_column_when_positives_are_too_few(
+        small_history: History) -> None:
+    """Four funded rows cannot fill five calibration folds: a clear error naming the history
+    file and the target column, not scikit-learn's message about n_splits."""
+    y = small_history.y
+    rows = np.concatenate((np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:300]))
+    few = small_history.take(np.sort(rows))
+    with pytest.raises(InputError) as caught:
+        ConversionModel(estimator="logistic", calibration="sigmoid").fit(few)
+    problem = caught.value.problems[0]
+    assert problem.where == small_history.source and problem.field == "funded"
+    assert "4 of 304 rows with funded=1" in str(caught.value)
+    assert "at least 5" in str(caught.value)
 
 
 def test_fit_can_predict_another_target(small_history: History) -> None:

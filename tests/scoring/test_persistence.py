@@ -88,7 +88,7 @@ def test_load_refuses_unexpected_types(tmp_path: Path, fitted_hgb: ConversionMod
     state = {"format": MODEL_FORMAT, **fitted_hgb.to_state(), "hook": intruder}
     sio.dump(state, path)
     with pytest.raises(ModelFileError, match="refused: it contains types"):
-        load_model(path)
+        load_model(path, trust_unverified=True)
 
 
 def test_load_refuses_a_file_that_does_not_match_its_card(
@@ -117,7 +117,7 @@ def test_load_reports_unusable_files(tmp_path: Path, content: bytes | None,
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ModelFileError, match=message):
-        load_model(path)
+        load_model(path, trust_unverified=True)
 
 
 def test_load_refuses_another_kind_of_object(tmp_path: Path) -> None:
@@ -125,4 +125,40 @@ def test_load_refuses_another_kind_of_object(tmp_path: Path) -> None:
     path = tmp_path / "m.skops"
     sio.dump({"format": "something-else"}, path)
     with pytest.raises(ModelFileError, match=r"expected a leadroute\.scoring/1 model"):
+        load_model(path, trust_unverified=True)
+
+
+def test_load_refuses_a_model_whose_card_was_deleted(tmp_path: Path,
+                                                     fitted_hgb: ConversionModel) -> None:
+    """A tampered file whose card was deleted cannot be verified: refused, unless the caller
+    says explicitly to trust it."""
+    path = tmp_path / "m.skops"
+    save_model(fitted_hgb, path)
+    card_path(path).unlink()
+    with pytest.raises(ModelFileError, match=r"card m\.card\.json is missing.*--trust-unverified"):
         load_model(path)
+    assert load_model(path, trust_unverified=True).target == fitted_hgb.target
+
+
+def test_load_refuses_a_card_without_the_file_hash(tmp_path: Path,
+                                                   fitted_hgb: ConversionModel) -> None:
+    """A card stripped of the model file's SHA-256 verifies nothing: refused."""
+    path = tmp_path / "m.skops"
+    save_model(fitted_hgb, path)
+    card = json.loads(card_path(path).read_text())
+    del card["model_file"]
+    card_path(path).write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="has no SHA-256"):
+        load_model(path)
+
+
+def test_load_refuses_a_model_trained_on_an_older_feature_set(
+        tmp_path: Path, fitted_hgb: ConversionModel) -> None:
+    """A model saved before the time features existed cannot score today's matrix: a clear
+    error naming what it lacks, not a shape error from scikit-learn at the first lead."""
+    path = tmp_path / "old.skops"
+    state = {"format": MODEL_FORMAT, **fitted_hgb.to_state()}
+    state["feature_names"] = state["feature_names"][:-7]
+    sio.dump(state, path)
+    with pytest.raises(ModelFileError, match=r"another feature set.*log_since_received_s"):
+        load_model(path, trust_unverified=True)

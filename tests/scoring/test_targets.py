@@ -11,7 +11,7 @@ import pytest
 
 from engine.scoring.metrics import evaluate
 from engine.scoring.synthetic import make_synthetic_history
-from engine.scoring.tabular import cross_validate
+from engine.scoring.tabular import cross_validate, time_ordered
 from engine.scoring.training import train_model
 
 BANK = Path(__file__).resolve().parents[3] / "shared" / "data" / "conversion" / \
@@ -39,11 +39,26 @@ def test_model_meets_targets_on_held_out_synthetic_history() -> None:
 @pytest.mark.skipif(not BANK.exists(), reason=f"bank-marketing data not found at {BANK}")
 def test_pipeline_reaches_published_auc_on_bank_marketing() -> None:
     """Without duration (known only after the call) and without the protected columns
-    (age, marital), 5-fold AUC is at least 0.79 (published figure about 0.80)."""
+    (age, marital), 5-fold AUC reaches the goal, 0.80 (the published figure); the folds are
+    those of `bench_scoring.py --only-bank` (seed 2024), whose figure docs/scoring.md gives."""
     frame = pd.read_csv(BANK, sep=";")
     y = (frame.pop("y") == "yes").to_numpy(dtype=int)
-    cv = cross_validate(frame, y, np.random.default_rng(0), drop=["duration"])
+    cv = cross_validate(frame, y, np.random.default_rng(2024), drop=["duration"])
     assert set(cv.dropped_protected) == {"age", "marital"}
     assert "duration" not in cv.columns and "age" not in cv.columns
-    assert cv.mean_auc >= 0.79, cv.mean_auc
+    assert cv.mean_auc >= 0.80, cv.mean_auc
     assert 0.9 <= cv.pooled.calibration_slope <= 1.1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BANK.exists(), reason=f"bank-marketing data not found at {BANK}")
+def test_bank_marketing_past_to_future_is_reported_with_its_drift() -> None:
+    """The file is ordered by date: trained on the first 70% and scored on the rest, the
+    later period's base rate (about 4x training's) is flagged as drift. (The AUC there is
+    about 0.48: docs/scoring.md; it is reported, not a target.)"""
+    frame = pd.read_csv(BANK, sep=";")
+    y = (frame.pop("y") == "yes").to_numpy(dtype=int)
+    split = time_ordered(frame, y, np.random.default_rng(0), drop=["duration"])
+    assert split.train_rows == round(0.7 * len(y))
+    assert split.test.base_rate > 3 * split.train_base_rate
+    assert split.drift is not None and "base rate drift" in split.drift

@@ -106,7 +106,7 @@ def test_history_is_in_the_format_the_scoring_model_reads(first_run):
     loaded = history.load_history(first_run / "history.csv",
                                   Roster(load_roster(DATA / "small_officers.csv")))
     assert len(loaded) > 500
-    assert set(loaded.ignored_columns) == {"replication", "simulated_policy"}
+    assert set(loaded.ignored_columns) == {"true_p_funded", "replication", "simulated_policy"}
 
 
 def test_unknown_policy_and_bad_scenario_exit_with_a_message(app, tmp_path):

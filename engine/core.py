@@ -1,0 +1,239 @@
+"""The routing core: the hot loops of a decision, written once, compiled with numba.
+
+Each function here is the only implementation of its loop. By default it runs compiled
+(``numba.njit``, machine code cached on disk); with ``LEADROUTE_CORE=python`` the very same
+source runs in the interpreter (numba's ``py_func``), as a reference a property test holds the
+compiled path to (tests/engine/test_core.py). What the core covers and what still runs as
+numpy and Python around it is listed in docs/core.md.
+
+Compiled code is cached in ``LEADROUTE_CACHE_DIR`` (default ``~/.cache/leadroute/numba``; an
+explicit ``NUMBA_CACHE_DIR`` wins). The first run on a machine compiles, and says so on
+stderr; later runs load the cache. Nothing is compiled at install time: numba's wheels carry
+their own LLVM.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _default_cache_dir() -> Path:
+    try:
+        return Path.home() / ".cache" / "leadroute" / "numba"
+    except RuntimeError:  # no home folder to be found: a per-user folder in the temp folder
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / f"leadroute-numba-{os.getuid()}"
+
+
+CACHE_DIR = Path(os.environ.get("LEADROUTE_CACHE_DIR") or _default_cache_dir()).expanduser()
+# numba reads its cache folder when first imported: set it before
+os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE_DIR))
+
+import numba  # noqa: E402
+
+CORE = os.environ.get("LEADROUTE_CORE", "numba").strip().lower()
+if CORE not in ("numba", "python"):
+    raise ValueError(f"LEADROUTE_CORE={CORE!r}: expected numba (the default) or python")
+COMPILED = CORE == "numba"
+
+# Reason codes as the kernel reads them (engine.eligibility.Reason; checked there).
+MISSING_SPECIALTY, MISSING_LANGUAGE = 1, 2
+NOT_LICENSED, LICENSE_EXPIRED, EXCLUDED, STATUS_AWAY, TIME_OFF, OFF_SHIFT = 3, 4, 5, 6, 7, 8
+AT_MAX_OPEN, AT_DAILY_CAP, AT_HOURLY_CAP = 9, 10, 11
+FIRST_TEMPORARY = STATUS_AWAY
+
+
+def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled (cached on disk), or ``fn`` itself under ``LEADROUTE_CORE=python``."""
+    if not COMPILED:
+        return fn
+    compiled = numba.njit(cache=True, nogil=True)(fn)
+    return _Announced(compiled)
+
+
+_ANNOUNCED: list[bool] = []  # said once a process
+
+
+class _Announced:
+    """A compiled kernel that says, the first time it is called in a process and finds no
+    cached machine code, that it is compiling (a few seconds, once per machine)."""
+
+    def __init__(self, dispatcher: Any) -> None:
+        self.dispatcher = dispatcher
+        self.py_func = dispatcher.py_func
+        self.__wrapped__ = dispatcher.py_func
+        self._call = self._first
+
+    def __call__(self, *args: Any) -> Any:
+        return self._call(*args)
+
+    def _first(self, *args: Any) -> Any:
+        if not _ANNOUNCED and (_CACHE_PROBLEM or not _cached(self.dispatcher)):
+            _ANNOUNCED.append(True)
+            print("compiling the routing core (first run only)" if _CACHE_PROBLEM is None else
+                  f"compiling the routing core: its cache folder {_cache_dir()} cannot be "
+                  f"written ({_CACHE_PROBLEM}), so every run compiles; set "
+                  "LEADROUTE_CACHE_DIR to a writable folder", file=sys.stderr, flush=True)
+        self._call = self.dispatcher
+        return self.dispatcher(*args)
+
+
+def _cache_dir() -> str:
+    return os.environ.get("NUMBA_CACHE_DIR", str(CACHE_DIR))
+
+
+def _cache_problem() -> str | None:
+    """Why the compile cache folder cannot be written, or None."""
+    folder = Path(_cache_dir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None if os.access(folder, os.W_OK | os.X_OK) else "permission denied"
+
+
+_CACHE_PROBLEM = _cache_problem() if COMPILED else None
+
+
+def _cached(dispatcher: Any) -> bool:
+    """Whether machine code for ``dispatcher``'s current source is in the cache folder (its
+    index file names overloads for this source's stamp)."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError, ValueError):  # another numba layout
+        return True
+
+
+def _first_failing(active: np.ndarray, officers: np.ndarray, licensing: np.ndarray,
+                   excluded: np.ndarray, status_away: np.ndarray, time_off: np.ndarray,
+                   off_shift: np.ndarray, open_load: np.ndarray, cap_open: np.ndarray,
+                   day_load: np.ndarray, cap_daily: np.ndarray, hour_load: np.ndarray,
+                   cap_hourly: np.ndarray) -> np.ndarray:
+    """(len(officers),) int8: for each officer (roster index), the first of the checks
+    ``active`` (Reason codes in the order of ``engine.eligibility.CHECKS``) they fail, or 0.
+    What each check compares is written here once; the table decides which apply and in
+    what order."""
+    out = np.zeros(len(officers), dtype=np.int8)
+    for n in range(len(officers)):
+        i = officers[n]
+        for k in range(len(active)):
+            code = active[k]
+            if code == NOT_LICENSED or code == LICENSE_EXPIRED:  # noqa: SIM109 - compiled
+                fails = licensing[i] == code
+            elif code == EXCLUDED:
+                fails = excluded[i]
+            elif code == STATUS_AWAY:
+                fails = status_away[i]
+            elif code == TIME_OFF:
+                fails = time_off[i]
+            elif code == OFF_SHIFT:
+                fails = off_shift[i]
+            elif code == AT_MAX_OPEN:
+                fails = open_load[i] >= cap_open[i]
+            elif code == AT_DAILY_CAP:
+                fails = day_load[i] >= cap_daily[i]
+            else:  # AT_HOURLY_CAP
+                fails = hour_load[i] >= cap_hourly[i]
+            if fails:
+                out[n] = code
+                break
+    return out
+
+
+first_failing = _kernel(_first_failing)
+
+
+def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
+                has_languages: np.ndarray, requires_specialties: np.ndarray,
+                requires_languages: np.ndarray
+                ) -> tuple[np.ndarray, int, np.ndarray, bool]:
+    """The steps of a rule's chain, in order, up to the first with an eligible officer.
+
+    ``codes`` (M,) int8: each officer's first failing hard constraint. Per step ``s``:
+    ``in_pool[s]`` (M,) bool, the step's pool; ``has_specialties[s]`` / ``has_languages[s]``
+    (M,) bool, officers with every specialty / language the step requires, read only when
+    ``requires_specialties[s]`` / ``requires_languages[s]``. A missing specialty is reported
+    for everyone lacking it; a missing language for officers who pass everything else.
+
+    Returns the codes of each step walked (S, M) int8 (rows after the returned step are not
+    filled), the first step with an officer of its pool at code 0 (-1 when none), the
+    officers held back only by a temporary reason in a pool walked without success, and
+    whether any of those pools had an officer off shift.
+    """
+    steps, m = in_pool.shape
+    out = np.zeros((steps, m), dtype=np.int8)
+    held = np.zeros(m, dtype=np.bool_)
+    off_shift = False
+    for s in range(steps):
+        found = False
+        for i in range(m):
+            code = codes[i]
+            if requires_specialties[s] and not has_specialties[s, i]:
+                code = MISSING_SPECIALTY
+            elif requires_languages[s] and code == 0 and not has_languages[s, i]:
+                code = MISSING_LANGUAGE
+            out[s, i] = code
+            if code == 0 and in_pool[s, i]:
+                found = True
+        if found:
+            return out, s, held, off_shift
+        for i in range(m):
+            if in_pool[s, i]:
+                if out[s, i] >= FIRST_TEMPORARY:
+                    held[i] = True
+                if out[s, i] == OFF_SHIFT:
+                    off_shift = True
+    return out, -1, held, off_shift
+
+
+walk_chain = _kernel(_walk_chain)
+
+# Finish times closer than this are a tie (passes are sums of 1/weight, so float noise).
+TIE = 1e-9
+
+
+def _rotation_order(candidates: np.ndarray, weights: np.ndarray, weighted: bool,
+                    passes: np.ndarray, virtual_time: float, last_assigned_s: np.ndarray,
+                    seeded: np.ndarray) -> np.ndarray:
+    """The candidates (roster indices) in the rotation's order (WF2Q, engine.policies.rotation):
+    first the officers whose turn has come (start no later than the pool's virtual time) by
+    earliest finish, then the others by earliest start; ties to the least recently assigned,
+    then by the seeded order, then by position in ``candidates``. An officer's stride is
+    ``1 / weight`` (1 unless ``weighted``), their start ``max(pass, virtual time - stride)``;
+    times are compared in units of ``TIE`` (rounded half to even)."""
+    n = len(candidates)
+    waiting = np.zeros(n, dtype=np.int8)
+    key = np.empty(n, dtype=np.float64)
+    last = np.empty(n, dtype=np.float64)
+    rank = np.empty(n, dtype=np.uint64)
+    for j in range(n):
+        i = candidates[j]
+        stride = 1.0 / weights[i] if weighted else 1.0
+        start = max(passes[i], virtual_time - stride)
+        if start > virtual_time + TIE:
+            waiting[j] = 1
+            key[j] = np.rint(start / TIE)
+        else:
+            key[j] = np.rint((start + stride) / TIE)
+        last[j] = last_assigned_s[i]
+        rank[j] = seeded[i]
+    # least significant key first, each sort stable: the order of np.lexsort
+    order = np.argsort(rank, kind="mergesort")
+    order = order[np.argsort(last[order], kind="mergesort")]
+    order = order[np.argsort(key[order], kind="mergesort")]
+    order = order[np.argsort(waiting[order], kind="mergesort")]
+    return candidates[order]
+
+
+rotation_order = _kernel(_rotation_order)
+
+
+__all__ = ["CACHE_DIR", "COMPILED", "CORE", "TIE", "first_failing", "rotation_order",
+           "walk_chain"]
