@@ -419,8 +419,8 @@ def check_model(scenario: Any, policy_text: str, *, seed: int = 0,
     reliability = reliability[reliability["rows"] > 0].reset_index(drop=True)
     effects = _effects(late.leads, y, p)
     say(0.6, "officer skill against the truth")
-    leads = list(exp.replications[0].inputs.stream.leads)[:500]
-    fitted = model.predict_matrix(leads, world.roster).mean(axis=0)
+    leads = list(exp.replications[0].inputs.stream.leads)[:200]
+    fitted = officer_means(model, leads, world.roster)
     skill = pd.DataFrame({"officer_id": list(world.roster.ids_tuple),
                           "hidden_skill": world.traits.skill,
                           "fitted_mean_p_funded": fitted})
@@ -441,6 +441,13 @@ def check_model(scenario: Any, policy_text: str, *, seed: int = 0,
                                if isinstance(v, int | float)},
                       reliability=reliability, effects=effects, skill=skill,
                       skill_rank_correlation=rho, ope=ope)
+
+
+def officer_means(model: Any, leads: Sequence[Any], roster: Roster) -> np.ndarray:
+    """(M,) each officer's mean predicted chance over ``leads``, each lead scored at its own
+    arrival (the model reads the lead's age and the officers' hours at the decision time)."""
+    rows = [model.predict_matrix([lead], roster, now=lead.received_at)[0] for lead in leads]
+    return np.mean(rows, axis=0) if rows else np.zeros(len(roster))
 
 
 def _effects(leads: Sequence[Any], y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
