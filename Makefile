@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run route test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## Route the demo leads with the default policy; writes out/routed.csv
+## The whole system on embedded defaults: API (SQLite, demo roster), a simulated history and a
+## trained model, the worker, a stream of demo leads and the lab; Ctrl-C stops it all.
+## Options through ARGS, e.g. make run ARGS="--api-port 8080 --lab-port 8502"
 run: $(STAMP)
+	$(BIN)/leadroute up $(ARGS)
+
+## The batch job: route the demo leads with the default policy; writes out/routed.csv
+route: $(STAMP)
 	$(BIN)/leadroute route --officers data/demo/officers.csv \
 		--policy data/policies/default.yaml --out out/routed.csv data/demo/leads.csv
 
@@ -27,7 +33,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine simulator lab api cli tests benchmarks scripts
-	$(BIN)/mypy engine simulator cli api
+	$(BIN)/mypy engine simulator cli api lab
 	$(BIN)/lint-imports
 
 ## Speed and quality benchmarks (not part of the tests); each prints its figures

@@ -15,6 +15,7 @@ from cli.model import model_app
 from cli.route import route_file
 from cli.scenario import scenario_app
 from cli.simulate import register as register_simulation
+from cli.up import register as register_up
 from engine.errors import InputError
 from engine.io import load_roster
 from engine.roster import Roster
@@ -35,6 +36,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(scenario_app, name="scenario")
 register_simulation(app)
 register_api(app)
+register_up(app)
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 

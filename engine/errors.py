@@ -88,10 +88,15 @@ class Problem:
     message: str
     where: str = ""
 
+    @property
+    def shown_value(self) -> str:
+        """The value as a message may show it: masked in a personal field, contact details
+        redacted anywhere else."""
+        return mask(self.value) if is_personal_field(self.field) else redact(repr(self.value))
+
     def __str__(self) -> str:
-        shown = mask(self.value) if is_personal_field(self.field) else redact(repr(self.value))
         loc = f"{self.where}: " if self.where else ""
-        return f"{loc}{redact(self.field)}={shown}: {redact(self.message)}"
+        return f"{loc}{redact(self.field)}={self.shown_value}: {redact(self.message)}"
 
 
 class InputError(ValueError):

@@ -143,6 +143,19 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<div class='wide'>{body}</div>"
 
 
+def figures(exp: Experiment) -> dict[str, go.Figure]:
+    """The run's figures by short title (the report's and the lab's)."""
+    return {
+        "conversions": _conversions(exp),
+        "speed to lead": _speed_to_lead(exp),
+        "SLA breaches": _sla(exp),
+        "workload per officer": _workload(exp),
+        "by source": _by(exp, "source", "Expected conversions per replication by lead source"),
+        "by program": _by(exp, "loan_program",
+                          "Expected conversions per replication by loan program"),
+    }
+
+
 def _verdict(found: Verdict) -> str:
     """The verdict box that opens the report (``simulator.metrics.verdict``)."""
     doubt = "" if found.trusted and found.separated else " doubt"
@@ -153,13 +166,8 @@ def _verdict(found: Verdict) -> str:
 
 def write_report(exp: Experiment, path: Path) -> None:
     """Write the self-contained HTML report of ``exp`` to ``path``."""
-    figures = [
-        _conversions(exp), _speed_to_lead(exp), _sla(exp), _workload(exp),
-        _by(exp, "source", "Expected conversions per replication by lead source"),
-        _by(exp, "loan_program", "Expected conversions per replication by loan program"),
-    ]
     blocks = []
-    for k, fig in enumerate(figures):
+    for k, fig in enumerate(figures(exp).values()):
         fig.update_layout(template="plotly_white", height=430)
         blocks.append(pio.to_html(fig, full_html=False, div_id=f"figure-{k + 1}",
                                   include_plotlyjs="inline" if k == 0 else False))
