@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli.common import fail
 from engine.errors import InputError
 
 if TYPE_CHECKING:
@@ -18,10 +19,6 @@ db_app = typer.Typer(help="The API's database.", no_args_is_help=True)
 officers_app = typer.Typer(help="The API's officer roster.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _database() -> Database:
@@ -64,7 +61,7 @@ def serve(
     try:  # settings that cannot work fail here, in one line, not in each server process
         RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -137,13 +134,13 @@ def officers_import(
         _, rows = read_csv_rows(path)
         records = [as_row(dict(r)) for r in rows]
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     db = _database()
     try:
         with db.writing() as s:
             save_roster(s, records, utc_now())
     except Exception as exc:  # an ApiProblem from the whole-roster check
-        _fail(str(getattr(exc, "detail", exc)))
+        fail(str(getattr(exc, "detail", exc)))
     finally:
         db.dispose()
     typer.echo(f"imported {len(records)} officers from {path}", err=True)
@@ -168,18 +165,18 @@ def keys_create(
     try:
         chosen = Scope(scope)
     except ValueError:
-        _fail(f"--scope must be one of {', '.join(s.value for s in Scope)}, got {scope!r}")
+        fail(f"--scope must be one of {', '.join(s.value for s in Scope)}, got {scope!r}")
         return
     db = _database()
     try:
         with db.writing() as s:
             if officer is not None and s.get(Officer, officer) is None:
-                _fail(f"officer {officer} is not in the database (leadroute officers import)")
+                fail(f"officer {officer} is not in the database (leadroute officers import)")
             row, key = create_key(s, chosen, utc_now(), officer_id=officer, name=name,
                                   rate_limit=rate_limit)
             prefix = row.prefix
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     finally:
         db.dispose()

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cli.api import register as register_api
+from cli.common import fail
 from cli.model import model_app
 from cli.route import route_file
 from cli.scenario import scenario_app
@@ -41,10 +42,6 @@ register_up(app)
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
 
 @app.command()
 def route(
@@ -69,12 +66,12 @@ def route(
     field; the other rows still route.
     """
     if explain not in ("full", "summary"):
-        _fail(f"--explain must be full or summary, got {explain!r}")
+        fail(f"--explain must be full or summary, got {explain!r}")
     try:
         summary = route_file(leads, officers, policy, out, detail=explain, progress=progress,
                              model_path=model)
     except (InputError, PolicyError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     else:
         _warn_pools(policy, summary.warnings)
         typer.echo(summary.describe(out), err=True)
@@ -102,7 +99,7 @@ def policy_check(
         pol = load_policy(path)
         roster = Roster(load_roster(officers)) if officers is not None else None
     except (PolicyError, InputError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     summary = (f"{path}: policy {pol.name!r} version {pol.version}: {len(pol.rules)} rules, "
                f"{len(pol.pools)} pools, method {pol.routing.method}")
@@ -126,7 +123,7 @@ def policy_schema(
     try:
         out.write_text(text + "\n")
     except OSError as exc:
-        _fail(f"{out}: cannot be written: {exc.strerror}")
+        fail(f"{out}: cannot be written: {exc.strerror}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -9,6 +9,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from cli.common import fail
 from engine.errors import InputError
 from engine.io import load_roster
 from engine.roster import Roster
@@ -18,10 +19,6 @@ model_app = typer.Typer(
     no_args_is_help=True,
 )
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 HistoryOption = Annotated[Path, typer.Option(
@@ -65,7 +62,7 @@ def train(
                              holdout_fraction=holdout, rng=np.random.default_rng(seed),
                              target=target, ipw=ipw, ipw_clip=ipw_clip)
     except (InputError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     card = model_card(result, hist)
     written = save_model(result.model, out, card)
@@ -114,7 +111,7 @@ def evaluate(
         hist = load_history(history, roster, target=fitted.target,
                             drop_unknown_officers=drop_unknown_officers)
     except (InputError, ModelFileError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     metrics, p = evaluate_model(fitted, hist)
     card = load_card(model) or {}

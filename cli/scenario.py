@@ -3,12 +3,12 @@ Wiring only; the work is in ``simulator.fit``."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.common import fail, out_dir
 from engine.errors import InputError
 from simulator.errors import ParamError, ScenarioError
 
@@ -17,10 +17,6 @@ scenario_app = typer.Typer(
     no_args_is_help=True,
 )
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 @scenario_app.command()
@@ -50,25 +46,18 @@ def fit(
     application and funding stages; writes OUT/scenario.yaml for leadroute simulate."""
     from simulator.fit import FitOptions, fit_scenario, write_scenario
 
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: is a file; give a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+    out_dir(out)
     try:
         options = FitOptions(timezone=timezone, bootstrap=bootstrap,
                              accept_within_s=accept_within_s, seed=seed)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     try:
         fitted = fit_scenario(history, officers, options)
         path = write_scenario(fitted, out, name=name)
     except (InputError, ParamError, ScenarioError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     r = fitted.response
     sla = f"{r.accept_within_s:g} s" if r.accept_within_s else "not seen"

@@ -6,7 +6,6 @@ Only wiring: the work is in ``simulator`` (scenario loading, runs, outputs, swee
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cli.common import fail, out_dir
 from engine.errors import InputError
 from engine.io import spreadsheet_safe
 from engine.rules import PolicyError
@@ -26,22 +26,6 @@ from simulator.policies import BUILTINS, resolve_policies
 # what bad input raises (anything else is a bug and keeps its traceback)
 _ERRORS = (ScenarioError, PolicyError, InputError, ParamError, UsageError)
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _out_dir(out: Path) -> None:
-    """Create ``--out`` and check it takes files before any work is done."""
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: is a file; give a folder for the outputs")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
 
 
 def _replay_check(sc: Scenario, out: Path) -> None:
@@ -55,7 +39,7 @@ def _replay_check(sc: Scenario, out: Path) -> None:
     try:
         stream = replay_stream(sc.stream, start=sc.start, days=sc.days)
     except _ERRORS as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     listed = out / "dropped_rows.txt"
     if stream.dropped:
@@ -63,7 +47,7 @@ def _replay_check(sc: Scenario, out: Path) -> None:
             listed.write_text("\n".join(str(spreadsheet_safe(line)) for line in stream.dropped)
                               + "\n", encoding="utf-8")
         except OSError as exc:
-            _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+            fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
         typer.echo(f"warning: {len(stream.dropped)} row(s) of {sc.stream.path} left out of the "
                    f"replay, listed in {listed}; the first:", err=True)
         for line in stream.dropped[:5]:
@@ -71,7 +55,7 @@ def _replay_check(sc: Scenario, out: Path) -> None:
     elif listed.exists():
         listed.unlink()  # from an earlier run: nothing is left out of this one
     if not len(stream):
-        _fail(f"{sc.source}: stream.path: {sc.stream.path} has no valid lead from {sc.start} "
+        fail(f"{sc.source}: stream.path: {sc.stream.path} has no valid lead from {sc.start} "
               f"for {sc.days:g} days ({len(stream.dropped)} rows left out)")
 
 
@@ -110,9 +94,9 @@ def simulate(
         policies = resolve_policies(policy)
         check_policies(sc, policies)
     except _ERRORS as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
-    _out_dir(out)
+    out_dir(out)
     _replay_check(sc, out)
     steps = replications * (len(policies) + 1)
     with _progress(progress) as bar:
@@ -122,13 +106,13 @@ def simulate(
                                  options=RunOptions(record_events=events), with_bound=bound,
                                  progress=lambda _: bar.advance(task), world=world)
         except _ERRORS as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
         bar.update(task, description="writing files")
         try:
             written = write_outputs(exp, out, events=events, history=history, report=report)
         except OSError as exc:
-            _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+            fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
             return
     summary = exp.summary
     console = Console(stderr=True)
@@ -169,22 +153,22 @@ def sweep(
     try:
         g = load_grid(grid)
     except _ERRORS as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
-    _out_dir(out)
+    out_dir(out)
     with _progress(progress) as bar:
         task = bar.add_task("sweeping", total=len(g.tasks()))
         try:
             frame = run_sweep(g, scheduler=scheduler, workers=workers,
                               progress=lambda done, total: bar.update(task, completed=done))
         except _ERRORS as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
     try:
         spreadsheet_frame(frame).to_csv(out / "sweep.csv", index=False)
         spreadsheet_frame(sweep_means(frame)).to_csv(out / "sweep_means.csv", index=False)
     except OSError as exc:
-        _fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
+        fail(f"--out {out}: cannot be written: {exc.strerror or exc}")
     typer.echo(f"wrote {out / 'sweep.csv'} ({len(frame)} rows) and {out / 'sweep_means.csv'}",
                err=True)
 

@@ -24,16 +24,14 @@ from typing import Annotated
 
 import typer
 
+from cli.common import fail
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_ROSTER = ROOT / "data" / "demo" / "officers.csv"
 DEMO_SCENARIO = ROOT / "data" / "scenarios" / "demo.yaml"
 HISTORY_POLICY = "rules"
 KEYS_FILE = "keys.env"
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _say(message: str) -> None:
@@ -119,7 +117,7 @@ def train_demo_model(data_dir: Path, days: float, seed: int) -> tuple[Path, Path
         result = train_model(history, holdout_fraction=0.2, rng=np.random.default_rng(seed))
     except ValueError as exc:  # too few funded leads to fit and calibrate
         history_path.unlink(missing_ok=True)
-        _fail(f"--history-days {days:g}: {len(history)} worked leads are too few to train "
+        fail(f"--history-days {days:g}: {len(history)} worked leads are too few to train "
               f"the model ({exc}); give more days")
         raise
     save_model(result.model, model_path, model_card(result, history))
@@ -214,16 +212,16 @@ def up(
     simulated history and a trained model, the API's worker, a stream of demo leads, and the
     lab. Prints the addresses; Ctrl-C stops everything."""
     if api_port == lab_port:
-        _fail("--api-port and --lab-port must differ")
+        fail("--api-port and --lab-port must differ")
     for name, port in (("--api-port", api_port), ("--lab-port", lab_port)):
         if not _port_free(host, port):
-            _fail(f"{name} {port}: something already listens on {host}:{port}; stop it or "
+            fail(f"{name} {port}: something already listens on {host}:{port}; stop it or "
                   f"give another port")
     data_dir = data_dir.resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _fail(f"--data-dir {data_dir}: cannot be created: {exc.strerror or exc}")
+        fail(f"--data-dir {data_dir}: cannot be created: {exc.strerror or exc}")
     if fresh:
         for name in ("leadroute.db", KEYS_FILE, "history.csv", "model.skops",
                      "model.card.json"):
@@ -255,7 +253,7 @@ def up(
         processes.start("api", [*api_argv, "serve", "--host", host, "--port", str(api_port)],
                         env, data_dir / "api.log")
         if not _wait_http(f"{api_url}/healthz", processes, 60.0):
-            _fail(f"the API did not start; see {data_dir / 'api.log'}")
+            fail(f"the API did not start; see {data_dir / 'api.log'}")
         if leads_per_minute > 0:
             processes.start("demo leads", [*api_argv, "demo-leads", "--api", api_url,
                                            "--per-minute", str(leads_per_minute),
@@ -272,7 +270,7 @@ def up(
                          "LEADROUTE_LAB_API_KEY": keys["ADMIN"],
                          "LEADROUTE_LAB_MODEL": str(model_path)}, data_dir / "lab.log")
         if not _wait_http(f"{lab_url}/_stcore/health", processes, 90.0):
-            _fail(f"the lab did not start; see {data_dir / 'lab.log'}")
+            fail(f"the lab did not start; see {data_dir / 'lab.log'}")
         typer.echo(f"leadroute is up.\n  lab: {lab_url}\n  API: {api_url}/docs\n"
                    f"  logs and keys: {data_dir}\nCtrl-C stops everything.", err=False)
         while True:
