@@ -16,31 +16,32 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import Lead as LeadRow
-from api.runtime import Runtime
+from api.runtime import Routing, Runtime
 from api.store import SqlStateStore
+from engine.invariant import present
 from engine.maintenance import horizon_s, recent_demand, reprice, reprice_due
+from engine.roster import Roster
 
 log = logging.getLogger("leadroute.pricing")
 
 
 def reprice_if_due(db: Database, runtime: Runtime, now: datetime) -> bool:
-    """Refresh the active policy's capacity prices when they are due; whether it did."""
+    """Refresh the active policy's capacity prices when they are due; whether it did. The
+    schedule is read without the write lock (every worker round asks; most rounds, and every
+    round of a policy without prices, need nothing), then read again under it."""
+    with db.reading() as s:
+        if not _due(s, runtime, now, lock=False):
+            return False
     with db.writing() as s:
-        cfg = runtime.config(s)
-        routing = runtime.routing(s, cfg.active_id)
-        policy, scorer = routing.policy, routing.scorer
-        if policy.selector.reprice_every_s is None or scorer is None:
+        found = _due(s, runtime, now, lock=True)
+        if not found:  # another worker refreshed them meanwhile
             return False
-        roster = runtime.roster(s, cfg.roster_version)
-        if not len(roster):
-            return False
-        store = SqlStateStore(s)
-        state = store.load(roster.ids_tuple, cfg.prices_set_s)
-        if not reprice_due(policy, roster, state, now):
-            return False
+        store, routing, roster = found
+        policy, scorer = routing.policy, present(routing.scorer, "a due refresh has a scorer")
         horizon = horizon_s(policy)
         rows = s.scalars(select(LeadRow).where(
             LeadRow.received_at >= now - timedelta(seconds=horizon),
@@ -52,9 +53,28 @@ def reprice_if_due(db: Database, runtime: Runtime, now: datetime) -> bool:
             except ValueError:  # stored before a stricter parser: not part of the demand
                 continue
         forecast = recent_demand(seen, now, horizon)
+        state = present(store.state, "the state is loaded")
         state.set_prices(reprice(policy, roster, state, now, scorer, forecast),
                          now.timestamp())
         store.flush()
         log.info("prices refreshed", extra={"fields": {"forecast_leads": len(forecast),
                                                        "officers": len(roster)}})
         return True
+
+
+def _due(s: Session, runtime: Runtime, now: datetime, *, lock: bool
+         ) -> tuple[SqlStateStore, Routing, Roster] | None:
+    """The state store (loaded), routing and roster when the active policy's prices are due
+    at ``now``; None when they are not, or the policy has no prices."""
+    cfg = runtime.config(s)
+    routing = runtime.routing(s, cfg.active_id)
+    if routing.policy.selector.reprice_every_s is None or routing.scorer is None:
+        return None
+    roster = runtime.roster(s, cfg.roster_version)
+    if not len(roster):
+        return None
+    store = SqlStateStore(s, lock=lock)
+    state = store.load(roster.ids_tuple, cfg.prices_set_s)
+    if not reprice_due(routing.policy, roster, state, now):
+        return None
+    return store, routing, roster
