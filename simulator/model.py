@@ -661,15 +661,15 @@ class _Run:
         on shift, then at the next shift opening) and hands them to ``install(prices,
         at_s)``: the run's state, or the shadow candidate's own prices; ``view()`` is the
         state as that policy sees it (its own prices and their time)."""
-        from engine.maintenance import forecast_eligibility, next_reprice_at, reprice
+        from engine.maintenance import forecast_eligibility, horizon_s, next_reprice_at, reprice
 
         if scorer is None:
             raise ValueError(f"method {policy.routing.method} needs a scorer")
-        horizon_s = float(policy.selector.horizon_s or 86400.0)
+        horizon = horizon_s(policy)
         eligible = np.zeros((0, len(self.roster)), dtype=bool)
         while True:
             now = self._now(self.env.now)
-            leads, rows = forecast.window(self.env.now, horizon_s)
+            leads, rows = forecast.window(self.env.now, horizon)
             if len(eligible) != len(forecast.leads):  # a fixed sample: planned once
                 eligible = forecast_eligibility(policy, self.roster, forecast.leads)
             prices = reprice(policy, self.roster, view(), now, scorer, leads,
