@@ -3,8 +3,9 @@
 For each seed (a world whose hidden traits, leads and draws are used nowhere else): simulate
 the reference scenario under round robin for 20 replications (``--replications``), read
 history.csv as the model would, train on the first 70% of the rows by ``assigned_at``
-(``train_model``, the estimator chosen on its own holdout), score the remaining 30%, and print model vs truth
-(``true_p_funded``, the world's probability of funding known at assignment) on the same rows.
+(``train_model``, the estimator chosen on its own holdout), score the remaining 30%, and
+print model vs truth (``true_p_funded``, the world's probability of funding known at
+assignment) on the same rows.
 
     nice .venv/bin/python benchmarks/bench_scoring_truth.py                  # seeds 8101-8103
     nice .venv/bin/python benchmarks/bench_scoring_truth.py --seeds 8104 --replications 3
