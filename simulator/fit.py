@@ -347,22 +347,27 @@ def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarra
                 known_delay: np.ndarray, before_s: np.ndarray, mu_log_r: np.ndarray,
                 sigma: float, log_limit: np.ndarray | None = None) -> ContactFit:
     """Maximum likelihood of contact: p = sigmoid(logit base(source) + log g(delay)).
-    known_delay: (N,) arrival to contact of contacted rows; before_s: (N,) arrival to the
-    response's start (wait, notification, shift) of the others, whose response is integrated
-    over the log-normal (mu_log_r, sigma), truncated at ``log_limit`` (the offer that stood
-    was accepted within the SLA), by Gauss-Legendre nodes in probability."""
+    known_delay: (N,) arrival to the first contact attempt, NaN where the history has none
+    (a history that records the attempt only when it reached the borrower); before_s: (N,)
+    arrival to the response's start (wait, notification, shift). A row with no delay has its
+    response integrated over the log-normal (mu_log_r, sigma), truncated at ``log_limit``
+    (the offer that stood was accepted within the SLA), by Gauss-Legendre nodes in
+    probability."""
     from scipy.stats import norm
 
     log_knots = np.log(np.array(DECAY_KNOTS_S))
     n_s = len(sources)
     yes = contacted.astype(bool)
-    no = ~yes
+    seen = np.isfinite(known_delay)
+    hidden = ~seen
     limit = np.full(len(source), np.inf) if log_limit is None else log_limit
-    kept = norm.cdf((limit[no] - mu_log_r[no]) / sigma)  # (N_no,) P(response within)
+    kept = norm.cdf((limit[hidden] - mu_log_r[hidden]) / sigma)  # P(response within)
     z = norm.ppf(np.clip(_GL_PROB[None, :] * kept[:, None], 1e-12, 1 - 1e-12))
-    d_no = before_s[no, None] + np.exp(mu_log_r[no, None] + sigma * z)
-    d_yes = known_delay[yes]
-    s_yes, s_no = source[yes], source[no]
+    d_hidden = before_s[hidden, None] + np.exp(mu_log_r[hidden, None] + sigma * z)
+    d_seen = known_delay[seen]
+    sign_seen = np.where(yes[seen], 1.0, -1.0)  # log sigmoid(x) for a contact, (-x) if not
+    y_hidden = yes[hidden]
+    s_seen, s_hidden = source[seen], source[hidden]
     counts = np.bincount(source, minlength=n_s)
     rates = np.bincount(source, contacted, n_s) / np.maximum(counts, 1)
     x0 = np.concatenate((np.log(np.clip(rates, 0.02, 0.98) / (1 - np.clip(rates, 0.02, 0.98))),
@@ -371,12 +376,12 @@ def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarra
     def nll(theta: np.ndarray) -> float:
         beta = theta[:n_s]
         steps = softplus(theta[n_s:])
-        lp_yes = log_expit(beta[s_yes] + _log_g(d_yes, log_knots, steps))
-        p_no = expit(beta[s_no, None] + _log_g(d_no, log_knots, steps))
-        miss = np.maximum((1.0 - p_no) @ _GL_WEIGHTS, 1e-300)
+        lp_seen = log_expit(sign_seen * (beta[s_seen] + _log_g(d_seen, log_knots, steps)))
+        p_hidden = expit(beta[s_hidden, None] + _log_g(d_hidden, log_knots, steps)) @ _GL_WEIGHTS
+        lik_hidden = np.maximum(np.where(y_hidden, p_hidden, 1.0 - p_hidden), 1e-300)
         # a weak prior on each source's base (a source seen a few times stays finite)
         # and on the decay's falls (a tail few leads reach stays finite)
-        return -(lp_yes.sum() + np.log(miss).sum()) + 0.01 * float(beta @ beta) + \
+        return -(lp_seen.sum() + np.log(lik_hidden).sum()) + 0.01 * float(beta @ beta) + \
             0.01 * float(theta[n_s:] @ theta[n_s:])
 
     res = minimize(nll, x0, method="L-BFGS-B")
@@ -526,7 +531,8 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     contacted = history.outcomes["contacted"].astype(int)
     delay = history.delay_s
     r_obs = np.maximum(delay - latency - np.where(usable, to_shift, 0.0), 1.0)
-    known = wait + np.nan_to_num(delay)
+    recorded = np.isfinite(delay)
+    known = np.where(recorded, wait + np.nan_to_num(delay), np.nan)  # arrival to the attempt
     teams = sorted({off.team for off in roster.officers})
     team = np.array([teams.index(roster.officers[k].team) for k in o])
     load = history.open_leads.astype(float)
@@ -536,25 +542,33 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     sla = options.accept_within_s or infer_sla(wait)
     room = (sla - latency - np.where(usable, to_shift, 0.0)) if sla else np.full(len(o), np.inf)
     log_limit = np.where(room > 1.0, np.log(np.maximum(room, 1.0)), np.inf)
-    yes = (contacted == 1) & usable
-    w = np.ones(int(yes.sum()))
+    seen = recorded & usable  # rows whose response the history shows
+    unreached = (contacted == 0) & usable
+    # the share of unreached rows whose attempt is recorded: 1 in the simulator's history,
+    # 0 in one that records the attempt only when it reached the borrower
+    record_share = float(recorded[unreached].mean()) if unreached.any() else 1.0
+    w = np.ones(int(seen.sum()))
     response = contact = None
-    for _ in range(3):  # response (weighted by 1 / p contact) <-> contact
-        response = fit_response(np.log(r_obs[yes]), o[yes], team[yes], hour[yes], load[yes], w,
-                                len(roster), len(teams), log_limit[yes])
+    # every attempt recorded: one direct fit. Otherwise a slow answer makes a row less likely
+    # to show its delay, so the rows that do are weighted by the inverse of P(shown | delay)
+    # = p(contact) + (1 - p(contact)) x record_share, alternating with the contact fit
+    for _ in range(1 if record_share >= 1.0 else 3):
+        response = fit_response(np.log(r_obs[seen]), o[seen], team[seen], hour[seen],
+                                load[seen], w, len(roster), len(teams), log_limit[seen])
         mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
             np.log1p(response.load_slope * load)
         contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
                               before[usable], mu[usable], response.within_sigma,
                               log_limit[usable])
-        base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[yes]]
-        p = contact_probability(base, known[yes], contact)
-        w = np.minimum(1.0 / np.maximum(p, 1e-6), _MAX_IPW * float(np.median(1.0 / p)))
+        base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[seen]]
+        p = contact_probability(base, known[seen], contact)
+        shown = p + (1.0 - p) * record_share
+        w = np.minimum(1.0 / np.maximum(shown, 1e-6), _MAX_IPW * float(np.median(1.0 / shown)))
     if response is None or contact is None:
         raise RuntimeError("internal invariant broken: the fit loop did not run")
     if sla:
-        response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[yes],
-                                   log_limit[yes], mu[yes], w)
+        response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[seen],
+                                   log_limit[seen], mu[seen], w)
     return FittedScenario(
         history_path=Path(history_path), roster_path=Path(officers_path), start=start,
         days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
