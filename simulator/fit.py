@@ -241,9 +241,57 @@ def _shrunk_group_means(resid: np.ndarray, w: np.ndarray, groups: np.ndarray, n_
     return prior + share * (raw - prior)
 
 
+def _body_below(log_x: np.ndarray, m: np.ndarray, sigma: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """P(body < x) (N,) and the body's values at Gauss-Legendre nodes in probability on
+    (0, P(body < x)) (N, K): the body's law below x, for the integrals over it."""
+    from scipy.stats import norm
+
+    below = norm.cdf((log_x - m) / sigma)
+    z = norm.ppf(np.clip(_GL_PROB[None, :] * below[:, None], 1e-12, 1 - 1e-12))
+    return below, np.exp(m[:, None] + sigma * z)
+
+
+def _with_busy_density(log_r: np.ndarray, m: np.ndarray, sigma: float, busy_mean_s: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Densities at r = exp(log_r) of the log-normal body (N,) and of body + an exponential
+    tied-up time (N,): the convolution, integrated over the body below r."""
+    from scipy.stats import norm
+
+    r = np.exp(log_r)
+    body = norm.pdf(log_r, m, sigma) / r
+    below, x = _body_below(log_r, m, sigma)
+    tied = below * (np.exp(-(r[:, None] - x) / busy_mean_s) @ _GL_WEIGHTS) / busy_mean_s
+    return body, tied
+
+
+def _busy_posterior(log_r: np.ndarray, m: np.ndarray, sigma: float, busy: float,
+                    busy_mean_s: float) -> np.ndarray:
+    """(N,) the chance each response carries a tied-up time, given its value."""
+    body, tied = _with_busy_density(log_r, m, sigma, busy_mean_s)
+    both = (1.0 - busy) * body + busy * tied
+    return np.divide(busy * tied, both, out=np.zeros_like(both), where=both > 0)
+
+
+def _mixture_log_likelihood(log_r: np.ndarray, log_limit: np.ndarray, m: np.ndarray,
+                            sigma: float, busy: float, busy_mean_s: float) -> np.ndarray:
+    """(N,) log density of each response under body + (with ``busy``) a tied-up time, given
+    that it came within its limit."""
+    body, tied = _with_busy_density(log_r, m, sigma, busy_mean_s)
+    finite = np.isfinite(log_limit)
+    cap = np.where(finite, log_limit, m + 40.0 * sigma)
+    below, x = _body_below(cap, m, sigma)
+    tied_below = below * ((1.0 - np.exp(-(np.exp(cap)[:, None] - x) / busy_mean_s))
+                          @ _GL_WEIGHTS)
+    within = np.where(finite, (1.0 - busy) * below + busy * tied_below, 1.0)
+    return np.log(np.maximum((1.0 - busy) * body + busy * tied, 1e-300)) - \
+        np.log(np.maximum(within, 1e-300))
+
+
 def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour: np.ndarray,
                  load: np.ndarray, w: np.ndarray, n_officers: int, n_teams: int,
-                 log_limit: np.ndarray | None = None) -> ResponseFit:
+                 log_limit: np.ndarray | None = None, busy_probability: float = 0.0,
+                 busy_mean_s: float = ResponseParams().busy_mean_s) -> ResponseFit:
     """Log response = mu + officer effect (shrunk to the team's, itself shrunk to 0) + hour
     effect + log(1 + slope x load) + noise; the slope by grid search on the weighted fit.
 
@@ -251,7 +299,13 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
     left after notification and the wait for the shift; +inf: none). Responses past it timed
     out and were re-routed, so the history holds the rest only: the fit is the EM algorithm
     for truncated data (each row stands for the draws past its limit that it implies, at their
-    conditional mean and variance)."""
+    conditional mean and variance).
+
+    ``busy_probability``: the share of responses that carry a tied-up time (exponential, mean
+    ``busy_mean_s``) on top of the log-normal body. Such a response is no draw of the body (a
+    30-second officer tied up for 10 minutes shows 630 s), so each row counts toward the body
+    by its posterior chance of not being tied up (the E step of the mixture), and the slope
+    is chosen by the mixture's truncated likelihood."""
     from scipy.stats import norm
 
     limit = np.full(len(log_r), np.inf) if log_limit is None else log_limit
@@ -268,8 +322,12 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
         a = np.zeros(n_officers)
         h = np.zeros(24)
         sigma = float(np.sqrt(np.average((z - mu) ** 2, weights=w))) or 1.0
+        wb = w
         for _ in range(12):  # EM: the missing draws past each limit, then a weighted fit
             m = mu + a[officer] + h[hour]
+            if busy_probability > 0:
+                wb = w * (1.0 - _busy_posterior(log_r, m + np.log1p(slope * load), sigma,
+                                                busy_probability, busy_mean_s))
             alpha = (c - m) / sigma
             kept = np.clip(norm.cdf(alpha), 1e-6, 1.0)
             rho = np.minimum((1.0 - kept) / kept, 20.0)  # draws past the limit per row
@@ -281,21 +339,27 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
             past_var = np.where(finite, sigma ** 2 * np.clip(1.0 + a_f * lam - lam ** 2, 0.0,
                                                              None), 0.0)
             zz = np.concatenate((z, np.where(rho > 0, past_mean, 0.0)))
-            ww = np.concatenate((w, w * rho))
+            ww = np.concatenate((wb, wb * rho))
             for _ in range(4):  # back-fitting: hours, then officers (teams then officers)
                 hh = _shrunk_group_means(zz - mu - a[groups_o], ww, groups_h, 24, np.zeros(24))
-                h = hh - np.average(hh[hour], weights=w)
+                h = hh - np.average(hh[hour], weights=wb)
                 r = zz - mu - h[groups_h]
                 t = _shrunk_group_means(r, ww, groups_t, n_teams, np.zeros(n_teams))
                 a = _shrunk_group_means(r, ww, groups_o, n_officers, t[team_of])
                 mu = mu + float(np.average(r - a[groups_o], weights=ww))
             resid = zz - mu - a[groups_o] - h[groups_h]
-            sigma = float(np.sqrt((np.sum(ww * resid ** 2) + np.sum(w * rho * past_var)) /
+            sigma = float(np.sqrt((np.sum(ww * resid ** 2) + np.sum(wb * rho * past_var)) /
                                   np.sum(ww)))
         m = mu + a[officer] + h[hour]
         # the truncated log-likelihood of the rows at this slope (what the grid compares)
-        ll = float(np.sum(w * (norm.logpdf(z, m, sigma) -
-                               norm.logcdf(np.where(np.isfinite(c), c, np.inf), m, sigma))))
+        if busy_probability > 0:
+            ll = float(np.sum(w * _mixture_log_likelihood(
+                log_r, limit, m + np.log1p(slope * load), sigma, busy_probability,
+                busy_mean_s)))
+        else:
+            ll = float(np.sum(w * (norm.logpdf(z, m, sigma) -
+                                   norm.logcdf(np.where(np.isfinite(c), c, np.inf), m,
+                                               sigma))))
         if best is None or -ll < best[0] - 1e-9:
             best = (-ll, mu, a, h, slope, sigma)
     if best is None:
@@ -549,14 +613,22 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     record_share = float(recorded[unreached].mean()) if unreached.any() else 1.0
     w = np.ones(int(seen.sum()))
     response = contact = None
-    # every attempt recorded: one direct fit. Otherwise a slow answer makes a row less likely
-    # to show its delay, so the rows that do are weighted by the inverse of P(shown | delay)
-    # = p(contact) + (1 - p(contact)) x record_share, alternating with the contact fit
-    for _ in range(1 if record_share >= 1.0 else 3):
+    busy = 0.0
+    # each round: the response times (the tied-up share of the round before taken apart from
+    # the body), the tied-up share that makes up the time-outs the body does not explain, and
+    # the contact stage. Where an attempt is missing, a slow answer makes a row less likely to
+    # show its delay, so the rows that do are weighted by the inverse of P(shown | delay) =
+    # p(contact) + (1 - p(contact)) x record_share (1 where every attempt is recorded)
+    for _ in range(3):
         response = fit_response(np.log(r_obs[seen]), o[seen], team[seen], hour[seen],
-                                load[seen], w, len(roster), len(teams), log_limit[seen])
+                                load[seen], w, len(roster), len(teams), log_limit[seen],
+                                busy_probability=busy)
         mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
             np.log1p(response.load_slope * load)
+        if sla:
+            response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[seen],
+                                       log_limit[seen], mu[seen], w)
+            busy = response.busy_probability
         contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
                               before[usable], mu[usable], response.within_sigma,
                               log_limit[usable])
@@ -566,9 +638,6 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         w = np.minimum(1.0 / np.maximum(shown, 1e-6), _MAX_IPW * float(np.median(1.0 / shown)))
     if response is None or contact is None:
         raise RuntimeError("internal invariant broken: the fit loop did not run")
-    if sla:
-        response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[seen],
-                                   log_limit[seen], mu[seen], w)
     return FittedScenario(
         history_path=Path(history_path), roster_path=Path(officers_path), start=start,
         days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
