@@ -266,9 +266,10 @@ def test_fit_response_undoes_the_truncation_at_the_sla() -> None:
     assert fit.load_slope == 0.0
 
 
-def test_fit_contact_recovers_rates_and_decay() -> None:
-    """Known contact rates by source and a known decay are recovered from contacted rows
-    with their delays and rows not reached, whose delay is integrated over."""
+@pytest.mark.parametrize("unreached_recorded", [True, False])
+def test_fit_contact_recovers_rates_and_decay(unreached_recorded: bool) -> None:
+    """Known contact rates by source and a known decay are recovered from rows with their
+    attempt's delay, and from rows not reached whose delay is missing (integrated over)."""
     from simulator.fit import DECAY_KNOTS_S, ContactFit
 
     rng = np.random.default_rng(2)
@@ -282,8 +283,8 @@ def test_fit_contact_recovers_rates_and_decay() -> None:
     delay = before + np.exp(mu + 0.6 * rng.normal(size=n))
     base = np.array([0.3, 0.7])[source]
     contacted = (rng.random(n) < contact_probability(base, delay, truth)).astype(int)
-    fit = fit_contact(source, ("a", "b"), contacted, np.where(contacted == 1, delay, 0.0),
-                      before, mu, 0.6)
+    known = delay if unreached_recorded else np.where(contacted == 1, delay, np.nan)
+    fit = fit_contact(source, ("a", "b"), contacted, known, before, mu, 0.6)
     assert fit.contact_rate_by_source["a"] == pytest.approx(0.3, abs=0.03)
     assert fit.contact_rate_by_source["b"] == pytest.approx(0.7, abs=0.04)
     for (delay, want), (at, got) in zip(truth.knots, fit.knots, strict=True):
@@ -292,6 +293,49 @@ def test_fit_contact_recovers_rates_and_decay() -> None:
             assert got == pytest.approx(want, rel=0.3), (delay, got, want)
         else:
             assert got < 0.03, (delay, got)
+
+
+def test_fit_response_takes_the_tied_up_time_apart() -> None:
+    """A quarter of responses carry an exponential tied-up time on top of the log-normal body
+    and the SLA cuts what is seen: told the tied-up share, the fit recovers the officers'
+    medians and the spread, where a fit of the body alone is slow and wide."""
+    rng = np.random.default_rng(3)
+    n_off, n = 20, 8000
+    true_median = 150.0 * np.exp(rng.normal(0, 0.9, n_off))
+    officer = rng.integers(0, n_off, n)
+    r = np.exp(np.log(true_median[officer]) + rng.normal(0, 0.6, n)) + \
+        np.where(rng.random(n) < 0.25, rng.exponential(2700.0, n), 0.0)
+    limit = np.full(n, np.log(900.0))
+    seen = np.log(r) < limit
+    args = (officer[seen], np.zeros(seen.sum(), dtype=np.int64), np.full(seen.sum(), 10),
+            np.zeros(seen.sum()), np.ones(seen.sum()), n_off, 1)
+    fit = fit_response(np.log(r[seen]), *args, log_limit=limit[seen], busy_probability=0.25)
+    body_only = fit_response(np.log(r[seen]), *args, log_limit=limit[seen])
+    err = np.log(fit.median_s) - np.log(true_median)
+    body_err = np.log(body_only.median_s) - np.log(true_median)
+    assert abs(np.median(err)) < 0.05 < 0.1 < np.median(body_err), (err, body_err)
+    assert fit.within_sigma == pytest.approx(0.6, abs=0.06)
+    assert body_only.within_sigma > 0.7
+
+
+def test_fit_response_from_every_attempt_or_from_reached_rows_only(
+        logged: tuple[Path, Path], tmp_path: Path) -> None:
+    """A history that records every attempt is fitted on all of them: the spread and each
+    officer's speed of the world come back. One whose unreached rows have no delay (the API's
+    export) is fitted with the correction for the missing rows, and still ranks the officers."""
+    history, roster = logged
+    header, rows = _rows(history)
+    assert all(row["response_delay_s"] for row in rows)  # the simulator records every attempt
+    blank = _write(tmp_path / "reached_only.csv", header,
+                   [{**row, "response_delay_s": row["response_delay_s"]
+                     if row["contacted"] == "1" else ""} for row in rows])
+    true_median = np.log(build_world(load_scenario(SMALL)).traits.median_response_s)
+    full = fit_scenario(history, roster, FitOptions(bootstrap=1)).response
+    reached = fit_scenario(blank, roster, FitOptions(bootstrap=1)).response
+    assert full.within_sigma == pytest.approx(0.6, abs=0.06)
+    assert np.corrcoef(np.log(full.median_s), true_median)[0, 1] > 0.9
+    assert np.corrcoef(np.log(reached.median_s), true_median)[0, 1] > 0.6
+    assert reached.within_sigma != full.within_sigma
 
 
 # ---------------------------------------------------------------------------- as it is used
