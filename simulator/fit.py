@@ -9,13 +9,15 @@ needs, in the world's own factorized form (docs/simulator.md, "The world"):
   scenario replays the history's own leads at their times by default;
 - **response times**: log response = officer effect + hour-of-day effect (officer-local hour
   when the response starts) + log(1 + slope x open leads) + normal noise, the officer effects
-  shrunk to their team's by empirical Bayes. Only contacted rows show a response time, and a
-  slow response makes contact less likely, so those rows are weighted by the inverse of their
-  fitted contact probability (the fit alternates with the contact stage);
+  shrunk to their team's by empirical Bayes; fitted on every recorded first attempt (reached
+  or not), truncated at the SLA, with the tied-up tail taken apart as a mixture. Where a
+  history records the attempt only when it reached the borrower, the rows that show one are
+  weighted by the inverse of their chance of showing it (the fit alternates with the contact
+  stage);
 - **contact**: each source's best-case contact-and-qualify rate and the response decay (odds
-  multipliers at fixed delays, non-increasing), by maximum likelihood; for a lead not reached
-  the history has no contact time, so its likelihood integrates over the fitted response
-  distribution of its officer at that hour and load;
+  multipliers at fixed delays, non-increasing), by maximum likelihood at the recorded delays;
+  a row with none integrates over the fitted response distribution of its officer at that
+  hour and load;
 - **application**: a logistic regression on contacted leads (lead attributes, specialty and
   language match, officer and team effects), bootstrapped (``simulator.outcome``);
 - **funding**: the funded share of applications by loan program, shrunk to the overall share.
