@@ -471,20 +471,39 @@ def contact_probability(base: np.ndarray, delay_s: np.ndarray, fit: ContactFit) 
     return odds / (1.0 + odds)
 
 
-def _with_busy_tail(response: ResponseFit, sla: float, share: float, r: np.ndarray,
-                    log_limit: np.ndarray, mu: np.ndarray, w: np.ndarray) -> ResponseFit:
-    """The tied-up tail that makes up the time-outs the log-normal body does not explain:
-    ``share`` = P(body past the limit) + P(body within) x busy x P(tied up past what is left).
-    Past the SLA nothing is seen, so the tail's mean is the world's default (an assumption:
-    it matters only to a policy with a longer SLA than the history's)."""
-    from scipy.stats import norm
+def _with_busy_tail(response: ResponseFit, sla: float, share: float, log_limit: np.ndarray,
+                    mu: np.ndarray, w: np.ndarray) -> ResponseFit:
+    """The tied-up share that makes the model's time-outs the history's ``share``.
 
+    The history holds the offers that were accepted, one a row; an offer like row i was
+    accepted with chance A_i = (1 - busy) P(body within) + busy P(body + tied-up time
+    within), so each row stands for 1 / A_i offers, and the share timed out is
+    1 - sum(w) / sum(w / A_i) (slow officers and busy hours, whose offers time out most,
+    weigh most). ``busy`` solves that for ``share`` by bisection. Past the SLA nothing is
+    seen, so the tail's mean is the world's default (an assumption: it matters only to a
+    policy with a longer SLA than the history's)."""
     mean = response.busy_mean_s
-    body = float(np.average(norm.sf((log_limit - mu) / response.within_sigma), weights=w))
-    left = np.where(np.isfinite(log_limit), np.exp(np.minimum(log_limit, 50.0)) - r, np.inf)
-    survive = float(np.average(np.exp(-np.maximum(left, 0.0) / mean), weights=w))
-    busy = (share - body) / ((1.0 - body) * survive) if survive > 0 else 0.0
-    return replace(response, busy_probability=float(np.clip(busy, 0.0, 0.9)),
+    finite = np.isfinite(log_limit)
+    cap = np.where(finite, log_limit, 0.0)
+    below, x = _body_below(cap, mu, response.within_sigma)
+    tied_below = below * ((1.0 - np.exp(-np.maximum(np.exp(cap)[:, None] - x, 0.0) / mean))
+                          @ _GL_WEIGHTS)
+    below = np.where(finite, below, 1.0)
+    tied_below = np.where(finite, tied_below, 1.0)
+
+    def timed_out(busy: float) -> float:
+        accepted = np.maximum((1.0 - busy) * below + busy * tied_below, 1e-6)
+        return 1.0 - float(np.sum(w)) / float(np.sum(w / accepted))
+
+    low, high = 0.0, 0.9
+    if timed_out(low) >= share:
+        high = 0.0
+    elif timed_out(high) <= share:
+        low = high
+    while high - low > 1e-4:
+        middle = (low + high) / 2.0
+        low, high = (middle, high) if timed_out(middle) < share else (low, middle)
+    return replace(response, busy_probability=float((low + high) / 2.0),
                    accept_within_s=sla, timeout_share=share)
 
 
@@ -534,10 +553,17 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         members.append(reg.coef_[0])
         intercepts.append(float(reg.intercept_[0]))
     coef = np.array(members)
+    intercept = np.array(intercepts)
+    # centred on the fit to every row: the members carry the fit's spread, and their mean is
+    # the fit itself, so a forecast's mean over a few replications (one member each) is not
+    # moved by which resamples were drawn (three resamples alone move it by several percent)
+    whole = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+    coef += whole.coef_[0] - coef.mean(axis=0)
+    intercept += float(whole.intercept_[0]) - intercept.mean()
     n_lead, n_pair = x_lead.shape[1], 3
     coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
     return ApplicationModel(
-        sources=sources, officers=ids, teams=teams, intercept=np.array(intercepts),
+        sources=sources, officers=ids, teams=teams, intercept=intercept,
         lead_coef=coef[:, :n_lead], pair_coef=coef[:, n_lead:n_lead + n_pair],
         officer_coef=coef[:, n_lead + n_pair:n_lead + n_pair + len(ids)],
         team_coef=coef[:, n_lead + n_pair + len(ids):], rows=len(rows),
@@ -628,7 +654,7 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
             np.log1p(response.load_slope * load)
         if sla:
-            response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[seen],
+            response = _with_busy_tail(response, sla, timeout_share(wait, sla),
                                        log_limit[seen], mu[seen], w)
             busy = response.busy_probability
         contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
