@@ -318,6 +318,39 @@ def test_fit_response_takes_the_tied_up_time_apart() -> None:
     assert body_only.within_sigma > 0.7
 
 
+def test_busy_share_makes_up_the_time_outs() -> None:
+    """The tied-up share is solved from the share of offers that time out, counting each
+    accepted offer for the offers like it that timed out (slow officers time out most)."""
+    from simulator.fit import ResponseFit, _with_busy_tail
+
+    rng = np.random.default_rng(4)
+    n = 40000
+    mu = np.log(150.0) + rng.normal(0, 0.9, n)  # officers from 20 s to 20 min
+    r = np.exp(mu + rng.normal(0, 0.6, n)) + \
+        np.where(rng.random(n) < 0.25, rng.exponential(2700.0, n), 0.0)
+    accepted = r < 900.0
+    response = ResponseFit(median_s=np.ones(1), hour_multipliers=(1.0,) * 24, load_slope=0.0,
+                           within_sigma=0.6, rows=int(accepted.sum()))
+    fit = _with_busy_tail(response, 900.0, float(1.0 - accepted.mean()),
+                          np.full(int(accepted.sum()), np.log(900.0)), mu[accepted],
+                          np.ones(int(accepted.sum())))
+    assert fit.busy_probability == pytest.approx(0.25, abs=0.02)
+
+
+def test_application_members_are_centred_on_the_whole_fit(logged: tuple[Path, Path]) -> None:
+    """The bootstrap members keep their spread but average to the fit on every row, so a
+    forecast over a few replications is the fit's, not that of the resamples drawn."""
+    from simulator.fit import fit_application, load_inputs
+
+    history, roster = load_inputs(*logged)
+    one = fit_application(history, roster, FitOptions(bootstrap=1, application_c=0.1))
+    four = fit_application(history, roster, FitOptions(bootstrap=4, application_c=0.1))
+    assert four.intercept.mean() == pytest.approx(one.intercept[0], abs=1e-9)
+    assert np.allclose(four.lead_coef.mean(axis=0), one.lead_coef[0], atol=1e-9)
+    assert np.allclose(four.officer_coef.mean(axis=0), one.officer_coef[0], atol=1e-9)
+    assert four.intercept.std() > 0.01
+
+
 def test_fit_response_from_every_attempt_or_from_reached_rows_only(
         logged: tuple[Path, Path], tmp_path: Path) -> None:
     """A history that records every attempt is fitted on all of them: the spread and each
