@@ -379,9 +379,8 @@ def test_forecast_from_a_fitted_scenario_covers_the_truth(tmp_path: Path) -> Non
     """On ten days of the reference world, the forecasts of round robin and first-to-claim
     from a scenario fitted to a round-robin history alone keep their order and land within
     10% of their truth in the original world; round robin's 95% interval (over replications,
-    each with its own bootstrap fit) holds its truth. First-to-claim's forecast is known to
-    run 5-9% low (docs/simulator.md: the fastest of five answers comes later in the fitted
-    world), beyond its interval; the benchmark measures the 5% goal on whole months."""
+    each with its own bootstrap fit) holds its truth. Ten days of history carry their own
+    luck of ±10% (docs/simulator.md); the benchmark measures the 5% goal on whole months."""
     from simulator.fitcheck import check_fit
 
     scenario: Scenario = load_scenario(SCENARIOS / "reference.yaml")
