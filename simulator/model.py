@@ -225,7 +225,8 @@ class _Run:
         self.applied = [0] * n
         self.funded = [0] * n
         self.p_funded = [0.0] * n
-        self.true_p = [0.0] * n
+        self.true_p = [0.0] * n  # filled at the end from ``worked``
+        self.worked: list[tuple[int, int, float, int]] = []  # lead, officer, told at, load
         self.assignment_truth = AssignmentTruth(world)
         self.open_at = [0] * n
         self.propensity = [1.0] * n
@@ -472,47 +473,58 @@ class _Run:
         self.current = i
         return self._step(i, transition(case, *args))
 
-    def lead(self, i: int) -> Generator[simpy.Event, Any, None]:
-        """One lead from arrival to closing: the engine's lifecycle, with the world answering."""
+    def _start(self, i: int) -> None:
+        """Lead ``i`` arrives now: the engine routes it (a batch method: it waits for the
+        batcher), then its life goes on in ``_advance``."""
         env = self.env
-        life = self.life
         lead = self.leads[i]
         now = self._now(env.now)
         self.current = i
         if self.batch_window is not None:
             self.cases[i] = Case(lead.lead_id, lead.received_at)
-            case = self._step(i, life.open(lead, now))
+            self._step(i, self.life.open(lead, now))
             wake = env.event()
+            wake.callbacks.append(lambda _: self._advance(i))
             self.batch.append((i, wake))
             if len(self.batch) == 1:
                 env.process(self.batcher())
-            yield wake
-        else:
-            self._step(i, life.arrive(lead, self.state, now))
+            return
+        self._step(i, self.life.arrive(lead, self.state, now))
+        self._advance(i)
+
+    def _advance(self, i: int) -> None:
+        """Lead ``i``'s life from now until it next waits (a SimPy event whose callback takes
+        it on from there), is accepted and worked, or ends. Callbacks rather than a SimPy
+        process per lead: the same events in the same order, without a process's start and
+        end events."""
+        env = self.env
+        life = self.life
         while True:
-            case = self.cases[i]  # type: ignore[assignment]
+            case = present(self.cases[i], "a lead's case is opened on arrival")
             stage = case.stage
             if stage is Stage.ACCEPTED or case.done:
                 break
             if stage is Stage.HELD:
                 wake = env.event()
+                wake.callbacks.append(lambda _: self._advance(i))
                 self._hold(i, case, wake)
-                yield wake
-                continue
+                return
             due = self._s(case.due_at) if case.due_at is not None else math.inf
             answer = self._first_answer(i, case)
             if answer is not None and answer[0] <= due:
                 at, o = answer
                 if at > env.now:
-                    yield env.timeout(at - env.now)
-                self._transition(i, life.accept, lead, self.ids[o], self.state,
+                    env.timeout(at - env.now).callbacks.append(lambda _: self._accept(i, o))
+                    return
+                self._transition(i, life.accept, self.leads[i], self.ids[o], self.state,
                                  self._now(env.now))
                 continue
             if math.isinf(due):  # nothing is due and nobody will answer
                 return
             if due > env.now:
-                yield env.timeout(due - env.now)
-            self._transition(i, life.due, lead, self.state, self._now(env.now))
+                env.timeout(due - env.now).callbacks.append(lambda _: self._due(i))
+                return
+            self._transition(i, life.due, self.leads[i], self.state, self._now(env.now))
         if case.stage is not Stage.ACCEPTED:
             return  # given up
         worker = self.index[present(case.officer_id, "an accepted lead has its officer")]
@@ -521,11 +533,26 @@ class _Run:
         self.offered_s[i] = told_s
         self.assigned_s[i] = self._s(assigned_at) if assigned_at is not None else env.now
         self.open_at[i], self.propensity[i] = load, case.propensity
-        self.true_p[i] = self._truth_at_assignment(i, worker, told_s, load)
+        self.worked.append((i, worker, told_s, load))
         self._work(i, worker)
-        yield env.timeout(self._closing_s(i, bool(self.funded[i])))
+        env.timeout(self._closing_s(i, bool(self.funded[i]))).callbacks.append(
+            lambda _: self._release(i))
+
+    def _accept(self, i: int, o: int) -> None:
+        """Officer ``o``'s answer to lead ``i`` is due now."""
+        self._transition(i, self.life.accept, self.leads[i], self.ids[o], self.state,
+                         self._now(self.env.now))
+        self._advance(i)
+
+    def _due(self, i: int) -> None:
+        """Lead ``i``'s case is due now (an SLA deadline, a cascade step, a new round)."""
+        self._transition(i, self.life.due, self.leads[i], self.state, self._now(self.env.now))
+        self._advance(i)
+
+    def _release(self, i: int) -> None:
+        """Lead ``i`` closes now."""
         outcome = "funded" if self.funded[i] else "lost"
-        self._transition(i, life.release, outcome, self.state, self._now(env.now))
+        self._transition(i, self.life.release, outcome, self.state, self._now(self.env.now))
 
     def _first_answer(self, i: int, case: Case) -> tuple[float, int] | None:
         """(when, officer) of the first officer who would accept the case's open offer."""
@@ -631,12 +658,32 @@ class _Run:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def arrivals(self) -> Generator[simpy.Event, Any, None]:
+    def first_arrival(self) -> Generator[simpy.Event, Any, None]:
+        """Waits for the first lead; ``arrivals`` takes it from there."""
+        if not self.arrival:
+            return
+        if self.arrival[0] > self.env.now:
+            yield self.env.timeout(self.arrival[0] - self.env.now)
+        self.arrivals(0)
+
+    def arrivals(self, k: int) -> None:
+        """Lead ``k`` (and every later lead whose time has come) arrives now; a timeout
+        brings the next one. The next arrival is scheduled before the leads arriving now are
+        routed, as a process yielding one timeout per arrival would."""
         env = self.env
-        for i, at in enumerate(self.arrival):
+        arrival = self.arrival
+        n = len(arrival)
+        starts = [k]
+        k += 1
+        while k < n:
+            at = arrival[k]
             if at > env.now:
-                yield env.timeout(at - env.now)
-            env.process(self.lead(i))
+                env.timeout(at - env.now).callbacks.append(lambda _, k=k: self.arrivals(k))
+                break
+            starts.append(k)
+            k += 1
+        for i in starts:
+            self._start(i)
 
     def batcher(self) -> Generator[simpy.Event, Any, None]:
         """Routes the leads collected over one window together (a method with a batch window:
@@ -685,6 +732,8 @@ class _Run:
     # -- result --------------------------------------------------------------------------------
 
     def result(self, wall_s: float) -> RunResult:
+        for i, o, told_s, load in self.worked:
+            self.true_p[i] = self._truth_at_assignment(i, o, told_s, load)
         still_open = [(o, start, math.nan) for (o, _), start in self.open_since.items()]
         intervals = np.array(self.intervals + still_open, dtype=float).reshape(-1, 3)
         events = None
@@ -741,7 +790,7 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     options = options or RunOptions()
     run = _Run(inputs, policy, label or policy.name, options, scorer)
     started = time.perf_counter()
-    run.env.process(run.arrivals())
+    run.env.process(run.first_arrival())
     run.env.process(run.held_worker())
     every = policy.selector.reprice_every_s
     if every is not None:
