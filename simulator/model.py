@@ -225,7 +225,6 @@ class _Run:
         self.applied = [0] * n
         self.funded = [0] * n
         self.p_funded = [0.0] * n
-        self.true_p = [0.0] * n  # filled at the end from ``worked``
         self.worked: list[tuple[int, int, float, int]] = []  # lead, officer, told at, load
         self.assignment_truth = AssignmentTruth(world)
         self.open_at = [0] * n
@@ -406,21 +405,27 @@ class _Run:
         a = float(self.application[i, o])
         return q * a * self.funding[i], q, a
 
-    def _truth_at_assignment(self, i: int, o: int, told_s: float, load: int) -> float:
-        """p(funded) of lead ``i`` known when officer ``o`` with ``load`` open leads was
-        notified at ``told_s``: ``_response_at``'s arithmetic, its draws integrated out over
-        the responses that beat the offer's accept-by time (this officer worked the lead, so
-        theirs did)."""
-        start = told_s + self.latency[o]
-        start += self.clock.wait_to_shift_s(o, start)
-        if math.isinf(start):
-            return 0.0
-        median = self.median[o] * self.hour_mult[self.clock.local_hour(o, start)] * \
-            (1.0 + self.load_slope * load)
-        value = float(self.application[i, o]) * self.funding[i]
-        deadline = self.accept_by.get((i, o), math.inf)
-        return self.assignment_truth.p_funded(value, self.contact_base[i],
-                                              start - self.arrival[i], median, deadline - start)
+    def _truths_at_assignment(self, worked: list[tuple[int, int, float, int]]) -> np.ndarray:
+        """p(funded) of each lead ``i`` known when officer ``o`` with ``load`` open leads was
+        notified at ``told_s`` (rows of ``worked``): ``_response_at``'s arithmetic, its draws
+        integrated out over the responses that beat the offer's accept-by time (this officer
+        worked the lead, so theirs did); all at once at the end of the run."""
+        inf = math.inf
+        n = len(worked)
+        value, base, waited, median, within = (np.empty(n) for _ in range(5))
+        for k, (i, o, told_s, load) in enumerate(worked):
+            start = told_s + self.latency[o]
+            start += self.clock.wait_to_shift_s(o, start)
+            if math.isinf(start):
+                value[k], base[k], waited[k], median[k], within[k] = 0.0, 0.0, inf, inf, inf
+                continue
+            median[k] = self.median[o] * self.hour_mult[self.clock.local_hour(o, start)] * \
+                (1.0 + self.load_slope * load)
+            value[k] = float(self.application[i, o]) * self.funding[i]
+            base[k] = self.contact_base[i]
+            waited[k] = start - self.arrival[i]
+            within[k] = self.accept_by.get((i, o), inf) - start
+        return self.assignment_truth.p_funded_many(value, base, waited, median, within)
 
     def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
         """The logging policy's pick among the engine's ranked candidates: the decision with
@@ -732,8 +737,10 @@ class _Run:
     # -- result --------------------------------------------------------------------------------
 
     def result(self, wall_s: float) -> RunResult:
-        for i, o, told_s, load in self.worked:
-            self.true_p[i] = self._truth_at_assignment(i, o, told_s, load)
+        true_p = np.zeros(len(self.leads))
+        if self.worked:
+            rows = np.array([i for i, _, _, _ in self.worked], dtype=np.int64)
+            true_p[rows] = self._truths_at_assignment(self.worked)
         still_open = [(o, start, math.nan) for (o, _), start in self.open_since.items()]
         intervals = np.array(self.intervals + still_open, dtype=float).reshape(-1, 3)
         events = None
@@ -758,7 +765,7 @@ class _Run:
             intervals=intervals,
             refunded=np.array(self.refunded, dtype=float).reshape(-1, 4), events=events,
             rounds=None if self.rounds is None else _rounds(self.rounds),
-            wall_s=wall_s, true_p_funded=np.array(self.true_p))
+            wall_s=wall_s, true_p_funded=true_p)
 
 
 def _rounds(rows: list[list[float]]) -> dict[str, np.ndarray]:
