@@ -244,13 +244,14 @@ class _Run:
         self.refunded: list[tuple[int, float, float, float]] = []
         self.events: list[tuple[int, float, int, int]] | None = \
             [] if options.record_events else None
-        # the held queue: lead -> its wake event; a heap of (due time, seq, lead); and the
-        # held leads in the engine's (fixed-key) order for freed slots
-        self.held_wake: dict[int, simpy.Event] = {}
+        # the held queue: the leads waiting in it (a dict for its order: the order freed slots
+        # see them in); a heap of (due time, seq, lead)
+        self.held_wake: dict[int, None] = {}
         self.held_heap: list[tuple[float, int, int]] = []
         self.held_due: dict[int, int] = {}  # lead -> seq of its current heap entry
         self.held_seq = 0
         self.held_kick: simpy.Event | None = None
+        self.held_armed: object | None = None  # the worker's current wait (timer or kick)
         self.batch_window = policy.selector.batch_window_s
         self.batch: list[tuple[int, simpy.Event]] = []
         self.weighted = policy.selector.weighted
@@ -509,10 +510,8 @@ class _Run:
             stage = case.stage
             if stage is Stage.ACCEPTED or case.done:
                 break
-            if stage is Stage.HELD:
-                wake = env.event()
-                wake.callbacks.append(lambda _: self._advance(i))
-                self._hold(i, case, wake)
+            if stage is Stage.HELD:  # the held-queue worker takes it on
+                self._hold(i, case)
                 return
             due = self._s(case.due_at) if case.due_at is not None else math.inf
             answer = self._first_answer(i, case)
@@ -599,9 +598,9 @@ class _Run:
 
     # -- the held queue ----------------------------------------------------------------------
 
-    def _hold(self, i: int, case: Case, wake: simpy.Event) -> None:
+    def _hold(self, i: int, case: Case) -> None:
         """Queue a held lead until its due time (the engine's ``hold_until`` or retry)."""
-        self.held_wake[i] = wake
+        self.held_wake[i] = None
         due = self._s(case.due_at) if case.due_at is not None else math.inf
         self._schedule_held(i, max(due, self.env.now))
 
@@ -624,42 +623,84 @@ class _Run:
             self._schedule_held(waiting[k], self.env.now)
 
     def held_worker(self) -> Generator[simpy.Event, Any, None]:
-        """Revisits held leads when due, like the API's held-queue worker: the leads due at a
-        moment are tried together in the engine's held order; a lead held again waits for
-        its new due time."""
+        """Starts the held-queue worker in its turn at time zero; callbacks drive it on."""
+        self._held_wait()
+        yield from ()
+
+    def _held_wait(self) -> None:
+        """The held-queue worker, like the API's: revisits held leads when due; the leads
+        due at a moment are tried together in the engine's held order; a lead held again
+        waits for its new due time. It waits for the first due time or a kick (a lead due
+        sooner, a freed slot's pick), then works one hop later, as a SimPy process waiting
+        on either event would; without a process, a condition event and a wake-up event per
+        lead: one wake-up per pass for the leads it released."""
         env = self.env
         heap = self.held_heap
-        life = self.life
         while True:
-            self.held_kick = env.event()
+            kick = self.held_kick = env.event()
             if heap:
                 wait = heap[0][0] - env.now
                 if wait > 0:
-                    yield env.any_of([env.timeout(wait), self.held_kick])
+                    armed = self.held_armed = object()
+                    env.timeout(wait).callbacks.append(lambda _: self._held_hop(armed))
+                    kick.callbacks.append(lambda _: self._held_hop(armed))
+                    return
             else:
-                yield self.held_kick
-            due: list[int] = []
-            while heap and heap[0][0] <= env.now:
-                _, seq, i = heappop(heap)
-                if self.held_due.get(i) == seq and i in self.held_wake:
-                    due.append(i)
-            if not due:
+                kick.callbacks.append(lambda _: self._held_run())
+                return
+            self._held_pass()
+
+    def _held_hop(self, armed: object) -> None:
+        """The worker's timer or kick fired: the first of the two wakes it one hop later."""
+        if armed is not self.held_armed:
+            return
+        self.held_armed = None
+        hop = self.env.event()
+        hop.callbacks.append(lambda _: self._held_run())
+        hop.succeed()
+
+    def _held_run(self) -> None:
+        self._held_pass()
+        self._held_wait()
+
+    def _held_pass(self) -> None:
+        """The held leads due now, worked in the engine's held order; those no longer held go
+        on with their lives after one wake-up event, in that order."""
+        env = self.env
+        heap = self.held_heap
+        life = self.life
+        due: list[int] = []
+        while heap and heap[0][0] <= env.now:
+            _, seq, i = heappop(heap)
+            if self.held_due.get(i) == seq and i in self.held_wake:
+                due.append(i)
+        if not due:
+            return
+        now = self._now(env.now)
+        if len(due) > 1:
+            items = [(self.cases[i], self.leads[i]) for i in due]
+            due = [due[k] for k in life.held_order(items, self.state,  # type: ignore[arg-type]
+                                                   now)]
+        woken: list[int] = []
+        for i in due:
+            if i not in self.held_wake:  # taken by a freed slot meanwhile
                 continue
-            now = self._now(env.now)
-            if len(due) > 1:
-                items = [(self.cases[i], self.leads[i]) for i in due]
-                due = [due[k] for k in life.held_order(items, self.state,  # type: ignore[arg-type]
-                                                       now)]
-            for i in due:
-                if i not in self.held_wake:  # taken by a freed slot meanwhile
-                    continue
-                case = self._transition(i, life.due, self.leads[i], self.state, now)
-                if case.stage is Stage.HELD:
-                    self._schedule_held(i, max(self._s(case.due_at), env.now)
-                                        if case.due_at is not None else math.inf)
-                else:
-                    del self.held_due[i]
-                    self.held_wake.pop(i).succeed()
+            case = self._transition(i, life.due, self.leads[i], self.state, now)
+            if case.stage is Stage.HELD:
+                self._schedule_held(i, max(self._s(case.due_at), env.now)
+                                    if case.due_at is not None else math.inf)
+            else:
+                del self.held_due[i]
+                del self.held_wake[i]
+                woken.append(i)
+        if woken:
+            wake = env.event()
+            wake.callbacks.append(lambda _: self._wake(woken))
+            wake.succeed()
+
+    def _wake(self, leads: list[int]) -> None:
+        for i in leads:
+            self._advance(i)
 
     # -- processes ---------------------------------------------------------------------------
 
