@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from heapq import heappop, heappush
 from typing import Any
 
@@ -261,11 +262,16 @@ class _Run:
         self.shadow_prices: tuple[np.ndarray, float] | None = None  # a dual-price candidate's
         self.last_round: dict[int, int] = {}
         self.current = NO_OFFICER  # the lead whose transition is running (for the router)
+        self.now_s, self.now_at = 0.0, self.clock.datetime_at(0.0)  # ``_now``'s last moment
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _now(self, t_s: float) -> datetime:
-        return self.clock.datetime_at(t_s)
+        """The moment of SimPy time ``t_s`` (the last one is kept: a moment's transitions
+        ask for it again and again)."""
+        if t_s != self.now_s:
+            self.now_s, self.now_at = t_s, self.clock.datetime_at(t_s)
+        return self.now_at
 
     def _s(self, at: datetime) -> float:
         """SimPy seconds of a moment."""
@@ -291,7 +297,7 @@ class _Run:
         index = self.index
         breach = False
         for e in step.effects:
-            if type(e) is Wake:  # the process below reads the case's due time
+            if type(e) is Wake:  # ``_advance`` reads the case's due time
                 continue
             if isinstance(e, Record):
                 breach = self._record(i, e) or breach
@@ -490,7 +496,7 @@ class _Run:
             self.cases[i] = Case(lead.lead_id, lead.received_at)
             self._step(i, self.life.open(lead, now))
             wake = env.event()
-            wake.callbacks.append(lambda _: self._advance(i))
+            wake.callbacks.append(partial(self._wake, [i]))
             self.batch.append((i, wake))
             if len(self.batch) == 1:
                 env.process(self.batcher())
@@ -518,7 +524,7 @@ class _Run:
             if answer is not None and answer[0] <= due:
                 at, o = answer
                 if at > env.now:
-                    env.timeout(at - env.now).callbacks.append(lambda _: self._accept(i, o))
+                    env.timeout(at - env.now).callbacks.append(partial(self._accept, i, o))
                     return
                 self._transition(i, life.accept, self.leads[i], self.ids[o], self.state,
                                  self._now(env.now))
@@ -526,7 +532,7 @@ class _Run:
             if math.isinf(due):  # nothing is due and nobody will answer
                 return
             if due > env.now:
-                env.timeout(due - env.now).callbacks.append(lambda _: self._due(i))
+                env.timeout(due - env.now).callbacks.append(partial(self._due, i))
                 return
             self._transition(i, life.due, self.leads[i], self.state, self._now(env.now))
         if case.stage is not Stage.ACCEPTED:
@@ -540,20 +546,20 @@ class _Run:
         self.worked.append((i, worker, told_s, load))
         self._work(i, worker)
         env.timeout(self._closing_s(i, bool(self.funded[i]))).callbacks.append(
-            lambda _: self._release(i))
+            partial(self._release, i))
 
-    def _accept(self, i: int, o: int) -> None:
+    def _accept(self, i: int, o: int, _: simpy.Event) -> None:
         """Officer ``o``'s answer to lead ``i`` is due now."""
         self._transition(i, self.life.accept, self.leads[i], self.ids[o], self.state,
                          self._now(self.env.now))
         self._advance(i)
 
-    def _due(self, i: int) -> None:
+    def _due(self, i: int, _: simpy.Event) -> None:
         """Lead ``i``'s case is due now (an SLA deadline, a cascade step, a new round)."""
         self._transition(i, self.life.due, self.leads[i], self.state, self._now(self.env.now))
         self._advance(i)
 
-    def _release(self, i: int) -> None:
+    def _release(self, i: int, _: simpy.Event) -> None:
         """Lead ``i`` closes now."""
         outcome = "funded" if self.funded[i] else "lost"
         self._transition(i, self.life.release, outcome, self.state, self._now(self.env.now))
@@ -642,24 +648,24 @@ class _Run:
                 wait = heap[0][0] - env.now
                 if wait > 0:
                     armed = self.held_armed = object()
-                    env.timeout(wait).callbacks.append(lambda _: self._held_hop(armed))
-                    kick.callbacks.append(lambda _: self._held_hop(armed))
+                    env.timeout(wait).callbacks.append(partial(self._held_hop, armed))
+                    kick.callbacks.append(partial(self._held_hop, armed))
                     return
             else:
-                kick.callbacks.append(lambda _: self._held_run())
+                kick.callbacks.append(self._held_run)
                 return
             self._held_pass()
 
-    def _held_hop(self, armed: object) -> None:
+    def _held_hop(self, armed: object, _: simpy.Event) -> None:
         """The worker's timer or kick fired: the first of the two wakes it one hop later."""
         if armed is not self.held_armed:
             return
         self.held_armed = None
         hop = self.env.event()
-        hop.callbacks.append(lambda _: self._held_run())
+        hop.callbacks.append(self._held_run)
         hop.succeed()
 
-    def _held_run(self) -> None:
+    def _held_run(self, _: simpy.Event) -> None:
         self._held_pass()
         self._held_wait()
 
@@ -695,10 +701,10 @@ class _Run:
                 woken.append(i)
         if woken:
             wake = env.event()
-            wake.callbacks.append(lambda _: self._wake(woken))
+            wake.callbacks.append(partial(self._wake, woken))
             wake.succeed()
 
-    def _wake(self, leads: list[int]) -> None:
+    def _wake(self, leads: list[int], _: simpy.Event) -> None:
         for i in leads:
             self._advance(i)
 
@@ -712,7 +718,7 @@ class _Run:
             yield self.env.timeout(self.arrival[0] - self.env.now)
         self.arrivals(0)
 
-    def arrivals(self, k: int) -> None:
+    def arrivals(self, k: int, _: simpy.Event | None = None) -> None:
         """Lead ``k`` (and every later lead whose time has come) arrives now; a timeout
         brings the next one. The next arrival is scheduled before the leads arriving now are
         routed, as a process yielding one timeout per arrival would."""
@@ -724,7 +730,7 @@ class _Run:
         while k < n:
             at = arrival[k]
             if at > env.now:
-                env.timeout(at - env.now).callbacks.append(lambda _, k=k: self.arrivals(k))
+                env.timeout(at - env.now).callbacks.append(partial(self.arrivals, k))
                 break
             starts.append(k)
             k += 1
