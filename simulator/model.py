@@ -4,10 +4,12 @@ respond, leads close.
 The simulator carries no routing logic of its own. Each lead's life (offers, accept-by
 deadlines, cascades, first to accept wins, SLA re-routing with backups, rounds, holds,
 staleness, release) is ``engine.lifecycle``: the simulator only owns the clock and the world.
-Processes (one SimPy process per lead, plus the arrival process, the held-queue worker and,
-for the methods that need them, a batcher and a price refresher):
+Each lead's life is a chain of SimPy events whose callbacks carry it on (``_start``,
+``_advance``): the same events, in the same order, as one SimPy process per lead would wait
+on, without a process's start and end events. The arrivals and the held-queue worker are
+callbacks too; for the methods that need them, a batcher and a price refresher are processes.
 
-- arrival: starts each lead's process at its arrival time;
+- arrival: each lead's life starts at its arrival time, the next arrival's timeout set first;
 - routing and every later transition: ``engine.lifecycle.Lifecycle`` with the simulated clock
   as ``now`` (the scenario's start plus SimPy seconds) and the very same policy file as
   production; its state effects are applied to the run's ``RoutingState`` in memory
