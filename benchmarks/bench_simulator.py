@@ -3,7 +3,8 @@
 Speed (one core): simulated leads per second of one replication (30 days, ~9,000 leads) under
 round robin and under the best policy (the best of three runs each), each also as a ratio to a
 bare SimPy loop over the same leads (arrival, one timeout race, one outcome; the best of three)
-timed in the same run. Targets: >= 10,000 leads/s under round robin, >= 3,000 under the best
+timed in the same run, in wall time and in CPU seconds (steadier on a shared machine), and
+the SimPy events a lead. Targets: >= 10,000 leads/s under round robin, >= 3,000 under the best
 policy. Where a target is missed, the profile shows where the time goes.
 
 Quality: every built-in policy the engine provides over REPLICATIONS replications with common
