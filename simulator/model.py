@@ -127,6 +127,29 @@ class Inputs:
     replication: int = 0
 
 
+@dataclass(frozen=True)
+class TruthRows:
+    """What ``RunResult.true_p_funded`` is computed from: for each worked lead (``rows``),
+    the arguments of ``AssignmentTruth.p_funded``; ``leads``: how many leads the run had."""
+
+    truth: AssignmentTruth
+    leads: int
+    rows: np.ndarray
+    value: np.ndarray
+    contact_base: np.ndarray
+    waited_s: np.ndarray
+    median_s: np.ndarray
+    answered_within_s: np.ndarray
+
+    def p_funded(self) -> np.ndarray:
+        """(leads,) the truth at assignment of each worked lead, 0 for the others."""
+        out = np.zeros(self.leads)
+        out[self.rows] = self.truth.p_funded_many(self.value, self.contact_base,
+                                                  self.waited_s, self.median_s,
+                                                  self.answered_within_s)
+        return out
+
+
 @dataclass
 class RunResult:
     """One policy's run over one replication. Arrays are (L,) in lead order unless noted;
@@ -139,7 +162,8 @@ class RunResult:
     p_funded: the true probability of funding given what happened (0 if never worked).
     true_p_funded: the true probability of funding known when the worker was notified
         (``simulator.world.AssignmentTruth``: lead, officer, the moment, their load and the
-        expected response; 0 if never worked).
+        expected response; 0 if never worked); computed on first read from ``truth_rows``
+        (a run only timed or summarized never pays for it).
     abandoned, given_up_s: whether and when the engine gave the lead up (no round left,
         nobody licensed, stale); NaN when it did not.
     intervals: (K, 3) officer, start_s, end_s of every open lead (end NaN if still open).
@@ -174,7 +198,14 @@ class RunResult:
     events: dict[str, np.ndarray] | None
     rounds: dict[str, np.ndarray] | None = None
     wall_s: float = 0.0
-    true_p_funded: np.ndarray | None = None
+    truth_rows: TruthRows | None = field(default=None, repr=False)
+    _true_p: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def true_p_funded(self) -> np.ndarray | None:
+        if self._true_p is None and self.truth_rows is not None:
+            self._true_p = self.truth_rows.p_funded()
+        return self._true_p
 
 
 class _Run:
@@ -414,12 +445,13 @@ class _Run:
         a = float(self.application[i, o])
         return q * a * self.funding[i], q, a
 
-    def _truths_at_assignment(self, worked: list[tuple[int, int, float, int]]) -> np.ndarray:
-        """p(funded) of each lead ``i`` known when officer ``o`` with ``load`` open leads was
-        notified at ``told_s`` (rows of ``worked``): ``_response_at``'s arithmetic, its draws
-        integrated out over the responses that beat the offer's accept-by time (this officer
-        worked the lead, so theirs did); all at once at the end of the run."""
+    def _truth_rows(self) -> TruthRows:
+        """What the p(funded) of each worked lead ``i`` known when officer ``o`` with
+        ``load`` open leads was notified at ``told_s`` (rows of ``worked``) is computed from:
+        ``_response_at``'s arithmetic, its draws integrated out over the responses that beat
+        the offer's accept-by time (this officer worked the lead, so theirs did)."""
         inf = math.inf
+        worked = self.worked
         n = len(worked)
         value, base, waited, median, within = (np.empty(n) for _ in range(5))
         for k, (i, o, told_s, load) in enumerate(worked):
@@ -434,7 +466,9 @@ class _Run:
             base[k] = self.contact_base[i]
             waited[k] = start - self.arrival[i]
             within[k] = self.accept_by.get((i, o), inf) - start
-        return self.assignment_truth.p_funded_many(value, base, waited, median, within)
+        rows = np.array([i for i, _, _, _ in worked], dtype=np.int64)
+        return TruthRows(self.assignment_truth, len(self.leads), rows, value, base, waited,
+                         median, within)
 
     def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
         """The logging policy's pick among the engine's ranked candidates: the decision with
@@ -786,10 +820,6 @@ class _Run:
     # -- result --------------------------------------------------------------------------------
 
     def result(self, wall_s: float) -> RunResult:
-        true_p = np.zeros(len(self.leads))
-        if self.worked:
-            rows = np.array([i for i, _, _, _ in self.worked], dtype=np.int64)
-            true_p[rows] = self._truths_at_assignment(self.worked)
         still_open = [(o, start, math.nan) for (o, _), start in self.open_since.items()]
         intervals = np.array(self.intervals + still_open, dtype=float).reshape(-1, 3)
         events = None
@@ -814,7 +844,7 @@ class _Run:
             intervals=intervals,
             refunded=np.array(self.refunded, dtype=float).reshape(-1, 4), events=events,
             rounds=None if self.rounds is None else _rounds(self.rounds),
-            wall_s=wall_s, true_p_funded=true_p)
+            wall_s=wall_s, truth_rows=self._truth_rows())
 
 
 def _rounds(rows: list[list[float]]) -> dict[str, np.ndarray]:

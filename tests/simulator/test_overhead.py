@@ -5,6 +5,7 @@ callbacks instead of a process each."""
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import simpy
@@ -75,3 +76,19 @@ def test_a_run_is_the_same_twice_with_true_p_at_assignment(small_inputs):
     assert a.events is not None and b.events is not None
     for key in a.events:
         assert np.array_equal(a.events[key], b.events[key])
+
+
+def test_true_p_at_assignment_is_computed_when_read_and_survives_pickling(small_inputs):
+    """A run only timed or summarized does not compute it; a run sent to another process
+    (the sweep's workers) computes the same values there."""
+    named = resolve_policy("round_robin")
+    run = simulate(small_inputs, named.policy, options=RunOptions(record_events=False),
+                   scorer=scorer_for(named, small_inputs))
+    assert run._true_p is None and run.truth_rows is not None
+    copy = pickle.loads(pickle.dumps(run))
+    here = run.true_p_funded
+    assert here is not None and run._true_p is here
+    there = copy.true_p_funded
+    assert there is not None and here.tolist() == there.tolist()
+    worked = np.flatnonzero(run.officer >= 0)
+    assert sorted(run.truth_rows.rows.tolist()) == worked.tolist()
