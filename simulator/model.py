@@ -280,7 +280,7 @@ class _Run:
             [] if options.record_events else None
         # the held queue: the leads waiting in it (a dict for its order: the order freed slots
         # see them in); a heap of (due time, seq, lead)
-        self.held_wake: dict[int, None] = {}
+        self.held_waiting: dict[int, None] = {}
         self.held_heap: list[tuple[float, int, int]] = []
         self.held_due: dict[int, int] = {}  # lead -> seq of its current heap entry
         self.held_seq = 0
@@ -362,7 +362,7 @@ class _Run:
             elif isinstance(e, Unreserve):
                 state.unreserve(e.officer_id)
             elif isinstance(e, Freed):
-                if self.held_wake:
+                if self.held_waiting:
                     self._freed(e.officer_id)
             elif isinstance(e, GiveUp):
                 self.abandoned[i] = True
@@ -642,7 +642,7 @@ class _Run:
 
     def _hold(self, i: int, case: Case) -> None:
         """Queue a held lead until its due time (the engine's ``hold_until`` or retry)."""
-        self.held_wake[i] = None
+        self.held_waiting[i] = None
         due = self._s(case.due_at) if case.due_at is not None else math.inf
         self._schedule_held(i, max(due, self.env.now))
 
@@ -657,7 +657,7 @@ class _Run:
     def _freed(self, officer_id: str) -> None:
         """An officer's slot freed: the engine picks the held lead they should be tried for,
         which is retried now."""
-        waiting = list(self.held_wake)
+        waiting = list(self.held_waiting)
         items = [(self.cases[j], self.leads[j]) for j in waiting]
         k = self.life.pick_held(officer_id, items, self.state,  # type: ignore[arg-type]
                                 self._now(self.env.now))
@@ -714,7 +714,7 @@ class _Run:
         due: list[int] = []
         while heap and heap[0][0] <= env.now:
             _, seq, i = heappop(heap)
-            if self.held_due.get(i) == seq and i in self.held_wake:
+            if self.held_due.get(i) == seq and i in self.held_waiting:
                 due.append(i)
         if not due:
             return
@@ -725,7 +725,7 @@ class _Run:
                                                    now)]
         woken: list[int] = []
         for i in due:
-            if i not in self.held_wake:  # taken by a freed slot meanwhile
+            if i not in self.held_waiting:  # taken by a freed slot meanwhile
                 continue
             case = self._transition(i, life.due, self.leads[i], self.state, now)
             if case.stage is Stage.HELD:
@@ -733,7 +733,7 @@ class _Run:
                                     if case.due_at is not None else math.inf)
             else:
                 del self.held_due[i]
-                del self.held_wake[i]
+                del self.held_waiting[i]
                 woken.append(i)
         if woken:
             wake = env.event()
