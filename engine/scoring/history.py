@@ -52,9 +52,9 @@ class History:
     """A validated history, columnar. Row ``i`` of every array is history row ``i``.
 
     ``officer_idx`` indexes ``roster`` (the roster the history was read against); times are
-    POSIX seconds; ``delay_s`` (assignment to the first contact attempt, reached or not) is NaN where
-    no attempt was recorded. ``outcomes`` maps each
-    of ``OUTCOME_COLUMNS`` to an (N,) int8 array of 0/1.
+    POSIX seconds; ``delay_s`` (assignment to the first contact attempt, reached or not) is
+    NaN where no attempt was recorded. ``outcomes`` maps each of ``OUTCOME_COLUMNS`` to an
+    (N,) int8 array of 0/1.
     """
 
     source: str
