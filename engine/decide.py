@@ -31,6 +31,7 @@ from engine.eligibility import (
     Constraints,
     Reason,
     hard_constraints,
+    held_for,
     hold_until,
     officer_capacity,
     officer_constraint,
@@ -304,8 +305,7 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
     if held.any():
         members = np.flatnonzero(held)
-        until = hold_until(members, hc, roster, now)
-        counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES)).tolist()
+        until, counts = held_for(members, hc, roster, now)
         why = "; ".join(f"{n} {REASON_TEXT_BY_CODE[c]}" for c, n in enumerate(counts) if n)
         return Decision(lead_id=lead.lead_id, status=Status.HELD,
                         reason=f"held: no officer in pool {pools} can take it now ({why})",

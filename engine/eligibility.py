@@ -431,51 +431,51 @@ def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                ) -> datetime | None:
     """Earliest moment one of the ``held`` officers (roster indices, each held back only by a
     temporary reason) could take a lead; None when none has a known time (status away, max
-    open: those free up when an officer returns or a lead closes). Shift openings and the
-    next local hour or day are wall-clock times in each officer's zone, so a clock change
-    in between moves them with the clocks."""
-    codes = hc.codes[held]
-    minute = hc.minute[held]
-    best: datetime | None = None
-    officers = roster.officers
-    start = now.replace(second=0, microsecond=0)
+    open: those free up when an officer returns or a lead closes). See ``held_for``."""
+    return held_for(held, hc, roster, now)[0]
 
-    def earliest(members: np.ndarray, waits: np.ndarray) -> None:
-        nonlocal best
-        wait = int(waits.min())
-        at = start + timedelta(minutes=wait)
+
+def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
+             ) -> tuple[datetime | None, list[int]]:
+    """``hold_until`` and the count of each reason code among the ``held`` officers (indexed
+    by code, ``len(REASON_NAMES)`` long). The routing core (``engine.core.hold_waits``) finds
+    each kind of wait's smallest wall-clock wait per timezone; here they become instants.
+    Shift openings and the next local hour or day are wall-clock times in each officer's
+    zone, so a clock change in between moves them with the clocks."""
+    held = np.asarray(held, dtype=np.int64)
+    waits, counts = core.hold_waits(held, hc.codes, hc.minute, roster.next_open, NEVER_OPENS,
+                                    roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
+    best: datetime | None = None
+    start: datetime | None = None
+    for kind in (core.WAIT_SHIFT, core.WAIT_HOUR, core.WAIT_DAY):
+        row = waits[kind]
+        wait = int(row.min())
+        if wait == core.NO_WAIT:
+            continue
+        if start is None:
+            start = now.replace(second=0, microsecond=0)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
         # and the wait is shorter than that, so elapsed and wall-clock time agree.
         if wait < _STEADY_MINUTES and _steady(roster, int(now.timestamp())):
+            at = start + timedelta(minutes=wait)
             if best is None or at < best:
                 best = at
-            return
+            continue
         # the smallest wall-clock wait in each zone, then the earliest instant over zones
-        for tz_index in np.unique(roster.tz_of[members]).tolist():
-            in_zone = roster.tz_of[members] == tz_index
-            wait = int(waits[in_zone].min())
-            tz_name = officers[int(members[in_zone][0])].timezone
-            at = max(_wall_clock_instant(now, tz_name, wait), start + timedelta(minutes=1))
+        for g in np.flatnonzero(row != core.NO_WAIT).tolist():
+            tz_name = roster.officers[int(roster.tz_groups[g][1][0])].timezone
+            at = max(_wall_clock_instant(now, tz_name, int(row[g])),
+                     start + timedelta(minutes=1))
             if best is None or at < best:
                 best = at
-
-    off = codes == _OFF_SHIFT
-    if off.any():
-        opens = roster.next_open[held[off], minute[off]]
-        known = opens != NEVER_OPENS
-        if known.any():
-            earliest(held[off][known], opens[known].astype(np.int64))
-    for code, period in ((_AT_HOURLY_CAP, 60), (_AT_DAILY_CAP, 1440)):
-        capped = codes == code
-        if capped.any():
-            earliest(held[capped], period - minute[capped] % period)
-    if not len(roster.with_away_periods):
-        return best
-    for i in held[codes == _TIME_OFF]:
+    if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
+        return best, counts.tolist()
+    officers = roster.officers
+    for i in held[hc.codes[held] == _TIME_OFF].tolist():
         end = min((p.end for p in officers[i].away if p.covers(now)), default=None)
         if end is not None and (best is None or end < best):
             best = end
-    return best
+    return best, counts.tolist()
 
 
 def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_leads: int
@@ -494,5 +494,5 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
 
 __all__ = ["CHECKS", "FIRST_TEMPORARY", "ON_CALL_WAIVER", "REASON_NAMES", "REASON_TEXT",
            "REASON_TEXT_BY_CODE", "Check", "CheckInputs", "Constraints", "Reason",
-           "check_inputs", "hard_constraints", "hold_until", "lead_local_day",
+           "check_inputs", "hard_constraints", "held_for", "hold_until", "lead_local_day",
            "officer_capacity", "officer_constraint", "pool_mask", "walk_chain"]
