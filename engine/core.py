@@ -82,6 +82,13 @@ class _Announced:
                   f"written ({_CACHE_PROBLEM}), so every run compiles; set "
                   "LEADROUTE_CACHE_DIR to a writable folder", file=sys.stderr, flush=True)
         self._call = self.dispatcher
+        # From now on callers reach the dispatcher itself (``core.NAME`` is read at each
+        # call): a Python call less per kernel call, which the per-lead path pays thousands
+        # of times a second.
+        module = sys.modules[__name__]
+        name = self.py_func.__name__.lstrip("_")
+        if getattr(module, name, None) is self:
+            setattr(module, name, self.dispatcher)
         return self.dispatcher(*args)
 
 

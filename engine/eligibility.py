@@ -447,11 +447,10 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                                     roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
     best: datetime | None = None
     start: datetime | None = None
-    for kind in (core.WAIT_SHIFT, core.WAIT_HOUR, core.WAIT_DAY):
-        row = waits[kind]
-        wait = int(row.min())
+    for kind, wait in enumerate(waits.min(axis=1).tolist()):  # WAIT_SHIFT, _HOUR, _DAY
         if wait == core.NO_WAIT:
             continue
+        row = waits[kind]
         if start is None:
             start = now.replace(second=0, microsecond=0)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
