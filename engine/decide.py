@@ -50,6 +50,25 @@ from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 JsonCache = dict[Any, Any]
 JSON_CACHE_SIZE = 4096
+_TEXTS: dict[str, str] = {}
+
+
+def _text(value: str) -> str:
+    """``value`` as a JSON string (kept: officer ids, modes and priorities repeat)."""
+    found = _TEXTS.get(value)
+    if found is None:
+        if len(_TEXTS) > 65536:
+            _TEXTS.clear()
+        found = _TEXTS[value] = _encode(value)
+    return found
+
+
+def _number(value: float) -> str:
+    """``value`` as ``json.dumps`` writes it (a finite float as its repr; int, bool, NaN and
+    infinities through the encoder)."""
+    if type(value) is float and value - value == 0.0:
+        return float.__repr__(value)
+    return _encode(value)
 
 
 class Status(StrEnum):
@@ -174,15 +193,25 @@ class Explanation:
         steps' repeating blocks serialised once (``cache``: keep one per run of a roster)."""
         if cache is None:
             cache = {}
+        return self._json(detail, cache, "," + _encode(extra)[1:] if extra else "}")
+
+    def _json(self, detail: str, cache: JsonCache, tail: str) -> str:
+        """``to_json`` with ``tail`` (``}``, or the extra keys' text and ``}``) at the end."""
         head = cache.get(("head", self.policy, self.version, self.method))
         if head is None:
             head = cache[("head", self.policy, self.version, self.method)] = _encode(
                 {"policy": self.policy, "version": self.version, "method": self.method})[:-1]
-        steps = ",".join(t.to_json(self.roster, detail, cache) for t in self.steps)
-        text = f'{head},"rule_path":{_encode(self.rule_path)},"steps":[{steps}]'
+        steps = ",".join([t.to_json(self.roster, detail, cache) for t in self.steps])
+        # the rule path takes one of a few forms per policy: serialised once per form (its
+        # values are text and booleans, so equal keys mean equal JSON)
+        path_key = ("path", *[tuple(d.items()) for d in self.rule_path])
+        path = cache.get(path_key)
+        if path is None:
+            path = cache[path_key] = _encode(self.rule_path)
+        text = f'{head},"rule_path":{path},"steps":[{steps}]'
         if self.notes:
             text += f',"notes":{_encode(self.notes)}'
-        return text + ("," + _encode(extra)[1:] if extra else "}")
+        return text + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +235,28 @@ class Decision:
     pool: str | None = None
     hold_until: datetime | None = None
     pool_weight: float = 0.0  # W of the rotation (total weight of eligible officers)
+
+    def to_json(self, *, detail: str = "full", cache: JsonCache | None = None) -> str:
+        """The explanation with the decision's own keys after its keys (``status``,
+        ``propensity``, ``priority``, the ``offer`` when there is one, ``hold_until`` for a
+        held lead), as compact JSON: exactly ``Explanation.to_json(extra=...)`` of those keys
+        (the route file's explanation cell), the decision's keys written without building a
+        dict for them."""
+        if cache is None:
+            cache = {}
+        text = f',"status":"{self.status.value}","propensity":{_number(self.propensity)},' \
+               f'"priority":{_text(self.priority)}'
+        offer = self.offer
+        if offer is not None:
+            text += f',"offer":{{"mode":{_text(offer.mode)},"officer_ids":' \
+                    f'[{",".join([_text(o) for o in offer.officer_ids])}],' \
+                    f'"accept_within_s":{_number(offer.accept_within_s)}'
+            if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
+                text += f',"step_s":{_number(offer.step_s)}'
+            text += "}"
+        if self.hold_until is not None:  # isoformat is digits, -, :, T, + and .: no escapes
+            text += f',"hold_until":"{self.hold_until.isoformat()}"'
+        return self.explanation._json(detail, cache, text + "}")
 
 
 def selection_policy(policy: Policy) -> SelectionPolicy:
