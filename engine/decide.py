@@ -134,25 +134,40 @@ class StepTrace:
                 excluded[name] = ids[codes == code].tolist()
         return excluded, int(len(self.in_pool) - len(ids))
 
+    def _excluded_json(self, ids: np.ndarray, detail: str) -> str:
+        """``_excluded``'s block as compact JSON from the officer ids already serialised
+        (``ids`` (M,), each a JSON string); reason names are plain lower-case words."""
+        codes = self.codes[self.in_pool]
+        ids = ids[self.in_pool]
+        counts = np.bincount(codes, minlength=len(REASON_NAMES))
+        parts = []
+        for code in (np.flatnonzero(counts[1:]) + 1).tolist():
+            if detail == "summary" and code == _NOT_LICENSED:
+                parts.append(f'"{REASON_NAMES[code]}":{int(counts[code])}')
+            else:
+                parts.append(f'"{REASON_NAMES[code]}":[{",".join(ids[codes == code].tolist())}]')
+        return "{" + ",".join(parts) + "}"
+
     def to_json(self, roster: Roster, detail: str, cache: JsonCache) -> str:
         """``to_dict`` as compact JSON (``json.dumps(..., separators=(",", ":"))``), the
         excluded-officers block serialised once per distinct pool and codes (it repeats
         from lead to lead) and kept in ``cache``."""
+        ids_key = ("ids", roster)
+        ids = cache.get(ids_key)
+        if ids is None:  # each officer id as a JSON string, once per roster
+            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
         key = (roster, detail, self.in_pool.tobytes(), self.codes.tobytes())
         tail = cache.get(key)
         if tail is None:
             if len(cache) > JSON_CACHE_SIZE:
                 cache.clear()
-            excluded, outside = self._excluded(roster, detail)
-            tail = cache[key] = f',"excluded":{_encode(excluded)},"outside_pool":{outside}}}'
+                cache[ids_key] = ids
+            tail = cache[key] = f',"excluded":{self._excluded_json(ids, detail)},' \
+                                f'"outside_pool":{len(self.in_pool) - int(self.in_pool.sum())}}}'
         step_key = ("step", self.step)
         step = cache.get(step_key)
         if step is None:  # the step's own keys: the same for every lead through it
             step = cache[step_key] = _encode(self.step.describe())[:-1]
-        ids_key = ("ids", roster)
-        ids = cache.get(ids_key)
-        if ids is None:  # each officer id as a JSON string, once per roster
-            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
         text = f'{step},"candidates":[' if len(step) > 1 else '{"candidates":['
         if self.order is not None:
             text += ",".join(ids[self.order].tolist())
@@ -314,6 +329,34 @@ def _only_pool(policy: Policy, pool: str, action: CompiledAction) -> CompiledAct
     return CompiledAction((step,), action.priority, action.offer)
 
 
+_POOL_NAMES: dict[int, tuple[CompiledAction, str]] = {}  # by id, the action kept alongside
+_HELD_REASONS: dict[tuple[str, tuple[int, ...]], str] = {}
+
+
+def _pool_names(action: CompiledAction) -> str:
+    """The pools of an action's chain, each once, as the reasons name them."""
+    found = _POOL_NAMES.get(id(action))
+    if found is None or found[0] is not action:
+        if len(_POOL_NAMES) > 4096:
+            _POOL_NAMES.clear()
+        found = _POOL_NAMES[id(action)] = (
+            action, ", ".join(dict.fromkeys(s.pool for s in action.steps)))
+    return found[1]
+
+
+def _held_reason(pools: str, counts: list[int]) -> str:
+    """The reason of a held lead: its pools and how many officers are held back by what
+    (``counts`` by reason code); the same few texts repeat, so each is built once."""
+    key = (pools, tuple(counts))
+    found = _HELD_REASONS.get(key)
+    if found is None:
+        if len(_HELD_REASONS) > 4096:
+            _HELD_REASONS.clear()
+        why = "; ".join(f"{n} {REASON_TEXT_BY_CODE[c]}" for c, n in enumerate(counts) if n)
+        found = _HELD_REASONS[key] = f"held: no officer in pool {pools} can take it now ({why})"
+    return found
+
+
 def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
          exclude: Mapping[str, str] | None = None, pool: str | None = None
          ) -> Plan | Decision:
@@ -353,13 +396,12 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         held = held | (in_pool & (codes >= FIRST_TEMPORARY))
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
-    pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
-    if held.any():
-        members = np.flatnonzero(held)
+    pools = _pool_names(action)
+    members = np.flatnonzero(held)
+    if len(members):
         until, counts = held_for(members, hc, roster, now)
-        why = "; ".join(f"{n} {REASON_TEXT_BY_CODE[c]}" for c, n in enumerate(counts) if n)
         return Decision(lead_id=lead.lead_id, status=Status.HELD,
-                        reason=f"held: no officer in pool {pools} can take it now ({why})",
+                        reason=_held_reason(pools, counts),
                         officer_id=None, offer=None, state_delta=EMPTY_DELTA,
                         explanation=explanation, propensity=1.0, policy=policy.name,
                         policy_version=policy.version, priority=action.priority.value,
