@@ -427,6 +427,37 @@ def _steady(roster: Roster, now_s: int) -> bool:
     return found
 
 
+def _first_change(roster: Roster, now_s: int) -> int:
+    """The first second (epoch) from the start of ``now_s``'s UTC day at which some zone of
+    the roster has a UTC offset other than at that start, looked for over ``_STEADY_DAYS``
+    days (hour by hour, then to the second; zones change their clocks at most once in an
+    hour); past the end when none does. Cached on the roster per day."""
+    day = now_s // 86400
+    cache: dict[int, int] = roster.__dict__.setdefault("_first_change", {})
+    found = cache.get(day)
+    if found is None:
+        begin = day * 86400
+        found = begin + _STEADY_DAYS * 86400 + 1
+
+        def offset(tz: object, t: int) -> object:
+            return datetime.fromtimestamp(t, tz=UTC).astimezone(tz).utcoffset()  # type: ignore[arg-type]
+
+        for tz, _ in roster.tz_groups:
+            base = offset(tz, begin)
+            for h in range(1, _STEADY_DAYS * 24 + 1):
+                if begin + h * 3600 >= found:
+                    break
+                if offset(tz, begin + h * 3600) != base:
+                    lo, hi = begin + (h - 1) * 3600, begin + h * 3600  # same at lo, not at hi
+                    while hi - lo > 1:
+                        mid = (lo + hi) // 2
+                        lo, hi = (mid, hi) if offset(tz, mid) == base else (lo, mid)
+                    found = min(found, hi)
+                    break
+        cache[day] = found
+    return found
+
+
 def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                ) -> datetime | None:
     """Earliest moment one of the ``held`` officers (roster indices, each held back only by a
@@ -447,6 +478,7 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                                     roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
     best: datetime | None = None
     start: datetime | None = None
+    now_s = int(now.timestamp())
     for kind, wait in enumerate(waits.min(axis=1).tolist()):  # WAIT_SHIFT, _HOUR, _DAY
         if wait == core.NO_WAIT:
             continue
@@ -454,8 +486,15 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
         if start is None:
             start = now.replace(second=0, microsecond=0)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
-        # and the wait is shorter than that, so elapsed and wall-clock time agree.
-        if wait < _STEADY_MINUTES and _steady(roster, int(now.timestamp())):
+        # and the wait is shorter than that, so elapsed and wall-clock time agree. Or no zone
+        # changes its clocks from the start of today (UTC) until the smallest wait is over:
+        # the zone with that wait gets its elapsed instant, and every other zone an instant
+        # no earlier (its elapsed one, which is later, or one after its own clock change),
+        # which is what the zones one by one below would give.
+        steady = wait < _STEADY_MINUTES and _steady(roster, now_s)
+        if not steady and wait >= 1:
+            steady = int(start.timestamp()) + wait * 60 < _first_change(roster, now_s)
+        if steady:
             at = start + timedelta(minutes=wait)
             if best is None or at < best:
                 best = at
