@@ -316,26 +316,7 @@ class Policy:
         return self.spec.pools
 
     def match(self, facts: Mapping[str, Any]) -> tuple[CompiledAction, list[dict[str, Any]]]:
-        """The action for a lead's facts and the rule path that led to it (a new list of new
-        dicts on every call).
-
-        The rules are a pure function of the facts, and the facts a policy reads take few
-        distinct values in a file of leads (a program, a purpose, a language...), so the
-        outcome is kept per distinct facts (each value with its type: ``True`` and ``1`` are
-        different facts) for the policy, up to ``_MATCH_MEMO`` of them at a time."""
-        try:
-            key = tuple([(k, type(v), v) for k, v in facts.items()])
-            memo = _memo(self)
-            found = memo.get(key)
-        except TypeError:  # a value that cannot be a key (a list): no memo
-            return self._match(facts)
-        if found is None:
-            if len(memo) >= _MATCH_MEMO:
-                memo.clear()
-            found = memo[key] = self._match(facts)
-        return found[0], [dict(d) for d in found[1]]
-
-    def _match(self, facts: Mapping[str, Any]) -> tuple[CompiledAction, list[dict[str, Any]]]:
+        """The action for a lead's facts and the rule path that led to it."""
         path: list[dict[str, Any]] = []
         for rule in self.rules:
             if rule.condition.predicate(facts):
@@ -347,21 +328,6 @@ class Policy:
             path.append({"rule": rule.name, "matched": False})
         path.append({"rule": "else", "matched": True, "branch": "else"})
         return present(self.default, "compile_policy guarantees a catch-all"), path
-
-
-_MATCH_MEMO = 4096
-# Policy -> its memo of rule matches (see ``Policy.match``), keyed by id with the policy kept
-# alongside so that the id cannot be reused while the entry lives.
-_MATCHES: dict[int, tuple[Policy, dict[Any, Any]]] = {}
-
-
-def _memo(policy: Policy) -> dict[Any, Any]:
-    entry = _MATCHES.get(id(policy))
-    if entry is None or entry[0] is not policy:
-        if len(_MATCHES) >= 64:
-            _MATCHES.clear()
-        entry = _MATCHES[id(policy)] = (policy, {})
-    return entry[1]
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:

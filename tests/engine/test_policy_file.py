@@ -275,23 +275,3 @@ def test_control_characters_are_a_policy_error(text, where, code):
 
     with pytest.raises(PolicyError, match=re.escape(f"{where}: not valid YAML: character {code}")):
         parse_policy(text, source="<x>")
-
-
-def test_policy_match_kept_per_facts_gives_what_the_rules_give_and_fresh_paths(
-        default_policy):
-    """Policy.match, kept per distinct facts, gives the action and rule path of evaluating
-    the rules afresh for every facts in any order and repetition (True and 1 apart), and a
-    new path each call: changing one returned path changes no later one."""
-    base = {"loan_program": "conventional", "is_veteran": False, "loan_purpose": "purchase",
-            "is_jumbo": False, "language": "en"}
-    variants = [base, {**base, "loan_program": "va"}, {**base, "is_veteran": True},
-                {**base, "is_veteran": 1}, {**base, "loan_purpose": "reverse"},
-                {**base, "is_jumbo": True}, {**base, "language": "es"},
-                {**base, "is_jumbo": None}]
-    for facts in variants * 3 + variants[::-1]:
-        action, path = default_policy.match(facts)
-        fresh_action, fresh_path = default_policy._match(facts)
-        assert action is fresh_action and path == fresh_path
-        path[0]["rule"] = "changed"
-        path.append({"rule": "extra"})
-    assert default_policy.match(base)[1] == default_policy._match(base)[1]
