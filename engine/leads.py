@@ -76,9 +76,10 @@ MAX_AMOUNT_USD = 1_000_000_000
 MONEY_EXAMPLES = "350000, 350000.00 or $350,000"
 
 
+@lru_cache(maxsize=65536)
 def parse_money(text: str) -> float | None:
     """A dollar amount such as ``350000``, ``350,000.00`` or ``$350,000``; None if it is not
-    written so (see ``_MONEY``)."""
+    written so (see ``_MONEY``). Kept per text: loan amounts repeat in a file of leads."""
     match = _MONEY.fullmatch(text.strip())
     if match is None:
         return None
