@@ -23,6 +23,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -73,6 +75,9 @@ def main() -> None:
             result = check_fit(scenario, candidates, Path(tmp), name=name,
                                exploration=args.exploration,
                                replications=args.replications, seed=args.seed)
+            # the history's own luck: its funded count against the truth's expectation of it
+            logged = pd.read_csv(Path(tmp) / "history.csv", usecols=["funded", "true_p_funded"])
+            luck = (float(logged["funded"].sum()), float(logged["true_p_funded"].sum()))
         fit = result.fit
         print(f"\n{name}, {days:g} days ({time.perf_counter() - started:.0f} s): history "
               f"{result.history_rows}"
@@ -81,6 +86,9 @@ def main() -> None:
               f"{fit.response.timeout_share:.3f}, tied-up share "
               f"{fit.response.busy_probability:.3f}, application model C "
               f"{fit.application.c:g}")
+        print(f"  the history funded {luck[0]:.0f} where the truth expects {luck[1]:.1f} "
+              f"({100.0 * (luck[0] / luck[1] - 1.0):+.1f}%: chance, which every fit from it "
+              "carries)")
         print(f"  {'policy':<16} {'forecast':>16} {'truth':>16} {'error':>8} "
               f"{'rank f/t':>9}")
         for r in result.rows:

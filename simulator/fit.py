@@ -9,13 +9,15 @@ needs, in the world's own factorized form (docs/simulator.md, "The world"):
   scenario replays the history's own leads at their times by default;
 - **response times**: log response = officer effect + hour-of-day effect (officer-local hour
   when the response starts) + log(1 + slope x open leads) + normal noise, the officer effects
-  shrunk to their team's by empirical Bayes. Only contacted rows show a response time, and a
-  slow response makes contact less likely, so those rows are weighted by the inverse of their
-  fitted contact probability (the fit alternates with the contact stage);
+  shrunk to their team's by empirical Bayes; fitted on every recorded first attempt (reached
+  or not), truncated at the SLA, with the tied-up tail taken apart as a mixture. Where a
+  history records the attempt only when it reached the borrower, the rows that show one are
+  weighted by the inverse of their chance of showing it (the fit alternates with the contact
+  stage);
 - **contact**: each source's best-case contact-and-qualify rate and the response decay (odds
-  multipliers at fixed delays, non-increasing), by maximum likelihood; for a lead not reached
-  the history has no contact time, so its likelihood integrates over the fitted response
-  distribution of its officer at that hour and load;
+  multipliers at fixed delays, non-increasing), by maximum likelihood at the recorded delays;
+  a row with none integrates over the fitted response distribution of its officer at that
+  hour and load;
 - **application**: a logistic regression on contacted leads (lead attributes, specialty and
   language match, officer and team effects), bootstrapped (``simulator.outcome``);
 - **funding**: the funded share of applications by loan program, shrunk to the overall share.
@@ -241,9 +243,57 @@ def _shrunk_group_means(resid: np.ndarray, w: np.ndarray, groups: np.ndarray, n_
     return prior + share * (raw - prior)
 
 
+def _body_below(log_x: np.ndarray, m: np.ndarray, sigma: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """P(body < x) (N,) and the body's values at Gauss-Legendre nodes in probability on
+    (0, P(body < x)) (N, K): the body's law below x, for the integrals over it."""
+    from scipy.stats import norm
+
+    below = norm.cdf((log_x - m) / sigma)
+    z = norm.ppf(np.clip(_GL_PROB[None, :] * below[:, None], 1e-12, 1 - 1e-12))
+    return below, np.exp(m[:, None] + sigma * z)
+
+
+def _with_busy_density(log_r: np.ndarray, m: np.ndarray, sigma: float, busy_mean_s: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Densities at r = exp(log_r) of the log-normal body (N,) and of body + an exponential
+    tied-up time (N,): the convolution, integrated over the body below r."""
+    from scipy.stats import norm
+
+    r = np.exp(log_r)
+    body = norm.pdf(log_r, m, sigma) / r
+    below, x = _body_below(log_r, m, sigma)
+    tied = below * (np.exp(-(r[:, None] - x) / busy_mean_s) @ _GL_WEIGHTS) / busy_mean_s
+    return body, tied
+
+
+def _busy_posterior(log_r: np.ndarray, m: np.ndarray, sigma: float, busy: float,
+                    busy_mean_s: float) -> np.ndarray:
+    """(N,) the chance each response carries a tied-up time, given its value."""
+    body, tied = _with_busy_density(log_r, m, sigma, busy_mean_s)
+    both = (1.0 - busy) * body + busy * tied
+    return np.divide(busy * tied, both, out=np.zeros_like(both), where=both > 0)
+
+
+def _mixture_log_likelihood(log_r: np.ndarray, log_limit: np.ndarray, m: np.ndarray,
+                            sigma: float, busy: float, busy_mean_s: float) -> np.ndarray:
+    """(N,) log density of each response under body + (with ``busy``) a tied-up time, given
+    that it came within its limit."""
+    body, tied = _with_busy_density(log_r, m, sigma, busy_mean_s)
+    finite = np.isfinite(log_limit)
+    cap = np.where(finite, log_limit, m + 40.0 * sigma)
+    below, x = _body_below(cap, m, sigma)
+    tied_below = below * ((1.0 - np.exp(-(np.exp(cap)[:, None] - x) / busy_mean_s))
+                          @ _GL_WEIGHTS)
+    within = np.where(finite, (1.0 - busy) * below + busy * tied_below, 1.0)
+    return np.log(np.maximum((1.0 - busy) * body + busy * tied, 1e-300)) - \
+        np.log(np.maximum(within, 1e-300))
+
+
 def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour: np.ndarray,
                  load: np.ndarray, w: np.ndarray, n_officers: int, n_teams: int,
-                 log_limit: np.ndarray | None = None) -> ResponseFit:
+                 log_limit: np.ndarray | None = None, busy_probability: float = 0.0,
+                 busy_mean_s: float = ResponseParams().busy_mean_s) -> ResponseFit:
     """Log response = mu + officer effect (shrunk to the team's, itself shrunk to 0) + hour
     effect + log(1 + slope x load) + noise; the slope by grid search on the weighted fit.
 
@@ -251,7 +301,13 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
     left after notification and the wait for the shift; +inf: none). Responses past it timed
     out and were re-routed, so the history holds the rest only: the fit is the EM algorithm
     for truncated data (each row stands for the draws past its limit that it implies, at their
-    conditional mean and variance)."""
+    conditional mean and variance).
+
+    ``busy_probability``: the share of responses that carry a tied-up time (exponential, mean
+    ``busy_mean_s``) on top of the log-normal body. Such a response is no draw of the body (a
+    30-second officer tied up for 10 minutes shows 630 s), so each row counts toward the body
+    by its posterior chance of not being tied up (the E step of the mixture), and the slope
+    is chosen by the mixture's truncated likelihood."""
     from scipy.stats import norm
 
     limit = np.full(len(log_r), np.inf) if log_limit is None else log_limit
@@ -268,8 +324,12 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
         a = np.zeros(n_officers)
         h = np.zeros(24)
         sigma = float(np.sqrt(np.average((z - mu) ** 2, weights=w))) or 1.0
+        wb = w
         for _ in range(12):  # EM: the missing draws past each limit, then a weighted fit
             m = mu + a[officer] + h[hour]
+            if busy_probability > 0:
+                wb = w * (1.0 - _busy_posterior(log_r, m + np.log1p(slope * load), sigma,
+                                                busy_probability, busy_mean_s))
             alpha = (c - m) / sigma
             kept = np.clip(norm.cdf(alpha), 1e-6, 1.0)
             rho = np.minimum((1.0 - kept) / kept, 20.0)  # draws past the limit per row
@@ -281,21 +341,27 @@ def fit_response(log_r: np.ndarray, officer: np.ndarray, team: np.ndarray, hour:
             past_var = np.where(finite, sigma ** 2 * np.clip(1.0 + a_f * lam - lam ** 2, 0.0,
                                                              None), 0.0)
             zz = np.concatenate((z, np.where(rho > 0, past_mean, 0.0)))
-            ww = np.concatenate((w, w * rho))
+            ww = np.concatenate((wb, wb * rho))
             for _ in range(4):  # back-fitting: hours, then officers (teams then officers)
                 hh = _shrunk_group_means(zz - mu - a[groups_o], ww, groups_h, 24, np.zeros(24))
-                h = hh - np.average(hh[hour], weights=w)
+                h = hh - np.average(hh[hour], weights=wb)
                 r = zz - mu - h[groups_h]
                 t = _shrunk_group_means(r, ww, groups_t, n_teams, np.zeros(n_teams))
                 a = _shrunk_group_means(r, ww, groups_o, n_officers, t[team_of])
                 mu = mu + float(np.average(r - a[groups_o], weights=ww))
             resid = zz - mu - a[groups_o] - h[groups_h]
-            sigma = float(np.sqrt((np.sum(ww * resid ** 2) + np.sum(w * rho * past_var)) /
+            sigma = float(np.sqrt((np.sum(ww * resid ** 2) + np.sum(wb * rho * past_var)) /
                                   np.sum(ww)))
         m = mu + a[officer] + h[hour]
         # the truncated log-likelihood of the rows at this slope (what the grid compares)
-        ll = float(np.sum(w * (norm.logpdf(z, m, sigma) -
-                               norm.logcdf(np.where(np.isfinite(c), c, np.inf), m, sigma))))
+        if busy_probability > 0:
+            ll = float(np.sum(w * _mixture_log_likelihood(
+                log_r, limit, m + np.log1p(slope * load), sigma, busy_probability,
+                busy_mean_s)))
+        else:
+            ll = float(np.sum(w * (norm.logpdf(z, m, sigma) -
+                                   norm.logcdf(np.where(np.isfinite(c), c, np.inf), m,
+                                               sigma))))
         if best is None or -ll < best[0] - 1e-9:
             best = (-ll, mu, a, h, slope, sigma)
     if best is None:
@@ -347,22 +413,27 @@ def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarra
                 known_delay: np.ndarray, before_s: np.ndarray, mu_log_r: np.ndarray,
                 sigma: float, log_limit: np.ndarray | None = None) -> ContactFit:
     """Maximum likelihood of contact: p = sigmoid(logit base(source) + log g(delay)).
-    known_delay: (N,) arrival to contact of contacted rows; before_s: (N,) arrival to the
-    response's start (wait, notification, shift) of the others, whose response is integrated
-    over the log-normal (mu_log_r, sigma), truncated at ``log_limit`` (the offer that stood
-    was accepted within the SLA), by Gauss-Legendre nodes in probability."""
+    known_delay: (N,) arrival to the first contact attempt, NaN where the history has none
+    (a history that records the attempt only when it reached the borrower); before_s: (N,)
+    arrival to the response's start (wait, notification, shift). A row with no delay has its
+    response integrated over the log-normal (mu_log_r, sigma), truncated at ``log_limit``
+    (the offer that stood was accepted within the SLA), by Gauss-Legendre nodes in
+    probability."""
     from scipy.stats import norm
 
     log_knots = np.log(np.array(DECAY_KNOTS_S))
     n_s = len(sources)
     yes = contacted.astype(bool)
-    no = ~yes
+    seen = np.isfinite(known_delay)
+    hidden = ~seen
     limit = np.full(len(source), np.inf) if log_limit is None else log_limit
-    kept = norm.cdf((limit[no] - mu_log_r[no]) / sigma)  # (N_no,) P(response within)
+    kept = norm.cdf((limit[hidden] - mu_log_r[hidden]) / sigma)  # P(response within)
     z = norm.ppf(np.clip(_GL_PROB[None, :] * kept[:, None], 1e-12, 1 - 1e-12))
-    d_no = before_s[no, None] + np.exp(mu_log_r[no, None] + sigma * z)
-    d_yes = known_delay[yes]
-    s_yes, s_no = source[yes], source[no]
+    d_hidden = before_s[hidden, None] + np.exp(mu_log_r[hidden, None] + sigma * z)
+    d_seen = known_delay[seen]
+    sign_seen = np.where(yes[seen], 1.0, -1.0)  # log sigmoid(x) for a contact, (-x) if not
+    y_hidden = yes[hidden]
+    s_seen, s_hidden = source[seen], source[hidden]
     counts = np.bincount(source, minlength=n_s)
     rates = np.bincount(source, contacted, n_s) / np.maximum(counts, 1)
     x0 = np.concatenate((np.log(np.clip(rates, 0.02, 0.98) / (1 - np.clip(rates, 0.02, 0.98))),
@@ -371,12 +442,12 @@ def fit_contact(source: np.ndarray, sources: Sequence[str], contacted: np.ndarra
     def nll(theta: np.ndarray) -> float:
         beta = theta[:n_s]
         steps = softplus(theta[n_s:])
-        lp_yes = log_expit(beta[s_yes] + _log_g(d_yes, log_knots, steps))
-        p_no = expit(beta[s_no, None] + _log_g(d_no, log_knots, steps))
-        miss = np.maximum((1.0 - p_no) @ _GL_WEIGHTS, 1e-300)
+        lp_seen = log_expit(sign_seen * (beta[s_seen] + _log_g(d_seen, log_knots, steps)))
+        p_hidden = expit(beta[s_hidden, None] + _log_g(d_hidden, log_knots, steps)) @ _GL_WEIGHTS
+        lik_hidden = np.maximum(np.where(y_hidden, p_hidden, 1.0 - p_hidden), 1e-300)
         # a weak prior on each source's base (a source seen a few times stays finite)
         # and on the decay's falls (a tail few leads reach stays finite)
-        return -(lp_yes.sum() + np.log(miss).sum()) + 0.01 * float(beta @ beta) + \
+        return -(lp_seen.sum() + np.log(lik_hidden).sum()) + 0.01 * float(beta @ beta) + \
             0.01 * float(theta[n_s:] @ theta[n_s:])
 
     res = minimize(nll, x0, method="L-BFGS-B")
@@ -400,20 +471,39 @@ def contact_probability(base: np.ndarray, delay_s: np.ndarray, fit: ContactFit) 
     return odds / (1.0 + odds)
 
 
-def _with_busy_tail(response: ResponseFit, sla: float, share: float, r: np.ndarray,
-                    log_limit: np.ndarray, mu: np.ndarray, w: np.ndarray) -> ResponseFit:
-    """The tied-up tail that makes up the time-outs the log-normal body does not explain:
-    ``share`` = P(body past the limit) + P(body within) x busy x P(tied up past what is left).
-    Past the SLA nothing is seen, so the tail's mean is the world's default (an assumption:
-    it matters only to a policy with a longer SLA than the history's)."""
-    from scipy.stats import norm
+def _with_busy_tail(response: ResponseFit, sla: float, share: float, log_limit: np.ndarray,
+                    mu: np.ndarray, w: np.ndarray) -> ResponseFit:
+    """The tied-up share that makes the model's time-outs the history's ``share``.
 
+    The history holds the offers that were accepted, one a row; an offer like row i was
+    accepted with chance A_i = (1 - busy) P(body within) + busy P(body + tied-up time
+    within), so each row stands for 1 / A_i offers, and the share timed out is
+    1 - sum(w) / sum(w / A_i) (slow officers and busy hours, whose offers time out most,
+    weigh most). ``busy`` solves that for ``share`` by bisection. Past the SLA nothing is
+    seen, so the tail's mean is the world's default (an assumption: it matters only to a
+    policy with a longer SLA than the history's)."""
     mean = response.busy_mean_s
-    body = float(np.average(norm.sf((log_limit - mu) / response.within_sigma), weights=w))
-    left = np.where(np.isfinite(log_limit), np.exp(np.minimum(log_limit, 50.0)) - r, np.inf)
-    survive = float(np.average(np.exp(-np.maximum(left, 0.0) / mean), weights=w))
-    busy = (share - body) / ((1.0 - body) * survive) if survive > 0 else 0.0
-    return replace(response, busy_probability=float(np.clip(busy, 0.0, 0.9)),
+    finite = np.isfinite(log_limit)
+    cap = np.where(finite, log_limit, 0.0)
+    below, x = _body_below(cap, mu, response.within_sigma)
+    tied_below = below * ((1.0 - np.exp(-np.maximum(np.exp(cap)[:, None] - x, 0.0) / mean))
+                          @ _GL_WEIGHTS)
+    below = np.where(finite, below, 1.0)
+    tied_below = np.where(finite, tied_below, 1.0)
+
+    def timed_out(busy: float) -> float:
+        accepted = np.maximum((1.0 - busy) * below + busy * tied_below, 1e-6)
+        return 1.0 - float(np.sum(w)) / float(np.sum(w / accepted))
+
+    low, high = 0.0, 0.9
+    if timed_out(low) >= share:
+        high = 0.0
+    elif timed_out(high) <= share:
+        low = high
+    while high - low > 1e-4:
+        middle = (low + high) / 2.0
+        low, high = (middle, high) if timed_out(middle) < share else (low, middle)
+    return replace(response, busy_probability=float((low + high) / 2.0),
                    accept_within_s=sla, timeout_share=share)
 
 
@@ -463,10 +553,17 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         members.append(reg.coef_[0])
         intercepts.append(float(reg.intercept_[0]))
     coef = np.array(members)
+    intercept = np.array(intercepts)
+    # centred on the fit to every row: the members carry the fit's spread, and their mean is
+    # the fit itself, so a forecast's mean over a few replications (one member each) is not
+    # moved by which resamples were drawn (three resamples alone move it by several percent)
+    whole = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+    coef += whole.coef_[0] - coef.mean(axis=0)
+    intercept += float(whole.intercept_[0]) - intercept.mean()
     n_lead, n_pair = x_lead.shape[1], 3
     coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
     return ApplicationModel(
-        sources=sources, officers=ids, teams=teams, intercept=np.array(intercepts),
+        sources=sources, officers=ids, teams=teams, intercept=intercept,
         lead_coef=coef[:, :n_lead], pair_coef=coef[:, n_lead:n_lead + n_pair],
         officer_coef=coef[:, n_lead + n_pair:n_lead + n_pair + len(ids)],
         team_coef=coef[:, n_lead + n_pair + len(ids):], rows=len(rows),
@@ -526,7 +623,8 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     contacted = history.outcomes["contacted"].astype(int)
     delay = history.delay_s
     r_obs = np.maximum(delay - latency - np.where(usable, to_shift, 0.0), 1.0)
-    known = wait + np.nan_to_num(delay)
+    recorded = np.isfinite(delay)
+    known = np.where(recorded, wait + np.nan_to_num(delay), np.nan)  # arrival to the attempt
     teams = sorted({off.team for off in roster.officers})
     team = np.array([teams.index(roster.officers[k].team) for k in o])
     load = history.open_leads.astype(float)
@@ -536,25 +634,38 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     sla = options.accept_within_s or infer_sla(wait)
     room = (sla - latency - np.where(usable, to_shift, 0.0)) if sla else np.full(len(o), np.inf)
     log_limit = np.where(room > 1.0, np.log(np.maximum(room, 1.0)), np.inf)
-    yes = (contacted == 1) & usable
-    w = np.ones(int(yes.sum()))
+    seen = recorded & usable  # rows whose response the history shows
+    unreached = (contacted == 0) & usable
+    # the share of unreached rows whose attempt is recorded: 1 in the simulator's history,
+    # 0 in one that records the attempt only when it reached the borrower
+    record_share = float(recorded[unreached].mean()) if unreached.any() else 1.0
+    w = np.ones(int(seen.sum()))
     response = contact = None
-    for _ in range(3):  # response (weighted by 1 / p contact) <-> contact
-        response = fit_response(np.log(r_obs[yes]), o[yes], team[yes], hour[yes], load[yes], w,
-                                len(roster), len(teams), log_limit[yes])
+    busy = 0.0
+    # each round: the response times (the tied-up share of the round before taken apart from
+    # the body), the tied-up share that makes up the time-outs the body does not explain, and
+    # the contact stage. Where an attempt is missing, a slow answer makes a row less likely to
+    # show its delay, so the rows that do are weighted by the inverse of P(shown | delay) =
+    # p(contact) + (1 - p(contact)) x record_share (1 where every attempt is recorded)
+    for _ in range(3):
+        response = fit_response(np.log(r_obs[seen]), o[seen], team[seen], hour[seen],
+                                load[seen], w, len(roster), len(teams), log_limit[seen],
+                                busy_probability=busy)
         mu = np.log(response.median_s[o]) + np.log(np.array(response.hour_multipliers)[hour]) + \
             np.log1p(response.load_slope * load)
+        if sla:
+            response = _with_busy_tail(response, sla, timeout_share(wait, sla),
+                                       log_limit[seen], mu[seen], w)
+            busy = response.busy_probability
         contact = fit_contact(source[usable], sources, contacted[usable], known[usable],
                               before[usable], mu[usable], response.within_sigma,
                               log_limit[usable])
-        base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[yes]]
-        p = contact_probability(base, known[yes], contact)
-        w = np.minimum(1.0 / np.maximum(p, 1e-6), _MAX_IPW * float(np.median(1.0 / p)))
+        base = np.array([contact.contact_rate_by_source[s] for s in sources])[source[seen]]
+        p = contact_probability(base, known[seen], contact)
+        shown = p + (1.0 - p) * record_share
+        w = np.minimum(1.0 / np.maximum(shown, 1e-6), _MAX_IPW * float(np.median(1.0 / shown)))
     if response is None or contact is None:
         raise RuntimeError("internal invariant broken: the fit loop did not run")
-    if sla:
-        response = _with_busy_tail(response, sla, timeout_share(wait, sla), r_obs[yes],
-                                   log_limit[yes], mu[yes], w)
     return FittedScenario(
         history_path=Path(history_path), roster_path=Path(officers_path), start=start,
         days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,

@@ -4,10 +4,12 @@ respond, leads close.
 The simulator carries no routing logic of its own. Each lead's life (offers, accept-by
 deadlines, cascades, first to accept wins, SLA re-routing with backups, rounds, holds,
 staleness, release) is ``engine.lifecycle``: the simulator only owns the clock and the world.
-Processes (one SimPy process per lead, plus the arrival process, the held-queue worker and,
-for the methods that need them, a batcher and a price refresher):
+Each lead's life is a chain of SimPy events whose callbacks carry it on (``_start``,
+``_advance``): the same events, in the same order, as one SimPy process per lead would wait
+on, without a process's start and end events. The arrivals and the held-queue worker are
+callbacks too; for the methods that need them, a batcher and a price refresher are processes.
 
-- arrival: starts each lead's process at its arrival time;
+- arrival: each lead's life starts at its arrival time, the next arrival's timeout set first;
 - routing and every later transition: ``engine.lifecycle.Lifecycle`` with the simulated clock
   as ``now`` (the scenario's start plus SimPy seconds) and the very same policy file as
   production; its state effects are applied to the run's ``RoutingState`` in memory
@@ -33,6 +35,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from heapq import heappop, heappush
 from typing import Any
 
@@ -124,6 +127,29 @@ class Inputs:
     replication: int = 0
 
 
+@dataclass(frozen=True)
+class TruthRows:
+    """What ``RunResult.true_p_funded`` is computed from: for each worked lead (``rows``),
+    the arguments of ``AssignmentTruth.p_funded``; ``leads``: how many leads the run had."""
+
+    truth: AssignmentTruth
+    leads: int
+    rows: np.ndarray
+    value: np.ndarray
+    contact_base: np.ndarray
+    waited_s: np.ndarray
+    median_s: np.ndarray
+    answered_within_s: np.ndarray
+
+    def p_funded(self) -> np.ndarray:
+        """(leads,) the truth at assignment of each worked lead, 0 for the others."""
+        out = np.zeros(self.leads)
+        out[self.rows] = self.truth.p_funded_many(self.value, self.contact_base,
+                                                  self.waited_s, self.median_s,
+                                                  self.answered_within_s)
+        return out
+
+
 @dataclass
 class RunResult:
     """One policy's run over one replication. Arrays are (L,) in lead order unless noted;
@@ -136,7 +162,8 @@ class RunResult:
     p_funded: the true probability of funding given what happened (0 if never worked).
     true_p_funded: the true probability of funding known when the worker was notified
         (``simulator.world.AssignmentTruth``: lead, officer, the moment, their load and the
-        expected response; 0 if never worked).
+        expected response; 0 if never worked); computed on first read from ``truth_rows``
+        (a run only timed or summarized never pays for it).
     abandoned, given_up_s: whether and when the engine gave the lead up (no round left,
         nobody licensed, stale); NaN when it did not.
     intervals: (K, 3) officer, start_s, end_s of every open lead (end NaN if still open).
@@ -171,7 +198,14 @@ class RunResult:
     events: dict[str, np.ndarray] | None
     rounds: dict[str, np.ndarray] | None = None
     wall_s: float = 0.0
-    true_p_funded: np.ndarray | None = None
+    truth_rows: TruthRows | None = field(default=None, repr=False)
+    _true_p: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def true_p_funded(self) -> np.ndarray | None:
+        if self._true_p is None and self.truth_rows is not None:
+            self._true_p = self.truth_rows.p_funded()
+        return self._true_p
 
 
 class _Run:
@@ -225,7 +259,7 @@ class _Run:
         self.applied = [0] * n
         self.funded = [0] * n
         self.p_funded = [0.0] * n
-        self.true_p = [0.0] * n
+        self.worked: list[tuple[int, int, float, int]] = []  # lead, officer, told at, load
         self.assignment_truth = AssignmentTruth(world)
         self.open_at = [0] * n
         self.propensity = [1.0] * n
@@ -244,13 +278,14 @@ class _Run:
         self.refunded: list[tuple[int, float, float, float]] = []
         self.events: list[tuple[int, float, int, int]] | None = \
             [] if options.record_events else None
-        # the held queue: lead -> its wake event; a heap of (due time, seq, lead); and the
-        # held leads in the engine's (fixed-key) order for freed slots
-        self.held_wake: dict[int, simpy.Event] = {}
+        # the held queue: the leads waiting in it (a dict for its order: the order freed slots
+        # see them in); a heap of (due time, seq, lead)
+        self.held_waiting: dict[int, None] = {}
         self.held_heap: list[tuple[float, int, int]] = []
         self.held_due: dict[int, int] = {}  # lead -> seq of its current heap entry
         self.held_seq = 0
         self.held_kick: simpy.Event | None = None
+        self.held_armed: object | None = None  # the worker's current wait (timer or kick)
         self.batch_window = policy.selector.batch_window_s
         self.batch: list[tuple[int, simpy.Event]] = []
         self.weighted = policy.selector.weighted
@@ -260,11 +295,16 @@ class _Run:
         self.shadow_prices: tuple[np.ndarray, float] | None = None  # a dual-price candidate's
         self.last_round: dict[int, int] = {}
         self.current = NO_OFFICER  # the lead whose transition is running (for the router)
+        self.now_s, self.now_at = 0.0, self.clock.datetime_at(0.0)  # ``_now``'s last moment
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _now(self, t_s: float) -> datetime:
-        return self.clock.datetime_at(t_s)
+        """The moment of SimPy time ``t_s`` (the last one is kept: a moment's transitions
+        ask for it again and again)."""
+        if t_s != self.now_s:
+            self.now_s, self.now_at = t_s, self.clock.datetime_at(t_s)
+        return self.now_at
 
     def _s(self, at: datetime) -> float:
         """SimPy seconds of a moment."""
@@ -290,7 +330,7 @@ class _Run:
         index = self.index
         breach = False
         for e in step.effects:
-            if type(e) is Wake:  # the process below reads the case's due time
+            if type(e) is Wake:  # ``_advance`` reads the case's due time
                 continue
             if isinstance(e, Record):
                 breach = self._record(i, e) or breach
@@ -322,7 +362,7 @@ class _Run:
             elif isinstance(e, Unreserve):
                 state.unreserve(e.officer_id)
             elif isinstance(e, Freed):
-                if self.held_wake:
+                if self.held_waiting:
                     self._freed(e.officer_id)
             elif isinstance(e, GiveUp):
                 self.abandoned[i] = True
@@ -405,21 +445,30 @@ class _Run:
         a = float(self.application[i, o])
         return q * a * self.funding[i], q, a
 
-    def _truth_at_assignment(self, i: int, o: int, told_s: float, load: int) -> float:
-        """p(funded) of lead ``i`` known when officer ``o`` with ``load`` open leads was
-        notified at ``told_s``: ``_response_at``'s arithmetic, its draws integrated out over
-        the responses that beat the offer's accept-by time (this officer worked the lead, so
-        theirs did)."""
-        start = told_s + self.latency[o]
-        start += self.clock.wait_to_shift_s(o, start)
-        if math.isinf(start):
-            return 0.0
-        median = self.median[o] * self.hour_mult[self.clock.local_hour(o, start)] * \
-            (1.0 + self.load_slope * load)
-        value = float(self.application[i, o]) * self.funding[i]
-        deadline = self.accept_by.get((i, o), math.inf)
-        return self.assignment_truth.p_funded(value, self.contact_base[i],
-                                              start - self.arrival[i], median, deadline - start)
+    def _truth_rows(self) -> TruthRows:
+        """What the p(funded) of each worked lead ``i`` known when officer ``o`` with
+        ``load`` open leads was notified at ``told_s`` (rows of ``worked``) is computed from:
+        ``_response_at``'s arithmetic, its draws integrated out over the responses that beat
+        the offer's accept-by time (this officer worked the lead, so theirs did)."""
+        inf = math.inf
+        worked = self.worked
+        n = len(worked)
+        value, base, waited, median, within = (np.empty(n) for _ in range(5))
+        for k, (i, o, told_s, load) in enumerate(worked):
+            start = told_s + self.latency[o]
+            start += self.clock.wait_to_shift_s(o, start)
+            if math.isinf(start):
+                value[k], base[k], waited[k], median[k], within[k] = 0.0, 0.0, inf, inf, inf
+                continue
+            median[k] = self.median[o] * self.hour_mult[self.clock.local_hour(o, start)] * \
+                (1.0 + self.load_slope * load)
+            value[k] = float(self.application[i, o]) * self.funding[i]
+            base[k] = self.contact_base[i]
+            waited[k] = start - self.arrival[i]
+            within[k] = self.accept_by.get((i, o), inf) - start
+        rows = np.array([i for i, _, _, _ in worked], dtype=np.int64)
+        return TruthRows(self.assignment_truth, len(self.leads), rows, value, base, waited,
+                         median, within)
 
     def _explore(self, i: int, d: Decision, t_s: float) -> Decision:
         """The logging policy's pick among the engine's ranked candidates: the decision with
@@ -472,47 +521,56 @@ class _Run:
         self.current = i
         return self._step(i, transition(case, *args))
 
-    def lead(self, i: int) -> Generator[simpy.Event, Any, None]:
-        """One lead from arrival to closing: the engine's lifecycle, with the world answering."""
+    def _start(self, i: int) -> None:
+        """Lead ``i`` arrives now: the engine routes it (a batch method: it waits for the
+        batcher), then its life goes on in ``_advance``."""
         env = self.env
-        life = self.life
         lead = self.leads[i]
         now = self._now(env.now)
         self.current = i
         if self.batch_window is not None:
             self.cases[i] = Case(lead.lead_id, lead.received_at)
-            case = self._step(i, life.open(lead, now))
+            self._step(i, self.life.open(lead, now))
             wake = env.event()
+            wake.callbacks.append(partial(self._wake, [i]))
             self.batch.append((i, wake))
             if len(self.batch) == 1:
                 env.process(self.batcher())
-            yield wake
-        else:
-            self._step(i, life.arrive(lead, self.state, now))
+            return
+        self._step(i, self.life.arrive(lead, self.state, now))
+        self._advance(i)
+
+    def _advance(self, i: int) -> None:
+        """Lead ``i``'s life from now until it next waits (a SimPy event whose callback takes
+        it on from there), is accepted and worked, or ends. Callbacks rather than a SimPy
+        process per lead: the same events in the same order, without a process's start and
+        end events."""
+        env = self.env
+        life = self.life
         while True:
-            case = self.cases[i]  # type: ignore[assignment]
+            case = present(self.cases[i], "a lead's case is opened on arrival")
             stage = case.stage
             if stage is Stage.ACCEPTED or case.done:
                 break
-            if stage is Stage.HELD:
-                wake = env.event()
-                self._hold(i, case, wake)
-                yield wake
-                continue
+            if stage is Stage.HELD:  # the held-queue worker takes it on
+                self._hold(i, case)
+                return
             due = self._s(case.due_at) if case.due_at is not None else math.inf
             answer = self._first_answer(i, case)
             if answer is not None and answer[0] <= due:
                 at, o = answer
                 if at > env.now:
-                    yield env.timeout(at - env.now)
-                self._transition(i, life.accept, lead, self.ids[o], self.state,
+                    env.timeout(at - env.now).callbacks.append(partial(self._accept, i, o))
+                    return
+                self._transition(i, life.accept, self.leads[i], self.ids[o], self.state,
                                  self._now(env.now))
                 continue
             if math.isinf(due):  # nothing is due and nobody will answer
                 return
             if due > env.now:
-                yield env.timeout(due - env.now)
-            self._transition(i, life.due, lead, self.state, self._now(env.now))
+                env.timeout(due - env.now).callbacks.append(partial(self._due, i))
+                return
+            self._transition(i, life.due, self.leads[i], self.state, self._now(env.now))
         if case.stage is not Stage.ACCEPTED:
             return  # given up
         worker = self.index[present(case.officer_id, "an accepted lead has its officer")]
@@ -521,11 +579,26 @@ class _Run:
         self.offered_s[i] = told_s
         self.assigned_s[i] = self._s(assigned_at) if assigned_at is not None else env.now
         self.open_at[i], self.propensity[i] = load, case.propensity
-        self.true_p[i] = self._truth_at_assignment(i, worker, told_s, load)
+        self.worked.append((i, worker, told_s, load))
         self._work(i, worker)
-        yield env.timeout(self._closing_s(i, bool(self.funded[i])))
+        env.timeout(self._closing_s(i, bool(self.funded[i]))).callbacks.append(
+            partial(self._release, i))
+
+    def _accept(self, i: int, o: int, _: simpy.Event) -> None:
+        """Officer ``o``'s answer to lead ``i`` is due now."""
+        self._transition(i, self.life.accept, self.leads[i], self.ids[o], self.state,
+                         self._now(self.env.now))
+        self._advance(i)
+
+    def _due(self, i: int, _: simpy.Event) -> None:
+        """Lead ``i``'s case is due now (an SLA deadline, a cascade step, a new round)."""
+        self._transition(i, self.life.due, self.leads[i], self.state, self._now(self.env.now))
+        self._advance(i)
+
+    def _release(self, i: int, _: simpy.Event) -> None:
+        """Lead ``i`` closes now."""
         outcome = "funded" if self.funded[i] else "lost"
-        self._transition(i, life.release, outcome, self.state, self._now(env.now))
+        self._transition(i, self.life.release, outcome, self.state, self._now(self.env.now))
 
     def _first_answer(self, i: int, case: Case) -> tuple[float, int] | None:
         """(when, officer) of the first officer who would accept the case's open offer."""
@@ -567,9 +640,9 @@ class _Run:
 
     # -- the held queue ----------------------------------------------------------------------
 
-    def _hold(self, i: int, case: Case, wake: simpy.Event) -> None:
+    def _hold(self, i: int, case: Case) -> None:
         """Queue a held lead until its due time (the engine's ``hold_until`` or retry)."""
-        self.held_wake[i] = wake
+        self.held_waiting[i] = None
         due = self._s(case.due_at) if case.due_at is not None else math.inf
         self._schedule_held(i, max(due, self.env.now))
 
@@ -584,7 +657,7 @@ class _Run:
     def _freed(self, officer_id: str) -> None:
         """An officer's slot freed: the engine picks the held lead they should be tried for,
         which is retried now."""
-        waiting = list(self.held_wake)
+        waiting = list(self.held_waiting)
         items = [(self.cases[j], self.leads[j]) for j in waiting]
         k = self.life.pick_held(officer_id, items, self.state,  # type: ignore[arg-type]
                                 self._now(self.env.now))
@@ -592,51 +665,113 @@ class _Run:
             self._schedule_held(waiting[k], self.env.now)
 
     def held_worker(self) -> Generator[simpy.Event, Any, None]:
-        """Revisits held leads when due, like the API's held-queue worker: the leads due at a
-        moment are tried together in the engine's held order; a lead held again waits for
-        its new due time."""
+        """Starts the held-queue worker in its turn at time zero; callbacks drive it on."""
+        self._held_wait()
+        yield from ()
+
+    def _held_wait(self) -> None:
+        """The held-queue worker, like the API's: revisits held leads when due; the leads
+        due at a moment are tried together in the engine's held order; a lead held again
+        waits for its new due time. It waits for the first due time or a kick (a lead due
+        sooner, a freed slot's pick), then works one hop later, as a SimPy process waiting
+        on either event would; without a process, a condition event and a wake-up event per
+        lead: one wake-up per pass for the leads it released."""
         env = self.env
         heap = self.held_heap
-        life = self.life
         while True:
-            self.held_kick = env.event()
+            kick = self.held_kick = env.event()
             if heap:
                 wait = heap[0][0] - env.now
                 if wait > 0:
-                    yield env.any_of([env.timeout(wait), self.held_kick])
+                    armed = self.held_armed = object()
+                    env.timeout(wait).callbacks.append(partial(self._held_hop, armed))
+                    kick.callbacks.append(partial(self._held_hop, armed))
+                    return
             else:
-                yield self.held_kick
-            due: list[int] = []
-            while heap and heap[0][0] <= env.now:
-                _, seq, i = heappop(heap)
-                if self.held_due.get(i) == seq and i in self.held_wake:
-                    due.append(i)
-            if not due:
+                kick.callbacks.append(self._held_run)
+                return
+            self._held_pass()
+
+    def _held_hop(self, armed: object, _: simpy.Event) -> None:
+        """The worker's timer or kick fired: the first of the two wakes it one hop later."""
+        if armed is not self.held_armed:
+            return
+        self.held_armed = None
+        hop = self.env.event()
+        hop.callbacks.append(self._held_run)
+        hop.succeed()
+
+    def _held_run(self, _: simpy.Event) -> None:
+        self._held_pass()
+        self._held_wait()
+
+    def _held_pass(self) -> None:
+        """The held leads due now, worked in the engine's held order; those no longer held go
+        on with their lives after one wake-up event, in that order."""
+        env = self.env
+        heap = self.held_heap
+        life = self.life
+        due: list[int] = []
+        while heap and heap[0][0] <= env.now:
+            _, seq, i = heappop(heap)
+            if self.held_due.get(i) == seq and i in self.held_waiting:
+                due.append(i)
+        if not due:
+            return
+        now = self._now(env.now)
+        if len(due) > 1:
+            items = [(self.cases[i], self.leads[i]) for i in due]
+            due = [due[k] for k in life.held_order(items, self.state,  # type: ignore[arg-type]
+                                                   now)]
+        woken: list[int] = []
+        for i in due:
+            if i not in self.held_waiting:  # taken by a freed slot meanwhile
                 continue
-            now = self._now(env.now)
-            if len(due) > 1:
-                items = [(self.cases[i], self.leads[i]) for i in due]
-                due = [due[k] for k in life.held_order(items, self.state,  # type: ignore[arg-type]
-                                                       now)]
-            for i in due:
-                if i not in self.held_wake:  # taken by a freed slot meanwhile
-                    continue
-                case = self._transition(i, life.due, self.leads[i], self.state, now)
-                if case.stage is Stage.HELD:
-                    self._schedule_held(i, max(self._s(case.due_at), env.now)
-                                        if case.due_at is not None else math.inf)
-                else:
-                    del self.held_due[i]
-                    self.held_wake.pop(i).succeed()
+            case = self._transition(i, life.due, self.leads[i], self.state, now)
+            if case.stage is Stage.HELD:
+                self._schedule_held(i, max(self._s(case.due_at), env.now)
+                                    if case.due_at is not None else math.inf)
+            else:
+                del self.held_due[i]
+                del self.held_waiting[i]
+                woken.append(i)
+        if woken:
+            wake = env.event()
+            wake.callbacks.append(partial(self._wake, woken))
+            wake.succeed()
+
+    def _wake(self, leads: list[int], _: simpy.Event) -> None:
+        for i in leads:
+            self._advance(i)
 
     # -- processes ---------------------------------------------------------------------------
 
-    def arrivals(self) -> Generator[simpy.Event, Any, None]:
+    def first_arrival(self) -> Generator[simpy.Event, Any, None]:
+        """Waits for the first lead; ``arrivals`` takes it from there."""
+        if not self.arrival:
+            return
+        if self.arrival[0] > self.env.now:
+            yield self.env.timeout(self.arrival[0] - self.env.now)
+        self.arrivals(0)
+
+    def arrivals(self, k: int, _: simpy.Event | None = None) -> None:
+        """Lead ``k`` (and every later lead whose time has come) arrives now; a timeout
+        brings the next one. The next arrival is scheduled before the leads arriving now are
+        routed, as a process yielding one timeout per arrival would."""
         env = self.env
-        for i, at in enumerate(self.arrival):
+        arrival = self.arrival
+        n = len(arrival)
+        starts = [k]
+        k += 1
+        while k < n:
+            at = arrival[k]
             if at > env.now:
-                yield env.timeout(at - env.now)
-            env.process(self.lead(i))
+                env.timeout(at - env.now).callbacks.append(partial(self.arrivals, k))
+                break
+            starts.append(k)
+            k += 1
+        for i in starts:
+            self._start(i)
 
     def batcher(self) -> Generator[simpy.Event, Any, None]:
         """Routes the leads collected over one window together (a method with a batch window:
@@ -709,7 +844,7 @@ class _Run:
             intervals=intervals,
             refunded=np.array(self.refunded, dtype=float).reshape(-1, 4), events=events,
             rounds=None if self.rounds is None else _rounds(self.rounds),
-            wall_s=wall_s, true_p_funded=np.array(self.true_p))
+            wall_s=wall_s, truth_rows=self._truth_rows())
 
 
 def _rounds(rows: list[list[float]]) -> dict[str, np.ndarray]:
@@ -741,7 +876,7 @@ def simulate(inputs: Inputs, policy: Policy, *, label: str | None = None,
     options = options or RunOptions()
     run = _Run(inputs, policy, label or policy.name, options, scorer)
     started = time.perf_counter()
-    run.env.process(run.arrivals())
+    run.env.process(run.first_arrival())
     run.env.process(run.held_worker())
     every = policy.selector.reprice_every_s
     if every is not None:

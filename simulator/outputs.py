@@ -52,8 +52,8 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
     """Worked leads in the history format the scoring model trains on (docs/simulator.md):
     the lead columns of ``leadroute route`` input, then officer_id, assigned_at (when the lead
     was given or offered to the officer who worked it), policy, policy_version, propensity,
-    officer_open_leads, response_delay_s (from assigned_at to the first contact attempt;
-    blank when the borrower was not reached), contacted, application, funded, lost,
+    officer_open_leads, response_delay_s (from assigned_at to the first contact attempt,
+    whether or not it reached the borrower), contacted, application, funded, lost,
     true_p_funded (the world's probability of funding known at assigned_at:
     ``simulator.world.AssignmentTruth``); plus replication and simulated_policy. Lead ids
     carry ``-r<replication>-<policy>`` so that every row's id is unique in the file."""
@@ -77,8 +77,7 @@ def history_frame(exp: Experiment) -> pd.DataFrame:
                     "policy": run.policy, "policy_version": run.policy_version,
                     "propensity": float(run.propensity[i]),
                     "officer_open_leads": int(run.open_at_assign[i]),
-                    "response_delay_s": round(float(run.contact_s[i] - run.offered_s[i]), 3)
-                    if contacted else "",
+                    "response_delay_s": round(float(run.contact_s[i] - run.offered_s[i]), 3),
                     "contacted": contacted, "application": int(run.application[i]),
                     "funded": int(run.funded[i]), "lost": 1 - int(run.funded[i]),
                     "true_p_funded": round(float(truth[i]), 8),

@@ -316,6 +316,33 @@ class AssignmentTruth:
         q = self.decay.contact_probabilities(np.asarray(contact_base), waited_s + response)
         return float(value * (q * w).sum() / w.sum())
 
+    def p_funded_many(self, value: np.ndarray, contact_base: np.ndarray, waited_s: np.ndarray,
+                      median_s: np.ndarray, answered_within_s: np.ndarray,
+                      chunk: int = 256) -> np.ndarray:
+        """``p_funded`` of many assignments at once ((N,) arrays, one row each), chunk by
+        chunk: the same arithmetic element by element and the same sums, so each value is
+        the one ``p_funded`` returns."""
+        value, base, waited, median, within = (
+            np.asarray(a, dtype=float) for a in (value, contact_base, waited_s, median_s,
+                                                 answered_within_s))
+        out = np.zeros(len(value))
+        live = np.flatnonzero(~(np.isinf(waited) | np.isinf(median)))
+        cells = self._w.size
+        for lo in range(0, len(live), chunk):
+            rows = live[lo:lo + chunk]
+            response = median[rows, None, None] * self._factor + self._extra  # (n, K, B)
+            w = np.broadcast_to(self._w, response.shape)
+            limit = within[rows, None, None]
+            kept = np.where(response <= limit, w, 0.0)
+            use = np.isfinite(within[rows]) & (kept.reshape(len(rows), cells).sum(axis=1) > 0)
+            w = np.where(use[:, None, None], kept, w)
+            q = self.decay.contact_probabilities(base[rows, None, None],
+                                                 waited[rows, None, None] + response)
+            num = (q * w).reshape(len(rows), cells).sum(axis=1)
+            den = w.reshape(len(rows), cells).sum(axis=1)
+            out[rows] = value[rows] * num / den
+        return out
+
 
 class OracleScorer:
     """The world's true conversion probabilities as a ``engine.policies.Scorer``: for each

@@ -52,8 +52,9 @@ class History:
     """A validated history, columnar. Row ``i`` of every array is history row ``i``.
 
     ``officer_idx`` indexes ``roster`` (the roster the history was read against); times are
-    POSIX seconds; ``delay_s`` is NaN where the lead was never contacted. ``outcomes`` maps each
-    of ``OUTCOME_COLUMNS`` to an (N,) int8 array of 0/1.
+    POSIX seconds; ``delay_s`` (assignment to the first contact attempt, reached or not) is
+    NaN where no attempt was recorded. ``outcomes`` maps each of ``OUTCOME_COLUMNS`` to an
+    (N,) int8 array of 0/1.
     """
 
     source: str
@@ -64,7 +65,7 @@ class History:
     assigned_s: np.ndarray  # (N,) float, POSIX seconds
     propensity: np.ndarray  # (N,) float in (0, 1]
     open_leads: np.ndarray  # (N,) float, officer's open leads at assignment
-    delay_s: np.ndarray  # (N,) float seconds, NaN when never contacted
+    delay_s: np.ndarray  # (N,) float seconds to the first attempt, NaN when none recorded
     outcomes: dict[str, np.ndarray]
     policy: np.ndarray  # (N,) object, logging policy name
     policy_version: np.ndarray  # (N,) object
@@ -262,9 +263,7 @@ def history_from_rows(header: Sequence[str], rows: Iterable[Mapping[str, Any]], 
             if value is None or value < 0:
                 bad("response_delay_s", delay_raw,
                     "expected seconds from assignment to first contact attempt, 0 or more "
-                    "(blank if never contacted)")
-            elif stage.get("contacted") == 0:
-                bad("response_delay_s", delay_raw, "is set but contacted is 0; leave it blank")
+                    "(blank if no attempt was made or none was recorded)")
             else:
                 delay_s = value
 

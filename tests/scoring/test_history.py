@@ -100,8 +100,6 @@ INCONSISTENT_STAGES = [
      "when funded is 1"),
     ({"funded": "0", "lost": "1", "application": "1", "contacted": "0",
       "response_delay_s": ""}, "contacted", "when application is 1"),
-    ({"contacted": "0", "application": "0", "funded": "0", "lost": "1",
-      "response_delay_s": "30"}, "response_delay_s", "contacted is 0"),
 ]
 
 
@@ -116,6 +114,19 @@ def test_history_rejects_inconsistent_stages(small_world: SyntheticHistory,
         history_from_rows(small_world.header, rows, small_roster, source="h.csv")
     assert any(p.field == column and message in p.message and p.where == "h.csv row 2"
                for p in err.value.problems), str(err.value)
+
+
+def test_history_reads_an_attempt_that_did_not_reach(small_world: SyntheticHistory,
+                                                     small_roster: Roster) -> None:
+    """``response_delay_s`` is the first attempt, reached or not: kept on an unreached row."""
+    rows = _rows(small_world)
+    rows[0].update({"contacted": "0", "application": "0", "funded": "0", "lost": "1",
+                    "response_delay_s": "30"})
+    rows[1].update({"contacted": "0", "application": "0", "funded": "0", "lost": "1",
+                    "response_delay_s": ""})
+    history = history_from_rows(small_world.header, rows, small_roster, source="h.csv")
+    assert history.delay_s[0] == 30.0
+    assert np.isnan(history.delay_s[1])
 
 
 def test_history_names_missing_columns(small_world: SyntheticHistory,
