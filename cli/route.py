@@ -113,22 +113,11 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
 
 def _row(lead: Lead, decision: Decision, detail: str, cache: JsonCache) -> str:
     """The output line of a routed lead (CSV text, ready to be written with others)."""
-    extra: dict[str, object] = {"status": decision.status.value,
-                                "propensity": decision.propensity,
-                                "priority": decision.priority}
-    if decision.offer is not None:
-        offer = decision.offer
-        extra["offer"] = {"mode": offer.mode, "officer_ids": list(offer.officer_ids),
-                          "accept_within_s": offer.accept_within_s}
-        if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
-            extra["offer"]["step_s"] = offer.step_s  # type: ignore[index]
-    if decision.hold_until is not None:
-        extra["hold_until"] = decision.hold_until.isoformat()
     return csv_line([
         lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
         lead.state, lead.county_fips,
         "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
-        decision.explanation.to_json(detail=detail, cache=cache, extra=extra),
+        decision.to_json(detail=detail, cache=cache),
     ])
 
 

@@ -82,6 +82,13 @@ class _Announced:
                   f"written ({_CACHE_PROBLEM}), so every run compiles; set "
                   "LEADROUTE_CACHE_DIR to a writable folder", file=sys.stderr, flush=True)
         self._call = self.dispatcher
+        # From now on callers reach the dispatcher itself (``core.NAME`` is read at each
+        # call): a Python call less per kernel call, which the per-lead path pays thousands
+        # of times a second.
+        module = sys.modules[__name__]
+        name = self.py_func.__name__.lstrip("_")
+        if getattr(module, name, None) is self:
+            setattr(module, name, self.dispatcher)
         return self.dispatcher(*args)
 
 
@@ -235,5 +242,50 @@ def _rotation_order(candidates: np.ndarray, weights: np.ndarray, weighted: bool,
 rotation_order = _kernel(_rotation_order)
 
 
-__all__ = ["CACHE_DIR", "COMPILED", "CORE", "TIE", "first_failing", "rotation_order",
-           "walk_chain"]
+# The kinds of wait ``hold_waits`` reports, in the order ``engine.eligibility.hold_until``
+# reads them: a shift opening, the next local hour, the next local day.
+WAIT_SHIFT, WAIT_HOUR, WAIT_DAY = 0, 1, 2
+NO_WAIT = np.iinfo(np.int64).max
+
+
+def _hold_waits(held: np.ndarray, codes: np.ndarray, minute: np.ndarray,
+                next_open: np.ndarray, never_opens: int, tz_of: np.ndarray, zones: int,
+                reasons: int) -> tuple[np.ndarray, np.ndarray]:
+    """What a held lead waits for, from its held officers (``held``, roster indices, each held
+    back only by a temporary reason): per kind of wait (``WAIT_SHIFT``, ``WAIT_HOUR``,
+    ``WAIT_DAY``) and per timezone group (``tz_of`` (M,), ``zones`` groups), the smallest
+    wall-clock wait in minutes from the start of the current minute (``NO_WAIT`` where none),
+    and the count of each reason code among the held officers ((``reasons``,) int64).
+
+    ``codes`` (M,) each officer's reason; ``minute`` (M,) their local minute of the week;
+    ``next_open`` (M, W) minutes until their next shift opens (``never_opens`` for none). An
+    officer off shift waits for their shift, one at the hourly cap for the next local hour,
+    one at the daily cap for the next local day; the other reasons have no known time."""
+    waits = np.full((3, zones), NO_WAIT, dtype=np.int64)
+    counts = np.zeros(reasons, dtype=np.int64)
+    for n in range(len(held)):
+        i = held[n]
+        code = codes[i]
+        counts[code] += 1
+        if code == OFF_SHIFT:
+            opens = next_open[i, minute[i]]
+            if opens == never_opens:
+                continue
+            kind, wait = WAIT_SHIFT, np.int64(opens)
+        elif code == AT_HOURLY_CAP:
+            kind, wait = WAIT_HOUR, 60 - minute[i] % 60
+        elif code == AT_DAILY_CAP:
+            kind, wait = WAIT_DAY, 1440 - minute[i] % 1440
+        else:
+            continue
+        g = tz_of[i]
+        if wait < waits[kind, g]:
+            waits[kind, g] = wait
+    return waits, counts
+
+
+hold_waits = _kernel(_hold_waits)
+
+
+__all__ = ["CACHE_DIR", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY", "WAIT_HOUR",
+           "WAIT_SHIFT", "first_failing", "hold_waits", "rotation_order", "walk_chain"]

@@ -31,6 +31,7 @@ from engine.eligibility import (
     Constraints,
     Reason,
     hard_constraints,
+    held_for,
     hold_until,
     officer_capacity,
     officer_constraint,
@@ -49,6 +50,25 @@ from engine.state import EMPTY_DELTA, RotationStep, RoutingState, StateDelta
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 JsonCache = dict[Any, Any]
 JSON_CACHE_SIZE = 4096
+_TEXTS: dict[str, str] = {}
+
+
+def _text(value: str) -> str:
+    """``value`` as a JSON string (kept: officer ids, modes and priorities repeat)."""
+    found = _TEXTS.get(value)
+    if found is None:
+        if len(_TEXTS) > 65536:
+            _TEXTS.clear()
+        found = _TEXTS[value] = _encode(value)
+    return found
+
+
+def _number(value: float) -> str:
+    """``value`` as ``json.dumps`` writes it (a finite float as its repr; int, bool, NaN and
+    infinities through the encoder)."""
+    if type(value) is float and value - value == 0.0:
+        return float.__repr__(value)
+    return _encode(value)
 
 
 class Status(StrEnum):
@@ -114,25 +134,40 @@ class StepTrace:
                 excluded[name] = ids[codes == code].tolist()
         return excluded, int(len(self.in_pool) - len(ids))
 
+    def _excluded_json(self, ids: np.ndarray, detail: str) -> str:
+        """``_excluded``'s block as compact JSON from the officer ids already serialised
+        (``ids`` (M,), each a JSON string); reason names are plain lower-case words."""
+        codes = self.codes[self.in_pool]
+        ids = ids[self.in_pool]
+        counts = np.bincount(codes, minlength=len(REASON_NAMES))
+        parts = []
+        for code in (np.flatnonzero(counts[1:]) + 1).tolist():
+            if detail == "summary" and code == _NOT_LICENSED:
+                parts.append(f'"{REASON_NAMES[code]}":{int(counts[code])}')
+            else:
+                parts.append(f'"{REASON_NAMES[code]}":[{",".join(ids[codes == code].tolist())}]')
+        return "{" + ",".join(parts) + "}"
+
     def to_json(self, roster: Roster, detail: str, cache: JsonCache) -> str:
         """``to_dict`` as compact JSON (``json.dumps(..., separators=(",", ":"))``), the
         excluded-officers block serialised once per distinct pool and codes (it repeats
         from lead to lead) and kept in ``cache``."""
+        ids_key = ("ids", roster)
+        ids = cache.get(ids_key)
+        if ids is None:  # each officer id as a JSON string, once per roster
+            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
         key = (roster, detail, self.in_pool.tobytes(), self.codes.tobytes())
         tail = cache.get(key)
         if tail is None:
             if len(cache) > JSON_CACHE_SIZE:
                 cache.clear()
-            excluded, outside = self._excluded(roster, detail)
-            tail = cache[key] = f',"excluded":{_encode(excluded)},"outside_pool":{outside}}}'
+                cache[ids_key] = ids
+            tail = cache[key] = f',"excluded":{self._excluded_json(ids, detail)},' \
+                                f'"outside_pool":{len(self.in_pool) - int(self.in_pool.sum())}}}'
         step_key = ("step", self.step)
         step = cache.get(step_key)
         if step is None:  # the step's own keys: the same for every lead through it
             step = cache[step_key] = _encode(self.step.describe())[:-1]
-        ids_key = ("ids", roster)
-        ids = cache.get(ids_key)
-        if ids is None:  # each officer id as a JSON string, once per roster
-            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
         text = f'{step},"candidates":[' if len(step) > 1 else '{"candidates":['
         if self.order is not None:
             text += ",".join(ids[self.order].tolist())
@@ -173,15 +208,25 @@ class Explanation:
         steps' repeating blocks serialised once (``cache``: keep one per run of a roster)."""
         if cache is None:
             cache = {}
+        return self._json(detail, cache, "," + _encode(extra)[1:] if extra else "}")
+
+    def _json(self, detail: str, cache: JsonCache, tail: str) -> str:
+        """``to_json`` with ``tail`` (``}``, or the extra keys' text and ``}``) at the end."""
         head = cache.get(("head", self.policy, self.version, self.method))
         if head is None:
             head = cache[("head", self.policy, self.version, self.method)] = _encode(
                 {"policy": self.policy, "version": self.version, "method": self.method})[:-1]
-        steps = ",".join(t.to_json(self.roster, detail, cache) for t in self.steps)
-        text = f'{head},"rule_path":{_encode(self.rule_path)},"steps":[{steps}]'
+        steps = ",".join([t.to_json(self.roster, detail, cache) for t in self.steps])
+        # the rule path takes one of a few forms per policy: serialised once per form (its
+        # values are text and booleans, so equal keys mean equal JSON)
+        path_key = ("path", *[tuple(d.items()) for d in self.rule_path])
+        path = cache.get(path_key)
+        if path is None:
+            path = cache[path_key] = _encode(self.rule_path)
+        text = f'{head},"rule_path":{path},"steps":[{steps}]'
         if self.notes:
             text += f',"notes":{_encode(self.notes)}'
-        return text + ("," + _encode(extra)[1:] if extra else "}")
+        return text + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +250,28 @@ class Decision:
     pool: str | None = None
     hold_until: datetime | None = None
     pool_weight: float = 0.0  # W of the rotation (total weight of eligible officers)
+
+    def to_json(self, *, detail: str = "full", cache: JsonCache | None = None) -> str:
+        """The explanation with the decision's own keys after its keys (``status``,
+        ``propensity``, ``priority``, the ``offer`` when there is one, ``hold_until`` for a
+        held lead), as compact JSON: exactly ``Explanation.to_json(extra=...)`` of those keys
+        (the route file's explanation cell), the decision's keys written without building a
+        dict for them."""
+        if cache is None:
+            cache = {}
+        text = f',"status":"{self.status.value}","propensity":{_number(self.propensity)},' \
+               f'"priority":{_text(self.priority)}'
+        offer = self.offer
+        if offer is not None:
+            text += f',"offer":{{"mode":{_text(offer.mode)},"officer_ids":' \
+                    f'[{",".join([_text(o) for o in offer.officer_ids])}],' \
+                    f'"accept_within_s":{_number(offer.accept_within_s)}'
+            if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
+                text += f',"step_s":{_number(offer.step_s)}'
+            text += "}"
+        if self.hold_until is not None:  # isoformat is digits, -, :, T, + and .: no escapes
+            text += f',"hold_until":"{self.hold_until.isoformat()}"'
+        return self.explanation._json(detail, cache, text + "}")
 
 
 def selection_policy(policy: Policy) -> SelectionPolicy:
@@ -262,6 +329,34 @@ def _only_pool(policy: Policy, pool: str, action: CompiledAction) -> CompiledAct
     return CompiledAction((step,), action.priority, action.offer)
 
 
+_POOL_NAMES: dict[int, tuple[CompiledAction, str]] = {}  # by id, the action kept alongside
+_HELD_REASONS: dict[tuple[str, tuple[int, ...]], str] = {}
+
+
+def _pool_names(action: CompiledAction) -> str:
+    """The pools of an action's chain, each once, as the reasons name them."""
+    found = _POOL_NAMES.get(id(action))
+    if found is None or found[0] is not action:
+        if len(_POOL_NAMES) > 4096:
+            _POOL_NAMES.clear()
+        found = _POOL_NAMES[id(action)] = (
+            action, ", ".join(dict.fromkeys(s.pool for s in action.steps)))
+    return found[1]
+
+
+def _held_reason(pools: str, counts: list[int]) -> str:
+    """The reason of a held lead: its pools and how many officers are held back by what
+    (``counts`` by reason code); the same few texts repeat, so each is built once."""
+    key = (pools, tuple(counts))
+    found = _HELD_REASONS.get(key)
+    if found is None:
+        if len(_HELD_REASONS) > 4096:
+            _HELD_REASONS.clear()
+        why = "; ".join(f"{n} {REASON_TEXT_BY_CODE[c]}" for c, n in enumerate(counts) if n)
+        found = _HELD_REASONS[key] = f"held: no officer in pool {pools} can take it now ({why})"
+    return found
+
+
 def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
          exclude: Mapping[str, str] | None = None, pool: str | None = None
          ) -> Plan | Decision:
@@ -301,14 +396,12 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         held = held | (in_pool & (codes >= FIRST_TEMPORARY))
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
-    pools = ", ".join(dict.fromkeys(s.pool for s in action.steps))
-    if held.any():
-        members = np.flatnonzero(held)
-        until = hold_until(members, hc, roster, now)
-        counts = np.bincount(hc.codes[members], minlength=len(REASON_NAMES)).tolist()
-        why = "; ".join(f"{n} {REASON_TEXT_BY_CODE[c]}" for c, n in enumerate(counts) if n)
+    pools = _pool_names(action)
+    members = np.flatnonzero(held)
+    if len(members):
+        until, counts = held_for(members, hc, roster, now)
         return Decision(lead_id=lead.lead_id, status=Status.HELD,
-                        reason=f"held: no officer in pool {pools} can take it now ({why})",
+                        reason=_held_reason(pools, counts),
                         officer_id=None, offer=None, state_delta=EMPTY_DELTA,
                         explanation=explanation, propensity=1.0, policy=policy.name,
                         policy_version=policy.version, priority=action.priority.value,

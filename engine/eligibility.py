@@ -427,55 +427,93 @@ def _steady(roster: Roster, now_s: int) -> bool:
     return found
 
 
+def _first_change(roster: Roster, now_s: int) -> int:
+    """The first second (epoch) from the start of ``now_s``'s UTC day at which some zone of
+    the roster has a UTC offset other than at that start, looked for over ``_STEADY_DAYS``
+    days (hour by hour, then to the second; zones change their clocks at most once in an
+    hour); past the end when none does. Cached on the roster per day."""
+    day = now_s // 86400
+    cache: dict[int, int] = roster.__dict__.setdefault("_first_change", {})
+    found = cache.get(day)
+    if found is None:
+        begin = day * 86400
+        found = begin + _STEADY_DAYS * 86400 + 1
+
+        def offset(tz: object, t: int) -> object:
+            return datetime.fromtimestamp(t, tz=UTC).astimezone(tz).utcoffset()  # type: ignore[arg-type]
+
+        for tz, _ in roster.tz_groups:
+            base = offset(tz, begin)
+            for h in range(1, _STEADY_DAYS * 24 + 1):
+                if begin + h * 3600 >= found:
+                    break
+                if offset(tz, begin + h * 3600) != base:
+                    lo, hi = begin + (h - 1) * 3600, begin + h * 3600  # same at lo, not at hi
+                    while hi - lo > 1:
+                        mid = (lo + hi) // 2
+                        lo, hi = (mid, hi) if offset(tz, mid) == base else (lo, mid)
+                    found = min(found, hi)
+                    break
+        cache[day] = found
+    return found
+
+
 def hold_until(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                ) -> datetime | None:
     """Earliest moment one of the ``held`` officers (roster indices, each held back only by a
     temporary reason) could take a lead; None when none has a known time (status away, max
-    open: those free up when an officer returns or a lead closes). Shift openings and the
-    next local hour or day are wall-clock times in each officer's zone, so a clock change
-    in between moves them with the clocks."""
-    codes = hc.codes[held]
-    minute = hc.minute[held]
+    open: those free up when an officer returns or a lead closes). See ``held_for``."""
+    return held_for(held, hc, roster, now)[0]
+
+
+def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
+             ) -> tuple[datetime | None, list[int]]:
+    """``hold_until`` and the count of each reason code among the ``held`` officers (indexed
+    by code, ``len(REASON_NAMES)`` long). The routing core (``engine.core.hold_waits``) finds
+    each kind of wait's smallest wall-clock wait per timezone; here they become instants.
+    Shift openings and the next local hour or day are wall-clock times in each officer's
+    zone, so a clock change in between moves them with the clocks."""
+    held = np.asarray(held, dtype=np.int64)
+    waits, counts = core.hold_waits(held, hc.codes, hc.minute, roster.next_open, NEVER_OPENS,
+                                    roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
     best: datetime | None = None
-    officers = roster.officers
-    start = now.replace(second=0, microsecond=0)
-
-    def earliest(members: np.ndarray, waits: np.ndarray) -> None:
-        nonlocal best
-        wait = int(waits.min())
-        at = start + timedelta(minutes=wait)
+    start: datetime | None = None
+    now_s = int(now.timestamp())
+    for kind, wait in enumerate(waits.min(axis=1).tolist()):  # WAIT_SHIFT, _HOUR, _DAY
+        if wait == core.NO_WAIT:
+            continue
+        row = waits[kind]
+        if start is None:
+            start = now.replace(second=0, microsecond=0)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
-        # and the wait is shorter than that, so elapsed and wall-clock time agree.
-        if wait < _STEADY_MINUTES and _steady(roster, int(now.timestamp())):
+        # and the wait is shorter than that, so elapsed and wall-clock time agree. Or no zone
+        # changes its clocks from the start of today (UTC) until the smallest wait is over:
+        # the zone with that wait gets its elapsed instant, and every other zone an instant
+        # no earlier (its elapsed one, which is later, or one after its own clock change),
+        # which is what the zones one by one below would give.
+        steady = wait < _STEADY_MINUTES and _steady(roster, now_s)
+        if not steady and wait >= 1:
+            steady = int(start.timestamp()) + wait * 60 < _first_change(roster, now_s)
+        if steady:
+            at = start + timedelta(minutes=wait)
             if best is None or at < best:
                 best = at
-            return
+            continue
         # the smallest wall-clock wait in each zone, then the earliest instant over zones
-        for tz_index in np.unique(roster.tz_of[members]).tolist():
-            in_zone = roster.tz_of[members] == tz_index
-            wait = int(waits[in_zone].min())
-            tz_name = officers[int(members[in_zone][0])].timezone
-            at = max(_wall_clock_instant(now, tz_name, wait), start + timedelta(minutes=1))
+        for g in np.flatnonzero(row != core.NO_WAIT).tolist():
+            tz_name = roster.officers[int(roster.tz_groups[g][1][0])].timezone
+            at = max(_wall_clock_instant(now, tz_name, int(row[g])),
+                     start + timedelta(minutes=1))
             if best is None or at < best:
                 best = at
-
-    off = codes == _OFF_SHIFT
-    if off.any():
-        opens = roster.next_open[held[off], minute[off]]
-        known = opens != NEVER_OPENS
-        if known.any():
-            earliest(held[off][known], opens[known].astype(np.int64))
-    for code, period in ((_AT_HOURLY_CAP, 60), (_AT_DAILY_CAP, 1440)):
-        capped = codes == code
-        if capped.any():
-            earliest(held[capped], period - minute[capped] % period)
-    if not len(roster.with_away_periods):
-        return best
-    for i in held[codes == _TIME_OFF]:
+    if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
+        return best, counts.tolist()
+    officers = roster.officers
+    for i in held[hc.codes[held] == _TIME_OFF].tolist():
         end = min((p.end for p in officers[i].away if p.covers(now)), default=None)
         if end is not None and (best is None or end < best):
             best = end
-    return best
+    return best, counts.tolist()
 
 
 def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_leads: int
@@ -494,5 +532,5 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
 
 __all__ = ["CHECKS", "FIRST_TEMPORARY", "ON_CALL_WAIVER", "REASON_NAMES", "REASON_TEXT",
            "REASON_TEXT_BY_CODE", "Check", "CheckInputs", "Constraints", "Reason",
-           "check_inputs", "hard_constraints", "hold_until", "lead_local_day",
+           "check_inputs", "hard_constraints", "held_for", "hold_until", "lead_local_day",
            "officer_capacity", "officer_constraint", "pool_mask", "walk_chain"]

@@ -266,6 +266,7 @@ def spreadsheet_safe(value: object) -> object:
 
 
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+_quotes = _NEEDS_QUOTES.search
 
 
 def csv_cell(text: str) -> str:
@@ -279,8 +280,12 @@ def csv_cell(text: str) -> str:
 def csv_line(cells: list[str]) -> str:
     """A row of two or more text cells as ``csv.writer`` writes it (``\r\n`` ended), each
     cell made spreadsheet-safe first: rows built as text can be written in bulk."""
-    return ",".join([csv_cell(c if not c.startswith(FORMULA_STARTS) else "'" + c)
-                     for c in cells]) + "\r\n"
+    out = []
+    for c in cells:  # csv_cell inlined: a Python call less per cell of every output row
+        if c.startswith(FORMULA_STARTS):
+            c = "'" + c
+        out.append(c if _quotes(c) is None else '"' + c.replace('"', '""') + '"')
+    return ",".join(out) + "\r\n"
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:

@@ -76,9 +76,10 @@ MAX_AMOUNT_USD = 1_000_000_000
 MONEY_EXAMPLES = "350000, 350000.00 or $350,000"
 
 
+@lru_cache(maxsize=65536)
 def parse_money(text: str) -> float | None:
     """A dollar amount such as ``350000``, ``350,000.00`` or ``$350,000``; None if it is not
-    written so (see ``_MONEY``)."""
+    written so (see ``_MONEY``). Kept per text: loan amounts repeat in a file of leads."""
     match = _MONEY.fullmatch(text.strip())
     if match is None:
         return None
@@ -266,7 +267,7 @@ class LeadParser:
         if not email_raw and not phone_raw:
             bad("phone", "", "a lead needs a phone or an email to be contacted; both are empty")
 
-        geo = self._place(text("zip"), text("state"), text("county_fips"), bad)
+        geo = self._known_place(text("zip"), text("state"), text("county_fips"), bad)
 
         purpose = _enum(LoanPurpose, text("loan_purpose"), "loan_purpose", bad)
         program = _enum(LoanProgram, text("loan_program"), "loan_program", bad)
@@ -315,7 +316,7 @@ class LeadParser:
         assert purpose is not None and program is not None and veteran is not None
         state, county, tz = geo
         limit = self.geography.conforming_limit_usd(received_at.year, state, county)
-        consent = {c: text(c) for c in CONSENT_COLUMNS if text(c)}
+        consent = {c: v for c in CONSENT_COLUMNS if (v := text(c))}
         custom = {
             k: v for k, v in row.items()
             if k not in KNOWN_COLUMNS and k and protected_characteristic(k) is None
@@ -343,6 +344,26 @@ class LeadParser:
             conforming_limit_usd=limit,
             custom=custom,
         )
+
+    def _known_place(self, zip_raw: str, state_raw: str, county_raw: str, bad: Any
+                     ) -> tuple[str, str, str] | None:
+        """``_place``, its answer for values that pass kept (a file of leads names the same
+        ZIP codes again and again); values with a problem go through ``_place`` each time,
+        so that it reports them."""
+        key = (id(self.geography), zip_raw, state_raw, county_raw)
+        found = _PLACES.get(key)
+        if found is not None and found[0] is self.geography:
+            return found[1]
+        problems: list[tuple[str, str, str]] = []
+        place = self._place(zip_raw, state_raw, county_raw,
+                            lambda *problem: problems.append(problem))
+        for problem in problems:
+            bad(*problem)
+        if place is not None and not problems:
+            if len(_PLACES) > 65536:
+                _PLACES.clear()
+            _PLACES[key] = (self.geography, place)
+        return place
 
     def _place(self, zip_raw: str, state_raw: str, county_raw: str, bad: Any
                ) -> tuple[str, str, str] | None:
@@ -385,10 +406,21 @@ class LeadParser:
         return state, county, info.timezone
 
 
+# (geography id, zip, state, county) -> (the geography, its place) for values that passed
+_PLACES: dict[tuple[int, str, str, str], tuple[Geography, tuple[str, str, str]]] = {}
+_ENUMS: dict[tuple[Any, str], Any] = {}  # (enum, text) -> member, for texts that name one
+
+
 def _enum(kind: Any, raw: str, column: str, bad: Any) -> Any:
+    found = _ENUMS.get((kind, raw))
+    if found is not None:
+        return found
     key = raw.strip().lower().replace(" ", "_").replace("-", "_")
     try:
-        return kind(key)
+        member = kind(key)
+        if len(_ENUMS) < 4096:
+            _ENUMS[(kind, raw)] = member
+        return member
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
         bad(column, raw, f"expected one of {allowed}")

@@ -45,7 +45,7 @@ POLICIES = {
 }
 LANGUAGES = st.sampled_from(["en", "es", "en;es", "zh"])
 
-KERNELS = ("first_failing", "walk_chain", "rotation_order")
+KERNELS = ("first_failing", "walk_chain", "rotation_order", "hold_waits")
 needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=python: no "
                                                                "compiled kernel to compare")
 
@@ -136,6 +136,44 @@ def test_rotation_order_is_the_lexsort_of_its_keys(n, data, weighted, virtual_ti
     expected = cand[np.lexsort((seeded[cand], last[cand], key, waiting))]
     got = core.rotation_order(cand, weights, weighted, passes, virtual_time, last, seeded)
     assert got.tolist() == expected.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    data=st.data(),
+    zones=st.integers(1, 3),
+)
+def test_hold_waits_are_the_smallest_wait_of_each_kind_and_zone(n, data, zones):
+    """The core's waits of a held lead equal, per kind and timezone, the minimum computed
+    with numpy (a shift opening from the next-open table, the next local hour or day), and
+    its counts the bincount of the held officers' codes; compiled and interpreted agree."""
+    never = 99
+    codes = np.array(data.draw(st.lists(st.integers(0, 11), min_size=n, max_size=n)),
+                     dtype=np.int8)
+    minute = np.array(data.draw(st.lists(st.integers(0, 10079), min_size=n, max_size=n)),
+                      dtype=np.int64)
+    next_open = np.array(data.draw(st.lists(st.sampled_from([0, 5, 61, never]), min_size=n,
+                                            max_size=n)), dtype=np.int16)[:, None] \
+        .repeat(10080, axis=1)
+    tz_of = np.array(data.draw(st.lists(st.integers(0, zones - 1), min_size=n, max_size=n)),
+                     dtype=np.int64)
+    held = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1)))), dtype=np.int64)
+    waits, counts = core.hold_waits(held, codes, minute, next_open, never, tz_of, zones, 12)
+    expected = np.full((3, zones), core.NO_WAIT, dtype=np.int64)
+    c, mi, g = codes[held], minute[held], tz_of[held]
+    opens = next_open[held, mi].astype(np.int64)
+    for kind, who, wait in ((core.WAIT_SHIFT, (c == core.OFF_SHIFT) & (opens != never), opens),
+                            (core.WAIT_HOUR, c == core.AT_HOURLY_CAP, 60 - mi % 60),
+                            (core.WAIT_DAY, c == core.AT_DAILY_CAP, 1440 - mi % 1440)):
+        for z in range(zones):
+            if (who & (g == z)).any():
+                expected[kind, z] = wait[who & (g == z)].min()
+    assert waits.tolist() == expected.tolist()
+    assert counts.tolist() == np.bincount(c, minlength=12).tolist()
+    source = getattr(core.hold_waits, "py_func", core.hold_waits)  # the interpreted source
+    py_waits, py_counts = source(held, codes, minute, next_open, never, tz_of, zones, 12)
+    assert py_waits.tolist() == waits.tolist() and py_counts.tolist() == counts.tolist()
 
 
 def test_first_run_says_it_is_compiling_then_uses_the_cache(tmp_path: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -273,3 +274,78 @@ def test_officer_constraint_agrees_with_hard_constraints(minutes, open_leads, da
     everyone = hard_constraints(lead, roster, state, now).codes
     for i in range(5):
         assert officer_constraint(lead, roster, state, now, i) == Reason(int(everyone[i]))
+
+
+def _hold_until_zone_by_zone(held, codes, minute, roster, now):
+    """The reference for hold_until: every kind of wait's smallest wall-clock wait per zone
+    turned into an instant zone by zone (the slow path), unless no zone of the roster
+    changes its offset within eight days (then elapsed minutes), as the engine did before
+    its wait kernel."""
+    from engine.eligibility import _steady, _wall_clock_instant
+    from engine.roster import NEVER_OPENS
+
+    start = now.replace(second=0, microsecond=0)
+    best = None
+    kinds = []
+    off = codes[held] == Reason.OFF_SHIFT
+    opens = roster.next_open[held[off], minute[held[off]]].astype(np.int64)
+    kinds.append((held[off][opens != NEVER_OPENS], opens[opens != NEVER_OPENS]))
+    for code, period in ((Reason.AT_HOURLY_CAP, 60), (Reason.AT_DAILY_CAP, 1440)):
+        capped = held[codes[held] == code]
+        kinds.append((capped, period - minute[capped] % period))
+    for members, waits in kinds:
+        if not len(members):
+            continue
+        wait = int(waits.min())
+        if wait < 7 * 1440 and _steady(roster, int(now.timestamp())):
+            at = start + timedelta(minutes=wait)
+            best = at if best is None or at < best else best
+            continue
+        for g in np.unique(roster.tz_of[members]).tolist():
+            in_zone = roster.tz_of[members] == g
+            tz_name = roster.officers[int(members[in_zone][0])].timezone
+            at = max(_wall_clock_instant(now, tz_name, int(waits[in_zone].min())),
+                     start + timedelta(minutes=1))
+            best = at if best is None or at < best else best
+    return best
+
+
+ZONES = ["America/New_York", "America/Chicago", "America/Phoenix", "Europe/London",
+         "Australia/Lord_Howe", "America/St_Johns", "Asia/Kathmandu"]
+CHANGES = [datetime(2025, 3, 9, 7, tzinfo=UTC), datetime(2025, 3, 30, 1, tzinfo=UTC),
+           datetime(2025, 4, 5, 15, tzinfo=UTC), datetime(2025, 11, 2, 6, tzinfo=UTC),
+           datetime(2025, 10, 26, 1, tzinfo=UTC)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=5),
+    hours=st.lists(st.sampled_from(["", "Mon-Fri 08:00-17:00", "Sat 09:00-13:00",
+                                    "Sun 01:30-02:30", "Mon-Sun 23:00-01:00"]),
+                   min_size=5, max_size=5),
+    codes=st.lists(st.sampled_from([Reason.OFF_SHIFT, Reason.AT_HOURLY_CAP,
+                                    Reason.AT_DAILY_CAP, Reason.STATUS_AWAY]),
+                   min_size=5, max_size=5),
+    change=st.sampled_from(CHANGES),
+    offset_min=st.one_of(st.integers(-1440, 60), st.integers(-9 * 1440, 2 * 1440)),
+    seconds=st.integers(0, 59),
+)
+def test_hold_until_is_the_zone_by_zone_wall_clock_instant(zones, hours, codes, change,
+                                                           offset_min, seconds):
+    """Around clock changes (US, EU, Lord Howe's half hour, Newfoundland), hold_until gives
+    what turning each zone's smallest wall-clock wait into an instant zone by zone gives, for
+    shift openings and the next local hour and day, whichever shortcut it takes."""
+    from engine.eligibility import Constraints, hold_until
+
+    roster = make_roster(*[(f"O{i}", {"timezone": z, "work_hours": hours[i]})
+                           for i, z in enumerate(zones)])
+    now = change + timedelta(minutes=offset_min, seconds=seconds)
+    minute, day, hour = roster.local_clock(now)
+    code_arr = np.array(codes[:len(zones)], dtype=np.int8)
+    off_shift = roster.off_shift(now)
+    # an officer marked off shift must be off shift now (an on-shift one waits for nothing)
+    code_arr[(code_arr == Reason.OFF_SHIFT) & ~off_shift] = Reason.AT_HOURLY_CAP
+    hc = Constraints(code_arr, minute, day, hour, None)  # type: ignore[arg-type]
+    held = np.arange(len(zones), dtype=np.int64)
+    assert hold_until(held, hc, roster, now) == _hold_until_zone_by_zone(
+        held, code_arr, minute, roster, now)

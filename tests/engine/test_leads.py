@@ -471,3 +471,31 @@ def test_redact_masks_a_phone_number_however_written(a, b, c, form, before, afte
     text = before + form.format(a=a, b=b, c=c) + after
     shown = re.sub(r"\D", "", redact(text))
     assert b + c not in shown
+
+
+def test_places_and_loan_kinds_kept_from_earlier_rows_parse_as_a_fresh_parser_does():
+    """A row whose ZIP/state/county or loan purpose/program text an earlier row already had
+    gives the same lead or the same problems as with nothing kept (good and bad values
+    interleaved, the same text twice)."""
+    import engine.leads as leads_module
+
+    rows = [lead_row("A", zip="60601"), lead_row("B", zip="60601", state="TX"),
+            lead_row("C", zip="60601", state="IL", county_fips="17031"),
+            lead_row("D", zip="60601", county_fips="48201"), lead_row("E", zip="00000"),
+            lead_row("F", zip="60601", loan_purpose="Cash-Out Refinance"),
+            lead_row("G", zip="60601", loan_purpose="cash out"),
+            lead_row("H", zip="60601", loan_program="FHA", state="il")]
+
+    def outcome(row):
+        try:
+            return LeadParser.default().parse(row, "here")
+        except InputError as exc:
+            return [str(p) for p in exc.problems]
+
+    fresh = []
+    for row in rows:
+        leads_module._PLACES.clear()
+        leads_module._ENUMS.clear()
+        fresh.append(outcome(row))
+    assert [outcome(r) for r in rows + rows] == fresh + fresh
+    assert any(isinstance(o, list) for o in fresh) and any(not isinstance(o, list) for o in fresh)

@@ -4,6 +4,7 @@ fragments give exactly the bytes of ``csv.writer`` and ``json.dumps``."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import timedelta
@@ -70,4 +71,50 @@ def test_explanation_json_is_json_dumps_of_to_dict(officers, leads, policy_name,
         assert d.explanation.to_json(detail=detail, cache=cache, extra=extra) == expected
         assert d.explanation.to_json(detail=detail) == expected[:-1].rsplit(',"status"', 1)[0] \
             + "}"
+        state.apply(d.state_delta)
+
+
+def _extra(d) -> dict[str, object]:
+    """A decision's own keys as the route file writes them after the explanation's."""
+    extra: dict[str, object] = {"status": d.status.value, "propensity": d.propensity,
+                                "priority": d.priority}
+    if d.offer is not None:
+        extra["offer"] = {"mode": d.offer.mode, "officer_ids": list(d.offer.officer_ids),
+                          "accept_within_s": d.offer.accept_within_s}
+        if d.offer.step_s is not None:
+            extra["offer"]["step_s"] = d.offer.step_s  # type: ignore[index]
+    if d.hold_until is not None:
+        extra["hold_until"] = d.hold_until.isoformat()
+    return extra
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    officers=st.lists(officer_fields, min_size=1, max_size=6),
+    leads=st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 40 * 3600),
+                             st.sampled_from(["conventional", "va", "reverse"])),
+                   min_size=1, max_size=20),
+    policy_name=st.sampled_from(sorted(POLICIES)),
+    detail=st.sampled_from(["full", "summary"]),
+    propensity=st.sampled_from([None, 0.25, 1 / 3, 1, float("nan"), float("inf")]),
+)
+def test_decision_json_is_json_dumps_of_explanation_and_decision_keys(
+        officers, leads, policy_name, detail, propensity):
+    """Decision.to_json (the route file's explanation cell: offers, cascades' step_s, held
+    leads' hold_until, any propensity) is exactly json.dumps of the explanation's dict with the
+    decision's keys after it, its fragments cached over many decisions."""
+    roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
+    policy = POLICIES[policy_name]
+    state = RoutingState.empty(roster.ids_tuple)
+    cache: dict[object, object] = {}
+    for k, (us_state, offset_s, program) in enumerate(sorted(leads, key=lambda x: x[1])):
+        now = TUESDAY_15_UTC + timedelta(seconds=offset_s)
+        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program,
+                         received_at=now.isoformat())
+        d = decide(lead, roster, policy, state, now)
+        if propensity is not None:
+            d = dataclasses.replace(d, propensity=propensity)
+        expected = json.dumps({**d.explanation.to_dict(detail=detail), **_extra(d)},
+                              separators=(",", ":"))
+        assert d.to_json(detail=detail, cache=cache) == expected
         state.apply(d.state_delta)
