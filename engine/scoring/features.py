@@ -10,8 +10,9 @@ Three kinds of column:
 * pair interactions: specialty matches (VA, FHA, USDA, jumbo, reverse, first-time buyer,
   non-QM), whether the officer speaks the borrower's language;
 * the officer's record: shrunk funded rate overall, by the lead's loan program and by the
-  lead's source (officer -> team -> population, see ``engine.scoring.shrinkage``), as
-  log-odds so that a linear model can add them to the lead's own odds; the
+  lead's source, and among the leads the officer reached (officer -> team -> population, see
+  ``engine.scoring.shrinkage``), as log-odds so that a linear model can add them to the lead's
+  own odds; the
   officer's open leads at assignment, and the officer's expected log response delay at the
   officer-local hour of assignment;
 * the moment of the decision (``Timing``): the lead's age (decision time minus
@@ -79,7 +80,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     *LEAD_NUMERIC_FEATURES,
     *(f"match_{s.value}" for s in MATCHED_SPECIALTIES),
     "speaks_language", "officer_logit_rate", "officer_logit_rate_program",
-    "officer_logit_rate_source", "officer_open_leads", "expected_log_delay_s",
+    "officer_logit_rate_source", "officer_logit_rate_reached", "officer_open_leads",
+    "expected_log_delay_s",
     *("log_since_received_s", "log_officer_wait_to_shift_s", "log_expected_wait_to_contact_s",
       "borrower_hour_sin", "borrower_hour_cos", "borrower_weekday", "borrower_weekend"),
 )
@@ -347,15 +349,21 @@ class HistoryStats:
     rate_all: RateCounts
     rate_program: RateCounts
     rate_source: RateCounts
+    rate_reached: RateCounts
     delay: DelayCounts
     median_open_leads: float
 
     @classmethod
     def fit(cls, roster: Roster, officer_idx: np.ndarray, y: np.ndarray, block: LeadBlock,
             lead_rows: np.ndarray, hours: np.ndarray, delay_s: np.ndarray,
-            open_leads: np.ndarray, n_sources: int) -> HistoryStats:
+            open_leads: np.ndarray, n_sources: int, reached: np.ndarray) -> HistoryStats:
         """Counts from history rows: row ``j`` is lead ``lead_rows[j]`` of ``block`` handled by
-        roster officer ``officer_idx[j]`` at officer-local hour ``hours[j]``."""
+        roster officer ``officer_idx[j]`` at officer-local hour ``hours[j]``; ``reached[j]``
+        says whether a contact attempt reached the borrower (the ``contacted`` column).
+
+        ``rate_reached`` counts the target among reached leads only: how well the officer
+        converts a borrower once in conversation, apart from how fast they call (which the
+        delay and time features carry), so a slow but able officer is not read as unable."""
         m = len(roster)
         teams = tuple(sorted({o.team for o in roster.officers}))
         team_index = {t: i for i, t in enumerate(teams)}
@@ -370,6 +378,8 @@ class HistoryStats:
                              team_of, len(teams)),
             rate_source=fit(officer_idx, block.source_slot[lead_rows], y, m, n_sources + 1,
                             team_of, len(teams)),
+            rate_reached=fit(officer_idx[reached], zeros[reached], y[reached], m, 1, team_of,
+                             len(teams)),
             delay=DelayCounts.fit(officer_idx, hours, delay_s, m),
             median_open_leads=float(np.median(open_leads)) if open_leads.size else 0.0,
         )
@@ -393,6 +403,7 @@ class HistoryStats:
             rate_all=self.rate_all.rates(stats_row, team_row, team_of, nt)[:, 0],
             rate_program=self.rate_program.rates(stats_row, team_row, team_of, nt),
             rate_source=self.rate_source.rates(stats_row, team_row, team_of, nt),
+            rate_reached=self.rate_reached.rates(stats_row, team_row, team_of, nt)[:, 0],
             delay=self.delay.expected(stats_row),
             default_open_leads=self.median_open_leads,
         )
@@ -401,7 +412,8 @@ class HistoryStats:
         return {"officer_ids": list(self.officer_ids), "officer_teams": list(self.officer_teams),
                 "rate_all": self.rate_all.to_state(),
                 "rate_program": self.rate_program.to_state(),
-                "rate_source": self.rate_source.to_state(), "delay": self.delay.to_state(),
+                "rate_source": self.rate_source.to_state(),
+                "rate_reached": self.rate_reached.to_state(), "delay": self.delay.to_state(),
                 "median_open_leads": self.median_open_leads}
 
     @classmethod
@@ -412,6 +424,7 @@ class HistoryStats:
             RateCounts.from_state(state["rate_all"]),
             RateCounts.from_state(state["rate_program"]),
             RateCounts.from_state(state["rate_source"]),
+            RateCounts.from_state(state["rate_reached"]),
             DelayCounts.from_state(state["delay"]),
             float(state["median_open_leads"]),
         )
@@ -422,8 +435,8 @@ class OfficerTables:
     """Officer-side feature blocks for one roster (M officers), computed once and reused.
 
     ``has`` (M, S) specialties; ``rate_all`` (M,); ``rate_program`` (M, len(PROGRAMS));
-    ``rate_source`` (M, sources + 1); ``delay`` (M, 24) expected log(1 + delay s) by
-    officer-local hour.
+    ``rate_source`` (M, sources + 1); ``rate_reached`` (M,); ``delay`` (M, 24) expected
+    log(1 + delay s) by officer-local hour.
     """
 
     roster: Roster
@@ -431,17 +444,20 @@ class OfficerTables:
     rate_all: np.ndarray
     rate_program: np.ndarray
     rate_source: np.ndarray
+    rate_reached: np.ndarray
     delay: np.ndarray
     default_open_leads: float
     _speaks: dict[str, np.ndarray] = field(default_factory=dict)
     logit_rate_all: np.ndarray = field(init=False)
     logit_rate_program: np.ndarray = field(init=False)
     logit_rate_source: np.ndarray = field(init=False)
+    logit_rate_reached: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.logit_rate_all = _logit(self.rate_all)
         self.logit_rate_program = _logit(self.rate_program)
         self.logit_rate_source = _logit(self.rate_source)
+        self.logit_rate_reached = _logit(self.rate_reached)
 
     def speaks(self, language: str) -> np.ndarray:
         """(M,) bool: officers who speak ``language`` (cached per language)."""
@@ -582,8 +598,9 @@ def assemble(block: LeadBlock, lead_rows: np.ndarray, officer_rows: np.ndarray,
     x[:, j + 1] = tables.logit_rate_all[oi]
     x[:, j + 2] = tables.logit_rate_program[oi, program]
     x[:, j + 3] = tables.logit_rate_source[oi, source]
-    x[:, j + 4] = open_leads
+    x[:, j + 4] = tables.logit_rate_reached[oi]
+    x[:, j + 5] = open_leads
     delay = tables.delay[oi, hours]
-    x[:, j + 5] = delay
-    x[:, j + 6:] = timing.columns(delay)
+    x[:, j + 6] = delay
+    x[:, j + 7:] = timing.columns(delay)
     return x

@@ -128,6 +128,7 @@ class ConversionModel(BaseEstimator):
         timing = Timing.at(history.assigned_s, block, rows, history.officer_idx, roster,
                            minutes)
         y = history.y
+        reached = history.outcomes["contacted"].astype(bool)
         folds = rng.permutation(n) % self.stat_folds
         x = np.empty((n, len(feature_names(vocab))))
         n_sources = len(vocab.sources)
@@ -135,7 +136,7 @@ class ConversionModel(BaseEstimator):
         def stats(keep: np.ndarray) -> HistoryStats:
             return HistoryStats.fit(roster, history.officer_idx[keep], y[keep], block, rows[keep],
                                     hours[keep], history.delay_s[keep],
-                                    history.open_leads[keep], n_sources)
+                                    history.open_leads[keep], n_sources, reached[keep])
 
         for f in range(self.stat_folds):
             held = folds == f

@@ -54,7 +54,7 @@ def _empty_stats(history: History) -> HistoryStats:
     none = np.zeros(0, dtype=np.int64)
     block = LeadBlock.build(history.leads[:1], VOCAB)
     return HistoryStats.fit(history.roster, none, np.zeros(0), block, none, none, np.zeros(0),
-                            np.zeros(0), len(VOCAB.sources))
+                            np.zeros(0), len(VOCAB.sources), np.zeros(0, dtype=bool))
 
 
 def test_feature_names_never_name_a_protected_characteristic() -> None:
@@ -148,3 +148,27 @@ def test_timing_reads_the_wait_and_the_borrowers_clock_at_the_decision() -> None
     np.testing.assert_allclose(columns["log_expected_wait_to_contact_s"],
                                np.log1p([7200 + 29.5 * 3600 + 300, 7200 + 60]))
     assert list(columns["borrower_weekend"]) == [1.0, 1.0]
+
+
+def test_rate_among_reached_leads_separates_converting_from_reaching() -> None:
+    """Two officers fund 8 of 100 leads each; one reached 10 of them, the other 80. Their
+    overall rates agree, but the rate among reached leads ranks the first far above the
+    second (a slow caller who converts whoever they reach is not read as unable)."""
+    roster = _roster()
+    block = LeadBlock.build([make_lead("X")], VOCAB)
+    officer = np.repeat([0, 1], 100)
+    reached = np.zeros(200, dtype=bool)
+    reached[:10] = True  # officer 0 reaches 10 leads
+    reached[100:180] = True  # officer 1 reaches 80
+    y = np.zeros(200)
+    y[:8] = 1.0  # officer 0 funds 8 of the 10 reached
+    y[100:108] = 1.0  # officer 1 funds 8 of the 80 reached
+    n = len(y)
+    stats = HistoryStats.fit(roster, officer, y, block, np.zeros(n, dtype=np.int64),
+                             np.zeros(n, dtype=np.int64), np.full(n, np.nan), np.zeros(n),
+                             len(VOCAB.sources), reached)
+    tables = stats.bind(roster)
+    assert tables.rate_all[0] == pytest.approx(tables.rate_all[1])
+    assert tables.rate_reached[0] > 0.5 > 0.15 > tables.rate_reached[1]
+    # an officer with no record starts at the population's (here: the team's) rate
+    assert tables.rate_reached[1] < tables.rate_reached[2] < tables.rate_reached[0]

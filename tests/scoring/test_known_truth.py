@@ -15,7 +15,15 @@ from tests.scoring.known_truth import (
 
 # A world (hidden traits), leads and draws used by no other test or benchmark.
 SEED = 8201
-REPLICATIONS = 8
+# Enough rows (108,879; 32,664 scored) for the truth itself to pass the ECE target: at 8
+# replications it did not (0.00236 against 0.00234), the 15-bin ECE of ~22,000 rows at a 2.3%
+# base rate being mostly noise of about 0.002 (docs/scoring.md).
+REPLICATIONS = 12
+# The linear candidate, its calibration chosen on the holdout as ``train_model`` does.
+# ``auto`` would also fit the trees, doubling the test's time, and chooses this candidate
+# anyway (seed 8201 at 8 replications; benchmarks/bench_scoring_truth.py runs the full
+# ``auto`` choice on seeds 8101-8103).
+ESTIMATOR = "logistic"
 
 
 @pytest.fixture(scope="module")
@@ -39,30 +47,17 @@ def test_history_truth_matches_the_outcomes(truth_history: TruthHistory) -> None
 
 @pytest.fixture(scope="module")
 def figures(truth_history: TruthHistory) -> TruthFigures:
-    """Trained on the first 70% by assigned_at (hgb), scored on the rest, beside the truth."""
-    found = known_truth_figures(truth_history, SEED, estimator="hgb")
+    """Trained on the first 70% by assigned_at, scored on the rest, beside the truth."""
+    found = known_truth_figures(truth_history, SEED, estimator=ESTIMATOR)
     print(table(found))
     return found
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "not met yet (docs/scoring.md): AUC 0.030 below the truth's (target 0.02); ECE 0.0028 "
-    "against 0.0023, which at 8 replications the truth itself misses (0.0024)"))
 def test_model_meets_the_known_truth_targets(figures: TruthFigures) -> None:
-    """The goal: AUC within 0.02 of the truth's AUC on the same rows, calibration slope in
-    [0.9, 1.1], ECE at most 10% of the base rate, with the truth meeting its own two. Strict:
-    once met, this fails until the mark is removed."""
+    """The goal, on rows enough for the truth to meet its own calibration targets: AUC within
+    0.02 of the truth's AUC on the same rows, calibration slope in [0.9, 1.1], ECE at most 10%
+    of the base rate (seed 8201, 12 replications: AUC 0.8245 against the truth's 0.8322,
+    slope 1.000, ECE 0.0014 against a limit of 0.0025)."""
     failed = [name for name, ok in figures.checks.items() if not ok]
     assert not failed, table(figures)
-
-
-@pytest.mark.slow
-def test_model_keeps_what_seeing_time_gained(figures: TruthFigures) -> None:
-    """Where the model stands (seed 8201: AUC 0.806 against the truth's 0.837, slope 0.917,
-    ECE 0.0028): AUC within 0.04 of the truth's (it was 0.11 below before the model saw the
-    decision moment), slope in [0.9, 1.1], ECE within 1.5x the limit."""
-    m, t = figures.model, figures.truth
-    assert m.auc >= t.auc - 0.04, table(figures)
-    assert 0.9 <= m.calibration_slope <= 1.1, table(figures)
-    assert m.ece <= 1.5 * 0.1 * m.base_rate, table(figures)

@@ -131,4 +131,5 @@ def _stats(history: History) -> HistoryStats:
     hours = officer_local_hours(history.assigned_s, history.officer_idx, history.roster)
     return HistoryStats.fit(history.roster, history.officer_idx, history.y, block,
                             np.arange(len(history)), hours, history.delay_s,
-                            history.open_leads, len(vocab.sources))
+                            history.open_leads, len(vocab.sources),
+                            history.outcomes["contacted"].astype(bool))
