@@ -6,16 +6,19 @@ served the earlier answer."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from engine import decide as decide_module
 from engine.decide import Decision, decide, lead_match
+from engine.roster import Roster
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
 
 POOLS = "main: {everyone: true}\nva: {specialties: [va]}"
-VA_FIRST = "- name: va-loans\n  if: {field: loan_program, eq: va}\n  then: {pool: va, priority: high}"
+VA_FIRST = ("- name: va-loans\n  if: {field: loan_program, eq: va}\n"
+            "  then: {pool: va, priority: high}")
 VA_LAST = "- name: not-va\n  if: {field: loan_program, ne: va}\n  then: {pool: va}"
 
 
@@ -28,17 +31,18 @@ def _same(a: Decision, b: Decision) -> None:
     assert a.to_json(detail="summary") == b.to_json(detail="summary")
 
 
-def _fresh(*args, **kwargs) -> Decision:  # type: ignore[no-untyped-def]
+def _fresh(*args: Any, **kwargs: Any) -> Decision:
+    """The decision with nothing kept from earlier decisions."""
     decide_module._MATCHES.clear()
     return decide(*args, **kwargs)
 
 
 @pytest.fixture
-def roster():  # type: ignore[no-untyped-def]
+def roster() -> Roster:
     return make_roster(("V", {"specialties": "va"}), "G", "H")
 
 
-def test_a_new_policy_between_two_decisions_of_a_lead_is_matched_afresh(roster) -> None:
+def test_a_new_policy_between_two_decisions_of_a_lead_is_matched_afresh(roster: Roster) -> None:
     """The same lead object decided under one policy, then under another whose rules send it
     elsewhere: the second decision is the one a fresh match gives, not the first policy's."""
     lead = make_lead(loan_program="va")
@@ -53,7 +57,7 @@ def test_a_new_policy_between_two_decisions_of_a_lead_is_matched_afresh(roster) 
     _same(decide(lead, roster, first, state, TUESDAY_15_UTC), a)
 
 
-def test_a_new_roster_or_state_between_two_decisions_of_a_lead(roster) -> None:
+def test_a_new_roster_or_state_between_two_decisions_of_a_lead(roster: Roster) -> None:
     """The kept match holds only what depends on the lead and the policy: a changed roster,
     routing state, exclusions or time still change the decision as a fresh one would."""
     lead = make_lead(loan_program="va")
@@ -73,7 +77,7 @@ def test_a_new_roster_or_state_between_two_decisions_of_a_lead(roster) -> None:
         _same(kept, _fresh(lead, roster, policy, state, later, **kwargs))
 
 
-def test_notes_and_rule_path_are_each_decisions_own(roster) -> None:
+def test_notes_and_rule_path_are_each_decisions_own(roster: Roster) -> None:
     """A decision's notes and rule path are its own lists: one decision's notes (a preferred
     officer taken first, a pool routed to) do not show up in the next decision of the lead."""
     lead = make_lead(loan_program="va")
@@ -87,7 +91,7 @@ def test_notes_and_rule_path_are_each_decisions_own(roster) -> None:
     _same(b, _fresh(lead, roster, policy, state, TUESDAY_15_UTC))
 
 
-def test_an_equal_lead_rebuilt_is_matched_afresh_and_the_map_is_bounded(roster) -> None:
+def test_an_equal_lead_rebuilt_is_matched_afresh_and_the_map_is_bounded(roster: Roster) -> None:
     """Entries are found by the lead object: a rebuilt lead with other values never gets the
     earlier lead's match; the map never holds more than its bound."""
     policy = make_policy(VA_FIRST, POOLS)
