@@ -560,6 +560,12 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
     whole = LogisticRegression(C=c, max_iter=2000).fit(x, y)
     coef += whole.coef_[0] - coef.mean(axis=0)
     intercept += float(whole.intercept_[0]) - intercept.mean()
+    # and each member's level set to the fit's on the history's contacted rows: centring the
+    # coefficients does not centre the probabilities (a member's spread officer effects
+    # raise its mean probability where most are low), and a member's level alone moved the
+    # applications it expects on those rows by +-5%
+    intercept += _level_shifts(x @ coef.T + intercept[None, :],
+                               float(expit(whole.decision_function(x)).sum()))
     n_lead, n_pair = x_lead.shape[1], 3
     coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
     return ApplicationModel(
@@ -568,6 +574,20 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         officer_coef=coef[:, n_lead + n_pair:n_lead + n_pair + len(ids)],
         team_coef=coef[:, n_lead + n_pair + len(ids):], rows=len(rows),
         positives=int(y.sum()), c=c)
+
+
+def _level_shifts(logits: np.ndarray, target: float) -> np.ndarray:
+    """(B,) the shift of each column of ``logits`` (N, B) that makes its probabilities sum to
+    ``target`` (Newton's method on a sum increasing in the shift)."""
+    shift = np.zeros(logits.shape[1])
+    for _ in range(50):
+        p = expit(logits + shift[None, :])
+        gap = p.sum(axis=0) - target
+        slope = np.maximum((p * (1.0 - p)).sum(axis=0), 1e-9)
+        shift -= np.clip(gap / slope, -2.0, 2.0)
+        if np.all(np.abs(gap) < 1e-6 * max(target, 1.0)):
+            break
+    return shift
 
 
 def fit_funding(history: History) -> dict[str, float]:
