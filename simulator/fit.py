@@ -560,12 +560,15 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
     whole = LogisticRegression(C=c, max_iter=2000).fit(x, y)
     coef += whole.coef_[0] - coef.mean(axis=0)
     intercept += float(whole.intercept_[0]) - intercept.mean()
-    # and each member's level set to the fit's on the history's contacted rows: centring the
-    # coefficients does not centre the probabilities (a member's spread officer effects
-    # raise its mean probability where most are low), and a member's level alone moved the
-    # applications it expects on those rows by +-5%
-    intercept += _level_shifts(x @ coef.T + intercept[None, :],
-                               float(expit(whole.decision_function(x)).sum()))
+    # and the levels centred too: centring the coefficients does not centre the
+    # probabilities (a member's spread officer effects raise its mean probability where
+    # most are low: the members expected 1.4% more applications on the history's contacted
+    # rows than the fit). Each member keeps its own level's distance from the members' mean
+    # (the uncertainty of the level), and that mean is the fit's
+    logits = x @ coef.T + intercept[None, :]
+    level = expit(logits).sum(axis=0)
+    intercept += _level_shifts(logits, float(expit(whole.decision_function(x)).sum()) +
+                               level - level.mean())
     n_lead, n_pair = x_lead.shape[1], 3
     coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
     return ApplicationModel(
@@ -576,17 +579,18 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         positives=int(y.sum()), c=c)
 
 
-def _level_shifts(logits: np.ndarray, target: float) -> np.ndarray:
+def _level_shifts(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(B,) the shift of each column of ``logits`` (N, B) that makes its probabilities sum to
-    ``target`` (Newton's method on a sum increasing in the shift)."""
+    its ``target`` (B,) (Newton's method on a sum increasing in the shift)."""
+    target = np.clip(target, 1e-6, logits.shape[0] - 1e-6)
     shift = np.zeros(logits.shape[1])
     for _ in range(50):
         p = expit(logits + shift[None, :])
         gap = p.sum(axis=0) - target
+        if np.all(np.abs(gap) < 1e-9 * logits.shape[0]):
+            break
         slope = np.maximum((p * (1.0 - p)).sum(axis=0), 1e-9)
         shift -= np.clip(gap / slope, -2.0, 2.0)
-        if np.all(np.abs(gap) < 1e-6 * max(target, 1.0)):
-            break
     return shift
 
 
