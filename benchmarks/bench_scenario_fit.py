@@ -23,8 +23,6 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -75,9 +73,8 @@ def main() -> None:
             result = check_fit(scenario, candidates, Path(tmp), name=name,
                                exploration=args.exploration,
                                replications=args.replications, seed=args.seed)
-            # the history's own luck: its funded count against the truth's expectation of it
-            logged = pd.read_csv(Path(tmp) / "history.csv", usecols=["funded", "true_p_funded"])
-            luck = (float(logged["funded"].sum()), float(logged["true_p_funded"].sum()))
+        # the history's own luck: its funded count against the truth's expectation of it
+        luck = (result.history_funded, result.history_truth)
         fit = result.fit
         print(f"\n{name}, {days:g} days ({time.perf_counter() - started:.0f} s): history "
               f"{result.history_rows}"
@@ -89,6 +86,10 @@ def main() -> None:
         print(f"  the history funded {luck[0]:.0f} where the truth expects {luck[1]:.1f} "
               f"({100.0 * (luck[0] / luck[1] - 1.0):+.1f}%: chance, which every fit from it "
               "carries)")
+        bias = 100.0 * (result.fitted_on_history / luck[0] - 1.0)
+        print(f"  the fitted world expects {result.fitted_on_history:.1f} on the history's own "
+              f"rows, officers and delays ({bias:+.1f}% against its funded count: the fit's "
+              "own level bias)")
         print(f"  {'policy':<16} {'forecast':>16} {'truth':>16} {'error':>8} "
               f"{'rank f/t':>9}")
         for r in result.rows:

@@ -560,6 +560,15 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
     whole = LogisticRegression(C=c, max_iter=2000).fit(x, y)
     coef += whole.coef_[0] - coef.mean(axis=0)
     intercept += float(whole.intercept_[0]) - intercept.mean()
+    # and the levels centred too: centring the coefficients does not centre the
+    # probabilities (a member's spread officer effects raise its mean probability where
+    # most are low: the members expected 1.4% more applications on the history's contacted
+    # rows than the fit). Each member keeps its own level's distance from the members' mean
+    # (the uncertainty of the level), and that mean is the fit's
+    logits = x @ coef.T + intercept[None, :]
+    level = expit(logits).sum(axis=0)
+    intercept += _level_shifts(logits, float(expit(whole.decision_function(x)).sum()) +
+                               level - level.mean())
     n_lead, n_pair = x_lead.shape[1], 3
     coef[:, :n_lead + n_pair] *= _UNPENALIZED_SCALE
     return ApplicationModel(
@@ -568,6 +577,21 @@ def fit_application(history: History, roster: Roster, options: FitOptions) -> Ap
         officer_coef=coef[:, n_lead + n_pair:n_lead + n_pair + len(ids)],
         team_coef=coef[:, n_lead + n_pair + len(ids):], rows=len(rows),
         positives=int(y.sum()), c=c)
+
+
+def _level_shifts(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(B,) the shift of each column of ``logits`` (N, B) that makes its probabilities sum to
+    its ``target`` (B,) (Newton's method on a sum increasing in the shift)."""
+    target = np.clip(target, 1e-6, logits.shape[0] - 1e-6)
+    shift = np.zeros(logits.shape[1])
+    for _ in range(50):
+        p = expit(logits + shift[None, :])
+        gap = p.sum(axis=0) - target
+        if np.all(np.abs(gap) < 1e-9 * logits.shape[0]):
+            break
+        slope = np.maximum((p * (1.0 - p)).sum(axis=0), 1e-9)
+        shift -= np.clip(gap / slope, -2.0, 2.0)
+    return shift
 
 
 def fit_funding(history: History) -> dict[str, float]:
@@ -674,6 +698,28 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         funding_rate_by_program=fit_funding(history), roster=roster, rows=len(history),
         contacted=int(contacted.sum()), applications=int(history.outcomes["application"].sum()),
         funded=int(history.outcomes["funded"].sum()))
+
+
+def expected_on_history(fit: FittedScenario, history: History) -> tuple[float, int]:
+    """(expected funded leads, rows) of the fitted world on the history's own rows that
+    record their first attempt: each row's officer and arrival-to-attempt delay as they
+    were, the contact, application (mean over the bootstrap members) and funding stages
+    fitted. Set against the history's funded count on the same rows, it separates a fit's
+    level bias (here) from the history's own luck (which the fit carries whole)."""
+    received = np.array([lead.received_at.timestamp() for lead in history.leads])
+    delay = history.assigned_s - received + history.delay_s
+    rows = np.flatnonzero(np.isfinite(delay))
+    leads = [history.leads[i] for i in rows]
+    base = np.array([fit.contact.contact_rate_by_source.get(lead.source,
+                                                            fit.contact.default_contact_rate)
+                     for lead in leads])
+    contact = contact_probability(base, delay[rows], fit.contact)
+    pick = np.arange(len(rows))
+    officer = history.officer_idx[rows]
+    application = np.mean([fit.application.matrix(leads, fit.roster.officers, b)[pick, officer]
+                           for b in range(fit.application.members)], axis=0)
+    funding = np.array([fit.funding_rate_by_program[lead.loan_program.value] for lead in leads])
+    return float(np.sum(contact * application * funding)), len(rows)
 
 
 # ---------------------------------------------------------------------------- output

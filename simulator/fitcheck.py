@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulator.fit import FitOptions, FittedScenario, fit_scenario, write_scenario
+from simulator.fit import (
+    FitOptions,
+    FittedScenario,
+    expected_on_history,
+    fit_scenario,
+    load_inputs,
+    write_scenario,
+)
 from simulator.model import RunOptions
 from simulator.outputs import history_frame, spreadsheet_frame
 from simulator.params import Departure, ReplayStreamParams, Scenario
@@ -51,6 +58,13 @@ class CheckResult:
     fit: FittedScenario
     history_rows: int
     ranking_preserved: bool
+    # the history's funded count, the truth's expectation of it (the sum of its
+    # true_p_funded) and the fitted world's on the same rows, officers and delays
+    # (``simulator.fit.expected_on_history``): luck is the first against the second, the
+    # fit's own level bias the third against the first
+    history_funded: float = float("nan")
+    history_truth: float = float("nan")
+    fitted_on_history: float = float("nan")
 
     @property
     def max_abs_error_pct(self) -> float:
@@ -120,4 +134,9 @@ def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
                      error_pct=100.0 * (forecast[k][0] - truth[k][0]) / truth[k][0],
                      forecast_rank=f_rank[j], truth_rank=t_rank[j])
             for j, k in enumerate(labels)]
-    return CheckResult(rows, fit, len(history), f_rank == t_rank)
+    fitted_on_history, _ = expected_on_history(fit, load_inputs(workdir / "history.csv",
+                                                                scenario.roster_path)[0])
+    return CheckResult(rows, fit, len(history), f_rank == t_rank,
+                       history_funded=float(history["funded"].sum()),
+                       history_truth=float(history["true_p_funded"].sum()),
+                       fitted_on_history=fitted_on_history)

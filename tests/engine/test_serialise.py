@@ -44,33 +44,44 @@ def test_csv_line_is_what_csv_writer_writes(cells):
     assert csv_line(cells) == buffer.getvalue()
 
 
+# rosters, leads in time order, a built-in policy and the explanation's detail
+DECISIONS = {
+    "officers": st.lists(officer_fields, min_size=1, max_size=6),
+    "leads": st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 40 * 3600),
+                                st.sampled_from(["conventional", "va", "reverse"])),
+                      min_size=1, max_size=20),
+    "policy_name": st.sampled_from(sorted(POLICIES)),
+    "detail": st.sampled_from(["full", "summary"]),
+}
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    officers=st.lists(officer_fields, min_size=1, max_size=6),
-    leads=st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 40 * 3600),
-                             st.sampled_from(["conventional", "va", "reverse"])),
-                   min_size=1, max_size=20),
-    policy_name=st.sampled_from(sorted(POLICIES)),
-    detail=st.sampled_from(["full", "summary"]),
-)
+@given(**DECISIONS)
 def test_explanation_json_is_json_dumps_of_to_dict(officers, leads, policy_name, detail):
     """Explanation.to_json, its fragments cached over many decisions, is exactly json.dumps of
     to_dict with the extra keys after its own."""
-    roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
-    policy = POLICIES[policy_name]
-    state = RoutingState.empty(roster.ids_tuple)
     cache: dict[object, object] = {}
-    for k, (us_state, offset_s, program) in enumerate(sorted(leads, key=lambda x: x[1])):
-        now = TUESDAY_15_UTC + timedelta(seconds=offset_s)
-        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program,
-                         received_at=now.isoformat())
-        d = decide(lead, roster, policy, state, now)
+    for d in _decisions(officers, leads, policy_name):
         extra = {"status": d.status.value, "propensity": d.propensity, "priority": d.priority}
         expected = json.dumps({**d.explanation.to_dict(detail=detail), **extra},
                               separators=(",", ":"))
         assert d.explanation.to_json(detail=detail, cache=cache, extra=extra) == expected
         assert d.explanation.to_json(detail=detail) == expected[:-1].rsplit(',"status"', 1)[0] \
             + "}"
+
+
+def _decisions(officers, leads, policy_name):
+    """Each lead decided in time order on a roster of ``officers``, the state filling as
+    it goes."""
+    roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
+    policy = POLICIES[policy_name]
+    state = RoutingState.empty(roster.ids_tuple)
+    for k, (us_state, offset_s, program) in enumerate(sorted(leads, key=lambda x: x[1])):
+        now = TUESDAY_15_UTC + timedelta(seconds=offset_s)
+        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program,
+                         received_at=now.isoformat())
+        d = decide(lead, roster, policy, state, now)
+        yield d
         state.apply(d.state_delta)
 
 
@@ -90,12 +101,7 @@ def _extra(d) -> dict[str, object]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    officers=st.lists(officer_fields, min_size=1, max_size=6),
-    leads=st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 40 * 3600),
-                             st.sampled_from(["conventional", "va", "reverse"])),
-                   min_size=1, max_size=20),
-    policy_name=st.sampled_from(sorted(POLICIES)),
-    detail=st.sampled_from(["full", "summary"]),
+    **DECISIONS,
     propensity=st.sampled_from([None, 0.25, 1 / 3, 1, float("nan"), float("inf")]),
 )
 def test_decision_json_is_json_dumps_of_explanation_and_decision_keys(
@@ -103,18 +109,10 @@ def test_decision_json_is_json_dumps_of_explanation_and_decision_keys(
     """Decision.to_json (the route file's explanation cell: offers, cascades' step_s, held
     leads' hold_until, any propensity) is exactly json.dumps of the explanation's dict with the
     decision's keys after it, its fragments cached over many decisions."""
-    roster = Roster([make_officer(f"O{i}", **f) for i, f in enumerate(officers)])
-    policy = POLICIES[policy_name]
-    state = RoutingState.empty(roster.ids_tuple)
     cache: dict[object, object] = {}
-    for k, (us_state, offset_s, program) in enumerate(sorted(leads, key=lambda x: x[1])):
-        now = TUESDAY_15_UTC + timedelta(seconds=offset_s)
-        lead = make_lead(f"L{k}", zip=ZIPS[us_state], loan_program=program,
-                         received_at=now.isoformat())
-        d = decide(lead, roster, policy, state, now)
-        if propensity is not None:
-            d = dataclasses.replace(d, propensity=propensity)
+    for decided in _decisions(officers, leads, policy_name):
+        d = decided if propensity is None else dataclasses.replace(decided,
+                                                                   propensity=propensity)
         expected = json.dumps({**d.explanation.to_dict(detail=detail), **_extra(d)},
                               separators=(",", ":"))
         assert d.to_json(detail=detail, cache=cache) == expected
-        state.apply(d.state_delta)

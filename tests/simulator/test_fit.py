@@ -28,6 +28,7 @@ from simulator.fit import (
     write_scenario,
 )
 from simulator.model import RunOptions
+from simulator.outcome import ApplicationModel
 from simulator.outputs import history_frame, spreadsheet_frame
 from simulator.params import Scenario
 from simulator.policies import resolve_policies
@@ -338,17 +339,32 @@ def test_busy_share_makes_up_the_time_outs() -> None:
 
 
 def test_application_members_are_centred_on_the_whole_fit(logged: tuple[Path, Path]) -> None:
-    """The bootstrap members keep their spread but average to the fit on every row, so a
-    forecast over a few replications is the fit's, not that of the resamples drawn."""
+    """The bootstrap members keep their spread but average to the fit on every row, in their
+    effects and in the applications they expect on the history's contacted rows (the
+    observed count): a forecast over as many replications as members is at the fit's level,
+    not above it (spread effects raise a member's mean probability) nor at the level of the
+    resamples drawn."""
     from simulator.fit import fit_application, load_inputs
 
     history, roster = load_inputs(*logged)
     one = fit_application(history, roster, FitOptions(bootstrap=1, application_c=0.1))
     four = fit_application(history, roster, FitOptions(bootstrap=4, application_c=0.1))
-    assert four.intercept.mean() == pytest.approx(one.intercept[0], abs=1e-9)
     assert np.allclose(four.lead_coef.mean(axis=0), one.lead_coef[0], atol=1e-9)
     assert np.allclose(four.officer_coef.mean(axis=0), one.officer_coef[0], atol=1e-9)
-    assert four.intercept.std() > 0.01
+    rows = np.flatnonzero(history.outcomes["contacted"] == 1)
+    leads = [history.leads[i] for i in rows]
+    officer = history.officer_idx[rows]
+
+    def expected(model: ApplicationModel, member: int) -> float:
+        p = model.matrix(leads, roster.officers, member)
+        return float(p[np.arange(len(rows)), officer].sum())
+
+    applications = float(history.outcomes["application"][rows].sum())
+    whole = expected(one, 0)
+    assert whole == pytest.approx(applications, rel=0.005)
+    levels = np.array([expected(four, b) for b in range(4)])
+    assert levels.mean() == pytest.approx(whole, rel=1e-6)
+    assert levels.std() > 0.005 * whole  # each member keeps its own level's uncertainty
 
 
 def test_fit_response_from_every_attempt_or_from_reached_rows_only(
@@ -378,9 +394,12 @@ def test_fit_response_from_every_attempt_or_from_reached_rows_only(
 def test_forecast_from_a_fitted_scenario_covers_the_truth(tmp_path: Path) -> None:
     """On ten days of the reference world, the forecasts of round robin and first-to-claim
     from a scenario fitted to a round-robin history alone keep their order and land within
-    10% of their truth in the original world; round robin's 95% interval (over replications,
-    each with its own bootstrap fit) holds its truth. Ten days of history carry their own
-    luck of ±10% (docs/simulator.md); the benchmark measures the 5% goal on whole months."""
+    10% of their truth in the original world. Ten days of history carry their own luck of
+    ±10% (docs/simulator.md; this one funded 88 where the truth expects 96.8, -9%), which
+    every fit from it carries: round robin's 95% interval (over replications, each with its
+    own bootstrap fit) holds its truth moved by that luck, and on the history's own rows the
+    fitted world expects the history's funded count within 5% (the fit's own level). The
+    benchmark measures the 5% goal on whole months."""
     from simulator.fitcheck import check_fit
 
     scenario: Scenario = load_scenario(SCENARIOS / "reference.yaml")
@@ -390,8 +409,11 @@ def test_forecast_from_a_fitted_scenario_covers_the_truth(tmp_path: Path) -> Non
     assert result.ranking_preserved, result.rows
     for row in result.rows:
         assert abs(row.error_pct) <= 10.0, row
+    luck = result.history_funded / result.history_truth
+    assert abs(result.fitted_on_history / result.history_funded - 1.0) <= 0.05, result
     logged = result.rows[0]
-    assert abs(logged.forecast - logged.truth) <= logged.forecast_half_width, logged
+    assert abs(logged.forecast - luck * logged.truth) <= logged.forecast_half_width, \
+        (logged, luck)
     # the fit's uncertainty is carried: the forecast's interval is wider than the truth's
     assert all(r.forecast_half_width > r.truth_half_width for r in result.rows)
 
