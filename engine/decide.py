@@ -357,14 +357,37 @@ def _held_reason(pools: str, counts: list[int]) -> str:
     return found
 
 
+# A lead's facts and rule match, kept per lead for its later decisions (retries, time-outs,
+# held retries, declines). They depend on the lead and the policy only (the time fields are
+# the lead's ``received_at``, never ``now``), so an entry is found by the lead's identity and
+# used only for the same lead and policy objects: a new policy (or a rebuilt lead) is a miss.
+_MATCHES: dict[int, tuple[Lead, Policy, dict[str, Any], tuple[str, ...], CompiledAction,
+                          list[dict[str, Any]]]] = {}
+MATCH_CACHE_SIZE = 8192
+
+
+def lead_match(lead: Lead, policy: Policy
+               ) -> tuple[dict[str, Any], list[str], CompiledAction, list[dict[str, Any]]]:
+    """The lead's facts, the notes on custom values that could not be read, the matched
+    action and the rule path, computed once per lead and policy and kept (bounded) for the
+    lead's later decisions. The notes and rule path returned are the caller's own lists."""
+    found = _MATCHES.get(id(lead))
+    if found is None or found[0] is not lead or found[1] is not policy:
+        facts, notes = read_facts(lead, policy.builtin_fields, policy.custom_fields)
+        action, rule_path = policy.match(facts)
+        if len(_MATCHES) >= MATCH_CACHE_SIZE:
+            _MATCHES.clear()
+        found = _MATCHES[id(lead)] = (lead, policy, facts, tuple(notes), action, rule_path)
+    return found[2], list(found[3]), found[4], list(found[5])
+
+
 def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
          exclude: Mapping[str, str] | None = None, pool: str | None = None
          ) -> Plan | Decision:
     """Walk the lead's chain to the first step with an eligible officer (a ``Plan``), or
     conclude that nobody can take it now (a held or unassigned ``Decision``). ``state`` must
     be laid out for ``roster``. ``pool``: route to this pool alone instead of the chain."""
-    facts, notes = read_facts(lead, policy.builtin_fields, policy.custom_fields)
-    action, rule_path = policy.match(facts)
+    facts, notes, action, rule_path = lead_match(lead, policy)
     if pool is not None:
         action = _only_pool(policy, pool, action)
         notes.append(f"routed to pool {pool} only (routing.lifecycle.stale_pool)")
