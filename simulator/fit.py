@@ -10,7 +10,9 @@ needs, in the world's own factorized form (docs/simulator.md, "The world"):
 - **response times**: log response = officer effect + hour-of-day effect (officer-local hour
   when the response starts) + log(1 + slope x open leads) + normal noise, the officer effects
   shrunk to their team's by empirical Bayes; fitted on every recorded first attempt (reached
-  or not), truncated at the SLA, with the tied-up tail taken apart as a mixture. Where a
+  or not), truncated at the SLA, with the tied-up tail taken apart as a mixture (its share
+  from the time-outs the waits show, then, where the caller can run the fitted world,
+  calibrated by simulating the logging policy in it: ``calibrate_tied_up``). Where a
   history records the attempt only when it reached the borrower, the rows that show one are
   weighted by the inverse of their chance of showing it (the fit alternates with the contact
   stage);
