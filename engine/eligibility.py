@@ -402,7 +402,7 @@ def _wall_clock_instant(now: datetime, tz_name: str, minutes: int) -> datetime:
     falls in between (a time the clocks skip maps to the same instant one hour on)."""
     tz = zone(tz_name)
     local = now.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
-    return (local + timedelta(minutes=minutes)).replace(tzinfo=tz).astimezone(now.tzinfo)
+    return (local + timedelta(minutes=minutes)).replace(tzinfo=tz).astimezone(UTC)
 
 
 _STEADY_DAYS = 8
@@ -483,8 +483,8 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
         if wait == core.NO_WAIT:
             continue
         row = waits[kind]
-        if start is None:
-            start = now.replace(second=0, microsecond=0)
+        if start is None:  # in UTC: ``+ timedelta`` on a zoned time adds wall-clock time
+            start = now.astimezone(UTC).replace(second=0, microsecond=0)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
         # and the wait is shorter than that, so elapsed and wall-clock time agree. Or no zone
         # changes its clocks from the start of today (UTC) until the smallest wait is over:
@@ -506,6 +506,8 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
                      start + timedelta(minutes=1))
             if best is None or at < best:
                 best = at
+    if best is not None:  # in now's zone, as a real local time (astimezone never gives a
+        best = best.astimezone(now.tzinfo)  # time the clocks skip)
     if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
         return best, counts.tolist()
     officers = roster.officers

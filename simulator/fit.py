@@ -68,6 +68,7 @@ _MIN_MULTIPLIER = 1e-6  # the decay's floor (a scenario's knots must be > 0)
 _APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried
 _UNPENALIZED_SCALE = 10.0  # lead and match columns: a hundredth of the officers' penalty
 MIN_CONTACTED = 30
+MIN_RECORDED_ATTEMPTS = 30  # rows with response_delay_s the response fit needs
 SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
 
 
@@ -756,6 +757,11 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
     room = (sla - latency - np.where(usable, to_shift, 0.0)) if sla else np.full(len(o), np.inf)
     log_limit = np.where(room > 1.0, np.log(np.maximum(room, 1.0)), np.inf)
     seen = recorded & usable  # rows whose response the history shows
+    if int(seen.sum()) < MIN_RECORDED_ATTEMPTS:
+        raise InputError(Problem(
+            "column", f"{Path(history_path).name}: response_delay_s",
+            f"only {int(seen.sum())} rows record a first contact attempt by an officer with "
+            f"work hours; the response times need at least {MIN_RECORDED_ATTEMPTS}"))
     unreached = (contacted == 0) & usable
     # the share of unreached rows whose attempt is recorded: 1 in the simulator's history,
     # 0 in one that records the attempt only when it reached the borrower

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -45,6 +46,12 @@ DEFAULT_TARGET = "funded"
 # number) in place of whatever contact columns the file has.
 _STAND_IN_PHONE = "+12025550100"
 MAX_LISTED_PROBLEMS = 50
+# A first attempt more than a year after assignment is no response to the lead: such a
+# delay is a unit or export mistake, not data to fit a decay on.
+MAX_RESPONSE_DELAY_S = 366 * 86400.0
+# A plain decimal number in ASCII: ``float`` also takes Arabic-Indic or fullwidth digits,
+# ``_`` separators, ``nan`` and ``inf``, none of which a history export writes.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,10 @@ def load_history(path: str | Path, roster: Roster, *, target: str = DEFAULT_TARG
 
 
 def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
+    """``text`` as a finite number if it is a plain ASCII decimal, else None."""
+    if _DECIMAL.fullmatch(text) is None:
         return None
+    value = float(text)
     return value if math.isfinite(value) else None
 
 
@@ -260,10 +267,11 @@ def history_from_rows(header: Sequence[str], rows: Iterable[Mapping[str, Any]], 
         delay_s = float("nan")
         if delay_raw:
             value = _number(delay_raw)
-            if value is None or value < 0:
+            if value is None or not 0 <= value <= MAX_RESPONSE_DELAY_S:
                 bad("response_delay_s", delay_raw,
-                    "expected seconds from assignment to first contact attempt, 0 or more "
-                    "(blank if no attempt was made or none was recorded)")
+                    "expected seconds from assignment to first contact attempt, 0 to "
+                    f"{MAX_RESPONSE_DELAY_S:.0f} (a year; blank if no attempt was made or "
+                    "none was recorded)")
             else:
                 delay_s = value
 

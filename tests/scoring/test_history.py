@@ -69,6 +69,16 @@ INVALID_CELLS = [
     ("assigned_at", "2025-01-06 10:00", "ISO 8601 time with a UTC offset"),
     ("assigned_at", "2000-01-01T00:00:00+00:00", "before received_at"),
     ("response_delay_s", "-3", "seconds from assignment"),
+    ("response_delay_s", "NaN", "seconds from assignment"),
+    ("response_delay_s", "inf", "seconds from assignment"),
+    ("response_delay_s", "1e309", "seconds from assignment"),
+    ("response_delay_s", "1e300", "seconds from assignment"),
+    ("response_delay_s", "=1+1", "seconds from assignment"),
+    ("response_delay_s", "\u0663\u0660", "seconds from assignment"),  # Arabic-Indic 30
+    ("response_delay_s", "\uff13\uff10", "seconds from assignment"),  # fullwidth 30
+    ("response_delay_s", "1_000", "seconds from assignment"),
+    ("propensity", "\u0660.\u0665", "in (0, 1]"),  # Arabic-Indic 0.5
+    ("officer_open_leads", "\uff12", "whole number of open leads"),  # fullwidth 2
     ("officer_id", "LO9999", "not an officer on the roster"),
     ("officer_id", "", "is required"),
     ("policy", "", "logging policy"),
@@ -127,6 +137,20 @@ def test_history_reads_an_attempt_that_did_not_reach(small_world: SyntheticHisto
     history = history_from_rows(small_world.header, rows, small_roster, source="h.csv")
     assert history.delay_s[0] == 30.0
     assert np.isnan(history.delay_s[1])
+
+
+def test_history_rejects_garbage_delay_on_an_unreached_row(small_world: SyntheticHistory,
+                                                           small_roster: Roster) -> None:
+    """A delay on a row that never reached the lead is read as strictly as on a reached one:
+    NaN, infinities, formulas and non-ASCII digits are refused, naming row and column."""
+    for value in ("nan", "-inf", "1e309", "=1+1", "\u0663\u0660", "-1"):
+        rows = _rows(small_world)
+        rows[0].update({"contacted": "0", "application": "0", "funded": "0", "lost": "1",
+                        "response_delay_s": value})
+        with pytest.raises(InputError) as err:
+            history_from_rows(small_world.header, rows, small_roster, source="h.csv")
+        assert any(p.field == "response_delay_s" and p.where == "h.csv row 2"
+                   and p.value == value for p in err.value.problems), value
 
 
 def test_history_names_missing_columns(small_world: SyntheticHistory,

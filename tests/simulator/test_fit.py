@@ -172,6 +172,19 @@ def test_fit_refuses_a_history_with_too_few_contacts(logged: tuple[Path, Path],
         fit_scenario(path, logged[1])
 
 
+def test_fit_refuses_a_history_with_too_few_recorded_attempts(logged: tuple[Path, Path],
+                                                              tmp_path: Path) -> None:
+    """A history whose ``response_delay_s`` is blank on (nearly) every row has no response
+    times to fit: an InputError naming the file and the column, not a crash in the fit."""
+    header, rows = _rows(logged[0])
+    for k, row in enumerate(rows):
+        if k >= 10:
+            row["response_delay_s"] = ""
+    path = _write(tmp_path / "blank.csv", header, rows)
+    with pytest.raises(InputError, match=r"blank\.csv: response_delay_s"):
+        fit_scenario(path, logged[1])
+
+
 def test_fit_arrivals_count_real_hours_across_dst() -> None:
     """Over the spring change (US, 2025-03-09) the skipped 02:00 is not observed (the window
     of 3 x 24 real hours ends at 01:00 local), and one lead an hour gives a rate of 1 in every
