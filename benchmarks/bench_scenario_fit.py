@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--replications", type=int, default=5)
     parser.add_argument("--exploration", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-calibrate", action="store_true",
+                        help="the tied-up share as solved from the time-outs alone, without "
+                             "the simulation-based calibration")
     args = parser.parse_args()
     candidates = args.candidate or list(CANDIDATES)
     print(f"what-if from a history alone: logging round_robin with "
@@ -72,7 +75,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             result = check_fit(scenario, candidates, Path(tmp), name=name,
                                exploration=args.exploration,
-                               replications=args.replications, seed=args.seed)
+                               replications=args.replications, seed=args.seed,
+                               calibrate=not args.no_calibrate)
         # the history's own luck: its funded count against the truth's expectation of it
         luck = (result.history_funded, result.history_truth)
         fit = result.fit
@@ -83,6 +87,12 @@ def main() -> None:
               f"{fit.response.timeout_share:.3f}, tied-up share "
               f"{fit.response.busy_probability:.3f}, application model C "
               f"{fit.application.c:g}")
+        cal = result.calibration
+        if cal is not None:
+            print(f"  tied-up share calibrated: {cal.busy_probability:.3f} (simulated history "
+                  f"reads {cal.reached:.3f} time-outs where the real one reads "
+                  f"{cal.target:.3f}; {len(cal.steps)} simulations: "
+                  + ", ".join(f"{b:.3f}->{r:.3f}" for b, r in cal.steps) + ")")
         print(f"  the history funded {luck[0]:.0f} where the truth expects {luck[1]:.1f} "
               f"({100.0 * (luck[0] / luck[1] - 1.0):+.1f}%: chance, which every fit from it "
               "carries)")

@@ -10,7 +10,9 @@ needs, in the world's own factorized form (docs/simulator.md, "The world"):
 - **response times**: log response = officer effect + hour-of-day effect (officer-local hour
   when the response starts) + log(1 + slope x open leads) + normal noise, the officer effects
   shrunk to their team's by empirical Bayes; fitted on every recorded first attempt (reached
-  or not), truncated at the SLA, with the tied-up tail taken apart as a mixture. Where a
+  or not), truncated at the SLA, with the tied-up tail taken apart as a mixture (its share
+  from the time-outs the waits show, then, where the caller can run the fitted world,
+  calibrated by simulating the logging policy in it: ``calibrate_tied_up``). Where a
   history records the attempt only when it reached the borrower, the rows that show one are
   weighted by the inverse of their chance of showing it (the fit alternates with the contact
   stage);
@@ -82,6 +84,10 @@ class FitOptions:
     # inverse L2 strength of the application regression (None: chosen by 5-fold CV)
     application_c: float | None = None
     accept_within_s: float | None = None  # the logging policy's SLA (None: read off the waits)
+    # simulation-based calibration of the tied-up share (``calibrate_tied_up``): on by
+    # default where the caller can run the fitted world (simulator.fitcheck); off: the share
+    # solved from the time-outs alone
+    calibrate_tied_up: bool = True
 
     def __post_init__(self) -> None:
         if self.accept_within_s is not None and not self.accept_within_s > 0:
@@ -143,6 +149,9 @@ class FittedScenario:
     contacted: int
     applications: int
     funded: int
+    # whether a caller that can run the fitted world should calibrate the tied-up share
+    # (``calibrate_tied_up``; FitOptions.calibrate_tied_up)
+    calibrate_tied_up: bool = True
 
 
 # ---------------------------------------------------------------------------- input
@@ -612,6 +621,94 @@ def fit_funding(history: History) -> dict[str, float]:
 # ---------------------------------------------------------------------------- the whole fit
 
 
+def _simulated_timeout_share(scenario: Any, busy: float, sla: float, logging: str,
+                             exploration: float, seed: int) -> float:
+    """The time-out share read off the waits (``timeout_share``) of the history that
+    ``logging`` writes in ``scenario`` with tied-up share ``busy`` (one replication, seed
+    ``seed``: the same draws at every share)."""
+    from simulator.model import RunOptions
+    from simulator.outputs import history_frame
+    from simulator.policies import resolve_policies
+    from simulator.runner import run_experiment
+
+    world_params = replace(scenario.world, response=replace(scenario.world.response,
+                                                            busy_probability=busy))
+    run = run_experiment(replace(scenario, world=world_params), resolve_policies([logging]),
+                         replications=1, seed=seed,
+                         options=RunOptions(record_events=False, exploration=exploration),
+                         with_bound=False)
+    frame = history_frame(run)
+    return timeout_share(_seconds_between(frame["received_at"], frame["assigned_at"]), sla)
+
+
+def _seconds_between(first: Any, then: Any) -> np.ndarray:
+    """(N,) seconds from each timestamp of ``first`` to ``then`` (columns of a frame)."""
+    import pandas as pd
+
+    gap = pd.to_datetime(then, utc=True) - pd.to_datetime(first, utc=True)
+    return gap.dt.total_seconds().to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """busy_probability: the calibrated tied-up share; target: the time-out share the real
+    history's waits read; reached: the simulated history's at that share; steps: the
+    simulations run (share, share read)."""
+
+    busy_probability: float
+    target: float
+    reached: float
+    steps: tuple[tuple[float, float], ...]
+
+
+def calibrate_tied_up(fit: FittedScenario, scenario: Any, *, logging: str = "round_robin",
+                      exploration: float = 0.0, seed: int = 0, tolerance: float = 0.005,
+                      max_steps: int = 8) -> Calibration:
+    """Indirect inference of the tied-up share: the share whose simulated history (the
+    fitted ``scenario`` run under the history's own logging policy on the history's leads)
+    reads the same time-out share off its waits as the real history does.
+
+    The share solved from the time-outs (``_with_busy_tail``) is right for the leads it is
+    read from, but a lead that times out is the one likely to end up held, and held leads
+    are not read: the real share is higher than the read one. Reading the simulated history
+    the same way carries the same selection. A 1-D root find (Brent's method) over the share,
+    one simulation a step, with the same seed at every step (common random numbers: an
+    officer tied up at share p is tied up at every larger share), so the share read rises
+    with the share drawn. ``scenario``: the fitted scenario as loaded (with the lender's
+    operations), a ``simulator.params.Scenario``."""
+    from scipy.optimize import brentq
+
+    sla = fit.response.accept_within_s
+    start = fit.response.busy_probability
+    target = fit.response.timeout_share
+    if not sla or target <= 0.0:
+        return Calibration(start, target, target, ())
+    steps: dict[float, float] = {}
+
+    def gap(busy: float) -> float:
+        key = round(float(busy), 6)
+        if key not in steps:
+            steps[key] = _simulated_timeout_share(scenario, key, sla, logging, exploration,
+                                                  seed)
+        return steps[key] - target
+
+    low, high = start, start
+    if gap(start) < 0.0:  # the usual case: the simulated history reads fewer time-outs
+        high = min(0.95, start + 0.1)
+        while gap(high) < 0.0 and high < 0.95:
+            low, high = high, min(0.95, high + 0.1)
+    else:
+        low = max(0.0, start - 0.1)
+        while gap(low) > 0.0 and low > 0.0:
+            high, low = low, max(0.0, low - 0.1)
+    if gap(low) * gap(high) > 0.0:  # no share in (0, 0.95) reads the target: the nearest
+        best = min(steps, key=lambda b: abs(steps[b] - target))
+    else:
+        best = float(brentq(gap, low, high, xtol=tolerance, maxiter=max_steps))
+        best = min((b for b in steps), key=lambda b: (abs(steps[b] - target), abs(b - best)))
+    return Calibration(best, target, steps[best], tuple(sorted(steps.items())))
+
+
 def _latency_s(roster: Roster) -> np.ndarray:
     """(M,) notification latency of each officer's fastest channel (the world's defaults)."""
     table = ResponseParams().notification_latency_s
@@ -703,7 +800,8 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         application=fit_application(history, roster, options),
         funding_rate_by_program=fit_funding(history), roster=roster, rows=len(history),
         contacted=int(contacted.sum()), applications=int(history.outcomes["application"].sum()),
-        funded=int(history.outcomes["funded"].sum()))
+        funded=int(history.outcomes["funded"].sum()),
+        calibrate_tied_up=options.calibrate_tied_up)
 
 
 def expected_on_history(fit: FittedScenario, history: History) -> tuple[float, int]:

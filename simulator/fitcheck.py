@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from simulator.fit import (
+    Calibration,
     FitOptions,
     FittedScenario,
+    calibrate_tied_up,
     expected_on_history,
     fit_scenario,
     load_inputs,
@@ -65,6 +67,8 @@ class CheckResult:
     history_funded: float = float("nan")
     history_truth: float = float("nan")
     fitted_on_history: float = float("nan")
+    # the tied-up share's calibration (None: off)
+    calibration: Calibration | None = None
 
     @property
     def max_abs_error_pct(self) -> float:
@@ -97,9 +101,11 @@ def _ranks(values: Sequence[float]) -> list[int]:
 def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
               name: str | None = None, logging: str = "round_robin",
               exploration: float = 0.3, replications: int = 5, seed: int = 0,
-              bootstrap: int | None = None) -> CheckResult:
+              bootstrap: int | None = None, calibrate: bool = True) -> CheckResult:
     """Log, fit, forecast and compare (module docstring). ``workdir`` receives history.csv
-    and the fitted scenario folder ``fitted/``."""
+    and the fitted scenario folder ``fitted/``. ``calibrate``: the tied-up share calibrated
+    by simulating the logging policy in the fitted world (``simulator.fit.calibrate_tied_up``;
+    the logging policy and its exploration are the lender's own, so they are known)."""
     workdir.mkdir(parents=True, exist_ok=True)
     world = check_scenario(scenario)
     logged = run_experiment(scenario, resolve_policies([logging]), replications=1, seed=seed,
@@ -109,12 +115,21 @@ def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
     spreadsheet_frame(history).to_csv(workdir / "history.csv", index=False)
     fit = fit_scenario(workdir / "history.csv", scenario.roster_path,
                        FitOptions(timezone=scenario.timezone,
-                                  bootstrap=bootstrap or replications, seed=seed))
+                                  bootstrap=bootstrap or replications, seed=seed,
+                                  calibrate_tied_up=calibrate))
     path = write_scenario(fit, workdir / "fitted", name=f"fitted-{scenario.name}")
     fitted = load_scenario(path)
     # what the lender knows besides the history: its operations and who left when
     departures = tuple(Departure(at=at, officer_id=oid) for oid, at in world.departures)
     fitted = replace(fitted, operations=scenario.operations, departures=departures)
+    calibration = None
+    if fit.calibrate_tied_up:
+        calibration = calibrate_tied_up(fit, fitted, logging=logging, exploration=exploration,
+                                        seed=seed + 3)
+        fit = replace(fit, response=replace(fit.response,
+                                            busy_probability=calibration.busy_probability))
+        fitted = replace(fitted, world=replace(fitted.world, response=replace(
+            fitted.world.response, busy_probability=calibration.busy_probability)))
     policies = resolve_policies(list(candidates))
     options = RunOptions(record_events=False)
     forecast = _means(run_experiment(fitted, policies, replications=replications,
@@ -139,4 +154,4 @@ def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
     return CheckResult(rows, fit, len(history), f_rank == t_rank,
                        history_funded=float(history["funded"].sum()),
                        history_truth=float(history["true_p_funded"].sum()),
-                       fitted_on_history=fitted_on_history)
+                       fitted_on_history=fitted_on_history, calibration=calibration)

@@ -440,3 +440,44 @@ def test_write_scenario_round_trips(logged: tuple[Path, Path], tmp_path: Path) -
     for program, rate in fit.funding_rate_by_program.items():
         assert scenario.world.conversion.funding_rate_by_program[program] == \
             pytest.approx(rate, abs=1e-6)
+
+
+def test_calibrated_tied_up_share_reads_the_history_time_outs(
+        logged: tuple[Path, Path], tmp_path: Path) -> None:
+    """The calibrated tied-up share is the one whose simulated history (the logging policy
+    run in the fitted world) reads the real history's time-out share off its waits; the
+    share solved from the time-outs alone reads fewer (held leads, which time out most, are
+    not read), and the calibration raises it."""
+    from simulator.fit import _simulated_timeout_share, calibrate_tied_up
+
+    history, roster = logged
+    fit = fit_scenario(history, roster, FitOptions(bootstrap=2))
+    scenario = load_scenario(write_scenario(fit, tmp_path / "fitted"))
+    sla = fit.response.accept_within_s
+    assert sla is not None and fit.response.timeout_share > 0.02
+    cal = calibrate_tied_up(fit, scenario, logging="round_robin", exploration=0.3, seed=11)
+    assert cal.target == fit.response.timeout_share
+    assert abs(cal.reached - cal.target) <= 0.01
+    # the calibrated world, run again with the same seed, reads what the calibration says
+    again = _simulated_timeout_share(scenario, cal.busy_probability, sla, "round_robin", 0.3,
+                                     11)
+    assert again == pytest.approx(cal.reached)
+    # without it: the simulated history of the share solved from the time-outs reads low
+    plain = _simulated_timeout_share(scenario, fit.response.busy_probability, sla,
+                                     "round_robin", 0.3, 11)
+    assert cal.target - plain > 0.01
+    assert cal.busy_probability > fit.response.busy_probability
+
+
+def test_calibration_can_be_turned_off(logged: tuple[Path, Path], tmp_path: Path) -> None:
+    from simulator.fitcheck import check_fit
+
+    fit = fit_scenario(logged[0], logged[1], FitOptions(bootstrap=2, calibrate_tied_up=False))
+    assert fit.calibrate_tied_up is False
+    result = check_fit(load_scenario(SMALL), ["round_robin"], tmp_path, replications=1,
+                       calibrate=False)
+    assert result.calibration is None
+    assert result.fit.response.busy_probability == pytest.approx(
+        fit_scenario(tmp_path / "history.csv", load_scenario(SMALL).roster_path,
+                     FitOptions(bootstrap=1, seed=0, calibrate_tied_up=False)
+                     ).response.busy_probability)
