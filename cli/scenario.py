@@ -4,13 +4,13 @@ Wiring only; the work is in ``simulator.fit``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.common import fail, out_dir
 from engine.errors import InputError
-from simulator.errors import ParamError, ScenarioError
+from simulator.errors import ParamError, ScenarioError, UsageError
 
 scenario_app = typer.Typer(
     help="Scenarios for leadroute simulate fitted to your own history.",
@@ -41,6 +41,14 @@ def fit(
              "history's waits).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     name: Annotated[str, typer.Option(help="The scenario's name.")] = "fitted",
+    logging_policy: Annotated[str | None, typer.Option(
+        help="The routing policy that logged the history (a built-in name or a policy "
+             "file). Given, the tied-up share is calibrated by simulating it in the fitted "
+             "world until its history reads the real history's time-outs (docs/simulator.md;"
+             " one simulation a step); not given, the share is read off the waits alone, "
+             "which runs low where timed-out leads end held.")] = None,
+    exploration: Annotated[float, typer.Option(
+        help="With --logging-policy: the share of leads it routed at random.")] = 0.0,
 ) -> None:
     """Fit a scenario to a history: arrivals, response times, the contact decay, the
     application and funding stages; writes OUT/scenario.yaml for leadroute simulate."""
@@ -53,9 +61,23 @@ def fit(
     except ValueError as exc:
         fail(str(exc))
         return
+    if not 0.0 <= exploration <= 1.0:
+        fail(f"--exploration {exploration:g}: expected a share between 0 and 1")
+    if logging_policy is not None:
+        from simulator.policies import resolve_policies
+
+        try:  # before the fit: a wrong name should not wait for it
+            resolve_policies([logging_policy])
+        except (UsageError, ParamError, ScenarioError) as exc:
+            fail(f"--logging-policy: {exc}")
     try:
         fitted = fit_scenario(history, officers, options)
         path = write_scenario(fitted, out, name=name)
+        calibrated = ""
+        if logging_policy is not None:
+            fitted, steps = _calibrated(fitted, path, logging_policy, exploration, seed)
+            path = write_scenario(fitted, out, name=name)
+            calibrated = f" (calibrated by {steps} simulations of {logging_policy})"
     except (InputError, ParamError, ScenarioError) as exc:
         fail(str(exc))
         return
@@ -67,9 +89,24 @@ def fit(
         f"from {fitted.start.isoformat()} ({fitted.timezone})\n"
         f"  response: median officer {float(sorted(r.median_s)[len(r.median_s) // 2]):.0f} s, "
         f"spread {r.within_sigma:.2f}, load slope {r.load_slope:g}; SLA {sla}, time-outs "
-        f"{r.timeout_share:.1%}, tied-up share {r.busy_probability:.1%}\n"
+        f"{r.timeout_share:.1%}, tied-up share {r.busy_probability:.1%}{calibrated}\n"
         f"  contact within 5 min by source: " + ", ".join(
             f"{k} {v:.2f}" for k, v in fitted.contact.contact_rate_by_source.items()) + "\n"
         f"  application model: {fitted.application.members} bootstrap fits on "
         f"{fitted.application.rows} contacted leads (C {fitted.application.c:g})\n"
         f"wrote {path}; run: leadroute simulate --scenario {path} --policy ...")
+
+
+def _calibrated(fitted: Any, path: Path, logging: str, exploration: float, seed: int
+                ) -> tuple[Any, int]:
+    """``fitted`` with its tied-up share calibrated by simulating ``logging`` in the scenario
+    written at ``path`` (``simulator.fit.calibrate_tied_up``), and the simulations run."""
+    from dataclasses import replace
+
+    from simulator.fit import calibrate_tied_up
+    from simulator.scenario import load_scenario
+
+    calibration = calibrate_tied_up(fitted, load_scenario(path), logging=logging,
+                                    exploration=exploration, seed=seed)
+    response = replace(fitted.response, busy_probability=calibration.busy_probability)
+    return replace(fitted, response=response), len(calibration.steps)

@@ -95,6 +95,26 @@ def test_fit_writes_a_scenario_that_simulate_runs(fitted_dir: Path, tmp_path: Pa
     assert len(summary) == 2 and all(float(r["expected_conversions"]) > 0 for r in summary)
 
 
+def test_fit_command_calibrates_the_tied_up_share_when_told_the_logging_policy(
+        logged: tuple[Path, Path], tmp_path: Path) -> None:
+    """--logging-policy: the command runs the calibration and writes its share, which is
+    calibrate_tied_up's on the same fit (not the share read off the waits)."""
+    from simulator.fit import FitOptions, calibrate_tied_up, fit_scenario
+
+    history, roster = logged
+    out = tmp_path / "calibrated"
+    result = runner.invoke(app, ["scenario", "fit", "--history", str(history), "--officers",
+                                 str(roster), "--out", str(out), "--bootstrap", "3",
+                                 "--logging-policy", "round_robin", "--exploration", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "calibrated by" in result.output and "simulations of round_robin" in result.output
+    fit = fit_scenario(history, roster, FitOptions(bootstrap=3))
+    expected = calibrate_tied_up(fit, load_scenario(out / "scenario.yaml"),
+                                 logging="round_robin", exploration=0.3, seed=0)
+    written = load_scenario(out / "scenario.yaml").world.response.busy_probability
+    assert written == pytest.approx(expected.busy_probability, abs=1e-6)
+
+
 def test_fit_replays_the_history_leads_without_personal_data(
         logged: tuple[Path, Path], fitted_dir: Path) -> None:
     """leads.csv holds every lead of the history once, with no name, email or real phone."""
@@ -150,6 +170,8 @@ def test_fit_bad_history_names_file_row_and_column(logged: tuple[Path, Path], tm
     (["--timezone", "Mars/Olympus"], "Mars/Olympus"),
     (["--bootstrap", "0"], "bootstrap"),
     (["--accept-within-s", "-5"], "accept_within_s"),
+    (["--logging-policy", "nosuch"], "--logging-policy: unknown policy 'nosuch'"),
+    (["--logging-policy", "round_robin", "--exploration", "2"], "--exploration 2"),
 ])
 def test_fit_bad_options_are_refused(logged: tuple[Path, Path], tmp_path: Path,
                                      args: list[str], expected: str) -> None:
