@@ -324,6 +324,20 @@ def _cursor(value: int) -> str:
     return base64.urlsafe_b64encode(f"r{value}".encode()).decode().rstrip("=")
 
 
+def _newest_first(request: Request, q: Any, id_column: Any, limit: int, cursor: str | None
+                  ) -> tuple[list[Any], str | None]:
+    """One keyset page of ``q``: up to ``limit`` rows newest first (by ``id_column``) after
+    ``cursor``, and the cursor of the next page (None on the last)."""
+    q = q.order_by(id_column.desc()).limit(limit + 1)
+    if cursor is not None:
+        q = q.where(id_column < _uncursor(cursor))
+    with request.app.state.db.reading() as s:
+        rows = list(s.scalars(q))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_cursor(rows[-1].id) if more and rows else None)
+
+
 def _uncursor(text: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
@@ -348,21 +362,16 @@ def rejected(
 ) -> RejectedPage:
     """Deliveries that were authentic but could not be read as leads, newest first, with
     their raw bodies and errors (admin keys only: bodies hold personal data)."""
-    q = select(RejectedDelivery).order_by(RejectedDelivery.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        q = q.where(RejectedDelivery.id < _uncursor(cursor))
+    q = select(RejectedDelivery)
     if source is not None:
         q = q.where(RejectedDelivery.source == source)
-    with request.app.state.db.reading() as s:
-        rows = list(s.scalars(q))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = _newest_first(request, q, RejectedDelivery.id, limit, cursor)
     return RejectedPage(
         items=[RejectedOut(id=r.id, source=r.source, external_id=r.external_id,
                            received_at=r.received_at, content_type=r.content_type,
                            detail=r.detail, errors=list(r.errors), body=r.body)
                for r in rows],
-        next=_cursor(rows[-1].id) if more and rows else None)
+        next=next_cursor)
 
 
 class FetchOut(BaseModel):
@@ -408,17 +417,11 @@ def fetches(
         raise ApiProblem(422, "unknown status", kind="validation", errors=[
             {"field": "status", "value": status,
              "message": "expected one of " + ", ".join(FETCH_STATUSES)}])
-    q = select(SourceFetch).order_by(SourceFetch.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        q = q.where(SourceFetch.id < _uncursor(cursor))
+    q = select(SourceFetch)
     if status is not None:
         q = q.where(SourceFetch.status == status)
-    with request.app.state.db.reading() as s:
-        rows = list(s.scalars(q))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return FetchPage(items=[_fetch_out(r) for r in rows],
-                     next=_cursor(rows[-1].id) if more and rows else None)
+    rows, next_cursor = _newest_first(request, q, SourceFetch.id, limit, cursor)
+    return FetchPage(items=[_fetch_out(r) for r in rows], next=next_cursor)
 
 
 @router.post("/fetches/{fetch_id}/retry", response_model=FetchOut,

@@ -17,20 +17,14 @@ from engine.io import csv_line, spreadsheet_safe
 from engine.roster import Roster
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_officer, make_policy
+from tests.engine.test_core import POLICIES as CORE_POLICIES
 from tests.engine.test_properties import STATES, ZIPS, officer_fields
 
+# the core's property-test policies, and a cascade (its step_s is in the route cell)
 POLICIES = {
-    "wrr": make_policy(routing="{method: weighted_round_robin}"),
-    "broadcast": make_policy(routing="{method: round_robin, offer: {mode: broadcast, "
-                                     "max_officers: 3, accept_within_s: 600}}"),
+    **CORE_POLICIES,
     "cascade": make_policy(routing="{method: round_robin, offer: {mode: cascade, "
                                    "max_officers: 2, step_s: 60, accept_within_s: 600}}"),
-    "on_call": make_policy(routing="{method: weighted_round_robin, after_hours: {action: pool, "
-                                   "pool: main}}"),
-    "chain": make_policy(
-        rules="- name: va\n  if: {field: loan_program, eq: va}\n"
-              "  then: {pool: main, require_specialties: [va], fallback: [main]}",
-        routing="{method: round_robin}"),
 }
 
 
