@@ -50,12 +50,20 @@ AT_MAX_OPEN, AT_DAILY_CAP, AT_HOURLY_CAP = 9, 10, 11
 FIRST_TEMPORARY = STATUS_AWAY
 
 
-def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` compiled (cached on disk), or ``fn`` itself under ``LEADROUTE_CORE=python``."""
+def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled (cached on disk), or ``fn`` itself under ``LEADROUTE_CORE=python``:
+    what another kernel calls (``_NAME_k``), so a fused kernel runs the very same loop."""
     if not COMPILED:
         return fn
-    compiled = numba.njit(cache=True, nogil=True)(fn)
-    return _Announced(compiled)
+    return numba.njit(cache=True, nogil=True)(fn)
+
+
+def _kernel(jitted: Callable[..., Any]) -> Callable[..., Any]:
+    """The public name of a kernel: ``jitted`` behind a wrapper that announces a first
+    compile (compiled), or the function itself (interpreted)."""
+    if not COMPILED:
+        return jitted
+    return _Announced(jitted)
 
 
 _ANNOUNCED: list[bool] = []  # said once a process
@@ -154,7 +162,8 @@ def _first_failing(active: np.ndarray, officers: np.ndarray, licensing: np.ndarr
     return out
 
 
-first_failing = _kernel(_first_failing)
+_first_failing_k = _jit(_first_failing)
+first_failing = _kernel(_first_failing_k)
 
 
 def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
@@ -200,7 +209,8 @@ def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndar
     return out, -1, held, off_shift
 
 
-walk_chain = _kernel(_walk_chain)
+_walk_chain_k = _jit(_walk_chain)
+walk_chain = _kernel(_walk_chain_k)
 
 # Finish times closer than this are a tie (passes are sums of 1/weight, so float noise).
 TIE = 1e-9
@@ -239,7 +249,8 @@ def _rotation_order(candidates: np.ndarray, weights: np.ndarray, weighted: bool,
     return candidates[order]
 
 
-rotation_order = _kernel(_rotation_order)
+_rotation_order_k = _jit(_rotation_order)
+rotation_order = _kernel(_rotation_order_k)
 
 
 # The kinds of wait ``hold_waits`` reports, in the order ``engine.eligibility.hold_until``
@@ -284,8 +295,79 @@ def _hold_waits(held: np.ndarray, codes: np.ndarray, minute: np.ndarray,
     return waits, counts
 
 
-hold_waits = _kernel(_hold_waits)
+_hold_waits_k = _jit(_hold_waits)
+hold_waits = _kernel(_hold_waits_k)
 
 
-__all__ = ["CACHE_DIR", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY", "WAIT_HOUR",
-           "WAIT_SHIFT", "first_failing", "hold_waits", "rotation_order", "walk_chain"]
+def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
+                 date_ordinal: int, excluded: np.ndarray, status_away: np.ndarray,
+                 time_off: np.ndarray, on_shift: np.ndarray, minute0: np.ndarray, into: int,
+                 day: np.ndarray, hour: np.ndarray, open_leads: np.ndarray,
+                 day_key: np.ndarray, day_count: np.ndarray, hour_key: np.ndarray,
+                 hour_count: np.ndarray, pending: np.ndarray, cap_open: np.ndarray,
+                 cap_daily: np.ndarray, cap_hourly: np.ndarray, in_pool: np.ndarray,
+                 has_specialties: np.ndarray, has_languages: np.ndarray,
+                 requires_specialties: np.ndarray, requires_languages: np.ndarray,
+                 next_open: np.ndarray, never_opens: int, tz_of: np.ndarray, zones: int,
+                 reasons: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                        np.ndarray, np.ndarray, np.ndarray, np.ndarray, int,
+                                        np.ndarray, bool, np.ndarray, np.ndarray]:
+    """A decision's hard constraints and chain in one call: the checks' inputs, then
+    ``first_failing``, ``walk_chain`` and, when no step has an eligible officer,
+    ``hold_waits`` over the officers held back (the same kernels, called from here).
+
+    The inputs, per officer (M,): the local minute of the week (``minute0``, the quarter
+    hour's start, plus ``into`` minutes); the licensing code in the lead's state on its local
+    date (``expiry`` date ordinals, 0 not licensed); off shift (``on_shift`` (M, W) at that
+    minute); the loads against the caps: open leads, this local day's and this local hour's
+    count (a count kept for an earlier ``day_key`` / ``hour_key`` is zero), each plus
+    ``pending`` (slots held by open offers). The checks run for ``officers`` (roster indices);
+    the chain (``in_pool`` (S, M) and the rest, as ``walk_chain`` reads them; S may be 0)
+    needs every officer.
+
+    Returns minute, licensing, off shift, open, day and hour loads, the codes of
+    ``officers``, then ``walk_chain``'s four results, then ``hold_waits``' two (no wait and
+    no count when a step had an eligible officer or there is no chain).
+    """
+    m = len(expiry)
+    minute = np.empty(m, dtype=np.int64)
+    licensing = np.empty(m, dtype=np.int8)
+    off_shift = np.empty(m, dtype=np.bool_)
+    open_load = np.empty(m, dtype=np.int64)
+    day_load = np.empty(m, dtype=np.int64)
+    hour_load = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        minute[i] = minute0[i] + into
+        e = expiry[i]
+        licensing[i] = NOT_LICENSED if e == 0 else (LICENSE_EXPIRED if e < date_ordinal else 0)
+        off_shift[i] = not on_shift[i, minute[i]]
+        p = pending[i]
+        open_load[i] = open_leads[i] + p
+        day_load[i] = (day_count[i] if day_key[i] == day[i] else 0) + p
+        hour_load[i] = (hour_count[i] if hour_key[i] == hour[i] else 0) + p
+    codes = _first_failing_k(active, officers, licensing, excluded, status_away, time_off,
+                             off_shift, open_load, cap_open, day_load, cap_daily, hour_load,
+                             cap_hourly)
+    step_codes, first, held, any_off_shift = _walk_chain_k(
+        codes, in_pool, has_specialties, has_languages, requires_specialties,
+        requires_languages)
+    if first < 0 and len(in_pool) > 0:
+        waits, counts = _hold_waits_k(np.flatnonzero(held), codes, minute, next_open,
+                                      never_opens, tz_of, zones, reasons)
+    else:
+        waits = np.full((3, zones), NO_WAIT, dtype=np.int64)
+        counts = np.zeros(reasons, dtype=np.int64)
+    return (minute, licensing, off_shift, open_load, day_load, hour_load, codes, step_codes,
+            first, held, any_off_shift, waits, counts)
+
+
+_constraints_k = _jit(_constraints)
+constraints = _kernel(_constraints_k)
+# What the fused kernel calls by name: a test swaps these for their source too
+# (tests/engine/test_core.py), so the interpreted path runs every loop interpreted.
+CALLED = ("_first_failing_k", "_walk_chain_k", "_hold_waits_k")
+
+
+__all__ = ["CACHE_DIR", "CALLED", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY",
+           "WAIT_HOUR", "WAIT_SHIFT", "constraints", "first_failing", "hold_waits",
+           "rotation_order", "walk_chain"]

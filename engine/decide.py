@@ -30,13 +30,14 @@ from engine.eligibility import (
     REASON_TEXT_BY_CODE,
     Constraints,
     Reason,
+    constraints_and_chain,
     hard_constraints,
     held_for,
     hold_until,
     officer_capacity,
     officer_constraint,
     pool_mask,
-    walk_chain,
+    waits_until,
 )
 from engine.policies import Scorer, Selection, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
@@ -391,9 +392,8 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     if pool is not None:
         action = _only_pool(policy, pool, action)
         notes.append(f"routed to pool {pool} only (routing.lifecycle.stale_pool)")
-    hc = hard_constraints(lead, roster, state, now, exclude)
-    masks, step_codes, first, held, any_off_shift = walk_chain(roster, policy, action,
-                                                               lead.language, hc.codes)
+    walk = constraints_and_chain(lead, roster, policy, state, now, action, exclude)
+    hc, masks, step_codes, first = walk.hc, walk.masks, walk.step_codes, walk.first
     steps = action.steps
     traces = [StepTrace(steps[s], masks.in_pool[s], step_codes[s], None, None)
               for s in range(len(steps) if first < 0 else first)]
@@ -403,7 +403,7 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
                     codes, in_pool & (codes == 0))
 
     after = policy.routing.after_hours
-    if any_off_shift and after.pool is not None and pool is None:
+    if walk.any_off_shift and after.pool is not None and pool is None:
         on_call = CompiledStep(after.pool, frozenset(), frozenset(), False, "routing.after_hours")
         in_pool = pool_mask(roster, policy, after.pool)
         # On call means reachable outside working hours: the shift check alone is waived,
@@ -416,13 +416,16 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
             return Plan(lead, facts, action, rule_path, hc, traces, notes, on_call, in_pool,
                         codes, eligible)
         traces.append(StepTrace(on_call, in_pool, codes, None, None))
-        held = held | (in_pool & (codes >= FIRST_TEMPORARY))
+        members = np.flatnonzero(walk.held | (in_pool & (codes >= FIRST_TEMPORARY)))
+        until, counts = held_for(members, hc, roster, now) if len(members) else (None, None)
+    elif walk.counts.any():  # the core has found the held officers' waits
+        until, counts = waits_until(walk.waits, walk.counts, walk.held, hc, roster, now)
+    else:
+        until, counts = None, None
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
     pools = _pool_names(action)
-    members = np.flatnonzero(held)
-    if len(members):
-        until, counts = held_for(members, hc, roster, now)
+    if counts is not None:
         return Decision(lead_id=lead.lead_id, status=Status.HELD,
                         reason=_held_reason(pools, counts),
                         officer_id=None, offer=None, state_delta=EMPTY_DELTA,
