@@ -299,66 +299,86 @@ _hold_waits_k = _jit(_hold_waits)
 hold_waits = _kernel(_hold_waits_k)
 
 
+# The rows of ``constraints``' results (see there).
+LOAD_MINUTE, LOAD_OPEN, LOAD_DAY, LOAD_HOUR = 0, 1, 2, 3
+CODE_LICENSING, CODE_CHECKS, CODE_HELD, CODE_STEPS = 0, 1, 2, 3
+SUMMARY_FIRST, SUMMARY_OFF_SHIFT, SUMMARY_COUNTS = 0, 1, 2
+REASONS = AT_HOURLY_CAP + 1
+SUMMARY_WAITS = SUMMARY_COUNTS + REASONS
+
+
 def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
                  date_ordinal: int, excluded: np.ndarray, status_away: np.ndarray,
-                 time_off: np.ndarray, on_shift: np.ndarray, minute0: np.ndarray, into: int,
+                 time_off: np.ndarray, off_shift: np.ndarray, minute0: np.ndarray, into: int,
                  day: np.ndarray, hour: np.ndarray, open_leads: np.ndarray,
                  day_key: np.ndarray, day_count: np.ndarray, hour_key: np.ndarray,
-                 hour_count: np.ndarray, pending: np.ndarray, cap_open: np.ndarray,
-                 cap_daily: np.ndarray, cap_hourly: np.ndarray, in_pool: np.ndarray,
-                 has_specialties: np.ndarray, has_languages: np.ndarray,
-                 requires_specialties: np.ndarray, requires_languages: np.ndarray,
-                 next_open: np.ndarray, never_opens: int, tz_of: np.ndarray, zones: int,
-                 reasons: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                        np.ndarray, np.ndarray, np.ndarray, np.ndarray, int,
-                                        np.ndarray, bool, np.ndarray, np.ndarray]:
+                 hour_count: np.ndarray, pending: np.ndarray, caps: np.ndarray,
+                 chain: np.ndarray, requires: np.ndarray, next_open: np.ndarray,
+                 never_opens: int, tz_of: np.ndarray, zones: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A decision's hard constraints and chain in one call: the checks' inputs, then
     ``first_failing``, ``walk_chain`` and, when no step has an eligible officer,
     ``hold_waits`` over the officers held back (the same kernels, called from here).
 
     The inputs, per officer (M,): the local minute of the week (``minute0``, the quarter
-    hour's start, plus ``into`` minutes); the licensing code in the lead's state on its local
-    date (``expiry`` date ordinals, 0 not licensed); off shift (``on_shift`` (M, W) at that
-    minute); the loads against the caps: open leads, this local day's and this local hour's
-    count (a count kept for an earlier ``day_key`` / ``hour_key`` is zero), each plus
-    ``pending`` (slots held by open offers). The checks run for ``officers`` (roster indices);
-    the chain (``in_pool`` (S, M) and the rest, as ``walk_chain`` reads them; S may be 0)
-    needs every officer.
+    hour's start, plus ``into`` minutes); the licensing code in the lead's state on its
+    local date (``expiry`` date ordinals, 0 not licensed); the loads against the caps
+    (``caps`` (3, M): open leads, daily, hourly): open leads, this local day's and this
+    local hour's count (a count kept for an earlier ``day_key`` / ``hour_key`` is zero),
+    each plus ``pending`` (slots held by open offers). Who is off shift comes in
+    (``Roster.off_shift`` keeps it per quarter hour; reading an (M, W) table here officer
+    by officer cost more than the rest of the call). The checks run for ``officers`` (roster
+    indices); the chain needs every officer: ``chain`` (3, S, M) is each step's pool,
+    officers with its specialties, with its languages, and ``requires`` (2, S) whether it
+    requires specialties, languages (S may be 0: no chain).
 
-    Returns minute, licensing, off shift, open, day and hour loads, the codes of
-    ``officers``, then ``walk_chain``'s four results, then ``hold_waits``' two (no wait and
-    no count when a step had an eligible officer or there is no chain).
+    Returns three arrays, so that the call boxes three objects rather than a dozen:
+    ``loads`` (4, M) int64, rows ``LOAD_*``: minute, open, day and hour loads;
+    ``codes`` (3 + S, M) int8, rows ``CODE_*``: licensing, the checks' codes of
+    ``officers`` (in the row's first ``len(officers)`` places), the held officers (1) as
+    ``walk_chain`` finds them, then each walked step's codes (rows after the first step
+    with an eligible officer are not filled); ``summary`` int64, at ``SUMMARY_*``: the first
+    step with an eligible officer (-1 when none), whether a pool walked had an officer off
+    shift, ``hold_waits``' counts (``REASONS``) and its waits (3 x ``zones``, row by row;
+    no wait and no count when a step had an eligible officer or there is no chain).
     """
     m = len(expiry)
-    minute = np.empty(m, dtype=np.int64)
-    licensing = np.empty(m, dtype=np.int8)
-    off_shift = np.empty(m, dtype=np.bool_)
-    open_load = np.empty(m, dtype=np.int64)
-    day_load = np.empty(m, dtype=np.int64)
-    hour_load = np.empty(m, dtype=np.int64)
+    steps = chain.shape[1]
+    loads = np.empty((4, m), dtype=np.int64)
+    out = np.zeros((CODE_STEPS + steps, m), dtype=np.int8)
+    minute, open_load, day_load, hour_load = \
+        loads[LOAD_MINUTE], loads[LOAD_OPEN], loads[LOAD_DAY], loads[LOAD_HOUR]
+    licensing = out[CODE_LICENSING]
     for i in range(m):
         minute[i] = minute0[i] + into
         e = expiry[i]
         licensing[i] = NOT_LICENSED if e == 0 else (LICENSE_EXPIRED if e < date_ordinal else 0)
-        off_shift[i] = not on_shift[i, minute[i]]
         p = pending[i]
         open_load[i] = open_leads[i] + p
         day_load[i] = (day_count[i] if day_key[i] == day[i] else 0) + p
         hour_load[i] = (hour_count[i] if hour_key[i] == hour[i] else 0) + p
     codes = _first_failing_k(active, officers, licensing, excluded, status_away, time_off,
-                             off_shift, open_load, cap_open, day_load, cap_daily, hour_load,
-                             cap_hourly)
+                             off_shift, open_load, caps[0], day_load, caps[1], hour_load,
+                             caps[2])
+    out[CODE_CHECKS, :len(codes)] = codes
+    summary = np.full(SUMMARY_WAITS + 3 * zones, NO_WAIT, dtype=np.int64)
+    summary[:SUMMARY_WAITS] = 0
+    summary[SUMMARY_FIRST] = -1
+    if steps == 0:
+        return loads, out, summary
     step_codes, first, held, any_off_shift = _walk_chain_k(
-        codes, in_pool, has_specialties, has_languages, requires_specialties,
-        requires_languages)
-    if first < 0 and len(in_pool) > 0:
+        codes, chain[0], chain[1], chain[2], requires[0], requires[1])
+    out[CODE_STEPS:] = step_codes
+    for i in range(m):
+        out[CODE_HELD, i] = held[i]
+    summary[SUMMARY_FIRST] = first
+    summary[SUMMARY_OFF_SHIFT] = any_off_shift
+    if first < 0:
         waits, counts = _hold_waits_k(np.flatnonzero(held), codes, minute, next_open,
-                                      never_opens, tz_of, zones, reasons)
-    else:
-        waits = np.full((3, zones), NO_WAIT, dtype=np.int64)
-        counts = np.zeros(reasons, dtype=np.int64)
-    return (minute, licensing, off_shift, open_load, day_load, hour_load, codes, step_codes,
-            first, held, any_off_shift, waits, counts)
+                                      never_opens, tz_of, zones, REASONS)
+        summary[SUMMARY_COUNTS:SUMMARY_WAITS] = counts
+        summary[SUMMARY_WAITS:] = waits.ravel()
+    return loads, out, summary
 
 
 _constraints_k = _jit(_constraints)

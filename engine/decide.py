@@ -395,10 +395,11 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     walk = constraints_and_chain(lead, roster, policy, state, now, action, exclude)
     hc, masks, step_codes, first = walk.hc, walk.masks, walk.step_codes, walk.first
     steps = action.steps
-    traces = [StepTrace(steps[s], masks.in_pool[s], step_codes[s], None, None)
+    pools = masks.in_pool
+    traces = [StepTrace(steps[s], pools[s], step_codes[s], None, None)
               for s in range(len(steps) if first < 0 else first)]
     if first >= 0:
-        in_pool, codes = masks.in_pool[first], step_codes[first]
+        in_pool, codes = pools[first], step_codes[first]
         return Plan(lead, facts, action, rule_path, hc, traces, notes, steps[first], in_pool,
                     codes, in_pool & (codes == 0))
 
@@ -424,10 +425,10 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         until, counts = None, None
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
-    pools = _pool_names(action)
+    names = _pool_names(action)
     if counts is not None:
         return Decision(lead_id=lead.lead_id, status=Status.HELD,
-                        reason=_held_reason(pools, counts),
+                        reason=_held_reason(names, counts),
                         officer_id=None, offer=None, state_delta=EMPTY_DELTA,
                         explanation=explanation, propensity=1.0, policy=policy.name,
                         policy_version=policy.version, priority=action.priority.value,
@@ -437,10 +438,10 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         seen += np.bincount(t.codes[t.in_pool], minlength=len(REASON_NAMES))
     seen[0] = 0
     if not seen.any():
-        reason = f"unassigned: pool {pools} has no officers"
+        reason = f"unassigned: pool {names} has no officers"
     else:
         texts = "; ".join(REASON_TEXT_BY_CODE[c] for c in np.flatnonzero(seen))
-        reason = f"unassigned: no officer in pool {pools} can take a lead in {lead.state} " \
+        reason = f"unassigned: no officer in pool {names} can take a lead in {lead.state} " \
                  f"({texts})"
     return Decision(lead_id=lead.lead_id, status=Status.UNASSIGNED, reason=reason,
                     officer_id=None, offer=None, state_delta=EMPTY_DELTA, explanation=explanation,

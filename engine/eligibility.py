@@ -68,25 +68,44 @@ REASON_TEXT_BY_CODE = ("", *(REASON_TEXT[Reason(c)] for c in range(1, len(Reason
 
 @dataclass(slots=True)
 class CheckInputs:
-    """What the checks read, computed once per lead and moment: the roster, the moment, each
-    officer's local clock, the licensing code of each officer in the lead's state on the
-    lead's local date (0 licensed, else NOT_LICENSED or LICENSE_EXPIRED), the officers
-    excluded, and each officer's load against each cap (open leads, this local day's and
-    this local hour's count), slots held by open offers included but for those held for
-    this very lead. Not frozen: built on every decision, and read only."""
+    """What the checks read, computed once per lead and moment (by the routing core's
+    ``constraints``): the roster, the moment, each officer's local clock, the licensing code
+    of each officer in the lead's state on the lead's local date (0 licensed, else
+    NOT_LICENSED or LICENSE_EXPIRED), the officers excluded, off shift and on time off, and
+    each officer's load against each cap (open leads, this local day's and this local hour's
+    count), slots held by open offers included but for those held for this very lead. Not
+    frozen: built on every decision, and read only."""
 
     roster: Roster
     now: datetime
     minute: np.ndarray  # (M,) local minute of week
     day: np.ndarray  # (M,) local date ordinal
     hour: np.ndarray  # (M,) local ordinal * 24 + hour
-    licensing: np.ndarray  # (M,) int8
     excluded: np.ndarray | None  # (M,) bool, None when nobody is
-    open_load: np.ndarray  # (M,) int64
-    day_load: np.ndarray | None  # (M,) int64, None when nobody has a daily cap
-    hour_load: np.ndarray | None  # (M,) int64, None when nobody has an hourly cap
     off_shift: np.ndarray  # (M,) bool, outside working hours at ``now``
     time_off: np.ndarray | None  # (M,) bool, None when not computed (no check reads it)
+    loads: np.ndarray  # (4, M) int64, rows core.LOAD_*
+    codes: np.ndarray  # (3 + S, M) int8, rows core.CODE_*
+
+    @property
+    def licensing(self) -> np.ndarray:
+        """(M,) int8."""
+        return self.codes[core.CODE_LICENSING]
+
+    @property
+    def open_load(self) -> np.ndarray:
+        """(M,) int64."""
+        return self.loads[core.LOAD_OPEN]
+
+    @property
+    def day_load(self) -> np.ndarray | None:
+        """(M,) int64, None when nobody has a daily cap."""
+        return self.loads[core.LOAD_DAY] if self.roster.any_cap_daily else None
+
+    @property
+    def hour_load(self) -> np.ndarray | None:
+        """(M,) int64, None when nobody has an hourly cap."""
+        return self.loads[core.LOAD_HOUR] if self.roster.any_cap_hourly else None
 
 
 def _time_off(roster: Roster, now: datetime) -> np.ndarray:
@@ -130,7 +149,8 @@ CHECKS: tuple[Check, ...] = (
 _KERNEL_CODES = (core.NOT_LICENSED, core.LICENSE_EXPIRED, core.EXCLUDED, core.STATUS_AWAY,
                  core.TIME_OFF, core.OFF_SHIFT, core.AT_MAX_OPEN, core.AT_DAILY_CAP,
                  core.AT_HOURLY_CAP)
-if tuple(c.code for c in CHECKS) != _KERNEL_CODES or (  # the kernel reads codes as numbers
+# the kernel reads codes as numbers
+if tuple(c.code for c in CHECKS) != _KERNEL_CODES or len(Reason) != core.REASONS or (
         core.MISSING_SPECIALTY, core.MISSING_LANGUAGE, core.FIRST_TEMPORARY) != (
         _MISSING_SPECIALTY, _MISSING_LANGUAGE, FIRST_TEMPORARY):
     raise RuntimeError("engine.core's reason codes must match engine.eligibility.Reason")
@@ -190,8 +210,8 @@ class _Blank:
     counts: np.ndarray  # (M,) int64, all 0
     everyone: np.ndarray  # (M,) int64, 0..M-1
     nobody: np.ndarray  # (0,) int64
-    no_steps: np.ndarray  # (0, M) bool
-    no_requirements: np.ndarray  # (0,) bool
+    no_chain: np.ndarray  # (3, 0, M) bool
+    no_requirements: np.ndarray  # (2, 0) bool
 
 
 def _blank(roster: Roster) -> _Blank:
@@ -200,33 +220,22 @@ def _blank(roster: Roster) -> _Blank:
         m = len(roster)
         found = roster.__dict__["_blank"] = _Blank(
             np.zeros(m, dtype=bool), np.zeros(m, dtype=np.int64), np.arange(m, dtype=np.int64),
-            np.zeros(0, dtype=np.int64), np.zeros((0, m), dtype=bool), np.zeros(0, dtype=bool))
+            np.zeros(0, dtype=np.int64), np.zeros((3, 0, m), dtype=bool),
+            np.zeros((2, 0), dtype=bool))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class _Fused:
-    """What one call of the routing core's ``constraints`` kernel returns, as the callers
-    here read it (see ``_fused``)."""
-
-    inputs: CheckInputs
-    codes: np.ndarray  # (len(officers),) int8
-    step_codes: np.ndarray  # (S, M) int8
-    first: int
-    held: np.ndarray  # (M,) bool
-    any_off_shift: bool
-    waits: np.ndarray  # (3, zones) int64
-    counts: np.ndarray  # (reasons,) int64
 
 
 def _fused(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
            exclude: Mapping[str, str] | None, holding: np.ndarray | None,
            waive: Collection[Reason], only: Collection[Reason] | None,
-           officers: np.ndarray | None, masks: ChainMasks | None) -> _Fused:
+           officers: np.ndarray | None, masks: ChainMasks | None
+           ) -> tuple[CheckInputs, np.ndarray]:
     """The checks' inputs for ``lead`` at ``now`` and, in the same call of the routing core,
     the first failing check of ``officers`` (everyone when None) and the walk of ``masks``'
-    chain (none when None) with its held officers' waits. ``holding``: (M,) slots held for
-    this very lead by its open offer, which do not count against the officer."""
+    chain (none when None) with its held officers' waits: the inputs (their ``codes`` block
+    holds the checks' codes and the chain's) and the core's summary (``core.SUMMARY_*``).
+    ``holding``: (M,) slots held for this very lead by its open offer, which do not count
+    against the officer."""
     blank = _blank(roster)
     excluded = None
     if exclude:
@@ -242,30 +251,18 @@ def _fused(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
     else:
         pending = blank.counts
     minute0, into, day, hour = roster.local_quarter(now)
-    date = lead_local_day(lead, now)
-    if masks is None:
-        in_pool, has_specialties, has_languages = blank.no_steps, blank.no_steps, blank.no_steps
-        requires_specialties = requires_languages = blank.no_requirements
-    else:
-        in_pool, has_specialties, has_languages = \
-            masks.in_pool, masks.has_specialties, masks.has_languages
-        requires_specialties, requires_languages = \
-            masks.requires_specialties, masks.requires_languages
-    (minute, licensing, off_shift, open_load, day_load, hour_load, codes, step_codes, first,
-     held, any_off_shift, waits, counts) = core.constraints(
+    off_shift = roster.off_shift(now)
+    loads, codes, summary = core.constraints(
         active.codes, blank.everyone if officers is None else officers,
-        roster.license_expiry(lead.state), date,
+        roster.license_expiry(lead.state), lead_local_day(lead, now),
         blank.flags if excluded is None else excluded, roster.status_away,
-        blank.flags if time_off is None else time_off, roster.on_shift, minute0, into, day,
-        hour, state.open_leads, state.day_key, state.day_count, state.hour_key,
-        state.hour_count, pending, roster.cap_open, roster.cap_daily, roster.cap_hourly,
-        in_pool, has_specialties, has_languages, requires_specialties, requires_languages,
-        roster.next_open, NEVER_OPENS, roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
-    inputs = CheckInputs(roster, now, minute, day, hour, licensing, excluded, open_load,
-                         day_load if roster.any_cap_daily else None,
-                         hour_load if roster.any_cap_hourly else None, off_shift, time_off)
-    return _Fused(inputs, codes, step_codes, int(first), held, bool(any_off_shift), waits,
-                  counts)
+        blank.flags if time_off is None else time_off, off_shift, minute0, into, day, hour,
+        state.open_leads, state.day_key, state.day_count, state.hour_key, state.hour_count,
+        pending, roster.caps, blank.no_chain if masks is None else masks.chain,
+        blank.no_requirements if masks is None else masks.requires, roster.next_open,
+        NEVER_OPENS, roster.tz_of, len(roster.tz_groups))
+    return CheckInputs(roster, now, loads[core.LOAD_MINUTE], day, hour, excluded, off_shift,
+                       time_off, loads, codes), summary
 
 
 def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
@@ -274,7 +271,7 @@ def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
     """The inputs of the checks for ``lead`` at ``now`` (``holding``: (M,) slots held for this
     very lead by its open offer, which do not count against the officer)."""
     return _fused(lead, roster, state, now, exclude, holding, _NO_WAIVER, None,
-                  _blank(roster).nobody, None).inputs
+                  _blank(roster).nobody, None)[0]
 
 
 def _run(inputs: CheckInputs, active: _Active, officers: np.ndarray) -> np.ndarray:
@@ -299,9 +296,8 @@ def _evaluate(inputs: CheckInputs, waive: Collection[Reason] = _NO_WAIVER) -> np
     return _run(inputs, active, _blank(inputs.roster).everyone)
 
 
-def _constraints_of(f: _Fused) -> Constraints:
-    c = f.inputs
-    return Constraints(f.codes, c.minute, c.day, c.hour, c)
+def _constraints_of(c: CheckInputs) -> Constraints:
+    return Constraints(c.codes[core.CODE_CHECKS], c.minute, c.day, c.hour, c)
 
 
 def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
@@ -311,7 +307,7 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     own timezone; slots held by open offers count against the caps. ``state`` must be laid
     out for ``roster`` (``state.for_officers``)."""
     return _constraints_of(_fused(lead, roster, state, now, exclude, None, _NO_WAIVER, None,
-                                  None, None))
+                                  None, None)[0])
 
 
 def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
@@ -326,9 +322,9 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
     if holding:
         held = np.zeros(len(roster), dtype=np.int64)
         held[officer] = holding
-    found = _fused(lead, roster, state, now, exclude, held, waive, only,
-                   np.array([officer], dtype=np.int64), None)
-    return Reason(int(found.codes[0]))
+    inputs = _fused(lead, roster, state, now, exclude, held, waive, only,
+                    np.array([officer], dtype=np.int64), None)[0]
+    return Reason(int(inputs.codes[core.CODE_CHECKS, 0]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,12 +334,29 @@ class Walk:
 
     hc: Constraints
     masks: ChainMasks
-    step_codes: np.ndarray  # (S, M) int8, rows up to ``first`` (all when -1) filled
     first: int  # first step with an eligible officer, -1 when none
-    held: np.ndarray  # (M,) bool, held back only by a temporary reason in a pool walked
-    any_off_shift: bool
-    waits: np.ndarray  # (3, zones) int64: ``core.hold_waits`` of ``held`` when ``first`` < 0
-    counts: np.ndarray  # (len(REASON_NAMES),) int64: the held officers' reasons, likewise
+    any_off_shift: bool  # a pool walked without success had an officer off shift
+    summary: np.ndarray  # the core's summary (core.SUMMARY_*)
+
+    @property
+    def step_codes(self) -> np.ndarray:
+        """(S, M) int8: each walked step's codes (rows up to ``first``, all when -1)."""
+        return self.hc.inputs.codes[core.CODE_STEPS:]
+
+    @property
+    def held(self) -> np.ndarray:
+        """(M,) bool: held back only by a temporary reason in a pool walked."""
+        return self.hc.inputs.codes[core.CODE_HELD].view(np.bool_)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(len(REASON_NAMES),) int64: the held officers' reasons (``core.hold_waits``)."""
+        return self.summary[core.SUMMARY_COUNTS:core.SUMMARY_WAITS]
+
+    @property
+    def waits(self) -> np.ndarray:
+        """(3, zones) int64: ``core.hold_waits``' waits of the held officers."""
+        return self.summary[core.SUMMARY_WAITS:].reshape(3, -1)
 
 
 def constraints_and_chain(lead: Lead, roster: Roster, policy: Policy, state: RoutingState,
@@ -353,9 +366,10 @@ def constraints_and_chain(lead: Lead, roster: Roster, policy: Policy, state: Rou
     an eligible officer, the held officers' waits (``held_for`` reads them): one call of the
     routing core (``engine.core.constraints``)."""
     masks = chain_masks(roster, policy, action, lead.language)
-    f = _fused(lead, roster, state, now, exclude, None, _NO_WAIVER, None, None, masks)
-    return Walk(_constraints_of(f), masks, f.step_codes, f.first, f.held, f.any_off_shift,
-                f.waits, f.counts)
+    inputs, summary = _fused(lead, roster, state, now, exclude, None, _NO_WAIVER, None, None,
+                             masks)
+    first, off_shift = summary[core.SUMMARY_FIRST:core.SUMMARY_COUNTS].tolist()
+    return Walk(_constraints_of(inputs), masks, first, bool(off_shift), summary)
 
 
 _LOCAL_DAYS: dict[tuple[str, int], int] = {}
@@ -382,11 +396,33 @@ class ChainMasks:
     lead language)."""
 
     action: CompiledAction
-    in_pool: np.ndarray  # (S, M) bool
-    has_specialties: np.ndarray  # (S, M) bool
-    has_languages: np.ndarray  # (S, M) bool
-    requires_specialties: np.ndarray  # (S,) bool
-    requires_languages: np.ndarray  # (S,) bool
+    chain: np.ndarray  # (3, S, M) bool: in_pool, has_specialties, has_languages
+    requires: np.ndarray  # (2, S) bool: requires_specialties, requires_languages
+
+    @property
+    def in_pool(self) -> np.ndarray:
+        """(S, M) bool."""
+        return self.chain[0]
+
+    @property
+    def has_specialties(self) -> np.ndarray:
+        """(S, M) bool."""
+        return self.chain[1]
+
+    @property
+    def has_languages(self) -> np.ndarray:
+        """(S, M) bool."""
+        return self.chain[2]
+
+    @property
+    def requires_specialties(self) -> np.ndarray:
+        """(S,) bool."""
+        return self.requires[0]
+
+    @property
+    def requires_languages(self) -> np.ndarray:
+        """(S,) bool."""
+        return self.requires[1]
 
 
 def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language: str
@@ -408,11 +444,12 @@ def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language
             languages.append(_all_of(roster, "languages", frozenset(wanted))
                              if wanted else everyone)
         found = ChainMasks(
-            action, np.stack([pool_mask(roster, policy, step.pool) for step in action.steps]),
-            np.stack(specialties), np.stack(languages),
-            np.array([bool(step.require_specialties) for step in action.steps]),
-            np.array([bool(step.match_lead_language or step.require_languages)
-                      for step in action.steps]))
+            action, np.stack([
+                np.stack([pool_mask(roster, policy, step.pool) for step in action.steps]),
+                np.stack(specialties), np.stack(languages)]),
+            np.array([[bool(step.require_specialties) for step in action.steps],
+                      [bool(step.match_lead_language or step.require_languages)
+                       for step in action.steps]], dtype=bool))
         cache[key] = found  # type: ignore[assignment]
     return found
 

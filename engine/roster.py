@@ -334,6 +334,8 @@ class Roster:
         self.cap_open = np.array([_cap(o.caps.max_open) for o in self.officers], dtype=np.int64)
         self.cap_daily = np.array([_cap(o.caps.daily) for o in self.officers], dtype=np.int64)
         self.cap_hourly = np.array([_cap(o.caps.hourly) for o in self.officers], dtype=np.int64)
+        # the three caps as one (3, M) block: open, daily, hourly (as the routing core reads them)
+        self.caps = np.stack([self.cap_open, self.cap_daily, self.cap_hourly])
         self.has_zero_caps = bool((self.cap_daily == 0).any() or (self.cap_hourly == 0).any())
         # whether any officer has each cap, or is away (checks that cannot fail are skipped)
         self.any_cap_open = bool((self.cap_open != NO_CAP).any())
