@@ -584,8 +584,7 @@ def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
     else:
         day, hour = hc.day, hc.hour
     oid = roster.ids_tuple[i]
-    rotation = offer_delta(roster, policy, state, pool, i, pool_weight).rotation \
-        if rotate else None
+    rotation = _rotation_step(roster, policy, state, pool, i, pool_weight) if rotate else None
     return StateDelta(officer_id=oid, assigned_at=now, day_key=int(day[i]),
                       hour_key=int(hour[i]), rotation=rotation)
 
@@ -596,9 +595,16 @@ def offer_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
     several moves each officer told on, so concurrent offers spread over the pool rather
     than all going to the same first few); counts nothing against caps."""
     i = roster.index[officer] if isinstance(officer, str) else officer
+    return StateDelta(rotation=_rotation_step(roster, policy, state, pool, i, pool_weight))
+
+
+def _rotation_step(roster: Roster, policy: Policy, state: RoutingState, pool: str, i: int,
+                   pool_weight: float) -> RotationStep:
+    """Officer ``i``'s turn in the pool's rotation (what ``offer_delta`` returns and
+    ``claim_delta`` takes along, without a delta built in between)."""
     new_pass, virtual_time = advance(state.rotation(pool), roster, i, policy.selector.weighted,
                                      pool_weight)
-    return StateDelta(rotation=RotationStep(pool, roster.ids_tuple[i], new_pass, virtual_time))
+    return RotationStep(pool, roster.ids_tuple[i], new_pass, virtual_time)
 
 
 def __getattr__(name: str) -> Any:
