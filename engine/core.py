@@ -166,6 +166,41 @@ _first_failing_k = _jit(_first_failing)
 first_failing = _kernel(_first_failing_k)
 
 
+def _walk_chain_into(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
+                     has_languages: np.ndarray, requires_specialties: np.ndarray,
+                     requires_languages: np.ndarray, out: np.ndarray, held: np.ndarray
+                     ) -> tuple[int, bool]:
+    """``walk_chain`` writing each walked step's codes into ``out`` (S, M) and the held
+    officers into ``held`` (M,) (bool, or int8 0/1; zeros on entry), so that ``constraints``
+    hands back its own blocks without a copy. Returns the first step and whether a pool had
+    an officer off shift."""
+    steps, m = in_pool.shape
+    off_shift = False
+    for s in range(steps):
+        found = False
+        for i in range(m):
+            code = codes[i]
+            if requires_specialties[s] and not has_specialties[s, i]:
+                code = MISSING_SPECIALTY
+            elif requires_languages[s] and code == 0 and not has_languages[s, i]:
+                code = MISSING_LANGUAGE
+            out[s, i] = code
+            if code == 0 and in_pool[s, i]:
+                found = True
+        if found:
+            return s, off_shift
+        for i in range(m):
+            if in_pool[s, i]:
+                if out[s, i] >= FIRST_TEMPORARY:
+                    held[i] = True
+                if out[s, i] == OFF_SHIFT:
+                    off_shift = True
+    return -1, off_shift
+
+
+_walk_chain_into_k = _jit(_walk_chain_into)
+
+
 def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
                 has_languages: np.ndarray, requires_specialties: np.ndarray,
                 requires_languages: np.ndarray
@@ -181,32 +216,14 @@ def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndar
     Returns the codes of each step walked (S, M) int8 (rows after the returned step are not
     filled), the first step with an officer of its pool at code 0 (-1 when none), the
     officers held back only by a temporary reason in a pool walked without success, and
-    whether any of those pools had an officer off shift.
+    whether any of those pools had an officer off shift. The loop is ``_walk_chain_into``.
     """
     steps, m = in_pool.shape
     out = np.zeros((steps, m), dtype=np.int8)
     held = np.zeros(m, dtype=np.bool_)
-    off_shift = False
-    for s in range(steps):
-        found = False
-        for i in range(m):
-            code = codes[i]
-            if requires_specialties[s] and not has_specialties[s, i]:
-                code = MISSING_SPECIALTY
-            elif requires_languages[s] and code == 0 and not has_languages[s, i]:
-                code = MISSING_LANGUAGE
-            out[s, i] = code
-            if code == 0 and in_pool[s, i]:
-                found = True
-        if found:
-            return out, s, held, off_shift
-        for i in range(m):
-            if in_pool[s, i]:
-                if out[s, i] >= FIRST_TEMPORARY:
-                    held[i] = True
-                if out[s, i] == OFF_SHIFT:
-                    off_shift = True
-    return out, -1, held, off_shift
+    first, off_shift = _walk_chain_into_k(codes, in_pool, has_specialties, has_languages,
+                                          requires_specialties, requires_languages, out, held)
+    return out, first, held, off_shift
 
 
 _walk_chain_k = _jit(_walk_chain)
@@ -366,11 +383,9 @@ def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
     summary[SUMMARY_FIRST] = -1
     if steps == 0:
         return loads, out, summary
-    step_codes, first, held, any_off_shift = _walk_chain_k(
-        codes, chain[0], chain[1], chain[2], requires[0], requires[1])
-    out[CODE_STEPS:] = step_codes
-    for i in range(m):
-        out[CODE_HELD, i] = held[i]
+    held = out[CODE_HELD]
+    first, any_off_shift = _walk_chain_into_k(codes, chain[0], chain[1], chain[2],
+                                              requires[0], requires[1], out[CODE_STEPS:], held)
     summary[SUMMARY_FIRST] = first
     summary[SUMMARY_OFF_SHIFT] = any_off_shift
     if first < 0:
@@ -385,7 +400,7 @@ _constraints_k = _jit(_constraints)
 constraints = _kernel(_constraints_k)
 # What the fused kernel calls by name: a test swaps these for their source too
 # (tests/engine/test_core.py), so the interpreted path runs every loop interpreted.
-CALLED = ("_first_failing_k", "_walk_chain_k", "_hold_waits_k")
+CALLED = ("_first_failing_k", "_walk_chain_into_k", "_hold_waits_k")
 
 
 __all__ = ["CACHE_DIR", "CALLED", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY",
