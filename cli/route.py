@@ -160,29 +160,15 @@ def _chunks(rows: Iterator[CsvRow], size: int) -> Iterator[list[CsvRow]]:
         yield chunk
 
 
-def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
-                detail: str, progress: bool, model_path: Path | None) -> RouteSummary:
-    """Route every lead of ``leads_path``; rows that fail validation are written as rejected.
-    ``model_path`` (a .skops model) scores leads for scoring methods, overriding the policy's
-    own ``routing.params.model``. Raises InputError / PolicyError for a bad roster, policy or
-    lead header."""
-    import time
-
-    started = time.perf_counter()
-    policy = load_policy(policy_path)
-    roster = Roster(load_roster(officers_path))
-    header, rows = read_csv(leads_path)
-    check_lead_header(header, leads_path.name)
-    summary = RouteSummary(warnings=pool_warnings(policy, roster))
-    summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None]
-    parser = LeadParser.default()
-
-    # Every row of the file comes out: routed, or rejected with its problems.
+def _parse_leads(rows: Iterator[CsvRow], name: str, parser: LeadParser
+                 ) -> list[tuple[int, Lead | InputError, str]]:
+    """Every row of the file, in file order: its number, its Lead or why it is rejected (the
+    reader's problems, a lead id already routed, or parse's problems), and its lead id."""
     parsed: list[tuple[int, Lead | InputError, str]] = []
     first_row: dict[str, int] = {}
     for chunk in _chunks(rows, _PARSE_ROWS):
         readable = [row for row in chunk if not row.problems]
-        wheres = {row.number: f"{leads_path.name} row {row.number}" for row in readable}
+        wheres = {row.number: f"{name} row {row.number}" for row in readable}
         # the readable rows parsed column by column; a row whose lead id is taken is
         # parsed too, but only told it is a duplicate
         checked = iter(parser.parse_rows([row.values for row in readable], list(wheres.values())))
@@ -201,6 +187,27 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
             if isinstance(item, Lead):
                 first_row[lead_id] = number
             parsed.append((number, item, lead_id))
+    return parsed
+
+
+def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
+                detail: str, progress: bool, model_path: Path | None) -> RouteSummary:
+    """Route every lead of ``leads_path``; rows that fail validation are written as rejected.
+    ``model_path`` (a .skops model) scores leads for scoring methods, overriding the policy's
+    own ``routing.params.model``. Raises InputError / PolicyError for a bad roster, policy or
+    lead header."""
+    import time
+
+    started = time.perf_counter()
+    policy = load_policy(policy_path)
+    roster = Roster(load_roster(officers_path))
+    header, rows = read_csv(leads_path)
+    check_lead_header(header, leads_path.name)
+    summary = RouteSummary(warnings=pool_warnings(policy, roster))
+    summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None]
+    parser = LeadParser.default()
+
+    parsed = _parse_leads(rows, leads_path.name, parser)
 
     # Route in received_at order (file order among equal times); write in file order.
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),
