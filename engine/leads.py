@@ -3,6 +3,8 @@
 Every problem in the record is reported at once, each naming the field, the value and where;
 contact values (personal data) are shown masked. Columns the engine does not know become
 custom fields that rules may use, except protected characteristics, which are dropped.
+``LeadParser.parse`` reads one record; ``LeadParser.parse_rows`` reads many column by column,
+through the same checks of one field (``check_...``), and gives the same Leads and errors.
 """
 
 from __future__ import annotations
