@@ -50,7 +50,8 @@ def main() -> None:
     parser.add_argument("--candidate", action="append", default=None,
                         help=f"built-in name or policy file (default: {', '.join(CANDIDATES)})")
     parser.add_argument("--days", type=float, default=None,
-                        help="days of every world (default: 30, 14 for surge and engine_caps)")
+                        help="days of every world, shorter or longer than the scenario's own "
+                             "(default: 30, 14 for surge and engine_caps)")
     parser.add_argument("--replications", type=int, default=5)
     parser.add_argument("--exploration", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=7)
@@ -67,7 +68,7 @@ def main() -> None:
     for name in args.world or list(WORLDS):
         scenario = load_scenario(WORLDS[name])
         days = args.days or DAYS.get(name, 30.0)
-        if scenario.days > days:
+        if scenario.days != days:  # shortened (departures after the end dropped) or longer
             scenario = replace(scenario, days=days,
                                departures=tuple(d for d in scenario.departures
                                                 if d.at < scenario.start + timedelta(days=days)))

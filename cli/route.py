@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import islice
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -18,6 +19,7 @@ from engine.errors import InputError, Problem, redact
 from engine.fair_lending import protected_characteristic
 from engine.invariant import present
 from engine.io import (
+    CsvRow,
     check_lead_header,
     collector_paused,
     csv_line,
@@ -39,6 +41,9 @@ OUTPUT_COLUMNS = ("lead_id", "officer_id", "status", "reason", "state", "county_
                   "is_jumbo", "explanation")
 # Output lines written at once (rows are joined into one text and written in bulk).
 _WRITE_LINES = 2048
+# Rows parsed at once, column by column (LeadParser.parse_rows): enough that each column's
+# repeated texts are checked once, few enough to keep only a chunk of raw rows in memory.
+_PARSE_ROWS = 4096
 # Leads routed between two updates of the progress bar.
 _PROGRESS_EVERY = 256
 
@@ -149,6 +154,42 @@ def route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pat
                            progress=progress, model_path=model_path)
 
 
+def _chunks(rows: Iterator[CsvRow], size: int) -> Iterator[list[CsvRow]]:
+    """``rows`` in lists of ``size`` (the last one shorter)."""
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def _parse_leads(rows: Iterator[CsvRow], name: str, parser: LeadParser
+                 ) -> list[tuple[int, Lead | InputError, str]]:
+    """Every row of the file, in file order: its number, its Lead or why it is rejected (the
+    reader's problems, a lead id already routed, or parse's problems), and its lead id."""
+    parsed: list[tuple[int, Lead | InputError, str]] = []
+    first_row: dict[str, int] = {}
+    for chunk in _chunks(rows, _PARSE_ROWS):
+        readable = [row for row in chunk if not row.problems]
+        wheres = {row.number: f"{name} row {row.number}" for row in readable}
+        # the readable rows parsed column by column; a row whose lead id is taken is
+        # parsed too, but only told it is a duplicate
+        checked = iter(parser.parse_rows([row.values for row in readable], list(wheres.values())))
+        for row in chunk:
+            number = row.number
+            lead_id = (row.values.get("lead_id") or "").strip()
+            if row.problems:  # not readable as a row: bytes, quotes, values over or under
+                parsed.append((number, InputError(list(row.problems)), lead_id))
+                continue
+            item = next(checked)
+            if lead_id in first_row:  # the same lead twice: route it once
+                parsed.append((number, InputError(Problem(
+                    "lead_id", lead_id, f"duplicates the lead on row {first_row[lead_id]}",
+                    wheres[number])), lead_id))
+                continue
+            if isinstance(item, Lead):
+                first_row[lead_id] = number
+            parsed.append((number, item, lead_id))
+    return parsed
+
+
 def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_path: Path, *,
                 detail: str, progress: bool, model_path: Path | None) -> RouteSummary:
     """Route every lead of ``leads_path``; rows that fail validation are written as rejected.
@@ -166,28 +207,7 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     summary.ignored_columns = [c for c in header if protected_characteristic(c) is not None]
     parser = LeadParser.default()
 
-    # Every row of the file comes out: routed, or rejected with its problems.
-    parsed: list[tuple[int, Lead | InputError, str]] = []
-    first_row: dict[str, int] = {}
-    for row in rows:
-        number = row.number
-        where = f"{leads_path.name} row {number}"
-        lead_id = (row.values.get("lead_id") or "").strip()
-        if row.problems:  # not readable as a row: bytes, quotes, values over or under
-            parsed.append((number, InputError(list(row.problems)), lead_id))
-            continue
-        if lead_id in first_row:  # the same lead twice: route it once
-            parsed.append((number, InputError(Problem(
-                "lead_id", lead_id, f"duplicates the lead on row {first_row[lead_id]}", where)),
-                lead_id))
-            continue
-        try:
-            lead = parser.parse(row.values, where)
-        except InputError as exc:
-            parsed.append((number, exc, lead_id))
-            continue
-        first_row[lead_id] = number
-        parsed.append((number, lead, lead_id))
+    parsed = _parse_leads(rows, leads_path.name, parser)
 
     # Route in received_at order (file order among equal times); write in file order.
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),

@@ -37,8 +37,10 @@ def fit(
         help="Bootstrap fits of the application model: replication k of a run uses fit "
              "k mod B, so the intervals include the model's uncertainty.")] = 20,
     accept_within_s: Annotated[float | None, typer.Option(
-        help="The SLA the history was logged under, seconds (default: read off the "
-             "history's waits).")] = None,
+        help="The SLA the history was logged under, seconds (default: the logging "
+             "policy's, when --logging-policy names one whose rules share one; else read off "
+             "the history's waits, which cannot show it where most leads were held before "
+             "their first offer).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     name: Annotated[str, typer.Option(help="The scenario's name.")] = "fitted",
     logging_policy: Annotated[str | None, typer.Option(
@@ -52,24 +54,27 @@ def fit(
 ) -> None:
     """Fit a scenario to a history: arrivals, response times, the contact decay, the
     application and funding stages; writes OUT/scenario.yaml for leadroute simulate."""
-    from simulator.fit import FitOptions, fit_scenario, write_scenario
+    from simulator.fit import FitOptions, fit_scenario, policy_sla, write_scenario
 
     out_dir(out)
-    try:
-        options = FitOptions(timezone=timezone, bootstrap=bootstrap,
-                             accept_within_s=accept_within_s, seed=seed)
-    except ValueError as exc:
-        fail(str(exc))
-        return
     if not 0.0 <= exploration <= 1.0:
         fail(f"--exploration {exploration:g}: expected a share between 0 and 1")
     if logging_policy is not None:
         from simulator.policies import resolve_policies
 
         try:  # before the fit: a wrong name should not wait for it
-            resolve_policies([logging_policy])
+            logged = resolve_policies([logging_policy])[0].policy
         except (UsageError, ParamError, ScenarioError) as exc:
             fail(f"--logging-policy: {exc}")
+            return
+        if accept_within_s is None:  # the logging policy's own SLA, when its rules share one
+            accept_within_s = policy_sla(logged)
+    try:
+        options = FitOptions(timezone=timezone, bootstrap=bootstrap,
+                             accept_within_s=accept_within_s, seed=seed)
+    except ValueError as exc:
+        fail(str(exc))
+        return
     try:
         fitted = fit_scenario(history, officers, options)
         path = write_scenario(fitted, out, name=name)
@@ -82,7 +87,9 @@ def fit(
         fail(str(exc))
         return
     r = fitted.response
-    sla = f"{r.accept_within_s:g} s" if r.accept_within_s else "not seen"
+    sla = f"{r.accept_within_s:g} s" if r.accept_within_s else \
+        "not seen (give --accept-within-s or --logging-policy: without it offers are not " \
+        "taken to time out and no tied-up share is fitted)"
     typer.echo(
         f"fitted {fitted.rows} worked leads ({fitted.contacted} contacted, "
         f"{fitted.applications} applications, {fitted.funded} funded), {fitted.days} days "

@@ -3,15 +3,17 @@
 Every problem in the record is reported at once, each naming the field, the value and where;
 contact values (personal data) are shown masked. Columns the engine does not know become
 custom fields that rules may use, except protected characteristics, which are dropped.
+``LeadParser.parse`` reads one record; ``LeadParser.parse_rows`` reads many column by column,
+through the same checks of one field (``check_...``), and gives the same Leads and errors.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import phonenumbers
@@ -200,11 +202,169 @@ def normalize_email(text: str) -> str | None:
         return None
 
 
+# ------------------------------------------------------------------ the checks of one field
+# Each check takes the cleaned text of its column(s) and a ``Bad`` to report problems to, and
+# returns the field's value (None where there is none to give). ``LeadParser.parse`` calls
+# them row by row; ``LeadParser.parse_rows`` calls them once per distinct text of a column.
+# They are the one definition of what a valid lead is.
+
+Bad = Callable[[str, object, str], None]
+"""Where a check reports a problem: the column, the value as received, what is wrong."""
+
+
+def _has_control(text: str) -> bool:
+    """Whether ``text`` has a control character; printable text (the common case, which
+    ``str.isprintable`` tells in C) has none."""
+    return not text.isprintable() and _CONTROL.search(text) is not None
+
+
+def check_single_line(column: str, raw: str, bad: Bad) -> None:
+    """A value of ``_SINGLE_LINE`` is one line of text: no control character."""
+    control = _CONTROL.search(raw)
+    if control is not None:
+        bad(column, raw, f"has a control character ({control[0]!r}) at position "
+                         f"{control.start() + 1}: a value is one line of text")
+
+
+def check_lead_id(raw: str, bad: Bad) -> str:
+    if not raw:
+        bad("lead_id", "", "is required")
+    return raw
+
+
+def check_received_at(raw: str, bad: Bad) -> datetime | None:
+    try:
+        return read_timestamp(raw)
+    except ValueError as exc:
+        bad("received_at", raw, str(exc))
+        return None
+
+
+def check_source(raw: str, bad: Bad) -> str:
+    source = raw.lower()
+    if not source:
+        bad("source", "", "is required")
+    return source
+
+
+def check_contact(email_raw: str, phone_raw: str, bad: Bad) -> tuple[str, str]:
+    """The normalized email and phone ("" when absent); a lead needs one of them."""
+    email = ""
+    if email_raw:
+        email = normalize_email(email_raw) or ""
+        if not email:
+            bad("email", email_raw, "is not a valid email address")
+    phone = ""
+    if phone_raw:
+        phone = normalize_phone(phone_raw) or ""
+        if not phone:
+            bad("phone", phone_raw, "is not a valid phone number")
+    if not email_raw and not phone_raw:
+        bad("phone", "", "a lead needs a phone or an email to be contacted; both are empty")
+    return email, phone
+
+
+def check_loan_purpose(raw: str, bad: Bad) -> LoanPurpose | None:
+    return _enum(LoanPurpose, raw, "loan_purpose", bad)
+
+
+def check_loan_program(raw: str, bad: Bad) -> LoanProgram | None:
+    return _enum(LoanProgram, raw, "loan_program", bad)
+
+
+def check_money(column: str, raw: str, bad: Bad) -> float | None:
+    """A positive dollar amount, at most ``MAX_AMOUNT_USD``; None (and a problem) if not."""
+    value = parse_money(raw)
+    if value is None:
+        bad(column, raw, f"expected a dollar amount in ASCII digits, e.g. {MONEY_EXAMPLES} "
+                         "(commas between groups of three digits)")
+    elif value <= 0:
+        bad(column, raw, "must be greater than 0")
+        return None
+    elif value > MAX_AMOUNT_USD:
+        bad(column, raw, f"must be at most {MAX_AMOUNT_USD:,}")
+        return None
+    return value
+
+
+def check_loan_amount(raw: str, bad: Bad) -> float | None:
+    return check_money("loan_amount", raw, bad)
+
+
+def check_property_value(raw: str, bad: Bad) -> float | None:
+    """Optional: None when empty."""
+    return check_money("property_value", raw, bad) if raw else None
+
+
+def check_credit_score(raw: str, bad: Bad) -> int | None:
+    """Optional: a whole number in ``CREDIT_SCORE_RANGE`` (``720.0`` too); None when empty."""
+    if not raw:
+        return None
+    lo, hi = CREDIT_SCORE_RANGE
+    if _WHOLE.fullmatch(raw) and lo <= int(float(raw)) <= hi:
+        return int(float(raw))
+    bad("credit_score", raw, f"expected a whole number from {lo} to {hi}")
+    return None
+
+
+def check_language(raw: str, bad: Bad) -> str:
+    """An ISO 639-1 code, lower case; ``en`` when empty."""
+    language = raw.lower() or "en"
+    if language not in ISO_639_1:
+        bad("language", raw, "expected an ISO 639-1 code such as en, es, zh")
+    return language
+
+
+def check_is_veteran(raw: str, bad: Bad) -> bool | None:
+    veteran = parse_bool(raw)
+    if veteran is None:
+        bad("is_veteran", raw, "expected true or false")
+    return veteran
+
+
+def check_first_time_buyer(raw: str, bad: Bad) -> bool | None:
+    """Optional: None when empty."""
+    if not raw:
+        return None
+    first_time = parse_bool(raw)
+    if first_time is None:
+        bad("first_time_buyer", raw, "expected true or false")
+    return first_time
+
+
+def _check_contact_pair(texts: tuple[str, str], bad: Bad) -> tuple[str, str]:
+    """``check_contact`` of (email, phone) texts."""
+    return check_contact(*texts, bad)
+
+
 class _Cleaned(dict[str, str]):
     """A row's cleaned values; a column the row does not have reads as empty text."""
 
     def __missing__(self, column: str) -> str:
         return ""
+
+
+# What ``_by_text`` gives for a text its check reported a problem with.
+_REFUSED: Any = object()
+
+
+def _by_text(check: Callable[[Any, Bad], Any], texts: list[Any]) -> tuple[list[Any], bool]:
+    """``check``'s value for each of ``texts``, ``_REFUSED`` where it reports a problem, the
+    check run once per distinct text; and whether any was refused."""
+    found: list[tuple[str, object, str]] = []
+
+    def bad(column: str, value: object, message: str) -> None:
+        found.append((column, value, message))
+
+    verdicts = dict.fromkeys(texts)
+    refused = False
+    for text in verdicts:
+        value = check(text, bad)
+        if found:
+            found.clear()
+            value, refused = _REFUSED, True
+        verdicts[text] = value
+    return list(map(verdicts.__getitem__, texts)), refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,120 +390,143 @@ class LeadParser:
 
         # one scan of all the values (joined by a space, which is no control character);
         # the values one by one only when it finds something, to say where
-        scan = _CONTROL.search(" ".join([clean[c] for c in _SINGLE_LINE]))
-        for column in _SINGLE_LINE if scan is not None else ():
-            control = _CONTROL.search(text(column))
-            if control is not None:
-                bad(column, text(column), f"has a control character ({control[0]!r}) at "
-                                          f"position {control.start() + 1}: a value is one line "
-                                          "of text")
-        lead_id = text("lead_id")
-        if not lead_id:
-            bad("lead_id", "", "is required")
-
-        received_raw = text("received_at")
-        received_at: datetime | None = None
-        try:
-            received_at = read_timestamp(received_raw)
-        except ValueError as exc:
-            bad("received_at", received_raw, str(exc))
-
-        source = text("source").lower()
-        if not source:
-            bad("source", "", "is required")
-
-        email = ""
-        email_raw = text("email")
-        if email_raw:
-            email = normalize_email(email_raw) or ""
-            if not email:
-                bad("email", email_raw, "is not a valid email address")
-        phone = ""
-        phone_raw = text("phone")
-        if phone_raw:
-            phone = normalize_phone(phone_raw) or ""
-            if not phone:
-                bad("phone", phone_raw, "is not a valid phone number")
-        if not email_raw and not phone_raw:
-            bad("phone", "", "a lead needs a phone or an email to be contacted; both are empty")
-
-        geo = self._known_place(text("zip"), text("state"), text("county_fips"), bad)
-
-        purpose = _enum(LoanPurpose, text("loan_purpose"), "loan_purpose", bad)
-        program = _enum(LoanProgram, text("loan_program"), "loan_program", bad)
-
-        def money(column: str) -> float | None:
-            """A positive dollar amount from ``column``; None (and a problem) if invalid."""
-            raw = text(column)
-            value = parse_money(raw)
-            if value is None:
-                bad(column, raw, f"expected a dollar amount in ASCII digits, e.g. "
-                                 f"{MONEY_EXAMPLES} (commas between groups of three digits)")
-            elif value <= 0:
-                bad(column, raw, "must be greater than 0")
-                return None
-            elif value > MAX_AMOUNT_USD:
-                bad(column, raw, f"must be at most {MAX_AMOUNT_USD:,}")
-                return None
-            return value
-
-        amount = money("loan_amount")
-        property_value = money("property_value") if text("property_value") else None
-        score_raw = text("credit_score")
-        credit_score: int | None = None
-        if score_raw:
-            lo, hi = CREDIT_SCORE_RANGE
-            if _WHOLE.fullmatch(score_raw) and lo <= int(float(score_raw)) <= hi:
-                credit_score = int(float(score_raw))
-            else:
-                bad("credit_score", score_raw, f"expected a whole number from {lo} to {hi}")
-        language = text("language").lower() or "en"
-        if language not in ISO_639_1:
-            bad("language", text("language"), "expected an ISO 639-1 code such as en, es, zh")
-        veteran = parse_bool(text("is_veteran"))
-        if veteran is None:
-            bad("is_veteran", text("is_veteran"), "expected true or false")
-        ftb_raw = text("first_time_buyer")
-        first_time: bool | None = None
-        if ftb_raw:
-            first_time = parse_bool(ftb_raw)
-            if first_time is None:
-                bad("first_time_buyer", ftb_raw, "expected true or false")
-
+        for column in _SINGLE_LINE if _has_control(" ".join([clean[c] for c in _SINGLE_LINE])
+                                             ) else ():
+            check_single_line(column, text(column), bad)
+        lead_id = check_lead_id(text("lead_id"), bad)
+        received_at = check_received_at(text("received_at"), bad)
+        source = check_source(text("source"), bad)
+        email, phone = check_contact(text("email"), text("phone"), bad)
+        place = self._known_place(text("zip"), text("state"), text("county_fips"), bad)
+        purpose = check_loan_purpose(text("loan_purpose"), bad)
+        program = check_loan_program(text("loan_program"), bad)
+        amount = check_loan_amount(text("loan_amount"), bad)
+        property_value = check_property_value(text("property_value"), bad)
+        credit_score = check_credit_score(text("credit_score"), bad)
+        language = check_language(text("language"), bad)
+        veteran = check_is_veteran(text("is_veteran"), bad)
+        first_time = check_first_time_buyer(text("first_time_buyer"), bad)
         if problems:
             raise InputError(problems)
-        assert received_at is not None and geo is not None and amount is not None
+        assert received_at is not None and place is not None and amount is not None
         assert purpose is not None and program is not None and veteran is not None
-        state, county, tz = geo
-        limit = self.geography.conforming_limit_usd(received_at.year, state, county)
-        consent = {c: v for c in CONSENT_COLUMNS if (v := text(c))}
-        custom = {
-            k: v for k, v in row.items()
-            if k not in KNOWN_COLUMNS and k and protected_characteristic(k) is None
-        }
-        return Lead(
-            lead_id=lead_id,
-            received_at=received_at,
-            source=source,
-            zip=text("zip")[:5],
-            state=state,
-            county_fips=county,
-            timezone=tz,
-            loan_purpose=purpose,
-            loan_program=program,
-            loan_amount_usd=amount,
-            property_value_usd=property_value,
-            credit_score=credit_score,
-            language=language,
-            is_veteran=veteran,
-            first_time_buyer=first_time,
-            campaign=text("campaign"),
+        return _lead(
+            lead_id=lead_id, received_at=received_at, source=source, zip_text=text("zip"),
+            place=place, purpose=purpose, program=program, amount=amount,
+            property_value=property_value, credit_score=credit_score, language=language,
+            veteran=veteran, first_time=first_time, campaign=text("campaign"),
             contact=Contact(text("first_name"), text("last_name"), email, phone),
-            consent=consent,
-            is_jumbo=None if limit is None else amount > limit,
-            conforming_limit_usd=limit,
-            custom=custom,
+            consent={c: v for c in CONSENT_COLUMNS if (v := text(c))},
+            limit=self.geography.conforming_limit_usd(received_at.year, place[0], place[1]),
+            custom={k: v for k, v in row.items() if _is_custom(k)},
         )
+
+    def parse_rows(self, rows: Sequence[Mapping[str, Any]], wheres: Sequence[str]
+                   ) -> list[Lead | InputError]:
+        """``parse`` of each row (``wheres[i]`` locating ``rows[i]``), its Lead or its
+        InputError, read column by column.
+
+        Each column's distinct texts are checked once, by the checks ``parse`` calls (places,
+        loan kinds, amounts, times, sources, languages, contacts, ...); the Leads of rows that
+        pass are built from the columns. A row where any check reports a problem, or that is
+        not like the first row (other columns, or in another order), is given to ``parse``
+        itself, so its InputError is the one ``parse`` raises. Rows of text, as ``read_csv``
+        gives them; with any value that is not text, every row goes to ``parse``.
+        """
+        if len(rows) != len(wheres):
+            raise ValueError(f"{len(rows)} rows but {len(wheres)} places to name them by")
+        if not rows:
+            return []
+        columns = tuple(rows[0])
+        numbers = [i for i, row in enumerate(rows) if tuple(row) == columns]
+        alike = [rows[i] for i in numbers]
+        empty = [""] * len(alike)
+        leads: list[Lead | None]
+        try:
+            text = {c: [row[c].strip() for row in alike] if c in columns else empty
+                    for c in KNOWN_COLUMNS}
+        except AttributeError:  # a value that is not text (no .strip())
+            leads = [None] * len(alike)
+        else:
+            leads = self._parse_alike(alike, columns, text)
+        out: list[Lead | InputError | None] = [None] * len(rows)
+        for i, lead in zip(numbers, leads, strict=True):
+            out[i] = lead
+        return [lead if lead is not None else self._parse_or_error(row, where)
+                for lead, row, where in zip(out, rows, wheres, strict=True)]
+
+    def _parse_or_error(self, row: Mapping[str, Any], where: str) -> Lead | InputError:
+        try:
+            return self.parse(row, where)
+        except InputError as exc:
+            return exc
+
+    def _parse_alike(self, rows: list[Mapping[str, Any]], columns: tuple[str, ...],
+                     text: dict[str, list[str]]) -> list[Lead | None]:
+        """The Leads of ``rows`` (all with ``columns``, in that order; ``text`` their cleaned
+        values by column, "" for a column they lack), None for a row where a check reports a
+        problem."""
+        refused = [False] * len(rows)
+
+        def checked(check: Callable[[Any, Bad], Any], texts: list[Any]) -> list[Any]:
+            values, any_refused = _by_text(check, texts)
+            if any_refused:
+                for i, value in enumerate(values):
+                    if value is _REFUSED:
+                        refused[i] = True
+            return values
+
+        for column in _SINGLE_LINE:  # one scan per column, as parse scans a row
+            if _has_control(" ".join(text[column])):
+                checked(partial(check_single_line, column), text[column])
+        lead_ids = checked(check_lead_id, text["lead_id"])
+        times = checked(check_received_at, text["received_at"])
+        sources = checked(check_source, text["source"])
+        contacts = checked(_check_contact_pair, list(zip(text["email"], text["phone"],
+                                                         strict=True)))
+        places = checked(self._check_place, list(zip(text["zip"], text["state"],
+                                                     text["county_fips"], strict=True)))
+        purposes = checked(check_loan_purpose, text["loan_purpose"])
+        programs = checked(check_loan_program, text["loan_program"])
+        amounts = checked(check_loan_amount, text["loan_amount"])
+        values = checked(check_property_value, text["property_value"])
+        scores = checked(check_credit_score, text["credit_score"])
+        languages = checked(check_language, text["language"])
+        veterans = checked(check_is_veteran, text["is_veteran"])
+        first_times = checked(check_first_time_buyer, text["first_time_buyer"])
+
+        custom = [k for k in columns if _is_custom(k)]
+        consent = [(c, text[c]) for c in CONSENT_COLUMNS if c in columns]
+        limits: dict[tuple[int, str, str], int | None] = {}
+        limit_usd = self.geography.conforming_limit_usd
+        leads: list[Lead | None] = []
+        for i, (row, lead_id, received_at, source, contact, place, purpose, program,
+                amount, value, score, language, veteran, first_time, zip_text, campaign,
+                first_name, last_name) in enumerate(zip(
+                    rows, lead_ids, times, sources, contacts, places, purposes, programs,
+                    amounts, values, scores, languages, veterans, first_times, text["zip"],
+                    text["campaign"], text["first_name"], text["last_name"], strict=True)):
+            if refused[i]:
+                leads.append(None)
+                continue
+            email, phone = contact
+            key = (received_at.year, place[0], place[1])
+            if key not in limits:
+                limits[key] = limit_usd(*key)
+            leads.append(_lead(
+                lead_id=lead_id, received_at=received_at, source=source, zip_text=zip_text,
+                place=place, purpose=purpose, program=program, amount=amount,
+                property_value=value, credit_score=score, language=language, veteran=veteran,
+                first_time=first_time, campaign=campaign,
+                contact=Contact(first_name, last_name, email, phone),
+                consent={c: v for c, texts in consent if (v := texts[i])} if consent else {},
+                limit=limits[key], custom={k: row[k] for k in custom} if custom else {},
+            ))
+        return leads
+
+    def _check_place(self, key: tuple[str, str, str], bad: Bad) -> tuple[str, str, str] | None:
+        """``_known_place`` of (zip, state, county_fips) texts."""
+        return self._known_place(*key, bad)
 
     def _known_place(self, zip_raw: str, state_raw: str, county_raw: str, bad: Any
                      ) -> tuple[str, str, str] | None:
@@ -425,3 +608,43 @@ def _enum(kind: Any, raw: str, column: str, bad: Any) -> Any:
         allowed = ", ".join(m.value for m in kind)
         bad(column, raw, f"expected one of {allowed}")
         return None
+
+
+def _is_custom(column: str) -> bool:
+    """Whether a column is a custom field: not one the engine knows, named, and no protected
+    characteristic (those are dropped)."""
+    return column not in KNOWN_COLUMNS and bool(column) \
+        and protected_characteristic(column) is None
+
+
+def _lead(*, lead_id: str, received_at: datetime, source: str, zip_text: str,
+          place: tuple[str, str, str], purpose: LoanPurpose, program: LoanProgram,
+          amount: float, property_value: float | None, credit_score: int | None,
+          language: str, veteran: bool, first_time: bool | None, campaign: str,
+          contact: Contact, consent: dict[str, str], limit: int | None,
+          custom: dict[str, Any]) -> Lead:
+    """The Lead of checked values (both ``parse`` and ``parse_rows`` build it here)."""
+    state, county, tz = place
+    return Lead(
+        lead_id=lead_id,
+        received_at=received_at,
+        source=source,
+        zip=zip_text[:5],
+        state=state,
+        county_fips=county,
+        timezone=tz,
+        loan_purpose=purpose,
+        loan_program=program,
+        loan_amount_usd=amount,
+        property_value_usd=property_value,
+        credit_score=credit_score,
+        language=language,
+        is_veteran=veteran,
+        first_time_buyer=first_time,
+        campaign=campaign,
+        contact=contact,
+        consent=consent,
+        is_jumbo=None if limit is None else amount > limit,
+        conforming_limit_usd=limit,
+        custom=custom,
+    )

@@ -42,6 +42,7 @@ import numpy as np
 import yaml
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit, softplus
+from scipy.stats import poisson
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
@@ -385,17 +386,44 @@ def infer_sla(wait_s: np.ndarray) -> float | None:
     """The SLA a history was logged under, read off its waits (received to assigned): a lead
     re-routed after a time-out is assigned exactly one SLA after it was first offered, so
     leads routed at arrival and re-routed once pile up at one wait. None if no wait holds at
-    least 1% of the rows."""
+    least 1% of the rows, or none stands out of the waits around it (as many as the 10
+    minutes around it would put in 11 seconds by chance once in a million)."""
     late = np.round(wait_s[wait_s > 60.0])
     if not len(late):
         return None
     values, counts = np.unique(late, return_counts=True)
-    near = np.array([counts[np.abs(values - v) <= 5.0].sum() for v in values])
-    k = int(np.argmax(near))
-    if near[k] < max(5, 0.01 * len(wait_s)):
+    cum = np.concatenate(([0], np.cumsum(counts)))
+
+    def within(half: float) -> np.ndarray:  # rows within ``half`` seconds of each value
+        return cum[np.searchsorted(values, values + half, side="right")] - \
+            cum[np.searchsorted(values, values - half, side="left")]
+
+    near = within(5.0)
+    # a pile stands out of its neighbourhood (5 minutes either side): waits spread over
+    # hours also bunch by chance (a few in the same 11 seconds), and a wrong SLA is worse
+    # than none. Chance is Poisson at the neighbourhood's density: a pile is kept where it
+    # would come by chance less than once in a million windows.
+    expected = np.maximum((within(300.0) - near) * 11.0 / 590.0, 0.1)
+    piles = (near >= max(5, 0.01 * len(wait_s))) & (poisson.sf(near - 1, expected) < 1e-6)
+    if not piles.any():
         return None
+    k = int(np.argmax(np.where(piles, near, -1)))
     around = np.abs(values - values[k]) <= 5.0  # the pile's centre, not its first second
     return float(np.round(np.average(values[around], weights=counts[around])))
+
+
+def policy_sla(policy: Any) -> float | None:
+    """The SLA a policy (``engine.rules.Policy``) offers every lead under: the one
+    ``accept_within_s`` all its actions share (each rule's offer, or the routing default),
+    or None when its rules give different ones. A lender that names the policy that logged
+    its history knows this; read off the waits, it is lost where most leads are held before
+    their first offer (a backlog: their re-routed waits do not pile up at one value)."""
+    actions = [a for rule in policy.rules for a in (rule.then, rule.otherwise) if a is not None]
+    if policy.default is not None:
+        actions.append(policy.default)
+    slas = {float(a.offer.accept_within_s) for a in actions} or \
+        {float(policy.routing.offer.accept_within_s)}
+    return slas.pop() if len(slas) == 1 else None
 
 
 def timeout_share(wait_s: np.ndarray, sla_s: float) -> float:

@@ -28,6 +28,7 @@ from simulator.fit import (
     expected_on_history,
     fit_scenario,
     load_inputs,
+    policy_sla,
     write_scenario,
 )
 from simulator.model import RunOptions
@@ -113,10 +114,12 @@ def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
                             with_bound=False, world=world)
     history = history_frame(logged)
     spreadsheet_frame(history).to_csv(workdir / "history.csv", index=False)
+    # the SLA the history was logged under is the lender's own setting, like its operations
+    sla = policy_sla(resolve_policies([logging])[0].policy)
     fit = fit_scenario(workdir / "history.csv", scenario.roster_path,
                        FitOptions(timezone=scenario.timezone,
                                   bootstrap=bootstrap or replications, seed=seed,
-                                  calibrate_tied_up=calibrate))
+                                  calibrate_tied_up=calibrate, accept_within_s=sla))
     path = write_scenario(fit, workdir / "fitted", name=f"fitted-{scenario.name}")
     fitted = load_scenario(path)
     # what the lender knows besides the history: its operations and who left when

@@ -24,6 +24,7 @@ from simulator.fit import (
     fit_response,
     fit_scenario,
     infer_sla,
+    policy_sla,
     timeout_share,
     write_scenario,
 )
@@ -108,11 +109,65 @@ def test_fit_command_calibrates_the_tied_up_share_when_told_the_logging_policy(
                                  "--logging-policy", "round_robin", "--exploration", "0.3"])
     assert result.exit_code == 0, result.output
     assert "calibrated by" in result.output and "simulations of round_robin" in result.output
-    fit = fit_scenario(history, roster, FitOptions(bootstrap=3))
+    # the command takes the SLA from the logging policy (900 s), as the fit is told here
+    fit = fit_scenario(history, roster, FitOptions(bootstrap=3, accept_within_s=900.0))
     expected = calibrate_tied_up(fit, load_scenario(out / "scenario.yaml"),
                                  logging="round_robin", exploration=0.3, seed=0)
     written = load_scenario(out / "scenario.yaml").world.response.busy_probability
     assert written == pytest.approx(expected.busy_probability, abs=1e-6)
+
+
+def test_fit_takes_the_sla_from_the_logging_policy_when_the_waits_hide_it(
+        logged: tuple[Path, Path], tmp_path: Path) -> None:
+    """Where most leads were held before their first offer, re-routed waits do not pile up
+    at one SLA and the waits cannot show it (infer_sla finds nothing): the command says so
+    and what to give; told the logging policy, it uses that policy's SLA."""
+    from datetime import datetime, timedelta
+
+    history, roster = logged
+    header, rows = _rows(history)
+    rng = np.random.default_rng(3)
+    for row in rows:  # every lead waited 0-3 hours before it was routed
+        at = datetime.fromisoformat(row["received_at"])
+        row["received_at"] = (at - timedelta(seconds=float(rng.uniform(0, 10800)))).isoformat()
+    hidden = _write(tmp_path / "held.csv", header, rows)
+    base = ["scenario", "fit", "--history", str(hidden), "--officers", str(roster),
+            "--bootstrap", "2"]
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "SLA not seen (give --accept-within-s or --logging-policy" in result.output
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "b"), "--logging-policy",
+                                 "round_robin", "--exploration", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "SLA 900 s" in result.output
+    # an SLA given outright wins over the logging policy's
+    result = runner.invoke(app, [*base, "--out", str(tmp_path / "c"), "--logging-policy",
+                                 "round_robin", "--accept-within-s", "600"])
+    assert result.exit_code == 0, result.output
+    assert "SLA 600 s" in result.output
+
+
+def test_policy_sla_is_the_one_all_actions_share(tmp_path: Path) -> None:
+    """A policy's SLA is the accept_within_s every rule's offer and the default share;
+    rules that differ give none (the fit then reads it off the waits)."""
+    from engine.rules import load_policy
+
+    assert policy_sla(resolve_policies(["round_robin"])[0].policy) == 900.0
+
+    def policy(second: int) -> Path:
+        path = tmp_path / f"p{second}.yaml"
+        path.write_text(
+            "policy: t\nversion: 1\npools: {main: {everyone: true}}\n"
+            "routing: {offer: {mode: assign, accept_within_s: 300}}\n"
+            "rules:\n"
+            "  - name: va\n    if: {field: loan_program, eq: va}\n    then: {pool: main, "
+            f"offer: {{mode: assign, accept_within_s: {second}}}}}\n"
+            "  - name: rest\n    if: {field: source, eq: web}\n    then: {pool: main}\n"
+            "    else: {pool: main}\n", encoding="utf-8")
+        return path
+
+    assert policy_sla(load_policy(policy(300))) == 300.0
+    assert policy_sla(load_policy(policy(600))) is None
 
 
 def test_fit_replays_the_history_leads_without_personal_data(
