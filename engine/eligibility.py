@@ -2,9 +2,12 @@
 
 Every officer left out of a lead has a reason (``Reason``): the first check of ``CHECKS`` (in
 table order) that the officer fails. ``hard_constraints`` evaluates the table for every
-officer at once (numpy over the roster); ``officer_constraint`` for one officer (an officer
-accepting an offer, when caps may have filled since it was made). Both read the same table,
-so the two can never disagree on the checks or their order; a property test holds them to it.
+officer at once; ``officer_constraint`` for one officer (an officer accepting an offer, when
+caps may have filled since it was made); ``constraints_and_chain`` for every officer and then
+walks the rule's chain (a decision's plan). All three are one call of the routing core
+(``engine.core.constraints``: the checks' inputs, then its ``first_failing``), and all read
+the same table, so they can never disagree on the checks or their order; property tests hold
+them to it.
 
 A caller may waive checks: an on-call pool waives working hours (``OFF_SHIFT``) and nothing
 else, so an officer off shift and at a cap is still at the cap.
