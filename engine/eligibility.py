@@ -459,15 +459,17 @@ def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language
 
 def pool_mask(roster: Roster, policy: Policy, name: str) -> np.ndarray:
     """(M,) bool: the officers of the policy's pool ``name``, cached on the roster."""
-    cache = roster.mask_cache()
+    cache: dict[object, object] = roster.mask_cache()  # type: ignore[assignment]
     key = ("pool", id(policy), name)
     found = cache.get(key)
-    if found is None:
+    # the policy is kept beside its mask: a policy freed and another built at the same
+    # address must not find the first one's pools
+    if found is None or found[0] is not policy:  # type: ignore[index]
         spec = policy.pools[name]
-        found = cache[key] = roster.select(
+        found = cache[key] = (policy, roster.select(
             ids=spec.ids, teams=spec.teams, specialties=spec.specialties,
-            languages=spec.languages, states=spec.states, everyone=spec.everyone)
-    return found
+            languages=spec.languages, states=spec.states, everyone=spec.everyone))
+    return found[1]  # type: ignore[index]
 
 
 def _all_of(roster: Roster, kind: str, values: frozenset[str]) -> np.ndarray:
