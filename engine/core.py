@@ -50,12 +50,20 @@ AT_MAX_OPEN, AT_DAILY_CAP, AT_HOURLY_CAP = 9, 10, 11
 FIRST_TEMPORARY = STATUS_AWAY
 
 
-def _kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` compiled (cached on disk), or ``fn`` itself under ``LEADROUTE_CORE=python``."""
+def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled (cached on disk), or ``fn`` itself under ``LEADROUTE_CORE=python``:
+    what another kernel calls (``_NAME_k``), so a fused kernel runs the very same loop."""
     if not COMPILED:
         return fn
-    compiled = numba.njit(cache=True, nogil=True)(fn)
-    return _Announced(compiled)
+    return numba.njit(cache=True, nogil=True)(fn)
+
+
+def _kernel(jitted: Callable[..., Any]) -> Callable[..., Any]:
+    """The public name of a kernel: ``jitted`` behind a wrapper that announces a first
+    compile (compiled), or the function itself (interpreted)."""
+    if not COMPILED:
+        return jitted
+    return _Announced(jitted)
 
 
 _ANNOUNCED: list[bool] = []  # said once a process
@@ -154,7 +162,43 @@ def _first_failing(active: np.ndarray, officers: np.ndarray, licensing: np.ndarr
     return out
 
 
-first_failing = _kernel(_first_failing)
+_first_failing_k = _jit(_first_failing)
+first_failing = _kernel(_first_failing_k)
+
+
+def _walk_chain_into(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
+                     has_languages: np.ndarray, requires_specialties: np.ndarray,
+                     requires_languages: np.ndarray, out: np.ndarray, held: np.ndarray
+                     ) -> tuple[int, bool]:
+    """``walk_chain`` writing each walked step's codes into ``out`` (S, M) and the held
+    officers into ``held`` (M,) (bool, or int8 0/1; zeros on entry), so that ``constraints``
+    hands back its own blocks without a copy. Returns the first step and whether a pool had
+    an officer off shift."""
+    steps, m = in_pool.shape
+    off_shift = False
+    for s in range(steps):
+        found = False
+        for i in range(m):
+            code = codes[i]
+            if requires_specialties[s] and not has_specialties[s, i]:
+                code = MISSING_SPECIALTY
+            elif requires_languages[s] and code == 0 and not has_languages[s, i]:
+                code = MISSING_LANGUAGE
+            out[s, i] = code
+            if code == 0 and in_pool[s, i]:
+                found = True
+        if found:
+            return s, off_shift
+        for i in range(m):
+            if in_pool[s, i]:
+                if out[s, i] >= FIRST_TEMPORARY:
+                    held[i] = True
+                if out[s, i] == OFF_SHIFT:
+                    off_shift = True
+    return -1, off_shift
+
+
+_walk_chain_into_k = _jit(_walk_chain_into)
 
 
 def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndarray,
@@ -172,35 +216,18 @@ def _walk_chain(codes: np.ndarray, in_pool: np.ndarray, has_specialties: np.ndar
     Returns the codes of each step walked (S, M) int8 (rows after the returned step are not
     filled), the first step with an officer of its pool at code 0 (-1 when none), the
     officers held back only by a temporary reason in a pool walked without success, and
-    whether any of those pools had an officer off shift.
+    whether any of those pools had an officer off shift. The loop is ``_walk_chain_into``.
     """
     steps, m = in_pool.shape
     out = np.zeros((steps, m), dtype=np.int8)
     held = np.zeros(m, dtype=np.bool_)
-    off_shift = False
-    for s in range(steps):
-        found = False
-        for i in range(m):
-            code = codes[i]
-            if requires_specialties[s] and not has_specialties[s, i]:
-                code = MISSING_SPECIALTY
-            elif requires_languages[s] and code == 0 and not has_languages[s, i]:
-                code = MISSING_LANGUAGE
-            out[s, i] = code
-            if code == 0 and in_pool[s, i]:
-                found = True
-        if found:
-            return out, s, held, off_shift
-        for i in range(m):
-            if in_pool[s, i]:
-                if out[s, i] >= FIRST_TEMPORARY:
-                    held[i] = True
-                if out[s, i] == OFF_SHIFT:
-                    off_shift = True
-    return out, -1, held, off_shift
+    first, off_shift = _walk_chain_into_k(codes, in_pool, has_specialties, has_languages,
+                                          requires_specialties, requires_languages, out, held)
+    return out, first, held, off_shift
 
 
-walk_chain = _kernel(_walk_chain)
+_walk_chain_k = _jit(_walk_chain)
+walk_chain = _kernel(_walk_chain_k)
 
 # Finish times closer than this are a tie (passes are sums of 1/weight, so float noise).
 TIE = 1e-9
@@ -239,7 +266,8 @@ def _rotation_order(candidates: np.ndarray, weights: np.ndarray, weighted: bool,
     return candidates[order]
 
 
-rotation_order = _kernel(_rotation_order)
+_rotation_order_k = _jit(_rotation_order)
+rotation_order = _kernel(_rotation_order_k)
 
 
 # The kinds of wait ``hold_waits`` reports, in the order ``engine.eligibility.hold_until``
@@ -284,8 +312,97 @@ def _hold_waits(held: np.ndarray, codes: np.ndarray, minute: np.ndarray,
     return waits, counts
 
 
-hold_waits = _kernel(_hold_waits)
+_hold_waits_k = _jit(_hold_waits)
+hold_waits = _kernel(_hold_waits_k)
 
 
-__all__ = ["CACHE_DIR", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY", "WAIT_HOUR",
-           "WAIT_SHIFT", "first_failing", "hold_waits", "rotation_order", "walk_chain"]
+# The rows of ``constraints``' results (see there).
+LOAD_MINUTE, LOAD_OPEN, LOAD_DAY, LOAD_HOUR = 0, 1, 2, 3
+CODE_LICENSING, CODE_CHECKS, CODE_HELD, CODE_STEPS = 0, 1, 2, 3
+SUMMARY_FIRST, SUMMARY_OFF_SHIFT, SUMMARY_COUNTS = 0, 1, 2
+REASONS = AT_HOURLY_CAP + 1
+SUMMARY_WAITS = SUMMARY_COUNTS + REASONS
+
+
+def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
+                 date_ordinal: int, excluded: np.ndarray, status_away: np.ndarray,
+                 time_off: np.ndarray, off_shift: np.ndarray, minute0: np.ndarray, into: int,
+                 day: np.ndarray, hour: np.ndarray, open_leads: np.ndarray,
+                 day_key: np.ndarray, day_count: np.ndarray, hour_key: np.ndarray,
+                 hour_count: np.ndarray, pending: np.ndarray, caps: np.ndarray,
+                 chain: np.ndarray, requires: np.ndarray, next_open: np.ndarray,
+                 never_opens: int, tz_of: np.ndarray, zones: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A decision's hard constraints and chain in one call: the checks' inputs, then
+    ``first_failing``, ``walk_chain`` and, when no step has an eligible officer,
+    ``hold_waits`` over the officers held back (the same kernels, called from here).
+
+    The inputs, per officer (M,): the local minute of the week (``minute0``, the quarter
+    hour's start, plus ``into`` minutes); the licensing code in the lead's state on its
+    local date (``expiry`` date ordinals, 0 not licensed); the loads against the caps
+    (``caps`` (3, M): open leads, daily, hourly): open leads, this local day's and this
+    local hour's count (a count kept for an earlier ``day_key`` / ``hour_key`` is zero),
+    each plus ``pending`` (slots held by open offers). Who is off shift comes in
+    (``Roster.off_shift`` keeps it per quarter hour; reading an (M, W) table here officer
+    by officer cost more than the rest of the call). The checks run for ``officers`` (roster
+    indices); the chain needs every officer: ``chain`` (3, S, M) is each step's pool,
+    officers with its specialties, with its languages, and ``requires`` (2, S) whether it
+    requires specialties, languages (S may be 0: no chain).
+
+    Returns three arrays, so that the call boxes three objects rather than a dozen:
+    ``loads`` (4, M) int64, rows ``LOAD_*``: minute, open, day and hour loads;
+    ``codes`` (3 + S, M) int8, rows ``CODE_*``: licensing, the checks' codes of
+    ``officers`` (in the row's first ``len(officers)`` places), the held officers (1) as
+    ``walk_chain`` finds them, then each walked step's codes (rows after the first step
+    with an eligible officer are not filled); ``summary`` int64, at ``SUMMARY_*``: the first
+    step with an eligible officer (-1 when none), whether a pool walked had an officer off
+    shift, ``hold_waits``' counts (``REASONS``) and its waits (3 x ``zones``, row by row;
+    no wait and no count when a step had an eligible officer or there is no chain).
+    """
+    m = len(expiry)
+    steps = chain.shape[1]
+    loads = np.empty((4, m), dtype=np.int64)
+    out = np.zeros((CODE_STEPS + steps, m), dtype=np.int8)
+    minute, open_load, day_load, hour_load = \
+        loads[LOAD_MINUTE], loads[LOAD_OPEN], loads[LOAD_DAY], loads[LOAD_HOUR]
+    licensing = out[CODE_LICENSING]
+    for i in range(m):
+        minute[i] = minute0[i] + into
+        e = expiry[i]
+        licensing[i] = NOT_LICENSED if e == 0 else (LICENSE_EXPIRED if e < date_ordinal else 0)
+        p = pending[i]
+        open_load[i] = open_leads[i] + p
+        day_load[i] = (day_count[i] if day_key[i] == day[i] else 0) + p
+        hour_load[i] = (hour_count[i] if hour_key[i] == hour[i] else 0) + p
+    codes = _first_failing_k(active, officers, licensing, excluded, status_away, time_off,
+                             off_shift, open_load, caps[0], day_load, caps[1], hour_load,
+                             caps[2])
+    out[CODE_CHECKS, :len(codes)] = codes
+    summary = np.full(SUMMARY_WAITS + 3 * zones, NO_WAIT, dtype=np.int64)
+    summary[:SUMMARY_WAITS] = 0
+    summary[SUMMARY_FIRST] = -1
+    if steps == 0:
+        return loads, out, summary
+    held = out[CODE_HELD]
+    first, any_off_shift = _walk_chain_into_k(codes, chain[0], chain[1], chain[2],
+                                              requires[0], requires[1], out[CODE_STEPS:], held)
+    summary[SUMMARY_FIRST] = first
+    summary[SUMMARY_OFF_SHIFT] = any_off_shift
+    if first < 0:
+        waits, counts = _hold_waits_k(np.flatnonzero(held), codes, minute, next_open,
+                                      never_opens, tz_of, zones, REASONS)
+        summary[SUMMARY_COUNTS:SUMMARY_WAITS] = counts
+        summary[SUMMARY_WAITS:] = waits.ravel()
+    return loads, out, summary
+
+
+_constraints_k = _jit(_constraints)
+constraints = _kernel(_constraints_k)
+# What the fused kernel calls by name: a test swaps these for their source too
+# (tests/engine/test_core.py), so the interpreted path runs every loop interpreted.
+CALLED = ("_first_failing_k", "_walk_chain_into_k", "_hold_waits_k")
+
+
+__all__ = ["CACHE_DIR", "CALLED", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY",
+           "WAIT_HOUR", "WAIT_SHIFT", "constraints", "first_failing", "hold_waits",
+           "rotation_order", "walk_chain"]

@@ -30,13 +30,14 @@ from engine.eligibility import (
     REASON_TEXT_BY_CODE,
     Constraints,
     Reason,
+    constraints_and_chain,
     hard_constraints,
     held_for,
     hold_until,
     officer_capacity,
     officer_constraint,
     pool_mask,
-    walk_chain,
+    waits_until,
 )
 from engine.policies import Scorer, Selection, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
@@ -391,19 +392,19 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
     if pool is not None:
         action = _only_pool(policy, pool, action)
         notes.append(f"routed to pool {pool} only (routing.lifecycle.stale_pool)")
-    hc = hard_constraints(lead, roster, state, now, exclude)
-    masks, step_codes, first, held, any_off_shift = walk_chain(roster, policy, action,
-                                                               lead.language, hc.codes)
+    walk = constraints_and_chain(lead, roster, policy, state, now, action, exclude)
+    hc, masks, step_codes, first = walk.hc, walk.masks, walk.step_codes, walk.first
     steps = action.steps
-    traces = [StepTrace(steps[s], masks.in_pool[s], step_codes[s], None, None)
+    pools = masks.in_pool
+    traces = [StepTrace(steps[s], pools[s], step_codes[s], None, None)
               for s in range(len(steps) if first < 0 else first)]
     if first >= 0:
-        in_pool, codes = masks.in_pool[first], step_codes[first]
+        in_pool, codes = pools[first], step_codes[first]
         return Plan(lead, facts, action, rule_path, hc, traces, notes, steps[first], in_pool,
                     codes, in_pool & (codes == 0))
 
     after = policy.routing.after_hours
-    if any_off_shift and after.pool is not None and pool is None:
+    if walk.any_off_shift and after.pool is not None and pool is None:
         on_call = CompiledStep(after.pool, frozenset(), frozenset(), False, "routing.after_hours")
         in_pool = pool_mask(roster, policy, after.pool)
         # On call means reachable outside working hours: the shift check alone is waived,
@@ -416,15 +417,18 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
             return Plan(lead, facts, action, rule_path, hc, traces, notes, on_call, in_pool,
                         codes, eligible)
         traces.append(StepTrace(on_call, in_pool, codes, None, None))
-        held = held | (in_pool & (codes >= FIRST_TEMPORARY))
+        members = np.flatnonzero(walk.held | (in_pool & (codes >= FIRST_TEMPORARY)))
+        until, counts = held_for(members, hc, roster, now) if len(members) else (None, None)
+    elif walk.counts.any():  # the core has found the held officers' waits
+        until, counts = waits_until(walk.waits, walk.counts, walk.held, hc, roster, now)
+    else:
+        until, counts = None, None
 
     explanation = _explanation(policy, roster, rule_path, traces, notes)
-    pools = _pool_names(action)
-    members = np.flatnonzero(held)
-    if len(members):
-        until, counts = held_for(members, hc, roster, now)
+    names = _pool_names(action)
+    if counts is not None:
         return Decision(lead_id=lead.lead_id, status=Status.HELD,
-                        reason=_held_reason(pools, counts),
+                        reason=_held_reason(names, counts),
                         officer_id=None, offer=None, state_delta=EMPTY_DELTA,
                         explanation=explanation, propensity=1.0, policy=policy.name,
                         policy_version=policy.version, priority=action.priority.value,
@@ -434,10 +438,10 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         seen += np.bincount(t.codes[t.in_pool], minlength=len(REASON_NAMES))
     seen[0] = 0
     if not seen.any():
-        reason = f"unassigned: pool {pools} has no officers"
+        reason = f"unassigned: pool {names} has no officers"
     else:
         texts = "; ".join(REASON_TEXT_BY_CODE[c] for c in np.flatnonzero(seen))
-        reason = f"unassigned: no officer in pool {pools} can take a lead in {lead.state} " \
+        reason = f"unassigned: no officer in pool {names} can take a lead in {lead.state} " \
                  f"({texts})"
     return Decision(lead_id=lead.lead_id, status=Status.UNASSIGNED, reason=reason,
                     officer_id=None, offer=None, state_delta=EMPTY_DELTA, explanation=explanation,
@@ -580,8 +584,7 @@ def claim_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
     else:
         day, hour = hc.day, hc.hour
     oid = roster.ids_tuple[i]
-    rotation = offer_delta(roster, policy, state, pool, i, pool_weight).rotation \
-        if rotate else None
+    rotation = _rotation_step(roster, policy, state, pool, i, pool_weight) if rotate else None
     return StateDelta(officer_id=oid, assigned_at=now, day_key=int(day[i]),
                       hour_key=int(hour[i]), rotation=rotation)
 
@@ -592,9 +595,16 @@ def offer_delta(roster: Roster, policy: Policy, state: RoutingState, pool: str,
     several moves each officer told on, so concurrent offers spread over the pool rather
     than all going to the same first few); counts nothing against caps."""
     i = roster.index[officer] if isinstance(officer, str) else officer
+    return StateDelta(rotation=_rotation_step(roster, policy, state, pool, i, pool_weight))
+
+
+def _rotation_step(roster: Roster, policy: Policy, state: RoutingState, pool: str, i: int,
+                   pool_weight: float) -> RotationStep:
+    """Officer ``i``'s turn in the pool's rotation (what ``offer_delta`` returns and
+    ``claim_delta`` takes along, without a delta built in between)."""
     new_pass, virtual_time = advance(state.rotation(pool), roster, i, policy.selector.weighted,
                                      pool_weight)
-    return StateDelta(rotation=RotationStep(pool, roster.ids_tuple[i], new_pass, virtual_time))
+    return RotationStep(pool, roster.ids_tuple[i], new_pass, virtual_time)
 
 
 def __getattr__(name: str) -> Any:

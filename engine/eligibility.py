@@ -2,9 +2,12 @@
 
 Every officer left out of a lead has a reason (``Reason``): the first check of ``CHECKS`` (in
 table order) that the officer fails. ``hard_constraints`` evaluates the table for every
-officer at once (numpy over the roster); ``officer_constraint`` for one officer (an officer
-accepting an offer, when caps may have filled since it was made). Both read the same table,
-so the two can never disagree on the checks or their order; a property test holds them to it.
+officer at once; ``officer_constraint`` for one officer (an officer accepting an offer, when
+caps may have filled since it was made); ``constraints_and_chain`` for every officer and then
+walks the rule's chain (a decision's plan). All three are one call of the routing core
+(``engine.core.constraints``: the checks' inputs, then its ``first_failing``), and all read
+the same table, so they can never disagree on the checks or their order; property tests hold
+them to it.
 
 A caller may waive checks: an on-call pool waives working hours (``OFF_SHIFT``) and nothing
 else, so an officer off shift and at a cap is still at the cap.
@@ -68,31 +71,52 @@ REASON_TEXT_BY_CODE = ("", *(REASON_TEXT[Reason(c)] for c in range(1, len(Reason
 
 @dataclass(slots=True)
 class CheckInputs:
-    """What the checks read, computed once per lead and moment: the roster, the moment, each
-    officer's local clock, the licensing code of each officer in the lead's state on the
-    lead's local date (0 licensed, else NOT_LICENSED or LICENSE_EXPIRED), the officers
-    excluded, and each officer's load against each cap (open leads, this local day's and
-    this local hour's count), slots held by open offers included but for those held for
-    this very lead. Not frozen: built on every decision, and read only."""
+    """What the checks read, computed once per lead and moment (by the routing core's
+    ``constraints``): the roster, the moment, each officer's local clock, the licensing code
+    of each officer in the lead's state on the lead's local date (0 licensed, else
+    NOT_LICENSED or LICENSE_EXPIRED), the officers excluded, off shift and on time off, and
+    each officer's load against each cap (open leads, this local day's and this local hour's
+    count), slots held by open offers included but for those held for this very lead. Not
+    frozen: built on every decision, and read only."""
 
     roster: Roster
     now: datetime
     minute: np.ndarray  # (M,) local minute of week
     day: np.ndarray  # (M,) local date ordinal
     hour: np.ndarray  # (M,) local ordinal * 24 + hour
-    licensing: np.ndarray  # (M,) int8
     excluded: np.ndarray | None  # (M,) bool, None when nobody is
-    open_load: np.ndarray  # (M,) int64
-    day_load: np.ndarray | None  # (M,) int64, None when nobody has a daily cap
-    hour_load: np.ndarray | None  # (M,) int64, None when nobody has an hourly cap
+    off_shift: np.ndarray  # (M,) bool, outside working hours at ``now``
+    time_off: np.ndarray | None  # (M,) bool, None when not computed (no check reads it)
+    loads: np.ndarray  # (4, M) int64, rows core.LOAD_*
+    codes: np.ndarray  # (3 + S, M) int8, rows core.CODE_*
+
+    @property
+    def licensing(self) -> np.ndarray:
+        """(M,) int8."""
+        return self.codes[core.CODE_LICENSING]
+
+    @property
+    def open_load(self) -> np.ndarray:
+        """(M,) int64."""
+        return self.loads[core.LOAD_OPEN]
+
+    @property
+    def day_load(self) -> np.ndarray | None:
+        """(M,) int64, None when nobody has a daily cap."""
+        return self.loads[core.LOAD_DAY] if self.roster.any_cap_daily else None
+
+    @property
+    def hour_load(self) -> np.ndarray | None:
+        """(M,) int64, None when nobody has an hourly cap."""
+        return self.loads[core.LOAD_HOUR] if self.roster.any_cap_hourly else None
 
 
-def _time_off(c: CheckInputs) -> np.ndarray:
-    """(M,) bool: officers on time off at ``c.now``."""
-    out = np.zeros(len(c.roster), dtype=bool)
-    officers = c.roster.officers
-    for i in c.roster.with_away_periods.tolist():
-        out[i] = any(p.covers(c.now) for p in officers[i].away)
+def _time_off(roster: Roster, now: datetime) -> np.ndarray:
+    """(M,) bool: officers on time off at ``now``."""
+    out = np.zeros(len(roster), dtype=bool)
+    officers = roster.officers
+    for i in roster.with_away_periods.tolist():
+        out[i] = any(p.covers(now) for p in officers[i].away)
     return out
 
 
@@ -105,7 +129,7 @@ class Check:
     the roster and whether anyone is excluded: its answer is kept per roster."""
 
     reason: Reason
-    applies: Callable[[CheckInputs], bool] = lambda c: True
+    applies: Callable[[Roster, bool], bool] = lambda roster, anyone_excluded: True
 
     @property
     def code(self) -> int:
@@ -117,18 +141,19 @@ class Check:
 CHECKS: tuple[Check, ...] = (
     Check(Reason.NOT_LICENSED),
     Check(Reason.LICENSE_EXPIRED),
-    Check(Reason.EXCLUDED, lambda c: c.excluded is not None),
-    Check(Reason.STATUS_AWAY, lambda c: bool(c.roster.any_status_away)),
-    Check(Reason.TIME_OFF, lambda c: len(c.roster.with_away_periods) > 0),
+    Check(Reason.EXCLUDED, lambda roster, anyone_excluded: anyone_excluded),
+    Check(Reason.STATUS_AWAY, lambda roster, _: bool(roster.any_status_away)),
+    Check(Reason.TIME_OFF, lambda roster, _: len(roster.with_away_periods) > 0),
     Check(Reason.OFF_SHIFT),
-    Check(Reason.AT_MAX_OPEN, lambda c: bool(c.roster.any_cap_open)),
-    Check(Reason.AT_DAILY_CAP, lambda c: c.day_load is not None),
-    Check(Reason.AT_HOURLY_CAP, lambda c: c.hour_load is not None),
+    Check(Reason.AT_MAX_OPEN, lambda roster, _: bool(roster.any_cap_open)),
+    Check(Reason.AT_DAILY_CAP, lambda roster, _: bool(roster.any_cap_daily)),
+    Check(Reason.AT_HOURLY_CAP, lambda roster, _: bool(roster.any_cap_hourly)),
 )
 _KERNEL_CODES = (core.NOT_LICENSED, core.LICENSE_EXPIRED, core.EXCLUDED, core.STATUS_AWAY,
                  core.TIME_OFF, core.OFF_SHIFT, core.AT_MAX_OPEN, core.AT_DAILY_CAP,
                  core.AT_HOURLY_CAP)
-if tuple(c.code for c in CHECKS) != _KERNEL_CODES or (  # the kernel reads codes as numbers
+# the kernel reads codes as numbers
+if tuple(c.code for c in CHECKS) != _KERNEL_CODES or len(Reason) != core.REASONS or (
         core.MISSING_SPECIALTY, core.MISSING_LANGUAGE, core.FIRST_TEMPORARY) != (
         _MISSING_SPECIALTY, _MISSING_LANGUAGE, FIRST_TEMPORARY):
     raise RuntimeError("engine.core's reason codes must match engine.eligibility.Reason")
@@ -155,17 +180,66 @@ class Constraints:
         return _evaluate(self.inputs, waive)
 
 
-def _current(keys: np.ndarray, counts: np.ndarray, now_keys: np.ndarray) -> np.ndarray:
-    """The count of the current local day (hour); a count kept for an earlier one is zero."""
-    return counts * (keys == now_keys)
+@dataclass(frozen=True, slots=True)
+class _Active:
+    """The checks to evaluate, in table order, as the kernel reads them."""
+
+    codes: np.ndarray  # (K,) int8 Reason codes
+    time_off: bool  # TIME_OFF among them (its input is computed only then)
 
 
-def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
-                 exclude: Mapping[str, str] | None = None,
-                 holding: np.ndarray | None = None) -> CheckInputs:
-    """The inputs of the checks for ``lead`` at ``now`` (``holding``: (M,) slots held for this
-    very lead by its open offer, which do not count against the officer)."""
-    minute, day, hour = roster.local_clock(now)
+def _applicable(roster: Roster, anyone_excluded: bool, waive: Collection[Reason],
+                only: Collection[Reason] | None = None) -> _Active:
+    """The checks not waived (and among ``only``) that can fail someone. ``Check.applies``
+    reads only the roster and whether anyone is excluded, so the answer is kept on the roster
+    per (anyone excluded, waiver, only)."""
+    cache: dict[tuple[bool, frozenset[Reason], frozenset[Reason] | None], _Active] = \
+        roster.__dict__.setdefault("_checks", {})
+    key = (anyone_excluded, frozenset(waive), None if only is None else frozenset(only))
+    found = cache.get(key)
+    if found is None:
+        codes = [c.code for c in CHECKS if c.reason not in waive
+                 and (only is None or c.reason in only) and c.applies(roster, anyone_excluded)]
+        found = cache[key] = _Active(np.array(codes, dtype=np.int8), _TIME_OFF in codes)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Blank:
+    """Stand-ins for inputs a roster's checks do not read, the index of everyone and a
+    chain of no steps."""
+
+    flags: np.ndarray  # (M,) bool, all False
+    counts: np.ndarray  # (M,) int64, all 0
+    everyone: np.ndarray  # (M,) int64, 0..M-1
+    nobody: np.ndarray  # (0,) int64
+    no_chain: np.ndarray  # (3, 0, M) bool
+    no_requirements: np.ndarray  # (2, 0) bool
+
+
+def _blank(roster: Roster) -> _Blank:
+    found: _Blank | None = roster.__dict__.get("_blank")
+    if found is None:
+        m = len(roster)
+        found = roster.__dict__["_blank"] = _Blank(
+            np.zeros(m, dtype=bool), np.zeros(m, dtype=np.int64), np.arange(m, dtype=np.int64),
+            np.zeros(0, dtype=np.int64), np.zeros((3, 0, m), dtype=bool),
+            np.zeros((2, 0), dtype=bool))
+    return found
+
+
+def _fused(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
+           exclude: Mapping[str, str] | None, holding: np.ndarray | None,
+           waive: Collection[Reason], only: Collection[Reason] | None,
+           officers: np.ndarray | None, masks: ChainMasks | None
+           ) -> tuple[CheckInputs, np.ndarray]:
+    """The checks' inputs for ``lead`` at ``now`` and, in the same call of the routing core,
+    the first failing check of ``officers`` (everyone when None) and the walk of ``masks``'
+    chain (none when None) with its held officers' waits: the inputs (their ``codes`` block
+    holds the checks' codes and the chain's) and the core's summary (``core.SUMMARY_*``).
+    ``holding``: (M,) slots held for this very lead by its open offer, which do not count
+    against the officer."""
+    blank = _blank(roster)
     excluded = None
     if exclude:
         excluded = np.zeros(len(roster), dtype=bool)
@@ -173,84 +247,60 @@ def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
             j = roster.index.get(oid)
             if j is not None:
                 excluded[j] = True
-    open_load = state.open_leads
-    day_load = hour_load = None
-    if roster.any_cap_daily:
-        day_load = _current(state.day_key, state.day_count, day)
-    if roster.any_cap_hourly:
-        hour_load = _current(state.hour_key, state.hour_count, hour)
+    active = _applicable(roster, excluded is not None, waive, only)
+    time_off = _time_off(roster, now) if active.time_off else None
     if state.reserved_total or holding is not None:
         pending = state.reserved if holding is None else state.reserved - holding
-        open_load = open_load + pending
-        day_load = None if day_load is None else day_load + pending
-        hour_load = None if hour_load is None else hour_load + pending
-    return CheckInputs(roster, now, minute, day, hour,
-                       _licensing_codes(roster, lead.state, lead_local_day(lead, now)),
-                       excluded, open_load, day_load, hour_load)
+    else:
+        pending = blank.counts
+    minute0, into, day, hour = roster.local_quarter(now)
+    off_shift = roster.off_shift(now)
+    loads, codes, summary = core.constraints(
+        active.codes, blank.everyone if officers is None else officers,
+        roster.license_expiry(lead.state), lead_local_day(lead, now),
+        blank.flags if excluded is None else excluded, roster.status_away,
+        blank.flags if time_off is None else time_off, off_shift, minute0, into, day, hour,
+        state.open_leads, state.day_key, state.day_count, state.hour_key, state.hour_count,
+        pending, roster.caps, blank.no_chain if masks is None else masks.chain,
+        blank.no_requirements if masks is None else masks.requires, roster.next_open,
+        NEVER_OPENS, roster.tz_of, len(roster.tz_groups))
+    return CheckInputs(roster, now, loads[core.LOAD_MINUTE], day, hour, excluded, off_shift,
+                       time_off, loads, codes), summary
 
 
-@dataclass(frozen=True, slots=True)
-class _Active:
-    """The checks to evaluate, in table order, as the kernel reads them."""
-
-    codes: np.ndarray  # (K,) int8 Reason codes
-    time_off: bool  # TIME_OFF among them (its input is computed only then)
-    off_shift: bool
-
-
-def _applicable(inputs: CheckInputs, waive: Collection[Reason],
-                only: Collection[Reason] | None = None) -> _Active:
-    """The checks not waived (and among ``only``) that can fail someone. ``Check.applies``
-    reads only the roster and whether anyone is excluded, so the answer is kept on the roster
-    per (anyone excluded, waiver, only)."""
-    cache: dict[tuple[bool, frozenset[Reason], frozenset[Reason] | None], _Active] = \
-        inputs.roster.__dict__.setdefault("_checks", {})
-    key = (inputs.excluded is not None, frozenset(waive),
-           None if only is None else frozenset(only))
-    found = cache.get(key)
-    if found is None:
-        codes = [c.code for c in CHECKS if c.reason not in waive
-                 and (only is None or c.reason in only) and c.applies(inputs)]
-        found = cache[key] = _Active(np.array(codes, dtype=np.int8), _TIME_OFF in codes,
-                                     _OFF_SHIFT in codes)
-    return found
+def check_inputs(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
+                 exclude: Mapping[str, str] | None = None,
+                 holding: np.ndarray | None = None) -> CheckInputs:
+    """The inputs of the checks for ``lead`` at ``now`` (``holding``: (M,) slots held for this
+    very lead by its open offer, which do not count against the officer)."""
+    return _fused(lead, roster, state, now, exclude, holding, _NO_WAIVER, None,
+                  _blank(roster).nobody, None)[0]
 
 
 def _run(inputs: CheckInputs, active: _Active, officers: np.ndarray) -> np.ndarray:
-    """The kernel over ``officers`` (roster indices): each one's first failing check."""
+    """The kernel over ``officers`` (roster indices): each one's first failing check, from
+    inputs already computed (a waiver evaluates the table again)."""
     roster = inputs.roster
     blank = _blank(roster)
+    time_off = inputs.time_off
+    if time_off is None:
+        time_off = _time_off(roster, inputs.now) if active.time_off else blank.flags
     return core.first_failing(
         active.codes, officers, inputs.licensing,
-        blank.flags if inputs.excluded is None else inputs.excluded,
-        roster.status_away, _time_off(inputs) if active.time_off else blank.flags,
-        roster.off_shift(inputs.now) if active.off_shift else blank.flags,
+        blank.flags if inputs.excluded is None else inputs.excluded, roster.status_away,
+        time_off, inputs.off_shift,
         inputs.open_load, roster.cap_open,
         blank.counts if inputs.day_load is None else inputs.day_load, roster.cap_daily,
         blank.counts if inputs.hour_load is None else inputs.hour_load, roster.cap_hourly)
 
 
-@dataclass(frozen=True, slots=True)
-class _Blank:
-    """Stand-ins for inputs a roster's checks do not read, and the index of everyone."""
-
-    flags: np.ndarray  # (M,) bool, all False
-    counts: np.ndarray  # (M,) int64, all 0
-    everyone: np.ndarray  # (M,) int64, 0..M-1
-
-
-def _blank(roster: Roster) -> _Blank:
-    found: _Blank | None = roster.__dict__.get("_blank")
-    if found is None:
-        m = len(roster)
-        found = roster.__dict__["_blank"] = _Blank(np.zeros(m, dtype=bool),
-                                                   np.zeros(m, dtype=np.int64),
-                                                   np.arange(m, dtype=np.int64))
-    return found
-
-
 def _evaluate(inputs: CheckInputs, waive: Collection[Reason] = _NO_WAIVER) -> np.ndarray:
-    return _run(inputs, _applicable(inputs, waive), _blank(inputs.roster).everyone)
+    active = _applicable(inputs.roster, inputs.excluded is not None, waive)
+    return _run(inputs, active, _blank(inputs.roster).everyone)
+
+
+def _constraints_of(c: CheckInputs) -> Constraints:
+    return Constraints(c.codes[core.CODE_CHECKS], c.minute, c.day, c.hour, c)
 
 
 def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
@@ -259,8 +309,8 @@ def hard_constraints(lead: Lead, roster: Roster, state: RoutingState, now: datet
     Licensing is checked on the lead's date at the property; hours and caps in each officer's
     own timezone; slots held by open offers count against the caps. ``state`` must be laid
     out for ``roster`` (``state.for_officers``)."""
-    inputs = check_inputs(lead, roster, state, now, exclude)
-    return Constraints(_evaluate(inputs), inputs.minute, inputs.day, inputs.hour, inputs)
+    return _constraints_of(_fused(lead, roster, state, now, exclude, None, _NO_WAIVER, None,
+                                  None, None)[0])
 
 
 def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: datetime,
@@ -275,9 +325,54 @@ def officer_constraint(lead: Lead, roster: Roster, state: RoutingState, now: dat
     if holding:
         held = np.zeros(len(roster), dtype=np.int64)
         held[officer] = holding
-    inputs = check_inputs(lead, roster, state, now, exclude, held)
-    code = _run(inputs, _applicable(inputs, waive, only), np.array([officer], dtype=np.int64))
-    return Reason(int(code[0]))
+    inputs = _fused(lead, roster, state, now, exclude, held, waive, only,
+                    np.array([officer], dtype=np.int64), None)[0]
+    return Reason(int(inputs.codes[core.CODE_CHECKS, 0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """A lead's hard constraints and its rule's chain walked, from one call of the core:
+    ``engine.decide.plan`` reads it."""
+
+    hc: Constraints
+    masks: ChainMasks
+    first: int  # first step with an eligible officer, -1 when none
+    any_off_shift: bool  # a pool walked without success had an officer off shift
+    summary: np.ndarray  # the core's summary (core.SUMMARY_*)
+
+    @property
+    def step_codes(self) -> np.ndarray:
+        """(S, M) int8: each walked step's codes (rows up to ``first``, all when -1)."""
+        return self.hc.inputs.codes[core.CODE_STEPS:]
+
+    @property
+    def held(self) -> np.ndarray:
+        """(M,) bool: held back only by a temporary reason in a pool walked."""
+        return self.hc.inputs.codes[core.CODE_HELD].view(np.bool_)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(len(REASON_NAMES),) int64: the held officers' reasons (``core.hold_waits``)."""
+        return self.summary[core.SUMMARY_COUNTS:core.SUMMARY_WAITS]
+
+    @property
+    def waits(self) -> np.ndarray:
+        """(3, zones) int64: ``core.hold_waits``' waits of the held officers."""
+        return self.summary[core.SUMMARY_WAITS:].reshape(3, -1)
+
+
+def constraints_and_chain(lead: Lead, roster: Roster, policy: Policy, state: RoutingState,
+                          now: datetime, action: CompiledAction,
+                          exclude: Mapping[str, str] | None = None) -> Walk:
+    """``hard_constraints``, then ``walk_chain`` over ``action``'s steps and, when no step has
+    an eligible officer, the held officers' waits (``held_for`` reads them): one call of the
+    routing core (``engine.core.constraints``)."""
+    masks = chain_masks(roster, policy, action, lead.language)
+    inputs, summary = _fused(lead, roster, state, now, exclude, None, _NO_WAIVER, None, None,
+                             masks)
+    first, off_shift = summary[core.SUMMARY_FIRST:core.SUMMARY_COUNTS].tolist()
+    return Walk(_constraints_of(inputs), masks, first, bool(off_shift), summary)
 
 
 _LOCAL_DAYS: dict[tuple[str, int], int] = {}
@@ -297,24 +392,6 @@ def lead_local_day(lead: Lead, now: datetime) -> int:
     return found
 
 
-def _licensing_codes(roster: Roster, state: str, date_ordinal: int) -> np.ndarray:
-    """(M,) int8: not licensed in ``state`` or license expired by the date, 0 where licensed;
-    cached on the roster per state and day."""
-    cache = roster.mask_cache()
-    key = ("licensing", state, date_ordinal)
-    found = cache.get(key)
-    if found is None:
-        if len(cache) > 4096:
-            cache.clear()
-        expiry = roster.license_expiry(state)
-        found = np.zeros(len(roster), dtype=np.int8)
-        found[expiry < date_ordinal] = _LICENSE_EXPIRED
-        found[expiry == 0] = _NOT_LICENSED
-        found.flags.writeable = False
-        cache[key] = found
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class ChainMasks:
     """A rule's chain as the core's ``walk_chain`` reads it: per step, its pool and the
@@ -322,11 +399,33 @@ class ChainMasks:
     lead language)."""
 
     action: CompiledAction
-    in_pool: np.ndarray  # (S, M) bool
-    has_specialties: np.ndarray  # (S, M) bool
-    has_languages: np.ndarray  # (S, M) bool
-    requires_specialties: np.ndarray  # (S,) bool
-    requires_languages: np.ndarray  # (S,) bool
+    chain: np.ndarray  # (3, S, M) bool: in_pool, has_specialties, has_languages
+    requires: np.ndarray  # (2, S) bool: requires_specialties, requires_languages
+
+    @property
+    def in_pool(self) -> np.ndarray:
+        """(S, M) bool."""
+        return self.chain[0]
+
+    @property
+    def has_specialties(self) -> np.ndarray:
+        """(S, M) bool."""
+        return self.chain[1]
+
+    @property
+    def has_languages(self) -> np.ndarray:
+        """(S, M) bool."""
+        return self.chain[2]
+
+    @property
+    def requires_specialties(self) -> np.ndarray:
+        """(S,) bool."""
+        return self.requires[0]
+
+    @property
+    def requires_languages(self) -> np.ndarray:
+        """(S,) bool."""
+        return self.requires[1]
 
 
 def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language: str
@@ -348,39 +447,29 @@ def chain_masks(roster: Roster, policy: Policy, action: CompiledAction, language
             languages.append(_all_of(roster, "languages", frozenset(wanted))
                              if wanted else everyone)
         found = ChainMasks(
-            action, np.stack([pool_mask(roster, policy, step.pool) for step in action.steps]),
-            np.stack(specialties), np.stack(languages),
-            np.array([bool(step.require_specialties) for step in action.steps]),
-            np.array([bool(step.match_lead_language or step.require_languages)
-                      for step in action.steps]))
+            action, np.stack([
+                np.stack([pool_mask(roster, policy, step.pool) for step in action.steps]),
+                np.stack(specialties), np.stack(languages)]),
+            np.array([[bool(step.require_specialties) for step in action.steps],
+                      [bool(step.match_lead_language or step.require_languages)
+                       for step in action.steps]], dtype=bool))
         cache[key] = found  # type: ignore[assignment]
     return found
 
 
-def walk_chain(roster: Roster, policy: Policy, action: CompiledAction, language: str,
-               codes: np.ndarray) -> tuple[ChainMasks, np.ndarray, int, np.ndarray, bool]:
-    """``engine.core.walk_chain`` over ``action``'s steps from the hard constraints'
-    ``codes``: the masks, each walked step's codes with its requirements, the first step
-    with an eligible officer (-1 when none), the officers held back only by a temporary
-    reason and whether any was off shift."""
-    masks = chain_masks(roster, policy, action, language)
-    step_codes, first, held, off_shift = core.walk_chain(
-        codes, masks.in_pool, masks.has_specialties, masks.has_languages,
-        masks.requires_specialties, masks.requires_languages)
-    return masks, step_codes, int(first), held, bool(off_shift)
-
-
 def pool_mask(roster: Roster, policy: Policy, name: str) -> np.ndarray:
     """(M,) bool: the officers of the policy's pool ``name``, cached on the roster."""
-    cache = roster.mask_cache()
+    cache: dict[object, object] = roster.mask_cache()  # type: ignore[assignment]
     key = ("pool", id(policy), name)
     found = cache.get(key)
-    if found is None:
+    # the policy is kept beside its mask: a policy freed and another built at the same
+    # address must not find the first one's pools
+    if found is None or found[0] is not policy:  # type: ignore[index]
         spec = policy.pools[name]
-        found = cache[key] = roster.select(
+        found = cache[key] = (policy, roster.select(
             ids=spec.ids, teams=spec.teams, specialties=spec.specialties,
-            languages=spec.languages, states=spec.states, everyone=spec.everyone)
-    return found
+            languages=spec.languages, states=spec.states, everyone=spec.everyone))
+    return found[1]  # type: ignore[index]
 
 
 def _all_of(roster: Roster, kind: str, values: frozenset[str]) -> np.ndarray:
@@ -476,6 +565,15 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
     held = np.asarray(held, dtype=np.int64)
     waits, counts = core.hold_waits(held, hc.codes, hc.minute, roster.next_open, NEVER_OPENS,
                                     roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
+    return waits_until(waits, counts, held, hc, roster, now)
+
+
+def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Constraints,
+                roster: Roster, now: datetime) -> tuple[datetime | None, list[int]]:
+    """``held_for`` from the routing core's waits and counts of the held officers
+    (``core.hold_waits``, or ``constraints_and_chain`` which ran it): the instants, and a
+    held officer's end of time off. ``held``: the held officers, as roster indices or as
+    an (M,) bool mask (read only when one is on time off)."""
     best: datetime | None = None
     start: datetime | None = None
     now_s = int(now.timestamp())
@@ -510,6 +608,8 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
         best = best.astimezone(now.tzinfo)  # time the clocks skip)
     if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
         return best, counts.tolist()
+    if held.dtype == np.bool_:
+        held = np.flatnonzero(held)
     officers = roster.officers
     for i in held[hc.codes[held] == _TIME_OFF].tolist():
         end = min((p.end for p in officers[i].away if p.covers(now)), default=None)
@@ -534,5 +634,6 @@ def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_lea
 
 __all__ = ["CHECKS", "FIRST_TEMPORARY", "ON_CALL_WAIVER", "REASON_NAMES", "REASON_TEXT",
            "REASON_TEXT_BY_CODE", "Check", "CheckInputs", "Constraints", "Reason",
-           "check_inputs", "hard_constraints", "held_for", "hold_until", "lead_local_day",
-           "officer_capacity", "officer_constraint", "pool_mask", "walk_chain"]
+           "Walk", "check_inputs", "constraints_and_chain", "hard_constraints", "held_for",
+           "hold_until", "lead_local_day", "officer_capacity", "officer_constraint",
+           "pool_mask", "waits_until"]

@@ -334,6 +334,8 @@ class Roster:
         self.cap_open = np.array([_cap(o.caps.max_open) for o in self.officers], dtype=np.int64)
         self.cap_daily = np.array([_cap(o.caps.daily) for o in self.officers], dtype=np.int64)
         self.cap_hourly = np.array([_cap(o.caps.hourly) for o in self.officers], dtype=np.int64)
+        # the three caps as one (3, M) block: open, daily, hourly (as the routing core reads them)
+        self.caps = np.stack([self.cap_open, self.cap_daily, self.cap_hourly])
         self.has_zero_caps = bool((self.cap_daily == 0).any() or (self.cap_hourly == 0).any())
         # whether any officer has each cap, or is away (checks that cannot fail are skipped)
         self.any_cap_open = bool((self.cap_open != NO_CAP).any())
@@ -374,6 +376,13 @@ class Roster:
     def local_clock(self, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each officer's local time at ``now``, as three (M,) int64 arrays: minute of the week
         (Monday 00:00 = 0), calendar day (date ordinal) and clock hour (ordinal * 24 + hour).
+        See ``local_quarter``."""
+        minute0, into, day, hour = self.local_quarter(now)
+        return (minute0 + into if into else minute0), day, hour
+
+    def local_quarter(self, now: datetime) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """``local_clock`` as the minute of the week at the start of ``now``'s quarter hour of
+        UTC and the minutes into it (the routing core adds them), then day and hour.
 
         Every zone changes its UTC offset on a quarter hour of UTC (Newfoundland's clocks
         change at 02:00 local, half past the UTC hour; Nepal is 5:45 ahead), so within a
@@ -408,7 +417,7 @@ class Roster:
             cache[quarter] = found
         minute0, day, hour = found
         into = epoch_s // 60 - quarter * 15  # minutes into the quarter hour
-        return (minute0 + into if into else minute0), day, hour
+        return minute0, into, day, hour
 
     def off_shift(self, now: datetime) -> np.ndarray:
         """(M,) bool, read-only: officers outside their working hours at ``now``. Computed

@@ -18,9 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import core
-from engine.decide import Decision, decide
-from engine.eligibility import Reason, officer_constraint
-from engine.roster import Roster
+from engine.decide import Decision, decide, lead_match
+from engine.eligibility import (
+    REASON_NAMES,
+    Reason,
+    Walk,
+    chain_masks,
+    constraints_and_chain,
+    lead_local_day,
+    officer_constraint,
+)
+from engine.roster import NEVER_OPENS, Roster
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_officer, make_policy
 from tests.engine.test_properties import STATES, ZIPS, officer_fields
@@ -45,7 +53,7 @@ POLICIES = {
 }
 LANGUAGES = st.sampled_from(["en", "es", "en;es", "zh"])
 
-KERNELS = ("first_failing", "walk_chain", "rotation_order", "hold_waits")
+KERNELS = ("first_failing", "walk_chain", "rotation_order", "hold_waits", "constraints")
 needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=python: no "
                                                                "compiled kernel to compare")
 
@@ -53,7 +61,7 @@ needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=py
 @contextmanager
 def interpreted() -> Iterator[None]:
     """The kernel's own source, run by the interpreter, for the duration."""
-    kernels = {name: getattr(core, name) for name in KERNELS}
+    kernels = {name: getattr(core, name) for name in (*KERNELS, *core.CALLED)}
     for name, kernel in kernels.items():
         setattr(core, name, kernel.py_func)
     try:
@@ -61,6 +69,59 @@ def interpreted() -> Iterator[None]:
     finally:
         for name, kernel in kernels.items():
             setattr(core, name, kernel)
+
+
+def separate_calls(lead, roster, policy, state, now, exclude) -> tuple[object, ...]:
+    """What ``constraints_and_chain`` returns, computed as before the kernels were fused: the
+    checks' inputs with numpy, then ``first_failing``, ``walk_chain`` and ``hold_waits``
+    called one by one."""
+    minute, day, hour = roster.local_clock(now)
+    m = len(roster)
+    excluded = np.zeros(m, dtype=bool)
+    for oid in exclude or ():
+        excluded[roster.index[oid]] = True
+    expiry = roster.license_expiry(lead.state)
+    licensing = np.zeros(m, dtype=np.int8)
+    licensing[expiry < lead_local_day(lead, now)] = Reason.LICENSE_EXPIRED
+    licensing[expiry == 0] = Reason.NOT_LICENSED
+    time_off = np.array([any(p.covers(now) for p in o.away) for o in roster.officers])
+    pending = state.reserved
+    open_load = state.open_leads + pending
+    day_load = state.day_count * (state.day_key == day) + pending
+    hour_load = state.hour_count * (state.hour_key == hour) + pending
+    active = np.array([c for c in range(3, 12) if c != Reason.EXCLUDED or exclude],
+                      dtype=np.int8)
+    codes = core.first_failing(active, np.arange(m), licensing, excluded, roster.status_away,
+                               time_off, roster.off_shift(now), open_load, roster.cap_open,
+                               day_load, roster.cap_daily, hour_load, roster.cap_hourly)
+    action = lead_match(lead, policy)[2]
+    masks = chain_masks(roster, policy, action, lead.language)
+    step_codes, first, held, off_shift = core.walk_chain(
+        codes, masks.in_pool, masks.has_specialties, masks.has_languages,
+        masks.requires_specialties, masks.requires_languages)
+    waits, counts = core.hold_waits(np.flatnonzero(held), codes, minute, roster.next_open,
+                                    NEVER_OPENS, roster.tz_of, len(roster.tz_groups),
+                                    len(REASON_NAMES))
+    if first >= 0:
+        waits, counts = np.full_like(waits, core.NO_WAIT), np.zeros_like(counts)
+    rows = len(step_codes) if first < 0 else first + 1
+    return (codes.tolist(), step_codes[:rows].tolist(), int(first), held.tolist(),
+            bool(off_shift), waits.tolist(), counts.tolist(), minute.tolist(),
+            licensing.tolist(), roster.off_shift(now).tolist(), open_load.tolist(),
+            day_load.tolist(), hour_load.tolist())
+
+
+def fused(walk: Walk) -> tuple[object, ...]:
+    """``separate_calls``' figures, read from the fused kernel's results. A roster without
+    daily (hourly) caps keeps no day (hour) load: its check never runs, so any count is
+    compared as zero there."""
+    c = walk.hc.inputs
+    rows = len(walk.step_codes) if walk.first < 0 else walk.first + 1
+    return (walk.hc.codes.tolist(), walk.step_codes[:rows].tolist(), walk.first,
+            walk.held.tolist(), walk.any_off_shift, walk.waits.tolist(), walk.counts.tolist(),
+            c.minute.tolist(), c.licensing.tolist(), c.off_shift.tolist(), c.open_load.tolist(),
+            None if c.day_load is None else c.day_load.tolist(),
+            None if c.hour_load is None else c.hour_load.tolist())
 
 
 def facts(d: Decision) -> tuple[object, ...]:
@@ -104,7 +165,20 @@ def test_compiled_and_interpreted_core_decide_alike(officers, leads, policy_name
                        for i in range(len(roster))]
         assert facts(compiled) == facts(reference)
         assert one == one_ref and all(isinstance(r, Reason) for r in one)
+        # the fused kernel, compiled and interpreted, gives what the separate calls gave
+        action = lead_match(lead, policy)[2]
+        got = fused(constraints_and_chain(lead, roster, policy, state, now, action, exclude))
+        with interpreted():
+            got_ref = fused(constraints_and_chain(lead, roster, policy, state, now, action,
+                                                  exclude))
+            expected = list(separate_calls(lead, roster, policy, state, now, exclude))
+        for k, has_cap in ((11, roster.any_cap_daily), (12, roster.any_cap_hourly)):
+            if not has_cap:
+                expected[k] = None
+        assert got == got_ref == tuple(expected)
         state.apply(compiled.state_delta)
+        if compiled.offer is not None and len(compiled.offer.officer_ids) > 1:
+            state.reserve(compiled.offer.officer_ids[-1])  # an open offer holds a slot
         if release and compiled.officer_id is not None:
             state.release(compiled.officer_id)
 
