@@ -646,6 +646,20 @@ def fit_funding(history: History) -> dict[str, float]:
     return out
 
 
+def funding_scales(history: History, options: FitOptions) -> np.ndarray:
+    """(B,) the funding stage's bootstrap: the funded share of the history's applications in
+    each resample, as a multiple of the share in them all, centred on 1 (as the application
+    members are centred on the whole fit: a forecast's mean over a few replications stays the
+    fit's). With ``bootstrap`` 1, [1.0]."""
+    funded = history.outcomes["funded"][history.outcomes["application"] == 1].astype(float)
+    if options.bootstrap <= 1 or not funded.sum():
+        return np.ones(max(options.bootstrap, 1))
+    rng = np.random.default_rng(np.random.SeedSequence([options.seed, 13]))
+    take = rng.integers(0, len(funded), (options.bootstrap, len(funded)))
+    scales = funded[take].mean(axis=1) / funded.mean()
+    return np.maximum(scales + 1.0 - scales.mean(), 0.0)
+
+
 # ---------------------------------------------------------------------------- the whole fit
 
 
@@ -825,7 +839,8 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         history_path=Path(history_path), roster_path=Path(officers_path), start=start,
         days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
         hours_observed=hours, response=response, contact=contact,
-        application=fit_application(history, roster, options),
+        application=replace(fit_application(history, roster, options),
+                            funding_scale=funding_scales(history, options)),
         funding_rate_by_program=fit_funding(history), roster=roster, rows=len(history),
         contacted=int(contacted.sum()), applications=int(history.outcomes["application"].sum()),
         funded=int(history.outcomes["funded"].sum()),

@@ -115,6 +115,10 @@ class ApplicationModel:
     officers, teams: ids and team names with an effect (others: 0, the population's).
     intercept: (B,); lead_coef: (B, F); pair_coef: (B, 3); officer_coef: (B, O);
     team_coef: (B, T).
+    funding_scale: (B,) or None: each member's funding stage, as a multiple of the world's
+    ``funding_rate_by_program`` (a bootstrap of the history's funded share of applications,
+    centred on 1), so the forecast's spread carries that stage's uncertainty too; None
+    (a file without it): 1 for every member.
     """
 
     sources: tuple[str, ...]
@@ -128,6 +132,13 @@ class ApplicationModel:
     rows: int = 0
     positives: int = 0
     c: float = 0.0  # the regression's inverse L2 strength
+    funding_scale: np.ndarray | None = None
+
+    def funding_multiplier(self, member: int) -> float:
+        """Member ``member``'s multiple of the world's funding rates (1 without a scale)."""
+        if self.funding_scale is None:
+            return 1.0
+        return float(self.funding_scale[member % self.members])
 
     @property
     def members(self) -> int:
@@ -159,7 +170,9 @@ class ApplicationModel:
                              "lead": self.lead_coef[b].tolist(),
                              "pair": self.pair_coef[b].tolist(),
                              "officer": self.officer_coef[b].tolist(),
-                             "team": self.team_coef[b].tolist()}
+                             "team": self.team_coef[b].tolist(),
+                             **({} if self.funding_scale is None else
+                                {"funding_scale": float(self.funding_scale[b])})}
                             for b in range(self.members)]}
 
     def save(self, path: Path) -> None:
@@ -204,6 +217,7 @@ def load_application_model(path: Path) -> ApplicationModel:
                                                           "officer", "team")}
     sizes = {"lead": n_lead, "pair": len(PAIR_COLUMNS), "officer": len(names["officers"]),
              "team": len(names["teams"])}
+    scales: list[float] = []
     for b, member in enumerate(members):
         where = f"application_model.members[{b}]"
         if not isinstance(member, dict):
@@ -211,6 +225,15 @@ def load_application_model(path: Path) -> ApplicationModel:
         parts["intercept"].append(_floats([member.get("intercept")], 1, f"{where}.intercept"))
         for key, n in sizes.items():
             parts[key].append(_floats(member.get(key), n, f"{where}.{key}"))
+        if "funding_scale" in member or scales:
+            scale = _floats([member.get("funding_scale")], 1, f"{where}.funding_scale")
+            if not scale[0] >= 0.0:
+                raise ParamError(f"{where}.funding_scale", f"{path.name}: expected a number "
+                                 f"of at least 0, got {scale[0]:g}")
+            scales.append(float(scale[0]))
+    if scales and len(scales) != len(members):  # the first members had none
+        raise ParamError("application_model.members[0].funding_scale",
+                         f"{path.name}: every member gives funding_scale, or none does")
     return ApplicationModel(
         sources=names["sources"], officers=names["officers"], teams=names["teams"],
         intercept=np.concatenate(parts["intercept"]), lead_coef=np.array(parts["lead"]),
@@ -218,4 +241,5 @@ def load_application_model(path: Path) -> ApplicationModel:
         officer_coef=np.array(parts["officer"]).reshape(len(members), sizes["officer"]),
         team_coef=np.array(parts["team"]).reshape(len(members), sizes["team"]),
         rows=int(raw.get("rows", 0) or 0), positives=int(raw.get("positives", 0) or 0),
-        c=float(raw.get("c", 0.0) or 0.0))
+        c=float(raw.get("c", 0.0) or 0.0),
+        funding_scale=np.array(scales) if scales else None)

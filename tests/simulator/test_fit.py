@@ -16,13 +16,14 @@ from typer.testing import CliRunner
 from cli.main import app
 from engine.errors import InputError
 from simulator.crn import replication_seeds
-from simulator.errors import ScenarioError
+from simulator.errors import ParamError, ScenarioError
 from simulator.fit import (
     FitOptions,
     contact_probability,
     fit_contact,
     fit_response,
     fit_scenario,
+    funding_scales,
     infer_sla,
     policy_sla,
     timeout_share,
@@ -298,6 +299,82 @@ def test_fitted_world_uses_one_bootstrap_member_per_replication(fitted_dir: Path
     assert not np.allclose(values[0], values[1])
     np.testing.assert_allclose(values[0], values[3])
     assert (values[0] > 0).all() and (values[0] < 1).all()
+
+
+def test_fitted_world_funds_at_its_member_s_share(fitted_dir: Path, tmp_path: Path) -> None:
+    """Each member carries the funding stage's bootstrap: replication k funds at the fitted
+    rates times member k's scale (the scales average to 1); a model file without scales
+    funds at the fitted rates in every replication, as before."""
+    scenario = load_scenario(fitted_dir / "scenario.yaml")
+    world = build_world(scenario)
+    assert world.fitted is not None and world.fitted.funding_scale is not None
+    scales = world.fitted.funding_scale
+    assert scales.mean() == pytest.approx(1.0, abs=1e-9) and scales.std() > 0.0
+    seeds = replication_seeds(0, 3)
+    rates = scenario.world.conversion.funding_rate_by_program
+    for k, s in enumerate(seeds):
+        inputs = prepare(scenario, world, s)
+        base = np.array([rates[lead.loan_program.value] for lead in inputs.stream.leads])
+        np.testing.assert_allclose(inputs.features.funding, np.minimum(base * scales[k], 1.0))
+    raw = json.loads((fitted_dir / "application_model.json").read_text(encoding="utf-8"))
+    for member in raw["members"]:
+        del member["funding_scale"]
+    for name in ("officers.csv", "leads.csv"):
+        (tmp_path / name).write_bytes((fitted_dir / name).read_bytes())
+    (tmp_path / "application_model.json").write_text(json.dumps(raw), encoding="utf-8")
+    (tmp_path / "scenario.yaml").write_text(
+        (fitted_dir / "scenario.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    old = load_scenario(tmp_path / "scenario.yaml")
+    inputs = prepare(old, build_world(old), seeds[1])
+    base = np.array([rates[lead.loan_program.value] for lead in inputs.stream.leads])
+    np.testing.assert_allclose(inputs.features.funding, base)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    ("negative", "application_model.members[1].funding_scale: application_model.json: "
+                 "expected a number of at least 0"),
+    ("text", "application_model.members[1].funding_scale: expected a list of 1 finite"),
+    ("first_only", "application_model.members[1].funding_scale"),
+    ("last_only", "application_model.members[0].funding_scale: application_model.json: "
+                  "every member gives funding_scale, or none does"),
+])
+def test_fitted_model_funding_scale_is_checked(fitted_dir: Path, tmp_path: Path, edit: str,
+                                               expected: str) -> None:
+    """A damaged funding_scale names the member and the key."""
+    from simulator.outcome import load_application_model
+
+    raw = json.loads((fitted_dir / "application_model.json").read_text(encoding="utf-8"))
+    members = raw["members"]
+    if edit == "negative":
+        members[1]["funding_scale"] = -0.5
+    elif edit == "text":
+        members[1]["funding_scale"] = "1.1"
+    elif edit == "first_only":
+        for m in members[1:]:
+            del m["funding_scale"]
+    else:
+        for m in members[:-1]:
+            del m["funding_scale"]
+    path = tmp_path / "application_model.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ParamError) as caught:
+        load_application_model(path)
+    assert expected in str(caught.value), str(caught.value)
+
+
+def test_funding_scales_are_a_centred_bootstrap(logged: tuple[Path, Path]) -> None:
+    """The members' funding scales average to 1 and spread as the funded share of the
+    history's applications does (binomial); one member is the fit alone."""
+    from simulator.fit import load_inputs
+
+    history, _ = load_inputs(*logged)
+    funded = history.outcomes["funded"][history.outcomes["application"] == 1]
+    p, n = float(funded.mean()), len(funded)
+    scales = funding_scales(history, FitOptions(bootstrap=400, seed=1))
+    assert scales.mean() == pytest.approx(1.0, abs=1e-9)
+    relative_sd = np.sqrt(p * (1.0 - p) / n) / p
+    assert scales.std() == pytest.approx(relative_sd, rel=0.2)
+    np.testing.assert_array_equal(funding_scales(history, FitOptions(bootstrap=1)), [1.0])
 
 
 def test_fitted_kind_needs_its_model(fitted_dir: Path, tmp_path: Path) -> None:
