@@ -101,12 +101,17 @@ def main() -> None:
         print(f"  the fitted world expects {result.fitted_on_history:.1f} on the history's own "
               f"rows, officers and delays ({bias:+.1f}% against its funded count: the fit's "
               "own level bias)")
+        # net of luck: against the truth scaled by the history's luck (what the forecast
+        # would be judged against had the history funded as the truth expects): a
+        # diagnostic of the fit apart from its history's chance, not the goal
+        lucky = luck[0] / luck[1]
         print(f"  {'policy':<16} {'forecast':>16} {'truth':>16} {'error':>8} "
-              f"{'rank f/t':>9}")
+              f"{'net of luck':>12} {'rank f/t':>9}")
         for r in result.rows:
+            net = 100.0 * (r.forecast / (r.truth * lucky) - 1.0)
             print(f"  {r.policy:<16} {r.forecast:>8.1f} ± {r.forecast_half_width:<5.1f} "
                   f"{r.truth:>8.1f} ± {r.truth_half_width:<5.1f} {r.error_pct:>+7.1f}% "
-                  f"{r.forecast_rank:>4}/{r.truth_rank}")
+                  f"{net:>+11.1f}% {r.forecast_rank:>4}/{r.truth_rank}")
         within = result.max_abs_error_pct <= GOAL_PCT
         print(f"  largest error {result.max_abs_error_pct:.1f}% "
               f"({'within' if within else 'NOT within'} {GOAL_PCT:g}%); ranking "
