@@ -87,9 +87,11 @@ def fit(
         fail(str(exc))
         return
     r = fitted.response
+    give = "--accept-within-s" if logging_policy is not None else \
+        "--accept-within-s or --logging-policy"  # a logging policy whose rules differ
     sla = f"{r.accept_within_s:g} s" if r.accept_within_s else \
-        "not seen (give --accept-within-s or --logging-policy: without it offers are not " \
-        "taken to time out and no tied-up share is fitted)"
+        f"not seen (give {give}: without it offers are not taken to time out and no " \
+        "tied-up share is fitted)"
     typer.echo(
         f"fitted {fitted.rows} worked leads ({fitted.contacted} contacted, "
         f"{fitted.applications} applications, {fitted.funded} funded), {fitted.days} days "
