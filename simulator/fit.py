@@ -52,7 +52,7 @@ from engine.io import load_roster, read_csv_rows, spreadsheet_safe
 from engine.roster import Roster, zone
 from engine.scoring.history import History, load_history
 from simulator.clock import OfficerClock
-from simulator.outcome import ApplicationModel, lead_matrix, pair_tensors
+from simulator.outcome import STAGES, ApplicationModel, lead_matrix, pair_tensors
 from simulator.params import PROGRAMS, ResponseParams
 from simulator.streams import lead_row
 
@@ -646,18 +646,26 @@ def fit_funding(history: History) -> dict[str, float]:
     return out
 
 
-def funding_scales(history: History, options: FitOptions) -> np.ndarray:
-    """(B,) the funding stage's bootstrap: the funded share of the history's applications in
-    each resample, as a multiple of the share in them all, centred on 1 (as the application
-    members are centred on the whole fit: a forecast's mean over a few replications stays the
-    fit's). With ``bootstrap`` 1, [1.0]."""
-    funded = history.outcomes["funded"][history.outcomes["application"] == 1].astype(float)
-    if options.bootstrap <= 1 or not funded.sum():
-        return np.ones(max(options.bootstrap, 1))
-    rng = np.random.default_rng(np.random.SeedSequence([options.seed, 13]))
-    take = rng.integers(0, len(funded), (options.bootstrap, len(funded)))
-    scales = funded[take].mean(axis=1) / funded.mean()
-    return np.maximum(scales + 1.0 - scales.mean(), 0.0)
+def stage_scales(history: History, options: FitOptions) -> dict[str, np.ndarray]:
+    """Per stage besides the application (``simulator.outcome.STAGES``), (B,) its bootstrap:
+    the contacted share of the history's worked leads, the funded share of its applications,
+    in each resample as a multiple of the share in them all, centred on 1 (as the
+    application members are centred on the whole fit: a forecast's mean over a few
+    replications stays the fit's). With ``bootstrap`` 1, ones."""
+    outcomes = history.outcomes
+    shares = {"contact": outcomes["contacted"].astype(float),
+              "funding": outcomes["funded"][outcomes["application"] == 1].astype(float)}
+    out = {}
+    for k, stage in enumerate(STAGES):
+        rows = shares[stage]
+        if options.bootstrap <= 1 or not rows.sum():
+            out[stage] = np.ones(max(options.bootstrap, 1))
+            continue
+        rng = np.random.default_rng(np.random.SeedSequence([options.seed, 13 + k]))
+        take = rng.integers(0, len(rows), (options.bootstrap, len(rows)))
+        scales = rows[take].mean(axis=1) / rows.mean()
+        out[stage] = np.maximum(scales + 1.0 - scales.mean(), 0.0)
+    return out
 
 
 # ---------------------------------------------------------------------------- the whole fit
@@ -840,7 +848,7 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
         hours_observed=hours, response=response, contact=contact,
         application=replace(fit_application(history, roster, options),
-                            funding_scale=funding_scales(history, options)),
+                            scales=stage_scales(history, options)),
         funding_rate_by_program=fit_funding(history), roster=roster, rows=len(history),
         contacted=int(contacted.sum()), applications=int(history.outcomes["application"].sum()),
         funded=int(history.outcomes["funded"].sum()),

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from simulator.errors import ParamError
 from simulator.params import PROGRAMS, PURPOSES
 
 FORMAT = "leadroute.application_model/1"
+# the stages besides the application whose rates each member scales (``ApplicationModel.scales``)
+STAGES = ("contact", "funding")
 # credit bands of the lead side (lower bounds); a missing score has its own column
 CREDIT_EDGES = (620, 680, 740)
 # specialty -> whether a lead needs it (the truth's specialty multipliers, seen as matches)
@@ -115,10 +117,11 @@ class ApplicationModel:
     officers, teams: ids and team names with an effect (others: 0, the population's).
     intercept: (B,); lead_coef: (B, F); pair_coef: (B, 3); officer_coef: (B, O);
     team_coef: (B, T).
-    funding_scale: (B,) or None: each member's funding stage, as a multiple of the world's
-    ``funding_rate_by_program`` (a bootstrap of the history's funded share of applications,
-    centred on 1), so the forecast's spread carries that stage's uncertainty too; None
-    (a file without it): 1 for every member.
+    scales: per stage (``STAGES``: contact, funding), (B,) each member's multiple of the
+    world's rates of that stage (``contact_rate_by_source``, ``funding_rate_by_program``): a
+    bootstrap of the history's contacted share of worked leads, funded share of
+    applications, centred on 1, so the forecast's spread carries those stages' uncertainty
+    too. A stage missing (a file written before): 1 for every member.
     """
 
     sources: tuple[str, ...]
@@ -132,13 +135,12 @@ class ApplicationModel:
     rows: int = 0
     positives: int = 0
     c: float = 0.0  # the regression's inverse L2 strength
-    funding_scale: np.ndarray | None = None
+    scales: Mapping[str, np.ndarray] = field(default_factory=dict)
 
-    def funding_multiplier(self, member: int) -> float:
-        """Member ``member``'s multiple of the world's funding rates (1 without a scale)."""
-        if self.funding_scale is None:
-            return 1.0
-        return float(self.funding_scale[member % self.members])
+    def multiplier(self, stage: str, member: int) -> float:
+        """Member ``member``'s multiple of the world's rates of ``stage`` (1 without one)."""
+        found = self.scales.get(stage)
+        return 1.0 if found is None else float(found[member % self.members])
 
     @property
     def members(self) -> int:
@@ -171,8 +173,8 @@ class ApplicationModel:
                              "pair": self.pair_coef[b].tolist(),
                              "officer": self.officer_coef[b].tolist(),
                              "team": self.team_coef[b].tolist(),
-                             **({} if self.funding_scale is None else
-                                {"funding_scale": float(self.funding_scale[b])})}
+                             **{f"{stage}_scale": float(self.scales[stage][b])
+                                for stage in STAGES if stage in self.scales}}
                             for b in range(self.members)]}
 
     def save(self, path: Path) -> None:
@@ -217,7 +219,7 @@ def load_application_model(path: Path) -> ApplicationModel:
                                                           "officer", "team")}
     sizes = {"lead": n_lead, "pair": len(PAIR_COLUMNS), "officer": len(names["officers"]),
              "team": len(names["teams"])}
-    scales: list[float] = []
+    scales: dict[str, list[float]] = {stage: [] for stage in STAGES}
     for b, member in enumerate(members):
         where = f"application_model.members[{b}]"
         if not isinstance(member, dict):
@@ -225,15 +227,18 @@ def load_application_model(path: Path) -> ApplicationModel:
         parts["intercept"].append(_floats([member.get("intercept")], 1, f"{where}.intercept"))
         for key, n in sizes.items():
             parts[key].append(_floats(member.get(key), n, f"{where}.{key}"))
-        if "funding_scale" in member or scales:
-            scale = _floats([member.get("funding_scale")], 1, f"{where}.funding_scale")
-            if not scale[0] >= 0.0:
-                raise ParamError(f"{where}.funding_scale", f"{path.name}: expected a number "
-                                 f"of at least 0, got {scale[0]:g}")
-            scales.append(float(scale[0]))
-    if scales and len(scales) != len(members):  # the first members had none
-        raise ParamError("application_model.members[0].funding_scale",
-                         f"{path.name}: every member gives funding_scale, or none does")
+        for stage in STAGES:
+            key = f"{stage}_scale"
+            if key in member or scales[stage]:
+                scale = _floats([member.get(key)], 1, f"{where}.{key}")
+                if not scale[0] >= 0.0:
+                    raise ParamError(f"{where}.{key}", f"{path.name}: expected a number of "
+                                     f"at least 0, got {scale[0]:g}")
+                scales[stage].append(float(scale[0]))
+    for stage in STAGES:  # the first members had none
+        if scales[stage] and len(scales[stage]) != len(members):
+            raise ParamError(f"application_model.members[0].{stage}_scale",
+                             f"{path.name}: every member gives {stage}_scale, or none does")
     return ApplicationModel(
         sources=names["sources"], officers=names["officers"], teams=names["teams"],
         intercept=np.concatenate(parts["intercept"]), lead_coef=np.array(parts["lead"]),
@@ -242,4 +247,4 @@ def load_application_model(path: Path) -> ApplicationModel:
         team_coef=np.array(parts["team"]).reshape(len(members), sizes["team"]),
         rows=int(raw.get("rows", 0) or 0), positives=int(raw.get("positives", 0) or 0),
         c=float(raw.get("c", 0.0) or 0.0),
-        funding_scale=np.array(scales) if scales else None)
+        scales={stage: np.array(v) for stage, v in scales.items() if v})

@@ -215,8 +215,10 @@ class World:
             jumbo[i] = bool(lead.is_jumbo)
             first_time[i] = bool(lead.first_time_buyer)
             state[i] = lead.state
-        if self.fitted is not None:  # this member's funding stage (the fit's uncertainty)
-            fund = np.minimum(fund * self.fitted.funding_multiplier(self.member), 1.0)
+        if self.fitted is not None:  # this member's contact and funding stages (the fit's
+            # uncertainty)
+            contact = np.minimum(contact * self.fitted.multiplier("contact", self.member), 1.0)
+            fund = np.minimum(fund * self.fitted.multiplier("funding", self.member), 1.0)
         return LeadFeatures(contact, app, fund, program, source, language, jumbo, first_time,
                             state, tuple(leads))
 

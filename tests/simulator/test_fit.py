@@ -23,13 +23,13 @@ from simulator.fit import (
     fit_contact,
     fit_response,
     fit_scenario,
-    funding_scales,
     infer_sla,
     policy_sla,
+    stage_scales,
     timeout_share,
     write_scenario,
 )
-from simulator.model import RunOptions
+from simulator.model import Inputs, RunOptions
 from simulator.outcome import ApplicationModel
 from simulator.outputs import history_frame, spreadsheet_frame
 from simulator.params import Scenario
@@ -301,24 +301,37 @@ def test_fitted_world_uses_one_bootstrap_member_per_replication(fitted_dir: Path
     assert (values[0] > 0).all() and (values[0] < 1).all()
 
 
-def test_fitted_world_funds_at_its_member_s_share(fitted_dir: Path, tmp_path: Path) -> None:
-    """Each member carries the funding stage's bootstrap: replication k funds at the fitted
-    rates times member k's scale (the scales average to 1); a model file without scales
-    funds at the fitted rates in every replication, as before."""
+def test_fitted_world_contacts_and_funds_at_its_member_s_shares(fitted_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """Each member carries the contact and funding stages' bootstrap: replication k contacts
+    and funds at the fitted rates times member k's scales (each stage's average 1); a model
+    file without scales uses the fitted rates in every replication, as before."""
     scenario = load_scenario(fitted_dir / "scenario.yaml")
     world = build_world(scenario)
-    assert world.fitted is not None and world.fitted.funding_scale is not None
-    scales = world.fitted.funding_scale
-    assert scales.mean() == pytest.approx(1.0, abs=1e-9) and scales.std() > 0.0
+    assert world.fitted is not None and set(world.fitted.scales) == {"contact", "funding"}
+    conv = scenario.world.conversion
     seeds = replication_seeds(0, 3)
-    rates = scenario.world.conversion.funding_rate_by_program
+
+    def rates(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
+        leads = inputs.stream.leads
+        return (np.array([conv.contact_rate_by_source.get(lead.source, conv.default_contact_rate)
+                          for lead in leads]),
+                np.array([conv.funding_rate_by_program[lead.loan_program.value]
+                          for lead in leads]))
+
+    for stage in ("contact", "funding"):
+        scales = world.fitted.scales[stage]
+        assert scales.mean() == pytest.approx(1.0, abs=1e-9) and scales.std() > 0.0
     for k, s in enumerate(seeds):
         inputs = prepare(scenario, world, s)
-        base = np.array([rates[lead.loan_program.value] for lead in inputs.stream.leads])
-        np.testing.assert_allclose(inputs.features.funding, np.minimum(base * scales[k], 1.0))
+        contact, funding = rates(inputs)
+        np.testing.assert_allclose(inputs.features.contact_base,
+                                   np.minimum(contact * world.fitted.scales["contact"][k], 1.0))
+        np.testing.assert_allclose(inputs.features.funding,
+                                   np.minimum(funding * world.fitted.scales["funding"][k], 1.0))
     raw = json.loads((fitted_dir / "application_model.json").read_text(encoding="utf-8"))
     for member in raw["members"]:
-        del member["funding_scale"]
+        del member["funding_scale"], member["contact_scale"]
     for name in ("officers.csv", "leads.csv"):
         (tmp_path / name).write_bytes((fitted_dir / name).read_bytes())
     (tmp_path / "application_model.json").write_text(json.dumps(raw), encoding="utf-8")
@@ -326,8 +339,9 @@ def test_fitted_world_funds_at_its_member_s_share(fitted_dir: Path, tmp_path: Pa
         (fitted_dir / "scenario.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     old = load_scenario(tmp_path / "scenario.yaml")
     inputs = prepare(old, build_world(old), seeds[1])
-    base = np.array([rates[lead.loan_program.value] for lead in inputs.stream.leads])
-    np.testing.assert_allclose(inputs.features.funding, base)
+    contact, funding = rates(inputs)
+    np.testing.assert_allclose(inputs.features.contact_base, contact)
+    np.testing.assert_allclose(inputs.features.funding, funding)
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
@@ -362,19 +376,23 @@ def test_fitted_model_funding_scale_is_checked(fitted_dir: Path, tmp_path: Path,
     assert expected in str(caught.value), str(caught.value)
 
 
-def test_funding_scales_are_a_centred_bootstrap(logged: tuple[Path, Path]) -> None:
-    """The members' funding scales average to 1 and spread as the funded share of the
-    history's applications does (binomial); one member is the fit alone."""
+def test_stage_scales_are_a_centred_bootstrap(logged: tuple[Path, Path]) -> None:
+    """Each stage's member scales average to 1 and spread as its share does (binomial: the
+    contacted share of worked leads, the funded share of applications); one member is the
+    fit alone."""
     from simulator.fit import load_inputs
 
     history, _ = load_inputs(*logged)
-    funded = history.outcomes["funded"][history.outcomes["application"] == 1]
-    p, n = float(funded.mean()), len(funded)
-    scales = funding_scales(history, FitOptions(bootstrap=400, seed=1))
-    assert scales.mean() == pytest.approx(1.0, abs=1e-9)
-    relative_sd = np.sqrt(p * (1.0 - p) / n) / p
-    assert scales.std() == pytest.approx(relative_sd, rel=0.2)
-    np.testing.assert_array_equal(funding_scales(history, FitOptions(bootstrap=1)), [1.0])
+    outcomes = history.outcomes
+    rows = {"contact": outcomes["contacted"],
+            "funding": outcomes["funded"][outcomes["application"] == 1]}
+    scales = stage_scales(history, FitOptions(bootstrap=400, seed=1))
+    for stage, outcome in rows.items():
+        p, n = float(outcome.mean()), len(outcome)
+        assert scales[stage].mean() == pytest.approx(1.0, abs=1e-9)
+        assert scales[stage].std() == pytest.approx(np.sqrt(p * (1.0 - p) / n) / p, rel=0.2)
+        np.testing.assert_array_equal(stage_scales(history, FitOptions(bootstrap=1))[stage],
+                                      [1.0])
 
 
 def test_fitted_kind_needs_its_model(fitted_dir: Path, tmp_path: Path) -> None:
