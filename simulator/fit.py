@@ -421,8 +421,8 @@ def policy_sla(policy: Any) -> float | None:
     actions = [a for rule in policy.rules for a in (rule.then, rule.otherwise) if a is not None]
     if policy.default is not None:
         actions.append(policy.default)
-    slas = {float(a.offer.accept_within_s) for a in actions} or \
-        {float(policy.routing.offer.accept_within_s)}
+    # a compiled policy always has an action (its default, or the last rule's else)
+    slas = {float(a.offer.accept_within_s) for a in actions}
     return slas.pop() if len(slas) == 1 else None
 
 

@@ -109,13 +109,14 @@ def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
     the logging policy and its exploration are the lender's own, so they are known)."""
     workdir.mkdir(parents=True, exist_ok=True)
     world = check_scenario(scenario)
-    logged = run_experiment(scenario, resolve_policies([logging]), replications=1, seed=seed,
+    logging_policy = resolve_policies([logging])
+    logged = run_experiment(scenario, logging_policy, replications=1, seed=seed,
                             options=RunOptions(record_events=False, exploration=exploration),
                             with_bound=False, world=world)
     history = history_frame(logged)
     spreadsheet_frame(history).to_csv(workdir / "history.csv", index=False)
     # the SLA the history was logged under is the lender's own setting, like its operations
-    sla = policy_sla(resolve_policies([logging])[0].policy)
+    sla = policy_sla(logging_policy[0].policy)
     fit = fit_scenario(workdir / "history.csv", scenario.roster_path,
                        FitOptions(timezone=scenario.timezone,
                                   bootstrap=bootstrap or replications, seed=seed,
