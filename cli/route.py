@@ -122,8 +122,7 @@ def _row(lead: Lead, decision: Decision, detail: str, cache: JsonCache) -> str:
         lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
         lead.state, lead.county_fips,
         "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
-        decision.to_json(detail=detail, cache=cache),
-    ])
+    ], decision.json_text(detail=detail, cache=cache, quote=True))
 
 
 def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],

@@ -277,14 +277,22 @@ def csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def csv_line(cells: list[str]) -> str:
+def csv_line(cells: list[str], json_escaped: str | None = None) -> str:
     """A row of two or more text cells as ``csv.writer`` writes it (``\r\n`` ended), each
-    cell made spreadsheet-safe first: rows built as text can be written in bulk."""
+    cell made spreadsheet-safe first: rows built as text can be written in bulk.
+
+    ``json_escaped``: one more cell after ``cells``, a JSON object's text with its quotes
+    already doubled (``engine.decide.Decision.json_parts`` with ``quote``, which doubles
+    them fragment by fragment and keeps the long fragments so): the line is the one
+    ``cells`` and the object's text give. A JSON object begins with ``{`` (nothing a
+    spreadsheet runs) and holds quotes, so ``csv.writer`` quotes it."""
     out = []
     for c in cells:  # csv_cell inlined: a Python call less per cell of every output row
         if c.startswith(FORMULA_STARTS):
             c = "'" + c
         out.append(c if _quotes(c) is None else '"' + c.replace('"', '""') + '"')
+    if json_escaped is not None:
+        return "".join((",".join(out), ',"', json_escaped, '"\r\n'))
     return ",".join(out) + "\r\n"
 
 
