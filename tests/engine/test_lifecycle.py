@@ -14,6 +14,7 @@ from engine.lifecycle import (
     Case,
     Freed,
     GiveUp,
+    Kind,
     Lifecycle,
     Notify,
     Record,
@@ -27,7 +28,7 @@ from engine.lifecycle import (
     Withdraw,
     apply_effects,
 )
-from engine.state import RoutingState
+from engine.state import RotationStep, RoutingState, StateDelta
 from engine.store import MemoryStore
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
 
@@ -387,6 +388,37 @@ def test_memory_store_applies_state_effects():
     step = lc.arrive(make_lead(), store.load(roster.ids_tuple), NOW)
     store.apply(step.effects)
     assert store.load(roster.ids_tuple).open_leads[0] == 1
+
+
+def test_apply_effects_carries_out_each_kind_as_the_state_method_and_skips_the_rest():
+    """Each state effect (and an effect of a subclass of one) does what its RoutingState
+    method does; the other kinds change nothing."""
+    roster = make_roster("A", "B")
+    delta = StateDelta("A", NOW, 10, 240, RotationStep("main", "B", 2.0, 3.0))
+
+    class LateApply(Apply):
+        pass
+
+    cases = [
+        ([Apply(delta)], lambda s: s.apply(delta)),
+        ([LateApply(delta)], lambda s: s.apply(delta)),
+        ([Apply(delta), TakeBack(delta)], lambda s: (s.apply(delta), s.take_back(delta))),
+        ([Apply(delta), Release("A")], lambda s: (s.apply(delta), s.release("A"))),
+        ([Reserve("B"), Reserve("B"), Unreserve("B")],
+         lambda s: (s.reserve("B"), s.reserve("B"), s.unreserve("B"))),
+        ([Record(Kind.ARRIVED, NOW), Notify("A", NOW, "assign"), Withdraw("A", "x"),
+          Wake(NOW), GiveUp("x"), Freed("A")], lambda s: None),
+    ]
+    for effects, by_hand in cases:
+        got, want = RoutingState.empty(roster.ids_tuple), RoutingState.empty(roster.ids_tuple)
+        apply_effects(got, effects)
+        by_hand(want)
+        for name in ("open_leads", "day_key", "day_count", "hour_key", "hour_count",
+                     "last_assigned_s", "reserved"):
+            assert getattr(got, name).tolist() == getattr(want, name).tolist(), (effects, name)
+        assert got.reserved_total == want.reserved_total
+        assert {k: (v.passes.tolist(), v.virtual_time) for k, v in got.rotations.items()} == \
+            {k: (v.passes.tolist(), v.virtual_time) for k, v in want.rotations.items()}
 
 
 # ------------------------------------------------------------------- random event sequences
