@@ -577,10 +577,11 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Con
     best: datetime | None = None
     start: datetime | None = None
     now_s = int(now.timestamp())
-    for kind, wait in enumerate(waits.min(axis=1).tolist()):  # WAIT_SHIFT, _HOUR, _DAY
+    # plain ints: three kinds over a handful of zones (numpy's reductions cost more here)
+    for row in waits.tolist():  # WAIT_SHIFT, _HOUR, _DAY
+        wait = min(row, default=core.NO_WAIT)
         if wait == core.NO_WAIT:
             continue
-        row = waits[kind]
         if start is None:  # in UTC: ``+ timedelta`` on a zoned time adds wall-clock time
             start = now.astimezone(UTC).replace(second=0, microsecond=0)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
@@ -598,9 +599,11 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Con
                 best = at
             continue
         # the smallest wall-clock wait in each zone, then the earliest instant over zones
-        for g in np.flatnonzero(row != core.NO_WAIT).tolist():
+        for g, zone_wait in enumerate(row):
+            if zone_wait == core.NO_WAIT:
+                continue
             tz_name = roster.officers[int(roster.tz_groups[g][1][0])].timezone
-            at = max(_wall_clock_instant(now, tz_name, int(row[g])),
+            at = max(_wall_clock_instant(now, tz_name, zone_wait),
                      start + timedelta(minutes=1))
             if best is None or at < best:
                 best = at
