@@ -297,20 +297,21 @@ class Decision:
         held lead), as compact JSON: exactly ``Explanation.to_json(extra=...)`` of those keys
         (the route file's explanation cell), the decision's keys written without building a
         dict for them."""
-        return self.json_text(detail=detail, cache=cache)
+        return "".join(self.json_parts(detail=detail, cache=cache))
 
-    def json_text(self, *, detail: str = "full", cache: JsonCache | None = None,
-                  quote: bool = False) -> str:
-        """``to_json``; with ``quote``, its quotes doubled (the CSV cell's escaping,
-        ``engine.io.csv_line``'s ``json_escaped``) as it is built: the long fragments kept
-        in ``cache`` are kept escaped, so a route file's explanations are not scanned and
-        copied again to be escaped."""
+    def json_parts(self, *, detail: str = "full", cache: JsonCache | None = None,
+                   quote: bool = False) -> list[str]:
+        """``to_json`` as the parts it is joined from; with ``quote``, their quotes doubled
+        (the CSV cell's escaping: ``engine.io.csv_row_parts``) as they are built. The long
+        parts are the fragments kept in ``cache``, the same objects from lead to lead (kept
+        escaped too), so a route file's explanations are neither scanned to be escaped nor
+        copied into one text per lead before they are written."""
         if cache is None:
             cache = {}
         parts: list[str] = []
         self.explanation._json_parts(detail, cache, parts, quote)
         parts.append(_escape(self._keys_json(), quote))
-        return "".join(parts)
+        return parts
 
     def _keys_json(self) -> str:
         """The decision's own keys as JSON text, from the comma before the first to the

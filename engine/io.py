@@ -277,23 +277,26 @@ def csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def csv_line(cells: list[str], json_escaped: str | None = None) -> str:
+def csv_line(cells: list[str]) -> str:
     """A row of two or more text cells as ``csv.writer`` writes it (``\r\n`` ended), each
-    cell made spreadsheet-safe first: rows built as text can be written in bulk.
-
-    ``json_escaped``: one more cell after ``cells``, a JSON object's text with its quotes
-    already doubled (``engine.decide.Decision.json_parts`` with ``quote``, which doubles
-    them fragment by fragment and keeps the long fragments so): the line is the one
-    ``cells`` and the object's text give. A JSON object begins with ``{`` (nothing a
-    spreadsheet runs) and holds quotes, so ``csv.writer`` quotes it."""
+    cell made spreadsheet-safe first: rows built as text can be written in bulk."""
     out = []
     for c in cells:  # csv_cell inlined: a Python call less per cell of every output row
         if c.startswith(FORMULA_STARTS):
             c = "'" + c
         out.append(c if _quotes(c) is None else '"' + c.replace('"', '""') + '"')
-    if json_escaped is not None:
-        return "".join((",".join(out), ',"', json_escaped, '"\r\n'))
     return ",".join(out) + "\r\n"
+
+
+def csv_row_parts(cells: list[str], json_escaped: list[str]) -> list[str]:
+    """``csv_line`` of ``cells`` and one more cell, a JSON object's text, as parts to be
+    joined when written: ``json_escaped`` is that text's parts with their quotes already
+    doubled (``engine.decide.Decision.json_parts`` with ``quote``). A JSON object begins
+    with ``{`` (nothing a spreadsheet runs) and holds quotes, so ``csv.writer`` quotes it.
+    The long parts are kept fragments shared from row to row: a file of rows is joined
+    once, when written, instead of row by row."""
+    head = csv_line(cells)
+    return [head[:-2], ',"', *json_escaped, '"\r\n']
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
