@@ -187,13 +187,15 @@ class StepTrace:
             tail = cache[key] = _escape(
                 f',"excluded":{self._excluded_json(roster, detail, cache)},'
                 f'"outside_pool":{len(self.in_pool) - int(self.in_pool.sum())}}}', quote)
-        step_key = ("step", self.step, quote)
-        step = cache.get(step_key)
-        if step is None:  # the step's own keys and the candidates' key, the same for every
-            head = _encode(self.step.describe())[:-1]  # lead through the step
-            step = cache[step_key] = _escape(
-                f'{head},"candidates":[' if len(head) > 1 else '{"candidates":[', quote)
-        out.append(step)
+        # found by the step's identity (hashing a step hashes its fields), the step kept
+        # beside its text so that a step built at a freed one's address is a miss
+        step_key = ("step", id(self.step), quote)
+        found = cache.get(step_key)
+        if found is None or found[0] is not self.step:  # the step's own keys and the
+            head = _encode(self.step.describe())[:-1]  # candidates' key, the same for every
+            found = cache[step_key] = (self.step, _escape(  # lead through the step
+                f'{head},"candidates":[' if len(head) > 1 else '{"candidates":[', quote))
+        out.append(found[1])
         if self.order is not None:
             out.append(",".join(ids[self.order].tolist()))
         if self.scores is None:
@@ -601,7 +603,7 @@ def decide(
     if scorer is None:
         scorer = policy_scorer(policy)
     ctx = SelectionContext(lead, found.facts, roster, state, state.rotation(found.step.pool),
-                           found.step.pool, np.flatnonzero(found.eligible), now,
+                           found.step.pool, found.eligible.nonzero()[0], now,
                            policy.routing.seed, scorer)
     selection = selection_policy(policy).select(ctx)
     if selection.defer is not None:

@@ -275,6 +275,8 @@ class OpenOffer(NamedTuple):
         if self.mode == "cascade":
             current = self.officer_ids[self.told - 1]
             return () if current in self.out else (current,)
+        if not self.out:
+            return self.officer_ids[: self.told]
         return tuple(o for o in self.officer_ids[: self.told] if o not in self.out)
 
     def next_step_at(self) -> datetime | None:
