@@ -3,7 +3,8 @@ of random event sequences."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import types
+from datetime import UTC, timedelta
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -17,6 +18,7 @@ from engine.lifecycle import (
     Kind,
     Lifecycle,
     Notify,
+    OpenOffer,
     Record,
     Release,
     Reserve,
@@ -26,6 +28,7 @@ from engine.lifecycle import (
     Unreserve,
     Wake,
     Withdraw,
+    _decided,
     apply_effects,
 )
 from engine.state import RotationStep, RoutingState, StateDelta
@@ -419,6 +422,39 @@ def test_apply_effects_carries_out_each_kind_as_the_state_method_and_skips_the_r
         assert got.reserved_total == want.reserved_total
         assert {k: (v.passes.tolist(), v.virtual_time) for k, v in got.rotations.items()} == \
             {k: (v.passes.tolist(), v.virtual_time) for k, v in want.rotations.items()}
+
+
+_TEXT = st.text(max_size=4)
+_WHEN = st.datetimes(timezones=st.just(UTC))
+CASES = st.builds(
+    Case, _TEXT, _WHEN, st.sampled_from(list(Stage)), _TEXT, st.integers(1, 5),
+    st.lists(st.tuples(_TEXT, _TEXT), max_size=2).map(tuple), st.none() | _TEXT,
+    st.none() | _TEXT, st.none() | st.builds(OpenOffer, _TEXT, st.tuples(_TEXT), _WHEN, _WHEN,
+                                             _TEXT, st.floats(0, 9)),
+    st.none() | _TEXT, st.none() | st.builds(StateDelta, _TEXT), st.none() | _WHEN,
+    st.none() | _WHEN, _TEXT, st.floats(0, 1), st.integers(0, 9), _TEXT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=CASES, version=_TEXT, propensity=st.floats(0, 1), priority=_TEXT, reason=_TEXT,
+       due=st.none() | _WHEN, since=st.none() | _WHEN, give=st.sampled_from(
+           [(), ("due_at",), ("held_since",), ("due_at", "held_since")]))
+def test_decided_is_the_case_replaced_with_the_decision_and_changes(
+        case, version, propensity, priority, reason, due, since, give):
+    """_decided (the case after a decision, built field by field) is the case's _replace
+    with the decision's keys, one decision more and the changes given."""
+    d = types.SimpleNamespace(policy_version=version, propensity=propensity,
+                              priority=priority, reason=reason)
+    changes = {"stage": Stage.HELD, "offer": None, "officer_id": "A", "delta": None}
+    if "due_at" in give:
+        changes["due_at"] = due
+    if "held_since" in give:
+        changes["held_since"] = since
+    want = case._replace(decisions=case.decisions + 1, policy_version=version,
+                         propensity=propensity, priority=priority, reason=reason, **changes)
+    got = _decided(case, d, **changes)
+    assert type(got) is Case
+    assert tuple(got) == tuple(want)
 
 
 # ------------------------------------------------------------------- random event sequences
