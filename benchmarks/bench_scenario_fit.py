@@ -10,7 +10,8 @@ and the truth (means over the replications with 95% half-widths), the forecast's
 both ranks; then whether every candidate is within the goal (5%) and the ranking preserved.
 
 Run: ``nice python benchmarks/bench_scenario_fit.py [--days 30] [--replications 5]
-[--world reference] [--candidate rules]``. Each world takes a few minutes on one core.
+[--world reference] [--candidate rules] [--world-seed 78]``. Each world takes a few minutes
+on one core.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def main() -> None:
     parser.add_argument("--replications", type=int, default=5)
     parser.add_argument("--exploration", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--world-seed", type=int, default=None,
+                        help="draw the world's hidden officer traits afresh with this seed "
+                             "(world.seed: another lender of the same kind), to tell a "
+                             "method's bias from the luck of one world's draw")
     parser.add_argument("--no-calibrate", action="store_true",
                         help="the tied-up share as solved from the time-outs alone, without "
                              "the simulation-based calibration")
@@ -74,6 +79,8 @@ def main() -> None:
             scenario = replace(scenario, days=days,
                                departures=tuple(d for d in scenario.departures
                                                 if d.at < scenario.start + timedelta(days=days)))
+        if args.world_seed is not None:
+            scenario = replace(scenario, world=replace(scenario.world, seed=args.world_seed))
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             result = check_fit(scenario, candidates, Path(tmp), name=name,
@@ -83,13 +90,16 @@ def main() -> None:
         # the history's own luck: its funded count against the truth's expectation of it
         luck = (result.history_funded, result.history_truth)
         fit = result.fit
-        print(f"\n{name}, {days:g} days ({time.perf_counter() - started:.0f} s): history "
+        drawn = "" if args.world_seed is None else f", world seed {args.world_seed}"
+        print(f"\n{name}{drawn}, {days:g} days ({time.perf_counter() - started:.0f} s): history "
               f"{result.history_rows}"
               f" worked leads, {fit.contacted} contacted, {fit.applications} applications, "
               f"{fit.funded} funded; fitted SLA {fit.response.accept_within_s}, time-outs "
               f"{fit.response.timeout_share:.3f}, tied-up share "
               f"{fit.response.busy_probability:.3f}, application model C "
               f"{fit.application.c:g}")
+        if fit.coverage is not None:
+            print(f"  contacted leads: {fit.coverage.text()}")
         cal = result.calibration
         if cal is not None:
             print(f"  tied-up share calibrated: {cal.busy_probability:.3f} (simulated history "

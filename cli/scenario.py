@@ -103,7 +103,9 @@ def fit(
             f"{k} {v:.2f}" for k, v in fitted.contact.contact_rate_by_source.items()) + "\n"
         f"  application model: {fitted.application.members} bootstrap fits on "
         f"{fitted.application.rows} contacted leads (C {fitted.application.c:g})\n"
-        f"wrote {path}; run: leadroute simulate --scenario {path} --policy ...")
+        + (f"  of them, where a policy that routes differently is forecast from few rows: "
+           f"{fitted.coverage.text()}\n" if fitted.coverage is not None else "")
+        + f"wrote {path}; run: leadroute simulate --scenario {path} --policy ...")
 
 
 def _calibrated(fitted: Any, path: Path, logging: str, exploration: float, seed: int

@@ -70,6 +70,7 @@ _APPLICATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths tried
 _UNPENALIZED_SCALE = 10.0  # lead and match columns: a hundredth of the officers' penalty
 MIN_CONTACTED = 30
 MIN_RECORDED_ATTEMPTS = 30  # rows with response_delay_s the response fit needs
+THIN_OFFICER_ROWS = 10  # contacted leads below which an officer's effect is mostly the team's
 SIMULATOR_RUN_COLUMNS = ("replication", "simulated_policy")
 
 
@@ -130,6 +131,44 @@ class ContactFit:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """Where the application model's history is thin: its contacted rows (what the model is
+    fitted on) with an officer who has the lead's specialty, who speaks the borrower's
+    language (not English), who does not; and the officers with fewer than
+    ``THIN_OFFICER_ROWS`` of them (``thin_officers``, of ``officers`` on the roster). A
+    candidate policy that puts more of its leads there than the logging policy did is
+    forecast from these rows: its interval carries their few, but not whatever they happen to
+    show (docs/simulator.md, "What a month cannot show")."""
+
+    contacted: int
+    specialty_match: int
+    language_match: int
+    language_mismatch: int
+    thin_officers: int
+    officers: int
+
+    def text(self) -> str:
+        return (f"{self.specialty_match} with a specialist in the loan, "
+                f"{self.language_match} with an officer speaking the borrower's language, "
+                f"{self.language_mismatch} with one who does not; {self.thin_officers} of "
+                f"{self.officers} officers on fewer than {THIN_OFFICER_ROWS}")
+
+
+def application_coverage(history: History, roster: Roster) -> Coverage:
+    """The contacted rows behind each part of the application model (``Coverage``)."""
+    rows = np.flatnonzero(history.outcomes["contacted"] == 1)
+    o_idx = history.officer_idx[rows]
+    spec, match, mismatch = pair_tensors([history.leads[i] for i in rows], roster.officers)
+    pick = np.arange(len(rows))
+    per_officer = np.bincount(o_idx, minlength=len(roster.officers))
+    return Coverage(contacted=len(rows), specialty_match=int(spec[pick, o_idx].sum()),
+                    language_match=int(match[pick, o_idx].sum()),
+                    language_mismatch=int(mismatch[pick, o_idx].sum()),
+                    thin_officers=int((per_officer < THIN_OFFICER_ROWS).sum()),
+                    officers=len(roster.officers))
+
+
+@dataclass(frozen=True)
 class FittedScenario:
     """Everything ``write_scenario`` needs (see the module docstring)."""
 
@@ -153,6 +192,8 @@ class FittedScenario:
     # whether a caller that can run the fitted world should calibrate the tied-up share
     # (``calibrate_tied_up``; FitOptions.calibrate_tied_up)
     calibrate_tied_up: bool = True
+    # where the application model's history is thin (None: not computed)
+    coverage: Coverage | None = None
 
 
 # ---------------------------------------------------------------------------- input
@@ -852,7 +893,8 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         funding_rate_by_program=fit_funding(history), roster=roster, rows=len(history),
         contacted=int(contacted.sum()), applications=int(history.outcomes["application"].sum()),
         funded=int(history.outcomes["funded"].sum()),
-        calibrate_tied_up=options.calibrate_tied_up)
+        calibrate_tied_up=options.calibrate_tied_up,
+        coverage=application_coverage(history, roster))
 
 
 def expected_on_history(fit: FittedScenario, history: History) -> tuple[float, int]:

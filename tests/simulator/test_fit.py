@@ -118,6 +118,42 @@ def test_fit_command_calibrates_the_tied_up_share_when_told_the_logging_policy(
     assert written == pytest.approx(expected.busy_probability, abs=1e-6)
 
 
+def test_fit_says_where_the_application_model_has_few_rows(
+        logged: tuple[Path, Path], tmp_path: Path) -> None:
+    """The fit counts the contacted rows behind the model's language and officer effects
+    (what a policy that routes by them is forecast from), as read straight off the history
+    and the roster, and the command prints them."""
+    import pandas as pd
+
+    from engine.io import load_roster
+    from simulator.fit import THIN_OFFICER_ROWS
+
+    history, roster_path = logged
+    fit = fit_scenario(history, roster_path, FitOptions(bootstrap=2))
+    cov = fit.coverage
+    assert cov is not None
+    frame = pd.read_csv(history, dtype=str, keep_default_na=False)
+    reached = frame[frame["contacted"] == "1"]
+    officers = load_roster(roster_path)
+    speaks = {o.officer_id: set(o.languages) for o in officers}
+    foreign = reached[reached["language"].isin(["", "en"]) == False]  # noqa: E712
+    spoken = [lang in speaks[oid] for lang, oid in zip(foreign["language"],
+                                                       foreign["officer_id"], strict=True)]
+    assert cov.contacted == len(reached) > 0
+    assert cov.language_match == sum(spoken)
+    assert cov.language_mismatch == len(spoken) - sum(spoken)
+    per = reached["officer_id"].value_counts()
+    assert cov.thin_officers == sum(per.get(o.officer_id, 0) < THIN_OFFICER_ROWS
+                                    for o in officers)
+    assert cov.officers == len(officers)
+    assert 0 <= cov.specialty_match <= cov.contacted
+    result = runner.invoke(app, ["scenario", "fit", "--history", str(history), "--officers",
+                                 str(roster_path), "--out", str(tmp_path / "o"),
+                                 "--bootstrap", "2"])
+    assert result.exit_code == 0, result.output
+    assert cov.text() in result.output
+
+
 def test_fit_takes_the_sla_from_the_logging_policy_when_the_waits_hide_it(
         logged: tuple[Path, Path], tmp_path: Path) -> None:
     """Where most leads were held before their first offer, re-routed waits do not pile up
