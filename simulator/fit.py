@@ -148,10 +148,11 @@ class Coverage:
     officers: int
 
     def text(self) -> str:
-        return (f"{self.specialty_match} with a specialist in the loan, "
-                f"{self.language_match} with an officer speaking the borrower's language, "
-                f"{self.language_mismatch} with one who does not; {self.thin_officers} of "
-                f"{self.officers} officers on fewer than {THIN_OFFICER_ROWS}")
+        return (f"{self.specialty_match} with an officer who has the loan's specialty, "
+                f"{self.language_match} with one who speaks the borrower's language (not "
+                f"English), {self.language_mismatch} with one who does not; "
+                f"{self.thin_officers} of {self.officers} officers on fewer than "
+                f"{THIN_OFFICER_ROWS}")
 
 
 def application_coverage(history: History, roster: Roster) -> Coverage:
