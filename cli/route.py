@@ -23,6 +23,7 @@ from engine.io import (
     check_lead_header,
     collector_paused,
     csv_line,
+    csv_row_parts,
     load_roster,
     read_csv,
 )
@@ -116,18 +117,18 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
         k += len(batch)
 
 
-def _row(lead: Lead, decision: Decision, detail: str, cache: JsonCache) -> str:
-    """The output line of a routed lead (CSV text, ready to be written with others)."""
-    return csv_line([
+def _row(lead: Lead, decision: Decision, detail: str, cache: JsonCache) -> list[str]:
+    """The output line of a routed lead, as the parts of its CSV text (joined with other
+    lines' when written)."""
+    return csv_row_parts([
         lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
         lead.state, lead.county_fips,
         "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
-        decision.to_json(detail=detail, cache=cache),
-    ])
+    ], decision.json_parts(detail=detail, cache=cache, quote=True))
 
 
 def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
-               results: dict[int, str], roster: Roster, policy: Policy,
+               results: dict[int, list[str]], roster: Roster, policy: Policy,
                state: RoutingState, scorer: Scorer | None, window_s: float | None, detail: str,
                summary: RouteSummary, bar: Progress) -> None:
     cache: JsonCache = {}
@@ -213,7 +214,7 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
     order = sorted((p for p in parsed if isinstance(p[1], Lead)),
                    key=lambda p: (p[1].received_at, p[0]))  # type: ignore[union-attr]
     state = RoutingState.empty(roster.ids_tuple)
-    results: dict[int, str] = {}
+    results: dict[int, list[str]] = {}
     position = {id(lead): k for k, (_, lead, _) in enumerate(order)}
     bar = Progress(TextColumn("routing"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), disable=not progress or not sys.stderr.isatty(),
@@ -241,7 +242,8 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
         raise InputError(Problem("out", str(out_path), f"cannot be written: {exc.strerror}")) \
             from None
     with fh:
-        lines = [csv_line(list(OUTPUT_COLUMNS))]
+        lines = [csv_line(list(OUTPUT_COLUMNS))]  # the text of _WRITE_LINES lines at most
+        count = 1
         for number, item, lead_id in parsed:
             if isinstance(item, InputError):
                 summary.counts["rejected"] += 1
@@ -249,10 +251,12 @@ def _route_file(leads_path: Path, officers_path: Path, policy_path: Path, out_pa
                                        "; ".join(str(p) for p in item.problems), "", "", "",
                                        ""]))
             else:
-                lines.append(results.pop(number))
-            if len(lines) >= _WRITE_LINES:
+                lines += results.pop(number)
+            count += 1
+            if count >= _WRITE_LINES:
                 fh.write("".join(lines))
                 lines.clear()
+                count = 0
         fh.write("".join(lines))
     summary.seconds = time.perf_counter() - started
     return summary

@@ -64,6 +64,11 @@ def _text(value: str) -> str:
     return found
 
 
+def _escape(text: str, quote: bool) -> str:
+    """``text`` with its quotes doubled when ``quote`` (as a CSV cell escapes them)."""
+    return text.replace('"', '""') if quote else text
+
+
 def _number(value: float) -> str:
     """``value`` as ``json.dumps`` writes it (a finite float as its repr; int, bool, NaN and
     infinities through the encoder)."""
@@ -135,9 +140,13 @@ class StepTrace:
                 excluded[name] = ids[codes == code].tolist()
         return excluded, int(len(self.in_pool) - len(ids))
 
-    def _excluded_json(self, ids: np.ndarray, detail: str) -> str:
-        """``_excluded``'s block as compact JSON from the officer ids already serialised
-        (``ids`` (M,), each a JSON string); reason names are plain lower-case words."""
+    def _excluded_json(self, roster: Roster, detail: str, cache: JsonCache) -> str:
+        """``_excluded``'s block as compact JSON from the officer ids serialised once per
+        roster (kept in ``cache``); reason names are plain lower-case words."""
+        ids_key = ("ids", roster, False)
+        ids = cache.get(ids_key)
+        if ids is None:
+            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
         codes = self.codes[self.in_pool]
         ids = ids[self.in_pool]
         counts = np.bincount(codes, minlength=len(REASON_NAMES))
@@ -153,29 +162,47 @@ class StepTrace:
         """``to_dict`` as compact JSON (``json.dumps(..., separators=(",", ":"))``), the
         excluded-officers block serialised once per distinct pool and codes (it repeats
         from lead to lead) and kept in ``cache``."""
-        ids_key = ("ids", roster)
+        parts: list[str] = []
+        self._json_parts(roster, detail, cache, parts, False)
+        return "".join(parts)
+
+    def _json_parts(self, roster: Roster, detail: str, cache: JsonCache, out: list[str],
+                    quote: bool) -> None:
+        """``to_json``'s text as parts appended to ``out``; with ``quote``, each with its
+        quotes doubled (a CSV cell's escaping), the kept fragments kept so."""
+        ids_key = ("ids", roster, quote)
         ids = cache.get(ids_key)
         if ids is None:  # each officer id as a JSON string, once per roster
-            ids = cache[ids_key] = np.array([_encode(x) for x in roster.ids_tuple], dtype=object)
-        key = (roster, detail, self.in_pool.tobytes(), self.codes.tobytes())
+            ids = cache[ids_key] = np.array([_escape(_encode(x), quote)
+                                             for x in roster.ids_tuple], dtype=object)
+        key = (roster, detail, quote, self.in_pool.tobytes(), self.codes.tobytes())
         tail = cache.get(key)
         if tail is None:
             if len(cache) > JSON_CACHE_SIZE:
+                kept = cache.get(("ids", roster, not quote))
                 cache.clear()
                 cache[ids_key] = ids
-            tail = cache[key] = f',"excluded":{self._excluded_json(ids, detail)},' \
-                                f'"outside_pool":{len(self.in_pool) - int(self.in_pool.sum())}}}'
-        step_key = ("step", self.step)
-        step = cache.get(step_key)
-        if step is None:  # the step's own keys: the same for every lead through it
-            step = cache[step_key] = _encode(self.step.describe())[:-1]
-        text = f'{step},"candidates":[' if len(step) > 1 else '{"candidates":['
+                if kept is not None:
+                    cache[("ids", roster, not quote)] = kept
+            tail = cache[key] = _escape(
+                f',"excluded":{self._excluded_json(roster, detail, cache)},'
+                f'"outside_pool":{len(self.in_pool) - int(self.in_pool.sum())}}}', quote)
+        # found by the step's identity (hashing a step hashes its fields), the step kept
+        # beside its text so that a step built at a freed one's address is a miss
+        step_key = ("step", id(self.step), quote)
+        found = cache.get(step_key)
+        if found is None or found[0] is not self.step:  # the step's own keys and the
+            head = _encode(self.step.describe())[:-1]  # candidates' key, the same for every
+            found = cache[step_key] = (self.step, _escape(  # lead through the step
+                f'{head},"candidates":[' if len(head) > 1 else '{"candidates":[', quote))
+        out.append(found[1])
         if self.order is not None:
-            text += ",".join(ids[self.order].tolist())
-        text += "]"
-        if self.scores is not None:
-            text += f',"scores":{_encode(self._scores())}'
-        return text + tail
+            out.append(",".join(ids[self.order].tolist()))
+        if self.scores is None:
+            out.append("]")
+        else:
+            out.append(_escape(f'],"scores":{_encode(self._scores())}', quote))
+        out.append(tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,21 +240,35 @@ class Explanation:
 
     def _json(self, detail: str, cache: JsonCache, tail: str) -> str:
         """``to_json`` with ``tail`` (``}``, or the extra keys' text and ``}``) at the end."""
-        head = cache.get(("head", self.policy, self.version, self.method))
-        if head is None:
-            head = cache[("head", self.policy, self.version, self.method)] = _encode(
-                {"policy": self.policy, "version": self.version, "method": self.method})[:-1]
-        steps = ",".join([t.to_json(self.roster, detail, cache) for t in self.steps])
-        # the rule path takes one of a few forms per policy: serialised once per form (its
-        # values are text and booleans, so equal keys mean equal JSON)
-        path_key = ("path", *[tuple(d.items()) for d in self.rule_path])
+        parts: list[str] = []
+        self._json_parts(detail, cache, parts, False)
+        parts.append(tail)
+        return "".join(parts)
+
+    def _json_parts(self, detail: str, cache: JsonCache, out: list[str], quote: bool) -> None:
+        """``to_json``'s text up to its closing brace as parts appended to ``out`` (with
+        ``quote``, each with its quotes doubled)."""
+        # the policy's keys and the rule path, which takes one of a few forms per policy:
+        # serialised once per form (its values are text and booleans, so equal keys mean
+        # equal JSON)
+        path_key = ("path", quote, self.policy, self.version, self.method,
+                    *[tuple(d.items()) for d in self.rule_path])
         path = cache.get(path_key)
         if path is None:
-            path = cache[path_key] = _encode(self.rule_path)
-        text = f'{head},"rule_path":{path},"steps":[{steps}]'
+            head = _encode({"policy": self.policy, "version": self.version,
+                            "method": self.method})[:-1]
+            path = cache[path_key] = _escape(
+                f'{head},"rule_path":{_encode(self.rule_path)},"steps":[', quote)
+        out.append(path)
+        first = True
+        for t in self.steps:
+            if not first:
+                out.append(",")
+            first = False
+            t._json_parts(self.roster, detail, cache, out, quote)
+        out.append("]")
         if self.notes:
-            text += f',"notes":{_encode(self.notes)}'
-        return text + tail
+            out.append(_escape(f',"notes":{_encode(self.notes)}', quote))
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +299,25 @@ class Decision:
         held lead), as compact JSON: exactly ``Explanation.to_json(extra=...)`` of those keys
         (the route file's explanation cell), the decision's keys written without building a
         dict for them."""
+        return "".join(self.json_parts(detail=detail, cache=cache))
+
+    def json_parts(self, *, detail: str = "full", cache: JsonCache | None = None,
+                   quote: bool = False) -> list[str]:
+        """``to_json`` as the parts it is joined from; with ``quote``, their quotes doubled
+        (the CSV cell's escaping: ``engine.io.csv_row_parts``) as they are built. The long
+        parts are the fragments kept in ``cache``, the same objects from lead to lead (kept
+        escaped too), so a route file's explanations are neither scanned to be escaped nor
+        copied into one text per lead before they are written."""
         if cache is None:
             cache = {}
+        parts: list[str] = []
+        self.explanation._json_parts(detail, cache, parts, quote)
+        parts.append(_escape(self._keys_json(), quote))
+        return parts
+
+    def _keys_json(self) -> str:
+        """The decision's own keys as JSON text, from the comma before the first to the
+        closing brace of the whole."""
         text = f',"status":"{self.status.value}","propensity":{_number(self.propensity)},' \
                f'"priority":{_text(self.priority)}'
         offer = self.offer
@@ -272,7 +330,7 @@ class Decision:
             text += "}"
         if self.hold_until is not None:  # isoformat is digits, -, :, T, + and .: no escapes
             text += f',"hold_until":"{self.hold_until.isoformat()}"'
-        return self.explanation._json(detail, cache, text + "}")
+        return text + "}"
 
 
 def selection_policy(policy: Policy) -> SelectionPolicy:
@@ -545,7 +603,7 @@ def decide(
     if scorer is None:
         scorer = policy_scorer(policy)
     ctx = SelectionContext(lead, found.facts, roster, state, state.rotation(found.step.pool),
-                           found.step.pool, np.flatnonzero(found.eligible), now,
+                           found.step.pool, found.eligible.nonzero()[0], now,
                            policy.routing.seed, scorer)
     selection = selection_policy(policy).select(ctx)
     if selection.defer is not None:

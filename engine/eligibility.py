@@ -495,6 +495,8 @@ def _wall_clock_instant(now: datetime, tz_name: str, minutes: int) -> datetime:
 
 
 _STEADY_DAYS = 8
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE = timedelta(minutes=1)
 _STEADY_MINUTES = (_STEADY_DAYS - 1) * 1440
 
 
@@ -568,6 +570,14 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
     return waits_until(waits, counts, held, hc, roster, now)
 
 
+def _minute_start_s(now: datetime) -> int:
+    """The start of ``now``'s minute in epoch seconds, exactly (whole minutes since the
+    epoch; a naive time is local time, as ``astimezone`` reads it)."""
+    if now.tzinfo is None:
+        now = now.astimezone(UTC)
+    return (now - _EPOCH_UTC) // _MINUTE * 60
+
+
 def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Constraints,
                 roster: Roster, now: datetime) -> tuple[datetime | None, list[int]]:
     """``held_for`` from the routing core's waits and counts of the held officers
@@ -575,14 +585,17 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Con
     held officer's end of time off. ``held``: the held officers, as roster indices or as
     an (M,) bool mask (read only when one is on time off)."""
     best: datetime | None = None
-    start: datetime | None = None
+    best_s: int | None = None  # the earliest instant so far, in epoch seconds
+    start_s: int | None = None  # the start of now's minute, in epoch seconds
     now_s = int(now.timestamp())
-    for kind, wait in enumerate(waits.min(axis=1).tolist()):  # WAIT_SHIFT, _HOUR, _DAY
+    # plain ints: three kinds over a handful of zones (numpy's reductions cost more here),
+    # instants as whole epoch seconds (elapsed time, as ``+ timedelta`` on a UTC time adds)
+    for row in waits.tolist():  # WAIT_SHIFT, _HOUR, _DAY
+        wait = min(row, default=core.NO_WAIT)
         if wait == core.NO_WAIT:
             continue
-        row = waits[kind]
-        if start is None:  # in UTC: ``+ timedelta`` on a zoned time adds wall-clock time
-            start = now.astimezone(UTC).replace(second=0, microsecond=0)
+        if start_s is None:
+            start_s = _minute_start_s(now)
         # Fast path: no zone of the roster changes its UTC offset within the next eight days
         # and the wait is shorter than that, so elapsed and wall-clock time agree. Or no zone
         # changes its clocks from the start of today (UTC) until the smallest wait is over:
@@ -591,21 +604,25 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Con
         # which is what the zones one by one below would give.
         steady = wait < _STEADY_MINUTES and _steady(roster, now_s)
         if not steady and wait >= 1:
-            steady = int(start.timestamp()) + wait * 60 < _first_change(roster, now_s)
+            steady = start_s + wait * 60 < _first_change(roster, now_s)
         if steady:
-            at = start + timedelta(minutes=wait)
-            if best is None or at < best:
-                best = at
+            at_s = start_s + wait * 60
+            if best_s is None or at_s < best_s:
+                best_s = at_s
             continue
         # the smallest wall-clock wait in each zone, then the earliest instant over zones
-        for g in np.flatnonzero(row != core.NO_WAIT).tolist():
+        for g, zone_wait in enumerate(row):
+            if zone_wait == core.NO_WAIT:
+                continue
             tz_name = roster.officers[int(roster.tz_groups[g][1][0])].timezone
-            at = max(_wall_clock_instant(now, tz_name, int(row[g])),
-                     start + timedelta(minutes=1))
-            if best is None or at < best:
-                best = at
-    if best is not None:  # in now's zone, as a real local time (astimezone never gives a
-        best = best.astimezone(now.tzinfo)  # time the clocks skip)
+            # a whole minute in UTC: its timestamp is exact
+            at_s = max(int(_wall_clock_instant(now, tz_name, zone_wait).timestamp()),
+                       start_s + 60)
+            if best_s is None or at_s < best_s:
+                best_s = at_s
+    if best_s is not None:  # in now's zone, as a real local time (astimezone never gives a
+        best = datetime.fromtimestamp(best_s, tz=UTC).astimezone(now.tzinfo)  # time the
+        # clocks skip)
     if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
         return best, counts.tolist()
     if held.dtype == np.bool_:

@@ -288,6 +288,17 @@ def csv_line(cells: list[str]) -> str:
     return ",".join(out) + "\r\n"
 
 
+def csv_row_parts(cells: list[str], json_escaped: list[str]) -> list[str]:
+    """``csv_line`` of ``cells`` and one more cell, a JSON object's text, as parts to be
+    joined when written: ``json_escaped`` is that text's parts with their quotes already
+    doubled (``engine.decide.Decision.json_parts`` with ``quote``). A JSON object begins
+    with ``{`` (nothing a spreadsheet runs) and holds quotes, so ``csv.writer`` quotes it.
+    The long parts are kept fragments shared from row to row: a file of rows is joined
+    once, when written, instead of row by row."""
+    head = csv_line(cells)
+    return [head[:-2], ',"', *json_escaped, '"\r\n']
+
+
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
     """The header and the rows of a CSV file (see ``read_csv``) as column -> text; InputError
     at the first row that cannot be read, naming the file and row."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -349,3 +350,18 @@ def test_hold_until_is_the_zone_by_zone_wall_clock_instant(zones, hours, codes, 
     held = np.arange(len(zones), dtype=np.int64)
     assert hold_until(held, hc, roster, now) == _hold_until_zone_by_zone(
         held, code_arr, minute, roster, now)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2400, 1, 1),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)),
+                                               ZoneInfo("America/St_Johns"),
+                                               ZoneInfo("Asia/Kathmandu"),
+                                               ZoneInfo("Australia/Lord_Howe")])))
+def test_minute_start_is_the_utc_minute_of_now(now):
+    """The start of now's minute in epoch seconds (held_for's instants count from it) is
+    the timestamp of now in UTC with seconds and microseconds dropped, in any zone."""
+    from engine.eligibility import _minute_start_s
+
+    want = int(now.astimezone(UTC).replace(second=0, microsecond=0).timestamp())
+    assert _minute_start_s(now) == want

@@ -3,7 +3,8 @@ of random event sequences."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import types
+from datetime import UTC, timedelta
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -14,8 +15,10 @@ from engine.lifecycle import (
     Case,
     Freed,
     GiveUp,
+    Kind,
     Lifecycle,
     Notify,
+    OpenOffer,
     Record,
     Release,
     Reserve,
@@ -25,9 +28,10 @@ from engine.lifecycle import (
     Unreserve,
     Wake,
     Withdraw,
+    _decided,
     apply_effects,
 )
-from engine.state import RoutingState
+from engine.state import RotationStep, RoutingState, StateDelta
 from engine.store import MemoryStore
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_policy, make_roster
 
@@ -387,6 +391,70 @@ def test_memory_store_applies_state_effects():
     step = lc.arrive(make_lead(), store.load(roster.ids_tuple), NOW)
     store.apply(step.effects)
     assert store.load(roster.ids_tuple).open_leads[0] == 1
+
+
+def test_apply_effects_carries_out_each_kind_as_the_state_method_and_skips_the_rest():
+    """Each state effect (and an effect of a subclass of one) does what its RoutingState
+    method does; the other kinds change nothing."""
+    roster = make_roster("A", "B")
+    delta = StateDelta("A", NOW, 10, 240, RotationStep("main", "B", 2.0, 3.0))
+
+    class LateApply(Apply):
+        pass
+
+    cases = [
+        ([Apply(delta)], lambda s: s.apply(delta)),
+        ([LateApply(delta)], lambda s: s.apply(delta)),
+        ([Apply(delta), TakeBack(delta)], lambda s: (s.apply(delta), s.take_back(delta))),
+        ([Apply(delta), Release("A")], lambda s: (s.apply(delta), s.release("A"))),
+        ([Reserve("B"), Reserve("B"), Unreserve("B")],
+         lambda s: (s.reserve("B"), s.reserve("B"), s.unreserve("B"))),
+        ([Record(Kind.ARRIVED, NOW), Notify("A", NOW, "assign"), Withdraw("A", "x"),
+          Wake(NOW), GiveUp("x"), Freed("A")], lambda s: None),
+    ]
+    for effects, by_hand in cases:
+        got, want = RoutingState.empty(roster.ids_tuple), RoutingState.empty(roster.ids_tuple)
+        apply_effects(got, effects)
+        by_hand(want)
+        for name in ("open_leads", "day_key", "day_count", "hour_key", "hour_count",
+                     "last_assigned_s", "reserved"):
+            assert getattr(got, name).tolist() == getattr(want, name).tolist(), (effects, name)
+        assert got.reserved_total == want.reserved_total
+        assert {k: (v.passes.tolist(), v.virtual_time) for k, v in got.rotations.items()} == \
+            {k: (v.passes.tolist(), v.virtual_time) for k, v in want.rotations.items()}
+
+
+_TEXT = st.text(max_size=4)
+_WHEN = st.datetimes(timezones=st.just(UTC))
+CASES = st.builds(
+    Case, _TEXT, _WHEN, st.sampled_from(list(Stage)), _TEXT, st.integers(1, 5),
+    st.lists(st.tuples(_TEXT, _TEXT), max_size=2).map(tuple), st.none() | _TEXT,
+    st.none() | _TEXT, st.none() | st.builds(OpenOffer, _TEXT, st.tuples(_TEXT), _WHEN, _WHEN,
+                                             _TEXT, st.floats(0, 9)),
+    st.none() | _TEXT, st.none() | st.builds(StateDelta, _TEXT), st.none() | _WHEN,
+    st.none() | _WHEN, _TEXT, st.floats(0, 1), st.integers(0, 9), _TEXT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=CASES, version=_TEXT, propensity=st.floats(0, 1), priority=_TEXT, reason=_TEXT,
+       due=st.none() | _WHEN, since=st.none() | _WHEN, give=st.sampled_from(
+           [(), ("due_at",), ("held_since",), ("due_at", "held_since")]))
+def test_decided_is_the_case_replaced_with_the_decision_and_changes(
+        case, version, propensity, priority, reason, due, since, give):
+    """_decided (the case after a decision, built field by field) is the case's _replace
+    with the decision's keys, one decision more and the changes given."""
+    d = types.SimpleNamespace(policy_version=version, propensity=propensity,
+                              priority=priority, reason=reason)
+    changes = {"stage": Stage.HELD, "offer": None, "officer_id": "A", "delta": None}
+    if "due_at" in give:
+        changes["due_at"] = due
+    if "held_since" in give:
+        changes["held_since"] = since
+    want = case._replace(decisions=case.decisions + 1, policy_version=version,
+                         propensity=propensity, priority=priority, reason=reason, **changes)
+    got = _decided(case, d, **changes)
+    assert type(got) is Case
+    assert tuple(got) == tuple(want)
 
 
 # ------------------------------------------------------------------- random event sequences

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.decide import decide
-from engine.io import csv_line, spreadsheet_safe
+from engine.io import csv_line, csv_row_parts, spreadsheet_safe
 from engine.roster import Roster
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_officer, make_policy
@@ -110,3 +110,20 @@ def test_decision_json_is_json_dumps_of_explanation_and_decision_keys(
         expected = json.dumps({**d.explanation.to_dict(detail=detail), **_extra(d)},
                               separators=(",", ":"))
         assert d.to_json(detail=detail, cache=cache) == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**DECISIONS, lead_id=st.text(max_size=8))
+def test_route_row_of_escaped_parts_is_csv_line_of_to_json(officers, leads, policy_name, detail,
+                                                           lead_id):
+    """The route file's line joined from the explanation's parts escaped one by one
+    (``json_parts(quote=True)``, one cache for both forms) is csv_line of the cells with
+    ``to_json`` among them, which test_csv_line_is_what_csv_writer_writes holds to
+    csv.writer."""
+    cache: dict[object, object] = {}
+    for d in _decisions(officers, leads, policy_name):
+        cells = [lead_id, d.officer_id or "", d.status.value, d.reason]
+        text = d.to_json(detail=detail, cache=cache)
+        escaped = d.json_parts(detail=detail, cache=cache, quote=True)
+        assert "".join(escaped) == text.replace('"', '""')
+        assert "".join(csv_row_parts(cells, escaped)) == csv_line([*cells, text])
