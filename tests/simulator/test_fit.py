@@ -466,6 +466,21 @@ def test_infer_sla_and_timeout_share() -> None:
     assert infer_sla(rng.uniform(0, 90000, 3000)) is None
 
 
+def test_timeout_share_takes_off_what_held_waits_put_near_the_sla_by_chance() -> None:
+    """Under a standing backlog most leads are held before their first offer and their waits
+    spread over hours; as many land near one SLA by chance as time-outs put there. The share
+    is read off the piles alone: the same with the held waits as without them (read raw, it
+    was several times the true share)."""
+    rng = np.random.default_rng(4)
+    k = rng.geometric(0.95, 1500) - 1  # routed at arrival: share 0.05
+    piles = k * 900.0 + rng.uniform(0, 2, len(k))
+    held = rng.uniform(0, 4 * 3600, 40000)  # held for up to four hours, anywhere
+    alone = timeout_share(piles, 900.0)
+    assert alone == pytest.approx(0.05, abs=0.01)
+    assert timeout_share(np.concatenate((piles, held)), 900.0) == pytest.approx(alone, abs=0.02)
+    assert timeout_share(held, 900.0) == 0.0  # no piles: none, not a share made by chance
+
+
 def test_fit_response_undoes_the_truncation_at_the_sla() -> None:
     """Responses past the SLA are never seen; the truncated fit recovers the medians and the
     spread, where a plain fit of what is seen is too fast."""
