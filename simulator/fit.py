@@ -160,12 +160,13 @@ def application_coverage(history: History, roster: Roster) -> Coverage:
     """The contacted rows behind each part of the application model (``Coverage``)."""
     rows = np.flatnonzero(history.outcomes["contacted"] == 1)
     o_idx = history.officer_idx[rows]
-    spec, match, mismatch = pair_tensors([history.leads[i] for i in rows], roster.officers)
-    pick = np.arange(len(rows))
+    counts = np.zeros(3)
+    for o in np.unique(o_idx).tolist():  # each officer with their own leads: no (L, M) matrix
+        mine = [history.leads[i] for i in rows[o_idx == o]]
+        counts += [float(t.sum()) for t in pair_tensors(mine, [roster.officers[o]])]
     per_officer = np.bincount(o_idx, minlength=len(roster.officers))
-    return Coverage(contacted=len(rows), specialty_match=int(spec[pick, o_idx].sum()),
-                    language_match=int(match[pick, o_idx].sum()),
-                    language_mismatch=int(mismatch[pick, o_idx].sum()),
+    return Coverage(contacted=len(rows), specialty_match=int(counts[0]),
+                    language_match=int(counts[1]), language_mismatch=int(counts[2]),
                     thin_officers=int((per_officer < THIN_OFFICER_ROWS).sum()),
                     officers=len(roster.officers))
 
