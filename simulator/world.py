@@ -381,6 +381,7 @@ class OracleScorer:
         else:
             self._busy_s = np.zeros(len(spread))
         self._at: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._arrivals_kept = False
         self._hour_mult = np.array(response.hour_multipliers)
         self._officers = np.arange(len(world.roster))
         self._cache: dict[str, tuple[np.ndarray, float, float]] = {}
@@ -431,18 +432,44 @@ class OracleScorer:
     def _officers_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(M,) seconds from ``t_s`` until each officer starts answering (notification
         latency, then their shift), and their median response at that local hour; cached
-        per moment (leads retried together, forecast hours repeating across refreshes)."""
+        per moment (leads retried together, forecast hours repeating across refreshes). The
+        stream's arrival moments, where most decisions are made, are computed together on
+        the first call."""
         found = self._at.get(t_s)
+        if found is None and not self._arrivals_kept:
+            self._arrivals_kept = True
+            self._keep(self._arrival_moments())
+            found = self._at.get(t_s)
         if found is None:
             if len(self._at) > 100_000:
                 self._at.clear()
-            officers = self._officers
+            self._keep(np.array([t_s]))
+            found = self._at[t_s]
+        return found
+
+    def _arrival_moments(self) -> np.ndarray:
+        """The moments (SimPy s) a decision at a stream lead's arrival reads: its arrival as
+        the run's clock gives it (``datetime_at``, to the microsecond) and the scorer reads
+        it back; those whose officers' start the clock's table covers."""
+        start = self.clock.start
+        moments = np.array([(self.clock.datetime_at(a) - start).total_seconds()
+                            for a in self.arrival_s.tolist()])
+        return np.unique(moments[moments + self.world.traits.latency_s.max()
+                                 <= self.clock_end()])
+
+    def _keep(self, moments: np.ndarray, chunk: int = 2048) -> None:
+        """``_officers_at`` of each of ``moments`` (SimPy s), computed a chunk of moments at
+        a time: the same arithmetic, element by element, as one moment alone."""
+        officers = self._officers
+        for lo in range(0, len(moments), chunk):
+            t_s = moments[lo:lo + chunk, None]
             start = t_s + self.world.traits.latency_s
             start = start + self.clock.wait_to_shift_many(officers, start)
             hour = self.clock.local_hour_many(officers, np.minimum(start, self.clock_end()))
-            found = self._at[t_s] = (start - t_s,
-                                     self.world.traits.median_response_s * self._hour_mult[hour])
-        return found
+            until = start - t_s
+            median = self.world.traits.median_response_s * self._hour_mult[hour]
+            for k, t in enumerate(moments[lo:lo + chunk].tolist()):
+                self._at[t] = (until[k], median[k])
 
     def _outside(self, leads: Sequence[Lead]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value (L, M), contact base (L,), received (L,) SimPy s) of leads outside the
