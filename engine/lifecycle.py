@@ -665,11 +665,15 @@ class Lifecycle:
         return (-PRIORITY_RANK.get(case.priority, 1), second, arrived, case.lead_id)
 
     def pick_held(self, officer_id: str, items: Sequence[tuple[Case, Lead]],
-                  state: RoutingState, now: datetime) -> int | None:
+                  state: RoutingState, now: datetime, *, ordered: bool = False) -> int | None:
         """Which held lead (an index into ``items``) an officer whose slot just freed should be
         tried for: the first in ``held_order`` the officer could take now (within every hard
         constraint, licensed in its state, not already tried for it); None when they can
-        take none."""
+        take none.
+
+        ``ordered``: the caller keeps ``items`` sorted by ``held_key`` (which is fixed for a
+        lead's life); the first that fits is the pick, and the leads after it are not
+        checked. Ignored under ``highest_value``, whose order moves with the state."""
         i = self.roster.index.get(officer_id)
         if i is None or not items:
             return None
@@ -689,10 +693,14 @@ class Lifecycle:
                     lead, self.roster, state, now, i, only=_LICENSING) is Reason.OK
             return found
 
+        by_value = self.settings.held_order == "highest_value"
+        if ordered and not by_value:  # keys are unique (the lead id): the first is the least
+            return next((k for k, (case, lead) in enumerate(items) if fits_lead(case, lead)),
+                        None)
         fits = [k for k, (case, lead) in enumerate(items) if fits_lead(case, lead)]
         if not fits:
             return None
-        if self.settings.held_order == "highest_value":
+        if by_value:
             first = self.held_order([items[k] for k in fits], state, now)[0]
             return fits[first]
         return min(fits, key=lambda k: self.held_key(items[k][0]))

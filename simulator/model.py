@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from bisect import bisect_left, insort
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -281,6 +282,12 @@ class _Run:
         # the held queue: the leads waiting in it (a dict for its order: the order freed slots
         # see them in); a heap of (due time, seq, lead)
         self.held_waiting: dict[int, None] = {}
+        # the same leads sorted by the engine's ``held_key`` (fixed for a lead's life), which
+        # ``pick_held`` then scans only up to its pick; empty under ``highest_value``, whose
+        # order moves with the state
+        self.held_sorted: list[tuple[tuple[int, float, float, str], int]] = []
+        self.held_sorted_kept = self.life.settings.held_order != "highest_value"
+        self.held_keys: dict[int, tuple[int, float, float, str]] = {}
         self.held_heap: list[tuple[float, int, int]] = []
         self.held_due: dict[int, int] = {}  # lead -> seq of its current heap entry
         self.held_seq = 0
@@ -642,6 +649,9 @@ class _Run:
 
     def _hold(self, i: int, case: Case) -> None:
         """Queue a held lead until its due time (the engine's ``hold_until`` or retry)."""
+        if i not in self.held_waiting and self.held_sorted_kept:
+            key = self.held_keys[i] = self.life.held_key(case)
+            insort(self.held_sorted, (key, i))
         self.held_waiting[i] = None
         due = self._s(case.due_at) if case.due_at is not None else math.inf
         self._schedule_held(i, max(due, self.env.now))
@@ -654,13 +664,21 @@ class _Run:
         if kick is not None and not kick.triggered and due <= self.held_heap[0][0]:
             kick.succeed()
 
+    def _unsort(self, i: int) -> None:
+        """Take lead ``i`` out of ``held_sorted``."""
+        k = bisect_left(self.held_sorted, (self.held_keys.pop(i), i))
+        if k == len(self.held_sorted) or self.held_sorted[k][1] != i:
+            raise RuntimeError(f"internal invariant broken: lead {i} is not in the held order")
+        del self.held_sorted[k]
+
     def _freed(self, officer_id: str) -> None:
         """An officer's slot freed: the engine picks the held lead they should be tried for,
         which is retried now."""
-        waiting = list(self.held_waiting)
+        ordered = self.held_sorted_kept
+        waiting = [j for _, j in self.held_sorted] if ordered else list(self.held_waiting)
         items = [(self.cases[j], self.leads[j]) for j in waiting]
         k = self.life.pick_held(officer_id, items, self.state,  # type: ignore[arg-type]
-                                self._now(self.env.now))
+                                self._now(self.env.now), ordered=ordered)
         if k is not None:
             self._schedule_held(waiting[k], self.env.now)
 
@@ -734,6 +752,8 @@ class _Run:
             else:
                 del self.held_due[i]
                 del self.held_waiting[i]
+                if self.held_sorted_kept:
+                    self._unsort(i)
                 woken.append(i)
         if woken:
             wake = env.event()

@@ -356,6 +356,7 @@ class OracleScorer:
     Scoring methods routed with it show what perfect estimates would be worth."""
 
     _nodes, _weights = np.polynomial.hermite.hermgauss(5)
+    AHEAD = 512  # arrival moments computed together with one (``_officers_at``)
 
     def __init__(self, world: World, leads: Sequence[Lead], features: LeadFeatures,
                  value: np.ndarray, arrival_s: np.ndarray, clock: OfficerClock) -> None:
@@ -381,6 +382,7 @@ class OracleScorer:
         else:
             self._busy_s = np.zeros(len(spread))
         self._at: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._arrivals: np.ndarray | None = None  # the stream's arrival moments, sorted
         self._hour_mult = np.array(response.hour_multipliers)
         self._officers = np.arange(len(world.roster))
         self._cache: dict[str, tuple[np.ndarray, float, float]] = {}
@@ -431,18 +433,47 @@ class OracleScorer:
     def _officers_at(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(M,) seconds from ``t_s`` until each officer starts answering (notification
         latency, then their shift), and their median response at that local hour; cached
-        per moment (leads retried together, forecast hours repeating across refreshes)."""
+        per moment (leads retried together, forecast hours repeating across refreshes). At
+        a stream lead's arrival, where most decisions are made, the next ``AHEAD`` arrival
+        moments are computed with it."""
         found = self._at.get(t_s)
         if found is None:
             if len(self._at) > 100_000:
                 self._at.clear()
-            officers = self._officers
-            start = t_s + self.world.traits.latency_s
-            start = start + self.clock.wait_to_shift_many(officers, start)
-            hour = self.clock.local_hour_many(officers, np.minimum(start, self.clock_end()))
-            found = self._at[t_s] = (start - t_s,
-                                     self.world.traits.median_response_s * self._hour_mult[hour])
+            if self._arrivals is None:
+                self._arrivals = self._arrival_moments()
+            arrivals = self._arrivals
+            k = int(np.searchsorted(arrivals, t_s))
+            if k < len(arrivals) and arrivals[k] == t_s:
+                self._keep(arrivals[k:k + self.AHEAD])
+            else:
+                self._keep(np.array([t_s]))
+            found = self._at[t_s]
         return found
+
+    def _arrival_moments(self) -> np.ndarray:
+        """The moments (SimPy s) a decision at a stream lead's arrival reads: its arrival as
+        the run's clock gives it (``datetime_at``, to the microsecond) and the scorer reads
+        it back; those whose officers' start the clock's table covers."""
+        start = self.clock.start
+        moments = np.array([(self.clock.datetime_at(a) - start).total_seconds()
+                            for a in self.arrival_s.tolist()])
+        return np.unique(moments[moments + self.world.traits.latency_s.max()
+                                 <= self.clock_end()])
+
+    def _keep(self, moments: np.ndarray) -> None:
+        """``_officers_at`` of each of ``moments`` (SimPy s), computed together as
+        (moments, officers) arrays: the same arithmetic, element by element, as one moment
+        alone."""
+        officers = self._officers
+        t_s = moments[:, None]
+        start = t_s + self.world.traits.latency_s
+        start = start + self.clock.wait_to_shift_many(officers, start)
+        hour = self.clock.local_hour_many(officers, np.minimum(start, self.clock_end()))
+        until = start - t_s
+        median = self.world.traits.median_response_s * self._hour_mult[hour]
+        for k, t in enumerate(moments.tolist()):
+            self._at[t] = (until[k], median[k])
 
     def _outside(self, leads: Sequence[Lead]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value (L, M), contact base (L,), received (L,) SimPy s) of leads outside the

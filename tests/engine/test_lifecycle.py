@@ -354,6 +354,9 @@ def test_held_order_and_the_freed_slot(order, first):
     assert lc.pick_held("A", items, state, NOW) is None  # still at the cap
     state.release("A")
     assert items[lc.pick_held("A", items, state, NOW)][0].lead_id == first
+    # a caller keeping its queue in the held key's order: the first that fits
+    ranked = sorted(items, key=lambda item: lc.held_key(item[0]))
+    assert ranked[lc.pick_held("A", ranked, state, NOW, ordered=True)][0].lead_id == first
 
 
 def test_highest_value_needs_a_method_that_scores():

@@ -231,3 +231,30 @@ def test_events_list_every_officer_offered_and_charge_a_breach_to_each_holder(tm
     assert all(t == 300.0 for t, e, _ in rows if e == "sla_breach")
     assert [(t, e) for t, e, o in rows if o == "D"][-1] == (310.0, "accepted")
     assert result.sla_breaches[0] == 1  # one time-out of the lead in summary.csv
+
+
+@pytest.mark.parametrize("order", ["freshest_first", "oldest_first"])
+def test_the_kept_held_order_picks_what_the_whole_queue_would(small_inputs, monkeypatch, order):
+    """The run keeps its held leads sorted by the engine's held key and lets ``pick_held``
+    stop at the first lead that fits: at every freed slot of a run with a standing held
+    queue, that pick is the one ``pick_held`` makes over the whole queue in another order."""
+    from engine.lifecycle import Lifecycle
+    from simulator.model import simulate
+
+    picks: list[int | None] = []
+    original = Lifecycle.pick_held
+
+    def checked(self, officer_id, items, state, now, *, ordered=False):  # type: ignore[no-untyped-def]
+        got = original(self, officer_id, items, state, now, ordered=ordered)
+        assert ordered, "the run passes its queue in the held order"
+        keys = [self.held_key(case) for case, _ in items]
+        assert keys == sorted(keys)
+        shuffled = list(reversed(range(len(items))))
+        whole = original(self, officer_id, [items[k] for k in shuffled], state, now)
+        assert (None if whole is None else shuffled[whole]) == got
+        picks.append(got)
+        return got
+
+    monkeypatch.setattr(Lifecycle, "pick_held", checked)
+    simulate(small_inputs, policy(f"{{method: round_robin, lifecycle: {{held_order: {order}}}}}"))
+    assert picks and any(p is not None for p in picks) and any(p is None for p in picks)

@@ -131,3 +131,28 @@ def test_oracle_matches_the_truth_computed_pair_by_pair(small_inputs):
                     q += w / np.sqrt(np.pi) * ((1 - response.busy_probability) * p
                                                + response.busy_probability * tied)
                 assert got[r, o] == pytest.approx(inp.value[i, o] * q, rel=1e-9, abs=1e-15)
+
+
+def test_oracle_keeps_the_arrivals_officer_table_bit_for_bit(small_inputs):
+    """The officers' wait to start and median response the oracle computes for a run of
+    the stream's arrival moments together are, bit for bit, those it computes for one
+    moment alone; so are those of a moment that is no arrival."""
+    inp = small_inputs
+
+    def oracle() -> OracleScorer:
+        return OracleScorer(inp.world, inp.stream.leads, inp.features, inp.value,
+                            inp.stream.arrival_s, inp.clock)
+
+    together, alone = oracle(), oracle()
+    alone._arrivals = np.zeros(0)  # every moment computed when first asked for, one at a time
+    together.AHEAD = 50  # several runs of arrivals in the small scenario
+    moments = together._arrival_moments().tolist()
+    assert len(moments) > 4 * together.AHEAD
+    later = [moments[5] + 0.25, moments[-1] + 3600.0]
+    for t_s in moments[3:] + later:
+        for a, b in zip(together._officers_at(t_s), alone._officers_at(t_s), strict=True):
+            assert a.shape == b.shape == (len(inp.world.roster),)
+            assert a.tobytes() == b.tobytes()
+    # the first arrival asked for brought the next AHEAD with it: asked for one by one,
+    # they were found kept
+    assert len(together._at) == len(moments) - 3 + len(later)
