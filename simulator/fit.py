@@ -264,6 +264,15 @@ def load_received(path: str | Path, history: History) -> tuple[Lead, ...]:
                                  "history worked; --leads is every lead received, worked or "
                                  "not"))
     kept.sort(key=lambda k: (k[0], k[1]))
+    first = min(history.leads, key=lambda lead: lead.received_at).received_at
+    last = max(history.leads, key=lambda lead: lead.received_at).received_at
+    if kept[0][2].received_at > first or kept[-1][2].received_at < last:
+        raise InputError(Problem(
+            "received_at", f"{kept[0][2].received_at.isoformat()} to "
+            f"{kept[-1][2].received_at.isoformat()}",
+            f"the leads do not cover the history's, received {first.isoformat()} to "
+            f"{last.isoformat()}; --leads is every lead received over the history's window",
+            path.name))
     return tuple(lead for _, _, lead in kept)
 
 

@@ -266,6 +266,7 @@ def test_fit_replays_every_lead_received_when_given_them(logged: tuple[Path, Pat
     ("bad_time", ["received.csv row 3", "received_at", "yesterday"]),
     ("repeat", ["received.csv row 4", "lead_id", "repeats row 2"]),
     ("too_few", ["received.csv", "fewer than the", "every lead received"]),
+    ("too_late", ["received.csv: received_at=", "do not cover the history's"]),
     ("missing", ["nowhere.csv", "no such file (--leads)"]),
 ])
 def test_fit_bad_leads_file_names_file_row_and_column(logged: tuple[Path, Path],
@@ -280,6 +281,9 @@ def test_fit_bad_leads_file_names_file_row_and_column(logged: tuple[Path, Path],
         rows[2]["lead_id"] = rows[0]["lead_id"]
     elif edit == "too_few":
         rows = rows[:5]
+    elif edit == "too_late":  # as many leads, but the history's first day missing
+        rows = rows[len(rows) // 4:] + [dict(r, lead_id=f"{r['lead_id']}-b")
+                                        for r in rows[-(len(rows) // 4):]]
     path = _write(tmp_path / "received.csv", header, rows)
     if edit == "missing":
         path = tmp_path / "nowhere.csv"
