@@ -62,6 +62,9 @@ def main() -> None:
                         help="draw the world's hidden officer traits afresh with this seed "
                              "(world.seed: another lender of the same kind), to tell a "
                              "method's bias from the luck of one world's draw")
+    parser.add_argument("--worked-only", action="store_true",
+                        help="replay the history's worked leads alone, as a fit without "
+                             "--leads does (default: every lead the logging run received)")
     parser.add_argument("--no-calibrate", action="store_true",
                         help="the tied-up share as solved from the time-outs alone, without "
                              "the simulation-based calibration")
@@ -86,14 +89,16 @@ def main() -> None:
             result = check_fit(scenario, candidates, Path(tmp), name=name,
                                exploration=args.exploration,
                                replications=args.replications, seed=args.seed,
-                               calibrate=not args.no_calibrate)
+                               calibrate=not args.no_calibrate,
+                               received=not args.worked_only)
         # the history's own luck: its funded count against the truth's expectation of it
         luck = (result.history_funded, result.history_truth)
         fit = result.fit
         drawn = "" if args.world_seed is None else f", world seed {args.world_seed}"
         print(f"\n{name}{drawn}, {days:g} days ({time.perf_counter() - started:.0f} s): history "
               f"{result.history_rows}"
-              f" worked leads, {fit.contacted} contacted, {fit.applications} applications, "
+              f" worked leads of {len({lead.lead_id for lead in fit.leads})} replayed, "
+              f"{fit.contacted} contacted, {fit.applications} applications, "
               f"{fit.funded} funded; fitted SLA {fit.response.accept_within_s}, time-outs "
               f"{fit.response.timeout_share:.3f}, tied-up share "
               f"{fit.response.busy_probability:.3f}, application model C "

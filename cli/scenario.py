@@ -30,6 +30,11 @@ def fit(
     out: Annotated[Path, typer.Option(help="Folder for scenario.yaml and the files it names "
                                            "(officers.csv, leads.csv, application_model.json)"
                                            " and arrivals.csv.")],
+    leads: Annotated[Path | None, typer.Option(
+        help="Every lead received over the history's window, worked or not, in the route "
+             "command's input format (e.g. the CRM's lead export). Replayed, and read for "
+             "the arrival rates, in place of the history's worked leads: a lead the logging "
+             "policy never worked is load every candidate faces (docs/simulator.md).")] = None,
     timezone: Annotated[str | None, typer.Option(
         help="IANA timezone of the arrival seasonality and the window (default: the "
              "roster's most common officer timezone).")] = None,
@@ -76,7 +81,7 @@ def fit(
         fail(str(exc))
         return
     try:
-        fitted = fit_scenario(history, officers, options)
+        fitted = fit_scenario(history, officers, options, received_path=leads)
         path = write_scenario(fitted, out, name=name)
         calibrated = ""
         if logging_policy is not None:
@@ -95,7 +100,10 @@ def fit(
     typer.echo(
         f"fitted {fitted.rows} worked leads ({fitted.contacted} contacted, "
         f"{fitted.applications} applications, {fitted.funded} funded), {fitted.days} days "
-        f"from {fitted.start.isoformat()} ({fitted.timezone})\n"
+        f"from {fitted.start.isoformat()} ({fitted.timezone}); replays "
+        f"{len({lead.lead_id for lead in fitted.leads})} leads received"
+        + ("" if leads is not None else " (the history's worked leads: give --leads for "
+           "every lead received, worked or not)") + "\n"
         f"  response: median officer {float(sorted(r.median_s)[len(r.median_s) // 2]):.0f} s, "
         f"spread {r.within_sigma:.2f}, load slope {r.load_slope:g}; SLA {sla}, time-outs "
         f"{r.timeout_share:.1%}, tied-up share {r.busy_probability:.1%}{calibrated}\n"

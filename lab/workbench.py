@@ -494,9 +494,12 @@ def scenario_fit_available() -> bool:
     return importlib.util.find_spec("simulator.fit") is not None
 
 
-def fit_scenario_from(history: bytes, roster: bytes, folder: Path) -> Any:
+def fit_scenario_from(history: bytes, roster: bytes, folder: Path,
+                      received: bytes | None = None) -> Any:
     """A scenario fitted to an uploaded history and roster by ``simulator.fit`` (the work of
-    ``leadroute scenario fit``), written to ``folder`` and loaded for the what-if."""
+    ``leadroute scenario fit``), written to ``folder`` and loaded for the what-if.
+    ``received``: every lead received, worked or not (``--leads``), replayed in place of the
+    history's worked leads."""
     import importlib
 
     from simulator.scenario import load_scenario
@@ -505,7 +508,12 @@ def fit_scenario_from(history: bytes, roster: bytes, folder: Path) -> Any:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "history.csv").write_bytes(history)
     (folder / "officers.csv").write_bytes(roster)
-    fitted = fit.fit_scenario(folder / "history.csv", folder / "officers.csv")
+    received_path = None
+    if received is not None:
+        received_path = folder / "received.csv"
+        received_path.write_bytes(received)
+    fitted = fit.fit_scenario(folder / "history.csv", folder / "officers.csv",
+                              received_path=received_path)
     return load_scenario(fit.write_scenario(fitted, folder / "fitted", name="fitted"))
 
 

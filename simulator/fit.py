@@ -6,7 +6,10 @@
 needs, in the world's own factorized form (docs/simulator.md, "The world"):
 
 - **arrivals**: leads per hour by weekday and hour of day (the scenario's timezone); the
-  scenario replays the history's own leads at their times by default;
+  scenario replays the history's own leads at their times by default, or every lead received
+  (``received``: worked or not, the route command's input format): a lead the logging policy
+  never worked is load every candidate faces, and where a backlog left many unworked the
+  history's leads alone understate it;
 - **response times**: log response = officer effect + hour-of-day effect (officer-local hour
   when the response starts) + log(1 + slope x open leads) + normal noise, the officer effects
   shrunk to their team's by empirical Bayes; fitted on every recorded first attempt (reached
@@ -48,9 +51,10 @@ from sklearn.model_selection import GridSearchCV
 
 from engine.domain import Lead
 from engine.errors import InputError, Problem
-from engine.io import load_roster, read_csv_rows, spreadsheet_safe
+from engine.io import check_lead_header, load_roster, read_csv, read_csv_rows, spreadsheet_safe
+from engine.leads import LeadParser
 from engine.roster import Roster, zone
-from engine.scoring.history import History, load_history
+from engine.scoring.history import MAX_LISTED_PROBLEMS, History, load_history
 from simulator.clock import OfficerClock
 from simulator.outcome import STAGES, ApplicationModel, lead_matrix, pair_tensors
 from simulator.params import PROGRAMS, ResponseParams
@@ -219,6 +223,57 @@ def _refuse_several_runs(path: Path) -> None:
                 f"the history holds more than one simulated run ({first} and {key}); a "
                 "scenario is fitted to one run of one operation: keep the rows of one "
                 "replication and policy"))
+
+
+def load_received(path: str | Path, history: History) -> tuple[Lead, ...]:
+    """Every lead received over the history's window, worked or not (``--leads``): a CSV in
+    the ``leadroute route`` input format, in the order received. A row that fails validation
+    or repeats a lead id is refused with its row and column (InputError listing up to
+    ``MAX_LISTED_PROBLEMS``), and so is a file with fewer leads than the history worked: it
+    is meant to hold them all."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(Problem("file", str(path), "no such file (--leads)"))
+    header, rows = read_csv(path)
+    check_lead_header(header, path.name)
+    parser = LeadParser.default()
+    problems: list[Problem] = []
+    first_row: dict[str, int] = {}
+    kept: list[tuple[float, int, Lead]] = []
+    for row in rows:
+        where = f"{path.name} row {row.number}"
+        try:
+            if row.problems:
+                raise InputError(list(row.problems))
+            lead = parser.parse(row.values, where)
+        except InputError as exc:
+            problems.extend(exc.problems[: max(0, MAX_LISTED_PROBLEMS - len(problems))])
+            continue
+        if lead.lead_id in first_row:
+            problems.append(Problem("lead_id", lead.lead_id,
+                                    f"repeats row {first_row[lead.lead_id]}", where))
+            continue
+        first_row[lead.lead_id] = row.number
+        kept.append((lead.received_at.timestamp(), row.number, lead))
+    if problems:
+        raise InputError(problems[:MAX_LISTED_PROBLEMS])
+    worked = len({lead.lead_id for lead in history.leads})
+    if len(kept) < worked:
+        raise InputError(Problem("file", path.name,
+                                 f"holds {len(kept)} leads, fewer than the {worked} the "
+                                 "history worked; --leads is every lead received, worked or "
+                                 "not"))
+    kept.sort(key=lambda k: (k[0], k[1]))
+    first = min(history.leads, key=lambda lead: lead.received_at).received_at
+    last = max(history.leads, key=lambda lead: lead.received_at).received_at
+    if kept[0][2].received_at > first or kept[-1][2].received_at < last:
+        raise InputError(Problem(
+            "received_at", f"{kept[0][2].received_at.isoformat()} to "
+            f"{kept[-1][2].received_at.isoformat()}",
+            f"the leads do not cover the history's, received {first.isoformat()} to "
+            f"{last.isoformat()}; --leads is every lead received over the history's window",
+            path.name))
+    return tuple(lead for _, _, lead in kept)
 
 
 def load_inputs(history_path: str | Path, officers_path: str | Path) -> tuple[History, Roster]:
@@ -834,19 +889,26 @@ def _latency_s(roster: Roster) -> np.ndarray:
 
 
 def fit_scenario(history_path: str | Path, officers_path: str | Path,
-                 options: FitOptions | None = None) -> FittedScenario:
-    """Fit a scenario to a history and roster (see the module docstring)."""
+                 options: FitOptions | None = None, *,
+                 received_path: str | Path | None = None) -> FittedScenario:
+    """Fit a scenario to a history and roster (see the module docstring). ``received_path``:
+    every lead received, worked or not (``load_received``); the arrivals and the replayed
+    stream are read from it, the rest of the fit from the history."""
     options = options or FitOptions()
     history, roster = load_inputs(history_path, officers_path)
     tz = _timezone(roster, options.timezone)
     where = zone(tz)
+    arrived = history.leads if received_path is None else \
+        load_received(received_path, history)
     received = np.array([lead.received_at.timestamp() for lead in history.leads])
-    first = datetime.fromtimestamp(float(received.min()), where)
+    window = received if received_path is None else np.concatenate(
+        [received, [lead.received_at.timestamp() for lead in arrived]])
+    first = datetime.fromtimestamp(float(window.min()), where)
     start = first.replace(hour=0, minute=0, second=0, microsecond=0)
     start = datetime(start.year, start.month, start.day, tzinfo=where)
     start_unix = start.timestamp()
-    days = int((received.max() - start_unix) // 86400) + 1
-    rate, hours = fit_arrivals(history.leads, start, days, tz)
+    days = int((window.max() - start_unix) // 86400) + 1
+    rate, hours = fit_arrivals(arrived, start, days, tz)
 
     o = history.officer_idx
     t_assign = history.assigned_s - start_unix
@@ -912,7 +974,7 @@ def fit_scenario(history_path: str | Path, officers_path: str | Path,
         raise RuntimeError("internal invariant broken: the fit loop did not run")
     return FittedScenario(
         history_path=Path(history_path), roster_path=Path(officers_path), start=start,
-        days=days, timezone=tz, leads=history.leads, arrivals_per_hour=rate,
+        days=days, timezone=tz, leads=arrived, arrivals_per_hour=rate,
         hours_observed=hours, response=response, contact=contact,
         application=replace(fit_application(history, roster, options),
                             scales=stage_scales(history, options)),
@@ -961,7 +1023,8 @@ def scenario_mapping(fit: FittedScenario, name: str) -> dict[str, Any]:
         "scenario": name,
         "description": (f"fitted by leadroute scenario fit from {fit.history_path.name} "
                         f"({fit.rows} worked leads, {fit.contacted} contacted, "
-                        f"{fit.applications} applications, {fit.funded} funded) and "
+                        f"{fit.applications} applications, {fit.funded} funded; replays "
+                        f"{len({lead.lead_id for lead in fit.leads})} leads received) and "
                         f"{fit.roster_path.name}"),
         "start": fit.start.isoformat(),
         "days": float(fit.days),
@@ -993,17 +1056,13 @@ def scenario_mapping(fit: FittedScenario, name: str) -> dict[str, Any]:
     }
 
 
-def write_scenario(fit: FittedScenario, out: str | Path, *, name: str = "fitted") -> Path:
-    """Write ``out/scenario.yaml`` and the files it names (officers.csv, leads.csv,
-    application_model.json) and arrivals.csv; returns the scenario's path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(fit.roster_path, out / "officers.csv")
-    fit.application.save(out / "application_model.json")
+def write_leads(leads: Sequence[Lead], path: Path) -> None:
+    """``leads`` as a CSV in the route command's input format, in the order received (a
+    lead id's first row only), without the borrowers' contact details."""
     seen: set[str] = set()
-    with (out / "leads.csv").open("w", newline="", encoding="utf-8") as fh:
+    with path.open("w", newline="", encoding="utf-8") as fh:
         writer: csv.DictWriter[str] | None = None
-        for lead in sorted(fit.leads, key=lambda lead: lead.received_at):
+        for lead in sorted(leads, key=lambda lead: lead.received_at):
             if lead.lead_id in seen:
                 continue
             seen.add(lead.lead_id)
@@ -1015,6 +1074,16 @@ def write_scenario(fit: FittedScenario, out: str | Path, *, name: str = "fitted"
                 writer = csv.DictWriter(fh, fieldnames=list(row))
                 writer.writeheader()
             writer.writerow(row)
+
+
+def write_scenario(fit: FittedScenario, out: str | Path, *, name: str = "fitted") -> Path:
+    """Write ``out/scenario.yaml`` and the files it names (officers.csv, leads.csv,
+    application_model.json) and arrivals.csv; returns the scenario's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(fit.roster_path, out / "officers.csv")
+    fit.application.save(out / "application_model.json")
+    write_leads(fit.leads, out / "leads.csv")
     with (out / "arrivals.csv").open("w", newline="", encoding="utf-8") as fh:
         writer2 = csv.writer(fh)
         writer2.writerow(["weekday", "hour", "hours_observed", "leads_per_hour"])

@@ -7,8 +7,10 @@ candidate in the original world on the same leads (its truth). The benchmark
 (benchmarks/bench_scenario_fit.py) and a slow test (tests/simulator/test_fit.py) use it.
 
 What a lender would give the fit besides its history and roster is copied from the original
-scenario: its operations settings (``operations``) and the departures it knows of (as
-officer ids). Nothing of the hidden truth is.
+scenario: its operations settings (``operations``), the departures it knows of (as officer
+ids) and, unless ``received`` is off, every lead the logging run received, worked or not
+(its lead intake, ``leadroute scenario fit --leads``), so the forecast and the truth replay
+the whole load. Nothing of the hidden truth is.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from simulator.fit import (
     fit_scenario,
     load_inputs,
     policy_sla,
+    write_leads,
     write_scenario,
 )
 from simulator.model import RunOptions
@@ -102,11 +105,15 @@ def _ranks(values: Sequence[float]) -> list[int]:
 def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
               name: str | None = None, logging: str = "round_robin",
               exploration: float = 0.3, replications: int = 5, seed: int = 0,
-              bootstrap: int | None = None, calibrate: bool = True) -> CheckResult:
+              bootstrap: int | None = None, calibrate: bool = True,
+              received: bool = True) -> CheckResult:
     """Log, fit, forecast and compare (module docstring). ``workdir`` receives history.csv
     and the fitted scenario folder ``fitted/``. ``calibrate``: the tied-up share calibrated
     by simulating the logging policy in the fitted world (``simulator.fit.calibrate_tied_up``;
-    the logging policy and its exploration are the lender's own, so they are known)."""
+    the logging policy and its exploration are the lender's own, so they are known).
+    ``received``: the fit replays every lead the logging run received (written to
+    ``received.csv``); off, only the history's worked leads, so a lead the logging policy
+    never worked is missing from the forecast and the truth alike."""
     workdir.mkdir(parents=True, exist_ok=True)
     world = check_scenario(scenario)
     logging_policy = resolve_policies([logging])
@@ -117,10 +124,15 @@ def check_fit(scenario: Scenario, candidates: Sequence[str], workdir: Path, *,
     spreadsheet_frame(history).to_csv(workdir / "history.csv", index=False)
     # the SLA the history was logged under is the lender's own setting, like its operations
     sla = policy_sla(logging_policy[0].policy)
+    received_path = None
+    if received:
+        received_path = workdir / "received.csv"
+        write_leads(logged.replications[0].inputs.stream.leads, received_path)
     fit = fit_scenario(workdir / "history.csv", scenario.roster_path,
                        FitOptions(timezone=scenario.timezone,
                                   bootstrap=bootstrap or replications, seed=seed,
-                                  calibrate_tied_up=calibrate, accept_within_s=sla))
+                                  calibrate_tied_up=calibrate, accept_within_s=sla),
+                       received_path=received_path)
     path = write_scenario(fit, workdir / "fitted", name=f"fitted-{scenario.name}")
     fitted = load_scenario(path)
     # what the lender knows besides the history: its operations and who left when

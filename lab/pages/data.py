@@ -149,18 +149,31 @@ if not scenario_fit_available():
 elif history_file is None or roster_file is None:
     st.write("Upload a history and its roster above to fit a scenario to them (arrivals, "
              "response times, contact, application and funding), then run what-ifs on it.")
-elif st.button("Fit a scenario to my history", key="fit_scenario"):
-    from simulator.errors import ParamError as FitParamError
+else:
+    every_lead = leads_file is not None and st.checkbox(
+        "The leads file above holds every lead received over the history's days, worked or "
+        "not: replay it (a history holds only the worked leads; a lead left unworked in a "
+        "backlog is still load every policy faces)", key="fit_every_lead")
+    if not every_lead:
+        st.caption("The fitted scenario replays the history's worked leads; upload every lead "
+                   "received as the leads file above to replay those instead.")
+    if st.button("Fit a scenario to my history", key="fit_scenario"):
+        from simulator.errors import ParamError as FitParamError
 
-    try:
-        fitted = fit_scenario_from(history_file.getvalue(), roster_file.getvalue(),
-                                   Path(tempfile.mkdtemp(prefix="leadroute-fit-")))
-    except (InputError, FitParamError, ScenarioError, ValueError) as exc:
-        show_problems(f"The history {history_file.name}", exc)
-    else:
-        st.session_state[state.REPLAY] = fitted
-        st.success(f"Fitted: {fitted.days:g} days, {len(fitted.officers)} officers. The "
-                   "What-if page now runs on it; choose a shipped scenario to go back.")
+        try:
+            fitted = fit_scenario_from(history_file.getvalue(), roster_file.getvalue(),
+                                       Path(tempfile.mkdtemp(prefix="leadroute-fit-")),
+                                       leads_file.getvalue() if every_lead and leads_file
+                                       else None)
+        except (InputError, FitParamError, ScenarioError, ValueError) as exc:
+            what = f"The history {history_file.name}"
+            if every_lead and leads_file:
+                what += f" or the leads file {leads_file.name}"
+            show_problems(what, exc)
+        else:
+            st.session_state[state.REPLAY] = fitted
+            st.success(f"Fitted: {fitted.days:g} days, {len(fitted.officers)} officers. The "
+                       "What-if page now runs on it; choose a shipped scenario to go back.")
 st.dataframe(pd.DataFrame([{"officer": o.officer_id, "team": o.team, "weight": o.weight,
                             "states": " ".join(sorted(lic.state for lic in o.licenses))}
                            for o in scenario.officers[:200]]),

@@ -281,6 +281,21 @@ def test_data_page_fits_a_scenario_when_the_installation_can(tmp_path):
     no_exception(at)
     assert "Fitted:" in texts(at), texts(at)
     assert at.session_state["own_scenario"].name == "fitted"
+    # every lead received, replayed in place of the worked ones: the history's own rows
+    # (its lead columns) and one lead no officer worked
+    text = history.read_text(encoding="utf-8")
+    last = text.rstrip("\n").splitlines()[-1]
+    extra = last.replace(last.split(",", 1)[0], "never-worked-1", 1)
+    at.file_uploader(key="upload_leads").upload("received.csv",
+                                                (text + extra + "\n").encode(), "text/csv")
+    at.run()
+    at.checkbox(key="fit_every_lead").check().run()
+    at.button(key="fit_scenario").click().run()
+    no_exception(at)
+    assert "Fitted:" in texts(at), texts(at)
+    fitted = at.session_state["own_scenario"]
+    rows = len(text.rstrip("\n").splitlines()) - 1
+    assert f"replays {rows + 1} leads received" in fitted.description
 
 
 def test_own_leads_replayed_in_the_whatif():

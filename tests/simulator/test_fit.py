@@ -27,6 +27,7 @@ from simulator.fit import (
     policy_sla,
     stage_scales,
     timeout_share,
+    write_leads,
     write_scenario,
 )
 from simulator.model import Inputs, RunOptions
@@ -44,13 +45,15 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(history.csv, roster) of round robin with exploration over the small world."""
+    """(history.csv, roster) of round robin with exploration over the small world; beside
+    history.csv, received.csv holds every lead the run received, worked or not."""
     scenario = load_scenario(SMALL)
     exp = run_experiment(scenario, resolve_policies(["round_robin"]), replications=1, seed=5,
                          options=RunOptions(record_events=False, exploration=0.3),
                          with_bound=False)
     path = tmp_path_factory.mktemp("history") / "history.csv"
     spreadsheet_frame(history_frame(exp)).to_csv(path, index=False)
+    write_leads(exp.replications[0].inputs.stream.leads, path.parent / "received.csv")
     return path, scenario.roster_path
 
 
@@ -227,6 +230,70 @@ def test_fit_arrival_rates_add_up_to_the_leads(logged: tuple[Path, Path],
     assert len(arrivals) == 7 * 24
     total = sum(float(r["leads_per_hour"]) * int(r["hours_observed"]) for r in arrivals)
     assert total == pytest.approx(len(history), abs=1.0)
+
+
+def test_fit_replays_every_lead_received_when_given_them(logged: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    """With --leads, leads.csv and the arrival rates hold every lead received (the history
+    only its worked ones), and the command says how many it replays."""
+    received = logged[0].parent / "received.csv"
+    _, all_leads = _rows(received)
+    _, history = _rows(logged[0])
+    # a lead the logging run never worked: one more lead received in the window
+    extra = dict(all_leads[-1], lead_id="never-worked-1")
+    path = _write(tmp_path / "received.csv", list(all_leads[0]), [*all_leads, extra])
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["scenario", "fit", "--history", str(logged[0]), "--officers",
+                                 str(logged[1]), "--out", str(out), "--bootstrap", "2",
+                                 "--leads", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"replays {len(all_leads) + 1} leads received" in result.output
+    _, leads = _rows(out / "leads.csv")
+    assert sorted(r["lead_id"] for r in leads) == sorted(
+        [*(r["lead_id"] for r in all_leads), "never-worked-1"])
+    assert len(all_leads) >= len(history)
+    _, arrivals = _rows(out / "arrivals.csv")
+    total = sum(float(r["leads_per_hour"]) * int(r["hours_observed"]) for r in arrivals)
+    assert total == pytest.approx(len(all_leads) + 1, abs=1.0)
+    without = runner.invoke(app, ["scenario", "fit", "--history", str(logged[0]),
+                                  "--officers", str(logged[1]), "--out", str(tmp_path / "o2"),
+                                  "--bootstrap", "2"])
+    assert without.exit_code == 0, without.output
+    assert "give --leads for every lead received" in without.output
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    ("bad_time", ["received.csv row 3", "received_at", "yesterday"]),
+    ("repeat", ["received.csv row 4", "lead_id", "repeats row 2"]),
+    ("too_few", ["received.csv", "fewer than the", "every lead received"]),
+    ("too_late", ["received.csv: received_at=", "do not cover the history's"]),
+    ("missing", ["nowhere.csv", "no such file (--leads)"]),
+])
+def test_fit_bad_leads_file_names_file_row_and_column(logged: tuple[Path, Path],
+                                                     tmp_path: Path, edit: str,
+                                                     expected: list[str]) -> None:
+    """A bad --leads file fails with exit 2 and a message naming the file, row and column."""
+    header, rows = _rows(logged[0].parent / "received.csv")
+    rows = [dict(r) for r in rows]
+    if edit == "bad_time":
+        rows[1]["received_at"] = "yesterday"
+    elif edit == "repeat":
+        rows[2]["lead_id"] = rows[0]["lead_id"]
+    elif edit == "too_few":
+        rows = rows[:5]
+    elif edit == "too_late":  # as many leads, but the history's first day missing
+        rows = rows[len(rows) // 4:] + [dict(r, lead_id=f"{r['lead_id']}-b")
+                                        for r in rows[-(len(rows) // 4):]]
+    path = _write(tmp_path / "received.csv", header, rows)
+    if edit == "missing":
+        path = tmp_path / "nowhere.csv"
+    result = runner.invoke(app, ["scenario", "fit", "--history", str(logged[0]), "--officers",
+                                 str(logged[1]), "--out", str(tmp_path / "out"), "--leads",
+                                 str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for part in expected:
+        assert part in result.output, (part, result.output)
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
