@@ -229,8 +229,9 @@ def load_received(path: str | Path, history: History) -> tuple[Lead, ...]:
     """Every lead received over the history's window, worked or not (``--leads``): a CSV in
     the ``leadroute route`` input format, in the order received. A row that fails validation
     or repeats a lead id is refused with its row and column (InputError listing up to
-    ``MAX_LISTED_PROBLEMS``), and so is a file with fewer leads than the history worked: it
-    is meant to hold them all."""
+    ``MAX_LISTED_PROBLEMS``), and so is a file with fewer leads than the history worked or
+    one whose first and last leads do not span the history's: it is meant to hold them
+    all."""
     path = Path(path)
     if not path.is_file():
         raise InputError(Problem("file", str(path), "no such file (--leads)"))
