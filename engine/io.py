@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from engine.domain import Officer
+from engine.domain import Lead, Officer
 from engine.errors import InputError, Problem
-from engine.leads import MAX_NAME_CHARS, REQUIRED_COLUMNS
+from engine.leads import MAX_NAME_CHARS, REQUIRED_COLUMNS, LeadParser
 from engine.roster import OFFICER_COLUMNS, parse_officers
 
 # The longest value a CSV cell may hold; a longer one rejects its row (the other rows are read).
@@ -372,6 +372,40 @@ def check_lead_header(header: list[str], source: str) -> None:
     error = missing_columns(header, REQUIRED_COLUMNS, "lead", source)
     if error is not None:
         raise error
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    """One row of a leads file, parsed: its Lead, or the InputError that keeps it from being
+    one (the reader's problems or the parser's); ``number`` as a spreadsheet shows it."""
+
+    number: int
+    lead: Lead | None
+    error: InputError | None
+
+
+def read_leads(path: Path, parser: LeadParser) -> Iterator[LeadRow]:
+    """The rows of a leads file in the ``leadroute route`` input format, each parsed by
+    ``parser`` row by row, in file order. The header is checked at once (InputError: an
+    empty file, or the missing columns named); a bad row is reported and reading goes on."""
+    header, rows = read_csv(path)
+    if not header:
+        raise InputError(Problem("file", path.name, "is empty; expected a header row",
+                                 path.name))
+    check_lead_header(header, path.name)
+
+    def parsed() -> Iterator[LeadRow]:
+        for row in rows:
+            try:
+                if row.problems:
+                    raise InputError(list(row.problems))
+                lead = parser.parse(row.values, f"{path.name} row {row.number}")
+            except InputError as exc:
+                yield LeadRow(row.number, None, exc)
+                continue
+            yield LeadRow(row.number, lead, None)
+
+    return parsed()
 
 
 @contextmanager

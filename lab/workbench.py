@@ -263,29 +263,21 @@ class CheckedLeads:
 def check_leads(data: bytes, name: str) -> CheckedLeads:
     """An uploaded leads file parsed row by row: the good leads and every bad row's problems
     (row numbers as in the file)."""
-    from engine.io import check_lead_header, read_csv
+    from engine.io import read_leads
     from engine.leads import LeadParser
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / (Path(name).name or "leads.csv")
         path.write_bytes(data)
-        header, rows = read_csv(path)
-        if not header:
-            raise InputError(Problem("file", name, "is empty; expected a header row", name))
-        check_lead_header(header, path.name)
-        parser = LeadParser.default()
         leads: list[Any] = []
         problems: list[Problem] = []
         count = 0
-        for row in rows:
+        for row in read_leads(path, LeadParser.default()):
             count += 1
-            if row.problems:
-                problems.extend(row.problems)
-                continue
-            try:
-                leads.append(parser.parse(row.values, f"{path.name} row {row.number}"))
-            except InputError as exc:
-                problems.extend(exc.problems)
+            if row.lead is not None:
+                leads.append(row.lead)
+            elif row.error is not None:
+                problems.extend(row.error.problems)
     return CheckedLeads(leads, problems, count)
 
 

@@ -51,7 +51,7 @@ from sklearn.model_selection import GridSearchCV
 
 from engine.domain import Lead
 from engine.errors import InputError, Problem
-from engine.io import check_lead_header, load_roster, read_csv, read_csv_rows, spreadsheet_safe
+from engine.io import load_roster, read_csv_rows, read_leads, spreadsheet_safe
 from engine.leads import LeadParser
 from engine.roster import Roster, zone
 from engine.scoring.history import MAX_LISTED_PROBLEMS, History, load_history
@@ -235,24 +235,19 @@ def load_received(path: str | Path, history: History) -> tuple[Lead, ...]:
     path = Path(path)
     if not path.is_file():
         raise InputError(Problem("file", str(path), "no such file (--leads)"))
-    header, rows = read_csv(path)
-    check_lead_header(header, path.name)
-    parser = LeadParser.default()
     problems: list[Problem] = []
     first_row: dict[str, int] = {}
     kept: list[tuple[float, int, Lead]] = []
-    for row in rows:
-        where = f"{path.name} row {row.number}"
-        try:
-            if row.problems:
-                raise InputError(list(row.problems))
-            lead = parser.parse(row.values, where)
-        except InputError as exc:
-            problems.extend(exc.problems[: max(0, MAX_LISTED_PROBLEMS - len(problems))])
+    for row in read_leads(path, LeadParser.default()):
+        lead = row.lead
+        if lead is None:
+            errors = row.error.problems if row.error is not None else []
+            problems.extend(errors[: max(0, MAX_LISTED_PROBLEMS - len(problems))])
             continue
         if lead.lead_id in first_row:
             problems.append(Problem("lead_id", lead.lead_id,
-                                    f"repeats row {first_row[lead.lead_id]}", where))
+                                    f"repeats row {first_row[lead.lead_id]}",
+                                    f"{path.name} row {row.number}"))
             continue
         first_row[lead.lead_id] = row.number
         kept.append((lead.received_at.timestamp(), row.number, lead))

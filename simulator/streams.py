@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.domain import Contact, Lead, LoanProgram, LoanPurpose
-from engine.errors import InputError, Problem
+from engine.errors import Problem
 from engine.geo import Geography, load_geography
-from engine.io import check_lead_header, read_csv
+from engine.io import read_leads
 from engine.leads import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, LeadParser
 from engine.roster import zone
 from simulator.errors import ParamError
@@ -340,19 +340,13 @@ def replay_stream(params: ReplayStreamParams, *, start: datetime, days: float,
 
 
 def _parse_replay(path: Path, start: datetime, days: float, parser: LeadParser) -> LeadStream:
-    header, rows = read_csv(path)
-    check_lead_header(header, path.name)
     kept: list[tuple[float, int, Lead]] = []
     dropped: list[str] = []
     end_s = days * 86400.0
-    for row in rows:
-        number = row.number
-        try:
-            if row.problems:
-                raise InputError(list(row.problems))
-            lead = parser.parse(row.values, f"{path.name} row {number}")
-        except InputError as exc:
-            dropped.append(str(exc))
+    for row in read_leads(path, parser):
+        number, lead = row.number, row.lead
+        if lead is None:
+            dropped.append(str(row.error))
             continue
         at = (lead.received_at - start).total_seconds()
         if not 0 <= at < end_s:

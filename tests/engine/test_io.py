@@ -157,3 +157,34 @@ def test_check_lead_header_names_a_column_written_otherwise(column, hint):
     assert str(err.value).startswith("leads.csv row 1: columns='lead_id': required lead columns "
                                      "are missing from the header (")
     assert hint in str(err.value)
+
+
+def test_read_leads_gives_each_row_its_lead_or_its_error_and_reads_on(tmp_path):
+    """``read_leads``: a good row gives its Lead; a row the reader refuses (an unclosed
+    quote, a short row) or the parser refuses (a bad time) gives its InputError naming the
+    row and column; the rows after it are still read. An empty file or a missing column is
+    refused at once, before any row."""
+    from engine.io import read_leads
+    from engine.leads import LeadParser
+
+    header = ("lead_id,received_at,source,first_name,last_name,email,phone,zip,loan_purpose,"
+              "loan_program,loan_amount,property_value,credit_score,language,is_veteran\n")
+    good = ("{id},2025-03-04T10:15:00-05:00,web_form,,,,+12025550100,32426,purchase,"
+            "conventional,200000,250000,700,en,false\n")
+    path = tmp_path / "leads.csv"
+    path.write_text(header + good.format(id="A1")
+                    + good.format(id="A2").replace("2025-03-04T10:15:00-05:00", "yesterday")
+                    + '"A3,2025\n' + "A4,short\n" + good.format(id="A5"), encoding="utf-8")
+    rows = list(read_leads(path, LeadParser.default()))
+    assert [r.number for r in rows] == [2, 3, 4, 5, 6]
+    assert [r.lead.lead_id if r.lead else None for r in rows] == ["A1", None, None, None, "A5"]
+    assert rows[0].error is None and rows[4].error is None
+    assert "leads.csv row 3" in str(rows[1].error) and "received_at" in str(rows[1].error)
+    assert "never closed" in str(rows[2].error)
+    assert rows[3].error is not None and "row 5" in str(rows[3].error)
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match=r"empty\.csv.*is empty; expected a header row"):
+        read_leads(tmp_path / "empty.csv", LeadParser.default())
+    (tmp_path / "narrow.csv").write_text("lead_id\nA1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="required lead columns are missing"):
+        read_leads(tmp_path / "narrow.csv", LeadParser.default())
