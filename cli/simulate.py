@@ -78,6 +78,11 @@ def simulate(
     report: Annotated[bool, typer.Option(help="Write report.html.")] = True,
     bound: Annotated[bool, typer.Option(help="Solve the hindsight bound.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Cores for the replications (default: every core this process may use). "
+                    "The replications after the first run side by side when, one after "
+                    "another, they would take 10 s or more; the files written are the same "
+                    "either way.")] = None,
 ) -> None:
     """Simulate policies on a scenario with common random numbers; writes summary.csv,
     comparison.csv (paired differences, 95% t-intervals), events.parquet, history.csv and
@@ -85,6 +90,7 @@ def simulate(
     from simulator.metrics import verdict
     from simulator.model import RunOptions
     from simulator.outputs import write_outputs
+    from simulator.parallel import ReplicationFailed, cpu_count
     from simulator.runner import check_policies, check_scenario, run_experiment
     from simulator.scenario import load_scenario
 
@@ -104,8 +110,9 @@ def simulate(
         try:
             exp = run_experiment(sc, policies, replications=replications, seed=seed,
                                  options=RunOptions(record_events=events), with_bound=bound,
-                                 progress=lambda _: bar.advance(task), world=world)
-        except _ERRORS as exc:
+                                 progress=lambda _: bar.advance(task), world=world,
+                                 workers=workers or cpu_count())
+        except (*_ERRORS, ReplicationFailed) as exc:
             fail(str(exc))
             return
         bar.update(task, description="writing files")

@@ -156,6 +156,7 @@ def run_whatif(scenario: Any, policies: Sequence[tuple[str, str]], *, replicatio
     """Every policy on ``scenario`` with common random numbers; ``progress(fraction, step)``
     after each policy run of each replication."""
     from simulator.model import RunOptions
+    from simulator.parallel import cpu_count
     from simulator.report import figures
     from simulator.runner import check_policies, check_scenario, run_experiment
 
@@ -173,7 +174,8 @@ def run_whatif(scenario: Any, policies: Sequence[tuple[str, str]], *, replicatio
             progress(min(done[0] / total, 1.0), label)
 
     exp = run_experiment(scenario, named, replications=replications, seed=seed,
-                         options=RunOptions(record_events=False), progress=step, world=world)
+                         options=RunOptions(record_events=False), progress=step, world=world,
+                         workers=cpu_count())
     summary = exp.summary
     comparison = exp.comparison
     return WhatIf(

@@ -25,6 +25,7 @@ from simulator.errors import ParamError, ScenarioError
 from simulator.forecast import Forecast
 from simulator.metrics import SUMMARY_COLUMNS, compare, summarize
 from simulator.model import Inputs, RunOptions, RunResult, needs_scorer, simulate
+from simulator.parallel import PARALLEL_AFTER_S, run_replications
 from simulator.params import Scenario, SyntheticStreamParams
 from simulator.policies import NamedPolicy
 from simulator.streams import LeadStream, replay_stream, stream_states, synthetic_stream
@@ -182,6 +183,14 @@ def run_replication(scenario: Scenario, world: World, policies: Sequence[NamedPo
     return result
 
 
+def _replication(scenario: Scenario, world: World, policies: Sequence[NamedPolicy],
+                 options: RunOptions | None, with_bound: bool, clock: OfficerClock,
+                 seed: ReplicationSeed) -> ReplicationResult:
+    """``run_replication`` as a worker process calls it (``run_experiment``)."""
+    return run_replication(scenario, world, policies, seed, options=options,
+                           with_bound=with_bound, clock=clock)
+
+
 @dataclass
 class Experiment:
     """All replications of all policies of one scenario."""
@@ -204,13 +213,29 @@ class Experiment:
 
 def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, replications: int,
                    seed: int, options: RunOptions | None = None, with_bound: bool = True,
-                   progress: Progress | None = None, world: World | None = None) -> Experiment:
+                   progress: Progress | None = None, world: World | None = None,
+                   workers: int = 1, parallel_after_s: float = PARALLEL_AFTER_S) -> Experiment:
     """``replications`` replications (spawned from ``seed``) of every policy; ``world``: the
-    scenario's world when the caller has built it (``check_scenario``)."""
+    scenario's world when the caller has built it (``check_scenario``). With ``workers``
+    above 1, the replications after the first run on up to that many cores when, one after
+    another, they would take ``parallel_after_s`` seconds or more
+    (``simulator.parallel.run_replications``); the results are the same either way."""
     check_policies(scenario, policies)
     world = world or build_world(scenario)
     clock = OfficerClock(world.roster, scenario.start, scenario.end_s)
-    results = [run_replication(scenario, world, policies, s, options=options,
+    shared = (scenario, world, tuple(policies), options, with_bound, clock)
+
+    def here(s: ReplicationSeed) -> ReplicationResult:
+        return run_replication(scenario, world, policies, s, options=options,
                                with_bound=with_bound, clock=clock, progress=progress)
-               for s in replication_seeds(seed, replications)]
+
+    def reported(result: ReplicationResult) -> None:  # a worker's replication, step by step
+        if progress:
+            progress("bound")
+            for run in result.runs:
+                progress(run.label)
+
+    results = run_replications(replication_seeds(seed, replications), here,
+                               (_replication, shared), workers=workers,
+                               parallel_after_s=parallel_after_s, on_done=reported)
     return Experiment(scenario, world, list(policies), results, seed)

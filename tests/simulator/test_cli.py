@@ -296,3 +296,13 @@ def test_simulate_files_neutralize_spreadsheet_formulas(app, tmp_path, small_sce
     assert all(not r[c].startswith(("=", "+", "-", "@")) for r in history for c in r)
     assert pd.read_csv(out / "history.csv")["propensity"].dtype == float
     assert (out / "dropped_rows.txt").read_text().startswith("'-leads.csv row 32: ")
+
+
+def test_workers_choose_the_cores_and_write_the_same_files(app, first_run, tmp_path):
+    """``--workers`` (tests/simulator/test_parallel.py runs replications in workers; a run
+    this short stays in process) writes the same files; fewer than one is refused."""
+    result = _simulate(app, tmp_path, "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert _digest(tmp_path) == _digest(first_run)
+    result = _simulate(app, tmp_path / "none", "--workers", "0")
+    assert result.exit_code == 2 and "--workers" in result.output

@@ -1,0 +1,168 @@
+"""Replications on several cores (simulator.parallel): the same results as one after another,
+in seed order; a worker's failure raised here, never a hang; short runs stay in process."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simulator.parallel
+import simulator.runner
+from simulator.crn import ReplicationSeed, replication_seeds
+from simulator.model import RunOptions
+from simulator.outputs import write_outputs
+from simulator.parallel import ReplicationFailed, run_replications
+from simulator.params import Scenario
+from simulator.policies import resolve_policies
+from simulator.runner import run_experiment
+from simulator.world import World
+
+# Module-level, so that a worker process imports them by name. In this process, the first
+# replication waits until a worker has taken one (``marker``), so that the workers are handed
+# some of the replications however slowly they start.
+
+
+def _taken(parent: int, marker: str, seed: ReplicationSeed) -> None:
+    if os.getpid() != parent:
+        Path(marker).touch()
+    elif seed.replication == 0:
+        deadline = time.monotonic() + 120
+        while not Path(marker).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def draw(parent: int, marker: str, seed: ReplicationSeed) -> tuple[int, int, float]:
+    """A replication's stand-in: its number, the process it ran in, a number from its seed."""
+    _taken(parent, marker, seed)
+    return seed.replication, os.getpid(), float(seed.rng("leads").random())
+
+
+def fail_in_worker(parent: int, marker: str, seed: ReplicationSeed) -> int:
+    _taken(parent, marker, seed)
+    if os.getpid() != parent:
+        raise ValueError(f"replication {seed.replication}: no such officer 'LO-9'")
+    return seed.replication
+
+
+class Unpicklable(Exception):
+    def __init__(self, what: str, why: str) -> None:  # args that pickle cannot rebuild it from
+        super().__init__(f"{what}: {why}")
+
+
+def fail_unpicklable(parent: int, marker: str, seed: ReplicationSeed) -> int:
+    _taken(parent, marker, seed)
+    if os.getpid() != parent:
+        raise Unpicklable("officer", "gone")
+    return seed.replication
+
+
+def die_in_worker(parent: int, marker: str, seed: ReplicationSeed) -> int:
+    _taken(parent, marker, seed)
+    if os.getpid() != parent:
+        os._exit(3)  # the worker process dies (as when killed or out of memory)
+    return seed.replication
+
+
+def _both(function: Callable[..., Any], marker: Path) -> tuple[
+        Callable[[ReplicationSeed], Any], tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """``run_replications``' two ways to run ``function``: here, and in a worker."""
+    shared = (os.getpid(), str(marker))
+    return (lambda seed: function(*shared, seed)), (function, shared)
+
+
+def test_workers_give_the_same_results_in_seed_order(tmp_path: Path) -> None:
+    seeds = replication_seeds(7, 6)
+    (tmp_path / "alone").touch()
+    alone = run_replications(seeds, *_both(draw, tmp_path / "alone"), workers=1)
+    assert {r[1] for r in alone} == {os.getpid()}
+    spread = run_replications(seeds, *_both(draw, tmp_path / "spread"), workers=3,
+                              parallel_after_s=0.0)
+    assert [r[0] for r in spread] == list(range(6))
+    assert [r[2] for r in spread] == [r[2] for r in alone]
+    assert spread[0][1] == os.getpid()  # the first is run here
+    assert len({r[1] for r in spread}) >= 2  # and some in workers
+
+
+def test_short_runs_stay_in_this_process(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pool was started for a short run")
+
+    monkeypatch.setattr(simulator.parallel, "ProcessPoolExecutor", no_pool)
+    seeds = replication_seeds(7, 4)
+    (tmp_path / "taken").touch()
+    results = run_replications(seeds, *_both(draw, tmp_path / "taken"), workers=2)
+    assert {r[1] for r in results} == {os.getpid()}
+    one = run_replications(seeds[:1], *_both(draw, tmp_path / "taken"), workers=2,
+                           parallel_after_s=0.0)
+    assert [r[0] for r in one] == [0]
+
+
+def test_a_workers_exception_is_raised_here(tmp_path: Path) -> None:
+    seeds = replication_seeds(1, 4)
+    with pytest.raises(ValueError, match=r"replication \d: no such officer 'LO-9'"):
+        run_replications(seeds, *_both(fail_in_worker, tmp_path / "a"), workers=2,
+                         parallel_after_s=0.0)
+    with pytest.raises(ReplicationFailed,
+                       match=r"replication \d failed in a worker process: "
+                             "Unpicklable: officer: gone"):
+        run_replications(seeds, *_both(fail_unpicklable, tmp_path / "b"), workers=2,
+                         parallel_after_s=0.0)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    seeds = replication_seeds(1, 4)
+    with pytest.raises(ReplicationFailed, match=r"replication \d .*stopped before it ended"):
+        run_replications(seeds, *_both(die_in_worker, tmp_path / "c"), workers=2,
+                         parallel_after_s=0.0)
+
+
+def test_an_experiment_on_two_cores_writes_the_same_files(
+        small_scenario: Scenario, small_world: World, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # on two cores, the first replication here waits until a worker has brought one back
+    came_back = threading.Event()
+    unpack, replication = simulator.parallel._unpack, simulator.runner.run_replication
+
+    def unpacked(*args: Any) -> Any:
+        result = unpack(*args)
+        came_back.set()
+        return result
+
+    def waits(*args: Any, **kwargs: Any) -> Any:
+        if args[3].replication == 0 and getattr(kwargs.get("progress"), "__self__", None) \
+                is two_cores:
+            assert came_back.wait(120), "no worker brought a replication back"
+        return replication(*args, **kwargs)
+
+    monkeypatch.setattr(simulator.parallel, "_unpack", unpacked)
+    monkeypatch.setattr(simulator.runner, "run_replication", waits)
+    policies = resolve_policies(["round_robin", "dual_price_broadcast", "first_to_claim"])
+    one_core: list[str] = []
+    two_cores: list[str] = []
+    written = []
+    for workers, steps in ((1, one_core), (2, two_cores)):
+        exp = run_experiment(small_scenario, policies, replications=3, seed=4,
+                             options=RunOptions(record_events=True), world=small_world,
+                             progress=steps.append, workers=workers, parallel_after_s=0.0)
+        assert len(steps) == 3 * (len(policies) + 1)  # the workers' steps are reported too
+        out = tmp_path / f"workers{workers}"
+        write_outputs(exp, out, events=True, history=True, report=False)
+        written.append((exp, out))
+    assert came_back.is_set()
+    (one, one_out), (two, two_out) = written
+    for name in ("summary.csv", "comparison.csv", "history.csv"):
+        assert (one_out / name).read_bytes() == (two_out / name).read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(one_out / "events.parquet"),
+                                  pd.read_parquet(two_out / "events.parquet"))
+    for a, b in zip(one.replications, two.replications, strict=True):
+        for run_a, run_b in zip(a.runs, b.runs, strict=True):
+            np.testing.assert_array_equal(run_a.true_p_funded, run_b.true_p_funded)
