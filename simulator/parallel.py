@@ -188,8 +188,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     """Stop a pool at once (this process was interrupted or failed): queued replications are
     cancelled and running ones ended. The pool has no public call to end its processes
     before Python 3.14 (``terminate_workers``); its process table is read when there."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown drops it
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         process.terminate()
 
 

@@ -166,3 +166,42 @@ def test_an_experiment_on_two_cores_writes_the_same_files(
     for a, b in zip(one.replications, two.replications, strict=True):
         for run_a, run_b in zip(a.runs, b.runs, strict=True):
             np.testing.assert_array_equal(run_a.true_p_funded, run_b.true_p_funded)
+
+
+def sleepy(parent: int, marker: str, seed: ReplicationSeed) -> int:
+    if os.getpid() != parent:  # a worker: says who it is, then takes a long time
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(120)
+    return seed.replication
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # ended, not yet reaped
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_an_interrupted_run_ends_its_workers_at_once(tmp_path: Path) -> None:
+    """The parent stopping (Ctrl-C, or a failure of its own) ends the workers' replications
+    instead of waiting for them."""
+    marker = tmp_path / "worker"
+
+    def interrupted(seed: ReplicationSeed) -> int:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_replications(replication_seeds(1, 3), interrupted, (sleepy, (os.getpid(),
+                         str(marker))), workers=2, parallel_after_s=0.0)
+    worker = int(marker.read_text())
+    deadline = time.monotonic() + 20
+    while not _gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(worker)
+    assert time.monotonic() - started < 60  # far less than the worker's two minutes
