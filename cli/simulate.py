@@ -79,10 +79,9 @@ def simulate(
     bound: Annotated[bool, typer.Option(help="Solve the hindsight bound.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     workers: Annotated[int | None, typer.Option(
-        min=1, help="Cores for the replications (default: every core this process may use). "
-                    "The replications after the first run side by side when, one after "
-                    "another, they would take 10 s or more; the files written are the same "
-                    "either way.")] = None,
+        min=1, help="Cores to simulate on (default: every core this process may use). A run "
+                    "that goes on for 3 s spreads its replications' bounds and policy runs "
+                    "over them; the files written are the same either way.")] = None,
 ) -> None:
     """Simulate policies on a scenario with common random numbers; writes summary.csv,
     comparison.csv (paired differences, 95% t-intervals), events.parquet, history.csv and
@@ -90,7 +89,7 @@ def simulate(
     from simulator.metrics import verdict
     from simulator.model import RunOptions
     from simulator.outputs import write_outputs
-    from simulator.parallel import ReplicationFailed, cpu_count
+    from simulator.parallel import WorkerFailed, cpu_count
     from simulator.runner import check_policies, check_scenario, run_experiment
     from simulator.scenario import load_scenario
 
@@ -112,7 +111,7 @@ def simulate(
                                  options=RunOptions(record_events=events), with_bound=bound,
                                  progress=lambda _: bar.advance(task), world=world,
                                  workers=workers or cpu_count())
-        except (*_ERRORS, ReplicationFailed) as exc:
+        except (*_ERRORS, WorkerFailed) as exc:
             fail(str(exc))
             return
         bar.update(task, description="writing files")

@@ -1,19 +1,20 @@
-"""Replications on more than one core.
+"""Simulation work on more than one core.
 
-A replication is one unit of work that depends on nothing but its seed and what every
-replication shares (the scenario, its world, the policies, the run options and the officers'
-clock), so replications can run in other processes and come back with the same results:
-every random number comes from the replication's seed (``simulator.crn``).
+An experiment is made of units of work that depend on nothing but their replication's seed
+and what every unit shares (the scenario, its world, the policies, the run options and the
+officers' clock): a replication's hindsight bound, and each policy's run over it. Every
+random number comes from the replication's seed (``simulator.crn``), so a unit run in
+another process comes back with the same result.
 
-``run_replications`` runs the first replication here. When it has run for
-``parallel_after_s`` seconds, ``workers - 1`` worker processes start beside it and share the
-other replications with this process, which keeps working too: a worker is handed the next
-replication when it is ready for one, and this process takes the last one left when it
-finishes its own. A run whose first replication ends sooner runs the rest here, as before.
-The shared inputs go to each worker once, when it starts, and each replication's result comes
-back whole, pickled with ``cloudpickle`` (policies hold compiled rule closures, which the
-standard pickle cannot carry). Workers are started with ``spawn`` (no fork of a process whose
-threads may hold locks) and ignore Ctrl-C: an interrupt stops this process, which terminates
+``run_units`` works through the units in order in this process. Once the run has gone on for
+``parallel_after_s`` seconds with units left, ``workers - 1`` worker processes start beside
+it and take units from the end of the list while this process goes on from the front: a
+worker is handed the next unit when it is ready for one, so none waits in a queue this
+process could have taken it from. A run that ends sooner never starts a worker, so short
+runs pay nothing. The shared inputs go to each worker once, when it starts, and each result
+comes back whole, pickled with ``cloudpickle`` (policies hold compiled rule closures, which
+the standard pickle cannot carry). Workers are started with ``spawn`` (no fork of a process
+whose threads may hold locks) and ignore Ctrl-C: an interrupt stops this process, which ends
 the workers.
 """
 
@@ -34,21 +35,18 @@ from typing import Any
 
 import cloudpickle
 
-from simulator.crn import ReplicationSeed
-
-# A replication's result (``simulator.runner.ReplicationResult``); typed loosely to keep this
-# module free of the runner's imports (the runner imports it).
+# A unit of work and its result (``simulator.runner``: a replication's bound or one policy's
+# run); typed loosely to keep this module free of the runner's imports (the runner imports it).
+Unit = Any
 Result = Any
-RunOne = Callable[[ReplicationSeed], Result]
 
-# Start workers only once the first replication has run this long: a worker takes one to two
-# seconds of CPU to start (imports, the routing core's cache), and short runs are quicker
-# here.
+# Start workers only once a run has gone on this long: a worker takes one to two seconds of
+# CPU to start (imports, the routing core's cache), and short runs are quicker here.
 PARALLEL_AFTER_S = 3.0
 
 _SHARED: dict[str, Any] = {}
 _BROKEN = ("its worker process stopped before it ended (killed, out of memory, or unable to "
-           "start: a script that runs replications on several cores must start them under "
+           "start: a script that runs simulations on several cores must start them under "
            "`if __name__ == \"__main__\":`, since each worker imports the script)")
 
 
@@ -60,38 +58,36 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def run_replications(seeds: Sequence[ReplicationSeed], run_here: RunOne,
-                     remote: tuple[Callable[..., Result], tuple[Any, ...]], *, workers: int,
-                     parallel_after_s: float = PARALLEL_AFTER_S,
-                     on_done: Callable[[Result], None] | None = None) -> list[Result]:
-    """Every seed's replication, in seed order: ``run_here(seed)`` in this process, or
-    ``function(*shared, seed)`` in a worker (``remote = (function, shared)``: the same
-    replication; ``function`` a module-level function, ``shared`` what every replication
-    shares). ``on_done`` is called with each result a worker brings back, from this thread
-    (between replications run here, and while waiting for the workers' last ones);
-    ``run_here`` reports its own."""
-    results: list[Result] = [None] * len(seeds)
-    helpers = min(workers, len(seeds)) - 1
+def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
+              remote: tuple[Callable[..., Result], tuple[Any, ...]], *, workers: int,
+              parallel_after_s: float = PARALLEL_AFTER_S,
+              on_done: Callable[[Unit, Result], None] | None = None,
+              describe: Callable[[Unit], str] = str) -> list[Result]:
+    """Every unit's result, in the units' order: ``run_here(unit)`` in this process, or
+    ``function(*shared, unit)`` in a worker (``remote = (function, shared)``: the same work;
+    ``function`` a module-level function, ``shared`` what every unit shares). ``on_done`` is
+    called for each result a worker brings back, from this thread (between units run here,
+    and while waiting for the workers' last ones); ``run_here`` reports its own.
+    ``describe`` names a unit in the error of a worker that failed."""
+    results: list[Result] = [None] * len(units)
+    helpers = min(workers, len(units)) - 1
     if helpers < 1:
-        for k, seed in enumerate(seeds):
-            results[k] = run_here(seed)
-        return results
+        return [run_here(unit) for unit in units]
 
     lock = threading.Lock()
-    todo = deque(range(1, len(seeds)))  # workers take from the front, this process the back
+    todo = deque(range(len(units)))  # this process takes from the front, workers the back
     failed: dict[int, BaseException] = {}
     futures: list[Future[bytes]] = []
-    first_done = threading.Event()
+    finished = threading.Event()
     stop = threading.Event()
     pools: list[ProcessPoolExecutor] = []
-    folder = tempfile.TemporaryDirectory(prefix="leadroute-replications-")
-
-    back: list[int] = []  # replications brought back by workers, not yet reported
+    folder = tempfile.TemporaryDirectory(prefix="leadroute-simulation-")
+    back: list[int] = []  # units brought back by workers, not yet reported
 
     def done(k: int, future: Future[bytes]) -> None:
         # runs in a thread of the pool; a failure is kept and raised below
         try:
-            result = _unpack(future, seeds[k])
+            result = _unpack(future, describe(units[k]))
             with lock:
                 results[k] = result
                 back.append(k)
@@ -106,14 +102,16 @@ def run_replications(seeds: Sequence[ReplicationSeed], run_here: RunOne,
             back.clear()
         if on_done is not None:
             for k in ready:
-                on_done(results[k])
+                on_done(units[k], results[k])
 
     def feed() -> None:
-        """Starts the workers once the first replication has run ``parallel_after_s``, and
-        hands each the next replication as it is ready for one (none waits in a queue,
-        where this process could no longer take it)."""
-        if first_done.wait(parallel_after_s) or stop.is_set():
-            return  # a short replication: the rest are quicker here
+        """Starts the workers once the run has gone on ``parallel_after_s`` with units left,
+        and hands each the last unit left when it is ready for one."""
+        if finished.wait(parallel_after_s) or stop.is_set():
+            return  # a short run: quicker here
+        with lock:
+            if len(todo) < 2:  # what is left, this process is already working on
+                return
         shared_path.write_bytes(payload)
         pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(str(shared_path),))
@@ -130,33 +128,31 @@ def run_replications(seeds: Sequence[ReplicationSeed], run_here: RunOne,
                 with lock:
                     if not todo or failed or stop.is_set():
                         return
-                    k = todo.popleft()
-                future = pool.submit(_worker, cloudpickle.dumps(seeds[k]))
+                    k = todo.pop()
+                future = pool.submit(_worker, cloudpickle.dumps(units[k]))
                 future.add_done_callback(partial(done, k))
                 futures.append(future)
                 running.add(future)
 
-    # The shared inputs are pickled now, before the first replication fills the caches they
-    # hold (a thread pickling a dict while this one adds to it fails), and go to the workers
-    # through a file: a start-up message that large, written into the pipe of a worker that
-    # fails to start, would block this process for good.
+    # The shared inputs are pickled now, before the work here fills the caches they hold (a
+    # thread pickling a dict while this one adds to it fails), and go to the workers through
+    # a file: a start-up message that large, written into the pipe of a worker that fails to
+    # start, would block this process for good.
     payload = cloudpickle.dumps(remote)
     shared_path = Path(folder.name) / "shared.pickle"
-    feeder = threading.Thread(target=feed, name="replications", daemon=True)
+    feeder = threading.Thread(target=feed, name="simulation-workers", daemon=True)
     try:
         feeder.start()
-        results[0] = run_here(seeds[0])
-        first_done.set()
-        report()
         while True:
             with lock:
                 if not todo or failed:
                     break
-                k = todo.pop()
-            result = run_here(seeds[k])
+                k = todo.popleft()
+            result = run_here(units[k])
             with lock:
                 results[k] = result
             report()
+        finished.set()
         feeder.join()
         pending = set(futures)
         while pending:
@@ -167,14 +163,14 @@ def run_replications(seeds: Sequence[ReplicationSeed], run_here: RunOne,
         report()
     except BaseException:
         stop.set()
-        first_done.set()
+        finished.set()
         with lock:
             for pool in pools:
                 _stop(pool)
         raise
     finally:
         folder.cleanup()
-    if failed:  # the first failed replication's exception, once every one has ended
+    if failed:  # the first failed unit's exception, once every one has ended
         raise failed[min(failed)]
     return results
 
@@ -185,7 +181,7 @@ def _ready() -> bytes:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool at once (this process was interrupted or failed): queued replications are
+    """Stop a pool at once (this process was interrupted or failed): queued units are
     cancelled and running ones ended. The pool has no public call to end its processes
     before Python 3.14 (``terminate_workers``); its process table is read when there."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown drops it
@@ -200,11 +196,11 @@ def _start_worker(shared_path: str) -> None:
     _SHARED["function"], _SHARED["shared"] = cloudpickle.loads(Path(shared_path).read_bytes())
 
 
-def _worker(seed_blob: bytes) -> bytes:
-    """One replication in a worker: its result, or the exception it raised, pickled."""
-    seed = cloudpickle.loads(seed_blob)
+def _worker(unit_blob: bytes) -> bytes:
+    """One unit in a worker: its result, or the exception it raised, pickled."""
+    unit = cloudpickle.loads(unit_blob)
     try:
-        return cloudpickle.dumps(("ok", _SHARED["function"](*_SHARED["shared"], seed)))
+        return cloudpickle.dumps(("ok", _SHARED["function"](*_SHARED["shared"], unit)))
     except Exception as exc:  # carried back whole, raised in the parent
         try:
             blob = cloudpickle.dumps(("error", exc))
@@ -214,27 +210,28 @@ def _worker(seed_blob: bytes) -> bytes:
             return cloudpickle.dumps(("failed", f"{type(exc).__name__}: {exc}"))
 
 
-def _unpack(future: Future[bytes], seed: ReplicationSeed) -> Result:
-    """A worker's answer: the result, or its exception raised here."""
+def _unpack(future: Future[bytes], unit: str) -> Result:
+    """A worker's answer: the result, or its exception raised here (``unit``: the unit's
+    name, for an error)."""
     try:
         blob = future.result()
     except BrokenProcessPool:
-        raise ReplicationFailed(seed.replication, _BROKEN) from None
+        raise WorkerFailed(unit, _BROKEN) from None
     try:
         kind, value = cloudpickle.loads(blob)
     except Exception as exc:  # an exception that cannot be rebuilt here
-        raise ReplicationFailed(seed.replication, f"its result could not be read: {exc}") \
-            from None
+        raise WorkerFailed(unit, f"its result could not be read: {exc}") from None
     if kind == "ok":
         return value
     if kind == "error":
         raise value
-    raise ReplicationFailed(seed.replication, value)
+    raise WorkerFailed(unit, value)
 
 
-class ReplicationFailed(RuntimeError):
-    """A replication failed in a worker with an exception that could not be brought back."""
+class WorkerFailed(RuntimeError):
+    """A unit failed in a worker process with an exception that could not be brought back,
+    or its worker stopped."""
 
-    def __init__(self, replication: int, why: str) -> None:
-        super().__init__(f"replication {replication} failed in a worker process: {why}")
-        self.replication = replication
+    def __init__(self, unit: str, why: str) -> None:
+        super().__init__(f"{unit} failed in a worker process: {why}")
+        self.unit = unit

@@ -25,7 +25,7 @@ from simulator.errors import ParamError, ScenarioError
 from simulator.forecast import Forecast
 from simulator.metrics import SUMMARY_COLUMNS, compare, summarize
 from simulator.model import Inputs, RunOptions, RunResult, needs_scorer, simulate
-from simulator.parallel import PARALLEL_AFTER_S, run_replications
+from simulator.parallel import PARALLEL_AFTER_S, run_units
 from simulator.params import Scenario, SyntheticStreamParams
 from simulator.policies import NamedPolicy
 from simulator.streams import LeadStream, replay_stream, stream_states, synthetic_stream
@@ -183,12 +183,28 @@ def run_replication(scenario: Scenario, world: World, policies: Sequence[NamedPo
     return result
 
 
-def _replication(scenario: Scenario, world: World, policies: Sequence[NamedPolicy],
-                 options: RunOptions | None, with_bound: bool, clock: OfficerClock,
-                 seed: ReplicationSeed) -> ReplicationResult:
-    """``run_replication`` as a worker process calls it (``run_experiment``)."""
-    return run_replication(scenario, world, policies, seed, options=options,
-                           with_bound=with_bound, clock=clock)
+BOUND = -1  # the unit of a replication's hindsight bound; a policy's run is its index
+
+
+def _unit(scenario: Scenario, world: World, policies: Sequence[NamedPolicy],
+          options: RunOptions | None, with_bound: bool, clock: OfficerClock,
+          seeds: Sequence[ReplicationSeed], unit: tuple[int, int]
+          ) -> BoundResult | RunResult | None:
+    """One unit of ``run_experiment`` as a worker process runs it: a replication's bound
+    (``BOUND``; None without one) or one policy's run, on the replication's inputs (prepared
+    once per replication and kept for the worker's next unit of it)."""
+    replication, part = unit
+    inputs = _WORKER_INPUTS.get(replication)
+    if inputs is None:
+        _WORKER_INPUTS.clear()
+        inputs = _WORKER_INPUTS[replication] = prepare(scenario, world, seeds[replication],
+                                                       clock)
+    if part == BOUND:
+        return hindsight_bound(inputs) if with_bound else None
+    return run_policy(scenario, inputs, policies[part], seeds[replication], options)
+
+
+_WORKER_INPUTS: dict[int, Inputs] = {}
 
 
 @dataclass
@@ -217,25 +233,53 @@ def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, repli
                    workers: int = 1, parallel_after_s: float = PARALLEL_AFTER_S) -> Experiment:
     """``replications`` replications (spawned from ``seed``) of every policy; ``world``: the
     scenario's world when the caller has built it (``check_scenario``). With ``workers``
-    above 1, the replications after the first run on up to that many cores when, one after
-    another, they would take ``parallel_after_s`` seconds or more
-    (``simulator.parallel.run_replications``); the results are the same either way."""
+    above 1, a run that goes on for ``parallel_after_s`` seconds spreads its units (each
+    replication's bound and each policy's run over it) over up to that many cores
+    (``simulator.parallel.run_units``); the results are the same either way."""
     check_policies(scenario, policies)
     world = world or build_world(scenario)
     clock = OfficerClock(world.roster, scenario.start, scenario.end_s)
-    shared = (scenario, world, tuple(policies), options, with_bound, clock)
+    seeds = replication_seeds(seed, replications)
+    prepared: dict[int, Inputs] = {}
 
-    def here(s: ReplicationSeed) -> ReplicationResult:
-        return run_replication(scenario, world, policies, s, options=options,
-                               with_bound=with_bound, clock=clock, progress=progress)
+    def inputs_of(replication: int) -> Inputs:
+        found = prepared.get(replication)
+        if found is None:
+            found = prepared[replication] = prepare(scenario, world, seeds[replication], clock)
+        return found
 
-    def reported(result: ReplicationResult) -> None:  # a worker's replication, step by step
+    def reported(unit: tuple[int, int], _: object = None) -> None:
         if progress:
-            progress("bound")
-            for run in result.runs:
-                progress(run.label)
+            progress("bound" if unit[1] == BOUND else policies[unit[1]].label)
 
-    results = run_replications(replication_seeds(seed, replications), here,
-                               (_replication, shared), workers=workers,
-                               parallel_after_s=parallel_after_s, on_done=reported)
+    def here(unit: tuple[int, int]) -> BoundResult | RunResult | None:
+        replication, part = unit
+        inputs = inputs_of(replication)
+        if part == BOUND:
+            found: BoundResult | RunResult | None = hindsight_bound(inputs) if with_bound \
+                else None
+        else:
+            found = run_policy(scenario, inputs, policies[part], seeds[replication], options)
+        reported(unit)
+        return found
+
+    def describe(unit: tuple[int, int]) -> str:
+        replication, part = unit
+        what = "the hindsight bound" if part == BOUND else f"policy {policies[part].label}"
+        return f"replication {replication}, {what},"
+
+    units = [(r, part) for r in range(replications) for part in (BOUND, *range(len(policies)))]
+    done = run_units(units, here, (_unit, (scenario, world, tuple(policies), options,
+                                           with_bound, clock, tuple(seeds))),
+                     workers=workers, parallel_after_s=parallel_after_s, on_done=reported,
+                     describe=describe)
+    found = dict(zip(units, done, strict=True))
+    results = []
+    for r in range(replications):
+        inputs = inputs_of(r)
+        bound = found[(r, BOUND)]
+        runs = [found[(r, part)] for part in range(len(policies))]
+        result = ReplicationResult(inputs, bound, runs)
+        result.summary = [summarize(inputs, run, bound) for run in runs]
+        results.append(result)
     return Experiment(scenario, world, list(policies), results, seed)

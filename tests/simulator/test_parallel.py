@@ -19,7 +19,7 @@ import simulator.runner
 from simulator.crn import ReplicationSeed, replication_seeds
 from simulator.model import RunOptions
 from simulator.outputs import write_outputs
-from simulator.parallel import ReplicationFailed, run_replications
+from simulator.parallel import WorkerFailed, run_units
 from simulator.params import Scenario
 from simulator.policies import resolve_policies
 from simulator.runner import run_experiment
@@ -73,18 +73,22 @@ def die_in_worker(parent: int, marker: str, seed: ReplicationSeed) -> int:
 
 def _both(function: Callable[..., Any], marker: Path) -> tuple[
         Callable[[ReplicationSeed], Any], tuple[Callable[..., Any], tuple[Any, ...]]]:
-    """``run_replications``' two ways to run ``function``: here, and in a worker."""
+    """``run_units``' two ways to run ``function``: here, and in a worker."""
     shared = (os.getpid(), str(marker))
     return (lambda seed: function(*shared, seed)), (function, shared)
+
+
+def _named(seed: ReplicationSeed) -> str:
+    return f"replication {seed.replication}"
 
 
 def test_workers_give_the_same_results_in_seed_order(tmp_path: Path) -> None:
     seeds = replication_seeds(7, 6)
     (tmp_path / "alone").touch()
-    alone = run_replications(seeds, *_both(draw, tmp_path / "alone"), workers=1)
+    alone = run_units(seeds, *_both(draw, tmp_path / "alone"), workers=1)
     assert {r[1] for r in alone} == {os.getpid()}
-    spread = run_replications(seeds, *_both(draw, tmp_path / "spread"), workers=3,
-                              parallel_after_s=0.0)
+    spread = run_units(seeds, *_both(draw, tmp_path / "spread"), workers=3,
+                       parallel_after_s=0.0)
     assert [r[0] for r in spread] == list(range(6))
     assert [r[2] for r in spread] == [r[2] for r in alone]
     assert spread[0][1] == os.getpid()  # the first is run here
@@ -99,38 +103,39 @@ def test_short_runs_stay_in_this_process(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(simulator.parallel, "ProcessPoolExecutor", no_pool)
     seeds = replication_seeds(7, 4)
     (tmp_path / "taken").touch()
-    results = run_replications(seeds, *_both(draw, tmp_path / "taken"), workers=2)
+    results = run_units(seeds, *_both(draw, tmp_path / "taken"), workers=2)
     assert {r[1] for r in results} == {os.getpid()}
-    one = run_replications(seeds[:1], *_both(draw, tmp_path / "taken"), workers=2,
-                           parallel_after_s=0.0)
+    one = run_units(seeds[:1], *_both(draw, tmp_path / "taken"), workers=2,
+                    parallel_after_s=0.0)
     assert [r[0] for r in one] == [0]
 
 
 def test_a_workers_exception_is_raised_here(tmp_path: Path) -> None:
     seeds = replication_seeds(1, 4)
     with pytest.raises(ValueError, match=r"replication \d: no such officer 'LO-9'"):
-        run_replications(seeds, *_both(fail_in_worker, tmp_path / "a"), workers=2,
-                         parallel_after_s=0.0)
-    with pytest.raises(ReplicationFailed,
+        run_units(seeds, *_both(fail_in_worker, tmp_path / "a"), workers=2,
+                  parallel_after_s=0.0, describe=_named)
+    with pytest.raises(WorkerFailed,
                        match=r"replication \d failed in a worker process: "
                              "Unpicklable: officer: gone"):
-        run_replications(seeds, *_both(fail_unpicklable, tmp_path / "b"), workers=2,
-                         parallel_after_s=0.0)
+        run_units(seeds, *_both(fail_unpicklable, tmp_path / "b"), workers=2,
+                  parallel_after_s=0.0, describe=_named)
 
 
 def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
     seeds = replication_seeds(1, 4)
-    with pytest.raises(ReplicationFailed, match=r"replication \d .*stopped before it ended"):
-        run_replications(seeds, *_both(die_in_worker, tmp_path / "c"), workers=2,
-                         parallel_after_s=0.0)
+    with pytest.raises(WorkerFailed, match=r"replication \d .*stopped before it ended"):
+        run_units(seeds, *_both(die_in_worker, tmp_path / "c"), workers=2,
+                  parallel_after_s=0.0, describe=_named)
 
 
 def test_an_experiment_on_two_cores_writes_the_same_files(
         small_scenario: Scenario, small_world: World, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # on two cores, the first replication here waits until a worker has brought one back
+    # on two cores, the first policy run here waits until a worker has brought a unit back
     came_back = threading.Event()
-    unpack, replication = simulator.parallel._unpack, simulator.runner.run_replication
+    two_cores = threading.Event()
+    unpack, run_policy = simulator.parallel._unpack, simulator.runner.run_policy
 
     def unpacked(*args: Any) -> Any:
         result = unpack(*args)
@@ -138,22 +143,23 @@ def test_an_experiment_on_two_cores_writes_the_same_files(
         return result
 
     def waits(*args: Any, **kwargs: Any) -> Any:
-        if args[3].replication == 0 and getattr(kwargs.get("progress"), "__self__", None) \
-                is two_cores:
-            assert came_back.wait(120), "no worker brought a replication back"
-        return replication(*args, **kwargs)
+        if two_cores.is_set():
+            assert came_back.wait(120), "no worker brought a unit back"
+        return run_policy(*args, **kwargs)
 
     monkeypatch.setattr(simulator.parallel, "_unpack", unpacked)
-    monkeypatch.setattr(simulator.runner, "run_replication", waits)
+    monkeypatch.setattr(simulator.runner, "run_policy", waits)
     policies = resolve_policies(["round_robin", "dual_price_broadcast", "first_to_claim"])
-    one_core: list[str] = []
-    two_cores: list[str] = []
     written = []
-    for workers, steps in ((1, one_core), (2, two_cores)):
+    for workers in (1, 2):
+        if workers == 2:
+            two_cores.set()
+        steps: list[str] = []
         exp = run_experiment(small_scenario, policies, replications=3, seed=4,
                              options=RunOptions(record_events=True), world=small_world,
                              progress=steps.append, workers=workers, parallel_after_s=0.0)
-        assert len(steps) == 3 * (len(policies) + 1)  # the workers' steps are reported too
+        # the workers' units are reported too
+        assert sorted(steps) == sorted(["bound", *(p.label for p in policies)] * 3)
         out = tmp_path / f"workers{workers}"
         write_outputs(exp, out, events=True, history=True, report=False)
         written.append((exp, out))
@@ -197,8 +203,8 @@ def test_an_interrupted_run_ends_its_workers_at_once(tmp_path: Path) -> None:
 
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        run_replications(replication_seeds(1, 3), interrupted, (sleepy, (os.getpid(),
-                         str(marker))), workers=2, parallel_after_s=0.0)
+        run_units(replication_seeds(1, 3), interrupted, (sleepy, (os.getpid(), str(marker))),
+                  workers=2, parallel_after_s=0.0)
     worker = int(marker.read_text())
     deadline = time.monotonic() + 20
     while not _gone(worker) and time.monotonic() < deadline:
