@@ -71,13 +71,22 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
     ``describe`` names a unit in the error of a worker that failed."""
     results: list[Result] = [None] * len(units)
     helpers = min(workers, len(units)) - 1
+    payload = b""
+    if helpers >= 1:
+        # The shared inputs are pickled now, before the work here fills the caches they hold
+        # (a thread pickling a dict while this one adds to it fails). Inputs that cannot be
+        # pickled are simulated here alone.
+        try:
+            payload = cloudpickle.dumps(remote)
+        except Exception:  # e.g. a custom scorer holding a lock or an open file
+            helpers = 0
     if helpers < 1:
         return [run_here(unit) for unit in units]
 
     lock = threading.Lock()
     todo = deque(range(len(units)))  # this process takes from the front, workers the back
     failed: dict[int, BaseException] = {}
-    futures: list[Future[bytes]] = []
+    in_flight: set[Future[bytes]] = set()  # a result is let go once read (they are large)
     finished = threading.Event()
     stop = threading.Event()
     pools: list[ProcessPoolExecutor] = []
@@ -94,6 +103,9 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
         except BaseException as exc:  # raised in this process below
             with lock:
                 failed[k] = exc
+        finally:
+            with lock:
+                in_flight.discard(future)
 
     def report() -> None:
         """``on_done`` for the workers' results come back, called from this thread."""
@@ -130,15 +142,13 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
                         return
                     k = todo.pop()
                 future = pool.submit(_worker, cloudpickle.dumps(units[k]))
+                with lock:
+                    in_flight.add(future)
                 future.add_done_callback(partial(done, k))
-                futures.append(future)
                 running.add(future)
 
-    # The shared inputs are pickled now, before the work here fills the caches they hold (a
-    # thread pickling a dict while this one adds to it fails), and go to the workers through
-    # a file: a start-up message that large, written into the pipe of a worker that fails to
-    # start, would block this process for good.
-    payload = cloudpickle.dumps(remote)
+    # The shared inputs go to the workers through a file: a start-up message that large,
+    # written into the pipe of a worker that fails to start, would block this process for good.
     shared_path = Path(folder.name) / "shared.pickle"
     feeder = threading.Thread(target=feed, name="simulation-workers", daemon=True)
     try:
@@ -154,9 +164,12 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
             report()
         finished.set()
         feeder.join()
-        pending = set(futures)
-        while pending:
-            pending = wait(pending, return_when=FIRST_COMPLETED).not_done
+        while True:
+            with lock:
+                pending = set(in_flight)
+            if not pending:
+                break
+            wait(pending, return_when=FIRST_COMPLETED)
             report()
         for pool in pools:
             pool.shutdown(wait=True)  # the callbacks have all run once the pool is shut down

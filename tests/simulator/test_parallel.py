@@ -110,6 +110,19 @@ def test_short_runs_stay_in_this_process(monkeypatch: pytest.MonkeyPatch,
     assert [r[0] for r in one] == [0]
 
 
+def test_inputs_that_cannot_be_pickled_are_simulated_here(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pool was started for inputs it cannot be given")
+
+    monkeypatch.setattr(simulator.parallel, "ProcessPoolExecutor", no_pool)
+    (tmp_path / "taken").touch()
+    run_here, (function, shared) = _both(draw, tmp_path / "taken")
+    results = run_units(replication_seeds(7, 3), run_here, (function, (*shared,
+                        threading.Lock())), workers=2, parallel_after_s=0.0)
+    assert [r[0] for r in results] == [0, 1, 2]
+
+
 def test_a_workers_exception_is_raised_here(tmp_path: Path) -> None:
     seeds = replication_seeds(1, 4)
     with pytest.raises(ValueError, match=r"replication \d: no such officer 'LO-9'"):
