@@ -11,7 +11,9 @@ another process comes back with the same result.
 it and take units from the end of the list while this process goes on from the front: a
 worker is handed the next unit when it is ready for one, so none waits in a queue this
 process could have taken it from. A run that ends sooner never starts a worker, so short
-runs pay nothing. The shared inputs go to each worker once, when it starts, and each result
+runs pay nothing. A worker that stops (killed, out of memory, unable to start) hands its
+unit back: this process finishes the simulation with the same results and warns
+(``RuntimeWarning``). The shared inputs go to each worker once, when it starts, and each result
 comes back whole, pickled with ``cloudpickle`` (policies hold compiled rule closures, which
 the standard pickle cannot carry). Workers are started with ``spawn`` (no fork of a process
 whose threads may hold locks) and ignore Ctrl-C: an interrupt stops this process, which ends
@@ -25,6 +27,7 @@ import os
 import signal
 import tempfile
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -45,9 +48,10 @@ Result = Any
 PARALLEL_AFTER_S = 3.0
 
 _SHARED: dict[str, Any] = {}
-_BROKEN = ("its worker process stopped before it ended (killed, out of memory, or unable to "
-           "start: a script that runs simulations on several cores must start them under "
-           "`if __name__ == \"__main__\":`, since each worker imports the script)")
+_GUARD = ("a script that simulates on several cores must start its work under "
+          "`if __name__ == \"__main__\":`, since each worker imports the script")
+_STOPPED = ("a worker process stopped (killed, out of memory, or unable to start: " + _GUARD
+            + ")")
 
 
 def cpu_count() -> int:
@@ -87,20 +91,29 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
     todo = deque(range(len(units)))  # this process takes from the front, workers the back
     failed: dict[int, BaseException] = {}
     in_flight: set[Future[bytes]] = set()  # a result is let go once read (they are large)
-    finished = threading.Event()
+    finished = threading.Event()  # this process has no unit left to start
     stop = threading.Event()
+    broken = threading.Event()  # a worker stopped: its units, and the rest, are run here
     pools: list[ProcessPoolExecutor] = []
     folder = tempfile.TemporaryDirectory(prefix="leadroute-simulation-")
     back: list[int] = []  # units brought back by workers, not yet reported
 
     def done(k: int, future: Future[bytes]) -> None:
-        # runs in a thread of the pool; a failure is kept and raised below
+        # runs in a thread of the pool: a result is kept, a unit whose worker stopped goes
+        # back to this process, any other failure is raised below
         try:
+            if future.cancelled():
+                return
+            if isinstance(future.exception(), BrokenProcessPool):
+                broken.set()
+                with lock:
+                    todo.appendleft(k)
+                return
             result = _unpack(future, describe(units[k]))
             with lock:
                 results[k] = result
                 back.append(k)
-        except BaseException as exc:  # raised in this process below
+        except BaseException as exc:
             with lock:
                 failed[k] = exc
         finally:
@@ -132,17 +145,29 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
                 pool.shutdown(wait=False)
                 return
             pools.append(pool)
-        running: set[Future[bytes]] = {pool.submit(_ready) for _ in range(helpers)}
-        while not stop.is_set():
-            _, left = wait(running, return_when=FIRST_COMPLETED)  # a worker is free
+        try:
+            starting = {pool.submit(_ready) for _ in range(helpers)}
+        except (BrokenProcessPool, RuntimeError):  # no process could be started from here
+            broken.set()
+            return
+        running: set[Future[bytes]] = set(starting)
+        while not (stop.is_set() or broken.is_set()):
+            ended, left = wait(running, return_when=FIRST_COMPLETED)  # a worker is free
             running = set(left)
+            if any(f.exception() is not None for f in ended & starting):
+                broken.set()  # a worker did not start
+                return
             while len(running) < helpers:
                 with lock:
-                    if not todo or failed or stop.is_set():
+                    if not todo or failed or stop.is_set() or broken.is_set():
                         return
                     k = todo.pop()
-                future = pool.submit(_worker, cloudpickle.dumps(units[k]))
-                with lock:
+                    try:
+                        future = pool.submit(_worker, cloudpickle.dumps(units[k]))
+                    except (BrokenProcessPool, RuntimeError):  # broken, or being stopped
+                        todo.append(k)
+                        broken.set()
+                        return
                     in_flight.add(future)
                 future.add_done_callback(partial(done, k))
                 running.add(future)
@@ -155,22 +180,22 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
         feeder.start()
         while True:
             with lock:
-                if not todo or failed:
+                if failed:
                     break
-                k = todo.popleft()
-            result = run_here(units[k])
-            with lock:
-                results[k] = result
+                k = todo.popleft() if todo else None
+                pending = set(in_flight)
+            if k is not None:
+                result = run_here(units[k])
+                with lock:
+                    results[k] = result
+            elif not pending:
+                break
+            else:  # the workers' last units: wait for one (or for it to come back here)
+                finished.set()
+                wait(pending, return_when=FIRST_COMPLETED)
             report()
         finished.set()
         feeder.join()
-        while True:
-            with lock:
-                pending = set(in_flight)
-            if not pending:
-                break
-            wait(pending, return_when=FIRST_COMPLETED)
-            report()
         for pool in pools:
             pool.shutdown(wait=True)  # the callbacks have all run once the pool is shut down
         report()
@@ -185,6 +210,9 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
         folder.cleanup()
     if failed:  # the first failed unit's exception, once every one has ended
         raise failed[min(failed)]
+    if broken.is_set():
+        warnings.warn(f"{_STOPPED}; the simulation was finished in this process, with the "
+                      "same results", RuntimeWarning, stacklevel=2)
     return results
 
 
@@ -227,11 +255,7 @@ def _unpack(future: Future[bytes], unit: str) -> Result:
     """A worker's answer: the result, or its exception raised here (``unit``: the unit's
     name, for an error)."""
     try:
-        blob = future.result()
-    except BrokenProcessPool:
-        raise WorkerFailed(unit, _BROKEN) from None
-    try:
-        kind, value = cloudpickle.loads(blob)
+        kind, value = cloudpickle.loads(future.result())
     except Exception as exc:  # an exception that cannot be rebuilt here
         raise WorkerFailed(unit, f"its result could not be read: {exc}") from None
     if kind == "ok":
@@ -243,7 +267,7 @@ def _unpack(future: Future[bytes], unit: str) -> Result:
 
 class WorkerFailed(RuntimeError):
     """A unit failed in a worker process with an exception that could not be brought back,
-    or its worker stopped."""
+    or its result could not be read."""
 
     def __init__(self, unit: str, why: str) -> None:
         super().__init__(f"{unit} failed in a worker process: {why}")

@@ -135,11 +135,37 @@ def test_a_workers_exception_is_raised_here(tmp_path: Path) -> None:
                   parallel_after_s=0.0, describe=_named)
 
 
-def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path) -> None:
+def test_a_worker_that_stops_hands_its_unit_back(tmp_path: Path) -> None:
+    """A worker killed (out of memory, say) in the middle of a unit: this process runs that
+    unit and the rest itself, and says so."""
     seeds = replication_seeds(1, 4)
-    with pytest.raises(WorkerFailed, match=r"replication \d .*stopped before it ended"):
-        run_units(seeds, *_both(die_in_worker, tmp_path / "c"), workers=2,
-                  parallel_after_s=0.0, describe=_named)
+    with pytest.warns(RuntimeWarning, match="a worker process stopped .*finished in this "
+                                            "process, with the same results"):
+        results = run_units(seeds, *_both(die_in_worker, tmp_path / "c"), workers=2,
+                            parallel_after_s=0.0, describe=_named)
+    assert results == [0, 1, 2, 3]
+
+
+class Unloadable:
+    """Pickles here, but cannot be loaded in a worker: the worker cannot start."""
+
+    def __reduce__(self) -> tuple[Callable[[], None], tuple[()]]:
+        return _explode, ()
+
+
+def _explode() -> None:
+    raise RuntimeError("cannot be loaded in a worker")
+
+
+def test_workers_that_cannot_start_leave_the_work_here(tmp_path: Path) -> None:
+    (tmp_path / "taken").touch()
+    run_here, (function, shared) = _both(draw, tmp_path / "taken")
+    with pytest.warns(RuntimeWarning, match="unable to start"):
+        results = run_units(replication_seeds(7, 4), lambda s: (time.sleep(0.3), run_here(s))[1],
+                            (function, (*shared, Unloadable())), workers=2,
+                            parallel_after_s=0.0)
+    assert [r[0] for r in results] == [0, 1, 2, 3]
+    assert {r[1] for r in results} == {os.getpid()}
 
 
 def test_an_experiment_on_two_cores_writes_the_same_files(
