@@ -15,7 +15,12 @@ where the rest of the gap is: the best policy and ``dual_price`` in the same wor
 response draws at their medians, and again with load not slowing officers, each against that
 world's own bound.
 
-Run: ``python benchmarks/bench_simulator.py [--replications 5] [--seed 1] [--skip-quality]``.
+Cores: what an analyst waits for, round robin and the best policy over REPLICATIONS
+replications on one core and on every core (``simulator.parallel``), wall seconds and their
+ratio, measured in the same run; the summaries must be equal.
+
+Run: ``python benchmarks/bench_simulator.py [--replications 5] [--seed 1] [--skip-quality]
+[--skip-cores]``.
 """
 
 from __future__ import annotations
@@ -219,6 +224,30 @@ def gap_decomposition(scenario, best, replications, seed) -> None:  # type: igno
             print(f"  {name:<22} {label}: ratio to that world's bound {np.mean(values):.3f} "
                   f"(sd {sd:.3f})")
 
+def cores(scenario_path: Path, seed: int, best: str, replications: int) -> None:
+    """What an analyst waits for: round robin and ``best`` over ``replications`` replications
+    (``run_experiment``, events on, no files) on one core and on every core, wall seconds
+    and their ratio, the two measured in the same run; the summaries must be equal."""
+    from simulator.parallel import cpu_count
+
+    scenario = load_scenario(scenario_path)
+    world = build_world(scenario)
+    policies = resolve_policies(["round_robin", best])
+    n = cpu_count()
+    timed = {}
+    for workers in (1, n):
+        started = time.perf_counter()
+        exp = run_experiment(scenario, policies, replications=replications, seed=seed,
+                             options=RunOptions(record_events=True), world=world,
+                             workers=workers)
+        timed[workers] = (time.perf_counter() - started, exp.summary)
+    (one, first), (many, summary) = timed[1], timed[n]
+    same = first.equals(summary)
+    print(f"cores: round_robin and {best}, {replications} replications of {scenario.name}: "
+          f"{one:.1f} s on one core, {many:.1f} s on {n} ({one / many:.2f}x); summaries "
+          f"{'equal' if same else 'DIFFERENT'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", type=Path, default=REFERENCE)
@@ -227,11 +256,15 @@ def main() -> None:
     parser.add_argument("--best", default="", help="policy timed as the best (default: the "
                                                    "one with most expected conversions)")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-cores", action="store_true",
+                        help="skip the run on one core against every core")
     args = parser.parse_args()
     best = args.best or "first_to_claim"
     if not args.skip_quality:
         best = args.best or quality(args.scenario, args.replications, args.seed)
     speed(args.scenario, args.seed, best)
+    if not args.skip_cores:
+        cores(args.scenario, args.seed, best, args.replications)
 
 
 if __name__ == "__main__":
