@@ -68,13 +68,15 @@ def run_units(units: Sequence[Unit], run_here: Callable[[Unit], Result],
               on_done: Callable[[Unit, Result], None] | None = None,
               describe: Callable[[Unit], str] = str) -> list[Result]:
     """Every unit's result, in the units' order: ``run_here(unit)`` in this process, or
-    ``function(*shared, unit)`` in a worker (``remote = (function, shared)``: the same work;
-    ``function`` a module-level function, ``shared`` what every unit shares). ``on_done`` is
+    ``function(*shared, unit)`` in one of ``workers - 1`` workers (``remote = (function,
+    shared)``: the same work; ``function`` a module-level function, ``shared`` what every
+    unit shares). ``workers`` is capped at the cores this process may use. ``on_done`` is
     called for each result a worker brings back, from this thread (between units run here,
     and while waiting for the workers' last ones); ``run_here`` reports its own.
     ``describe`` names a unit in the error of a worker that failed."""
     results: list[Result] = [None] * len(units)
-    helpers = min(workers, len(units)) - 1
+    # more processes than cores gain nothing and each holds the world and a replication
+    helpers = min(workers, len(units), cpu_count()) - 1
     payload = b""
     if helpers >= 1:
         # The shared inputs are pickled now, before the work here fills the caches they hold

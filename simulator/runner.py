@@ -164,44 +164,59 @@ class ReplicationResult:
     summary: list[dict[str, Any]] = field(default_factory=list)
 
 
+BOUND = -1  # the part of a replication that is its hindsight bound; a policy's run is its index
+
+
 def run_replication(scenario: Scenario, world: World, policies: Sequence[NamedPolicy],
                     seed: ReplicationSeed, *, options: RunOptions | None = None,
                     with_bound: bool = True, clock: OfficerClock | None = None,
                     progress: Progress | None = None) -> ReplicationResult:
     """Every policy over one replication, with the same stream and draws (CRN)."""
     inputs = prepare(scenario, world, seed, clock)
-    bound = hindsight_bound(inputs) if with_bound else None
-    if progress:
-        progress("bound")
-    runs = []
-    for named in policies:
-        runs.append(run_policy(scenario, inputs, named, seed, options))
+    found = []
+    for part in (BOUND, *range(len(policies))):
+        found.append(_run_part(scenario, inputs, policies, seed, options, with_bound, part))
         if progress:
-            progress(named.label)
-    result = ReplicationResult(inputs, bound, runs)
+            progress(_part_label(policies, part))
+    return _replication_result(inputs, found[0], found[1:])
+
+
+def _run_part(scenario: Scenario, inputs: Inputs, policies: Sequence[NamedPolicy],
+              seed: ReplicationSeed, options: RunOptions | None, with_bound: bool,
+              part: int) -> BoundResult | RunResult | None:
+    """One part of a replication: its hindsight bound (``BOUND``; None without one) or
+    policy ``part``'s run."""
+    if part == BOUND:
+        return hindsight_bound(inputs) if with_bound else None
+    return run_policy(scenario, inputs, policies[part], seed, options)
+
+
+def _part_label(policies: Sequence[NamedPolicy], part: int) -> str:
+    """What a part is called in progress reports."""
+    return "bound" if part == BOUND else policies[part].label
+
+
+def _replication_result(inputs: Inputs, bound: Any, runs: Sequence[Any]) -> ReplicationResult:
+    """A replication's result from its parts, with each run's summary row."""
+    result = ReplicationResult(inputs, bound, list(runs))
     result.summary = [summarize(inputs, run, bound) for run in runs]
     return result
-
-
-BOUND = -1  # the unit of a replication's hindsight bound; a policy's run is its index
 
 
 def _unit(scenario: Scenario, world: World, policies: Sequence[NamedPolicy],
           options: RunOptions | None, with_bound: bool, clock: OfficerClock,
           seeds: Sequence[ReplicationSeed], unit: tuple[int, int]
           ) -> BoundResult | RunResult | None:
-    """One unit of ``run_experiment`` as a worker process runs it: a replication's bound
-    (``BOUND``; None without one) or one policy's run, on the replication's inputs (prepared
-    once per replication and kept for the worker's next unit of it)."""
+    """One unit of ``run_experiment`` as a worker process runs it: a part of a replication,
+    on the replication's inputs (prepared once per replication and kept for the worker's
+    next unit of it)."""
     replication, part = unit
     inputs = _WORKER_INPUTS.get(replication)
     if inputs is None:
         _WORKER_INPUTS.clear()
         inputs = _WORKER_INPUTS[replication] = prepare(scenario, world, seeds[replication],
                                                        clock)
-    if part == BOUND:
-        return hindsight_bound(inputs) if with_bound else None
-    return run_policy(scenario, inputs, policies[part], seeds[replication], options)
+    return _run_part(scenario, inputs, policies, seeds[replication], options, with_bound, part)
 
 
 _WORKER_INPUTS: dict[int, Inputs] = {}
@@ -250,16 +265,12 @@ def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, repli
 
     def reported(unit: tuple[int, int], _: object = None) -> None:
         if progress:
-            progress("bound" if unit[1] == BOUND else policies[unit[1]].label)
+            progress(_part_label(policies, unit[1]))
 
     def here(unit: tuple[int, int]) -> BoundResult | RunResult | None:
         replication, part = unit
-        inputs = inputs_of(replication)
-        if part == BOUND:
-            found: BoundResult | RunResult | None = hindsight_bound(inputs) if with_bound \
-                else None
-        else:
-            found = run_policy(scenario, inputs, policies[part], seeds[replication], options)
+        found = _run_part(scenario, inputs_of(replication), policies, seeds[replication],
+                          options, with_bound, part)
         reported(unit)
         return found
 
@@ -274,12 +285,7 @@ def run_experiment(scenario: Scenario, policies: Sequence[NamedPolicy], *, repli
                      workers=workers, parallel_after_s=parallel_after_s, on_done=reported,
                      describe=describe)
     found = dict(zip(units, done, strict=True))
-    results = []
-    for r in range(replications):
-        inputs = inputs_of(r)
-        bound = found[(r, BOUND)]
-        runs = [found[(r, part)] for part in range(len(policies))]
-        result = ReplicationResult(inputs, bound, runs)
-        result.summary = [summarize(inputs, run, bound) for run in runs]
-        results.append(result)
+    results = [_replication_result(inputs_of(r), found[(r, BOUND)],
+                                   [found[(r, part)] for part in range(len(policies))])
+               for r in range(replications)]
     return Experiment(scenario, world, list(policies), results, seed)

@@ -82,6 +82,36 @@ def _named(seed: ReplicationSeed) -> str:
     return f"replication {seed.replication}"
 
 
+@pytest.fixture(autouse=True)
+def cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four cores, whatever the machine has: these tests hold the mechanism, and workers are
+    capped at the cores (``test_workers_are_capped_at_the_cores``)."""
+    monkeypatch.setattr(simulator.parallel, "cpu_count", lambda: 4)
+
+
+def test_workers_are_capped_at_the_cores(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    started: list[int] = []
+    real = simulator.parallel.ProcessPoolExecutor
+
+    def counted(helpers: int, *args: Any, **kwargs: Any) -> Any:
+        started.append(helpers)
+        return real(helpers, *args, **kwargs)
+
+    monkeypatch.setattr(simulator.parallel, "ProcessPoolExecutor", counted)
+    monkeypatch.setattr(simulator.parallel, "cpu_count", lambda: 1)
+    (tmp_path / "taken").touch()
+    seeds = replication_seeds(7, 4)
+    results = run_units(seeds, *_both(draw, tmp_path / "taken"), workers=64,
+                        parallel_after_s=0.0)
+    assert started == [] and {r[1] for r in results} == {os.getpid()}
+    monkeypatch.setattr(simulator.parallel, "cpu_count", lambda: 2)
+    results = run_units(seeds, *_both(draw, tmp_path / "capped"), workers=64,
+                        parallel_after_s=0.0)
+    assert started == [1]  # one worker beside this process, not 63
+    assert [r[0] for r in results] == [0, 1, 2, 3]
+
+
 def test_workers_give_the_same_results_in_seed_order(tmp_path: Path) -> None:
     seeds = replication_seeds(7, 6)
     (tmp_path / "alone").touch()
