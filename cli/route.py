@@ -6,13 +6,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.batch import decide_batch
+from engine.chunked import chunkable, decide_in_order
 from engine.decide import Decision, JsonCache, policy_scorer
 from engine.domain import Lead
 from engine.errors import InputError, Problem, redact
@@ -28,7 +29,7 @@ from engine.io import (
     read_csv,
 )
 from engine.leads import LeadParser
-from engine.lifecycle import Lifecycle
+from engine.lifecycle import Lifecycle, Step
 from engine.maintenance import horizon_s, recent_demand, reprice, reprice_due
 from engine.policies import Scorer
 from engine.policies.scoring import model_scorer
@@ -69,7 +70,7 @@ class RouteSummary:
 
 
 def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: RoutingState,
-               scorer: Scorer | None, window_s: float | None
+               scorer: Scorer | None, window_s: float | None, chunked: bool = True
                ) -> Iterator[tuple[list[Lead], list[Decision]]]:
     """Decide the leads in time order through the engine's lifecycle, carrying its state
     effects out on ``state`` before the next lead.
@@ -80,9 +81,29 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
     the leads of each ``window_s`` window at once, decided at the window's end. Dual-price
     policies are repriced on their schedule from the demand of the last horizon, shifted one
     horizon ahead (the file's future is never looked at).
+
+    With ``chunked``, a rotation's leads are decided a chunk at a time by the routing core
+    (``engine.chunked``; the same decisions), a lead the core leaves to its caller through
+    the lifecycle as the others.
     """
     life = Lifecycle.for_policy(roster, policy, scorer=scorer)
     store = MemoryStore(state)
+
+    def carry_out(lead: Lead, step: Step, now: datetime) -> Decision:
+        store.apply(step.effects)
+        offer = step.case.offer
+        if offer is not None:  # accepted at once by the first officer offered
+            store.apply(life.accept(step.case, lead, offer.officer_ids[0], state, now).effects)
+        return present(step.decision, "a routing transition carries its decision")
+
+    if chunked and window_s is None and chunkable(policy):
+        def one(lead: Lead) -> Decision:
+            return carry_out(lead, life.arrive(lead, state, lead.received_at),
+                             lead.received_at)
+
+        for lead, decision in decide_in_order(leads, roster, policy, state, one):
+            yield [lead], [decision]
+        return
     every = policy.selector.reprice_every_s
     horizon = horizon_s(policy)
     k = 0
@@ -105,15 +126,8 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             steps = [life.routed(life.open(lead, now).case, lead, d, state, now)
                      for lead, d in zip(batch, decide_batch(batch, roster, policy, state, now,
                                                             scorer=scorer), strict=True)]
-        decisions = []
-        for lead, step in zip(batch, steps, strict=True):
-            store.apply(step.effects)
-            offer = step.case.offer
-            if offer is not None:  # accepted at once by the first officer offered
-                store.apply(life.accept(step.case, lead, offer.officer_ids[0], state,
-                                        now).effects)
-            decisions.append(present(step.decision, "a routing transition carries its decision"))
-        yield batch, decisions
+        yield batch, [carry_out(lead, step, now)
+                      for lead, step in zip(batch, steps, strict=True)]
         k += len(batch)
 
 

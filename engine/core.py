@@ -324,6 +324,55 @@ REASONS = AT_HOURLY_CAP + 1
 SUMMARY_WAITS = SUMMARY_COUNTS + REASONS
 
 
+def _constraints_into(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
+                      date_ordinal: int, excluded: np.ndarray, status_away: np.ndarray,
+                      time_off: np.ndarray, off_shift: np.ndarray, minute0: np.ndarray,
+                      into: int, day: np.ndarray, hour: np.ndarray, open_leads: np.ndarray,
+                      day_key: np.ndarray, day_count: np.ndarray, hour_key: np.ndarray,
+                      hour_count: np.ndarray, pending: np.ndarray, caps: np.ndarray,
+                      chain: np.ndarray, requires: np.ndarray, next_open: np.ndarray,
+                      never_opens: int, tz_of: np.ndarray, zones: int, loads: np.ndarray,
+                      out: np.ndarray, summary: np.ndarray) -> None:
+    """``constraints`` writing its three results into ``loads`` (4, M), ``out`` (3 + S, M),
+    zeros on entry, and ``summary``: the loop itself, which ``route_chunk`` runs lead after
+    lead."""
+    m = len(expiry)
+    steps = chain.shape[1]
+    minute, open_load, day_load, hour_load = \
+        loads[LOAD_MINUTE], loads[LOAD_OPEN], loads[LOAD_DAY], loads[LOAD_HOUR]
+    licensing = out[CODE_LICENSING]
+    for i in range(m):
+        minute[i] = minute0[i] + into
+        e = expiry[i]
+        licensing[i] = NOT_LICENSED if e == 0 else (LICENSE_EXPIRED if e < date_ordinal else 0)
+        p = pending[i]
+        open_load[i] = open_leads[i] + p
+        day_load[i] = (day_count[i] if day_key[i] == day[i] else 0) + p
+        hour_load[i] = (hour_count[i] if hour_key[i] == hour[i] else 0) + p
+    codes = _first_failing_k(active, officers, licensing, excluded, status_away, time_off,
+                             off_shift, open_load, caps[0], day_load, caps[1], hour_load,
+                             caps[2])
+    out[CODE_CHECKS, :len(codes)] = codes
+    summary[:SUMMARY_WAITS] = 0
+    summary[SUMMARY_WAITS:] = NO_WAIT
+    summary[SUMMARY_FIRST] = -1
+    if steps == 0:
+        return
+    held = out[CODE_HELD]
+    first, any_off_shift = _walk_chain_into_k(codes, chain[0], chain[1], chain[2],
+                                              requires[0], requires[1], out[CODE_STEPS:], held)
+    summary[SUMMARY_FIRST] = first
+    summary[SUMMARY_OFF_SHIFT] = any_off_shift
+    if first < 0:
+        waits, counts = _hold_waits_k(np.flatnonzero(held), codes, minute, next_open,
+                                      never_opens, tz_of, zones, REASONS)
+        summary[SUMMARY_COUNTS:SUMMARY_WAITS] = counts
+        summary[SUMMARY_WAITS:] = waits.ravel()
+
+
+_constraints_into_k = _jit(_constraints_into)
+
+
 def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
                  date_ordinal: int, excluded: np.ndarray, status_away: np.ndarray,
                  time_off: np.ndarray, off_shift: np.ndarray, minute0: np.ndarray, into: int,
@@ -360,49 +409,203 @@ def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
     no wait and no count when a step had an eligible officer or there is no chain).
     """
     m = len(expiry)
-    steps = chain.shape[1]
     loads = np.empty((4, m), dtype=np.int64)
-    out = np.zeros((CODE_STEPS + steps, m), dtype=np.int8)
-    minute, open_load, day_load, hour_load = \
-        loads[LOAD_MINUTE], loads[LOAD_OPEN], loads[LOAD_DAY], loads[LOAD_HOUR]
-    licensing = out[CODE_LICENSING]
-    for i in range(m):
-        minute[i] = minute0[i] + into
-        e = expiry[i]
-        licensing[i] = NOT_LICENSED if e == 0 else (LICENSE_EXPIRED if e < date_ordinal else 0)
-        p = pending[i]
-        open_load[i] = open_leads[i] + p
-        day_load[i] = (day_count[i] if day_key[i] == day[i] else 0) + p
-        hour_load[i] = (hour_count[i] if hour_key[i] == hour[i] else 0) + p
-    codes = _first_failing_k(active, officers, licensing, excluded, status_away, time_off,
-                             off_shift, open_load, caps[0], day_load, caps[1], hour_load,
-                             caps[2])
-    out[CODE_CHECKS, :len(codes)] = codes
-    summary = np.full(SUMMARY_WAITS + 3 * zones, NO_WAIT, dtype=np.int64)
-    summary[:SUMMARY_WAITS] = 0
-    summary[SUMMARY_FIRST] = -1
-    if steps == 0:
-        return loads, out, summary
-    held = out[CODE_HELD]
-    first, any_off_shift = _walk_chain_into_k(codes, chain[0], chain[1], chain[2],
-                                              requires[0], requires[1], out[CODE_STEPS:], held)
-    summary[SUMMARY_FIRST] = first
-    summary[SUMMARY_OFF_SHIFT] = any_off_shift
-    if first < 0:
-        waits, counts = _hold_waits_k(np.flatnonzero(held), codes, minute, next_open,
-                                      never_opens, tz_of, zones, REASONS)
-        summary[SUMMARY_COUNTS:SUMMARY_WAITS] = counts
-        summary[SUMMARY_WAITS:] = waits.ravel()
+    out = np.zeros((CODE_STEPS + chain.shape[1], m), dtype=np.int8)
+    summary = np.empty(SUMMARY_WAITS + 3 * zones, dtype=np.int64)
+    _constraints_into_k(active, officers, expiry, date_ordinal, excluded, status_away, time_off,
+                        off_shift, minute0, into, day, hour, open_leads, day_key, day_count,
+                        hour_key, hour_count, pending, caps, chain, requires, next_open,
+                        never_opens, tz_of, zones, loads, out, summary)
     return loads, out, summary
+
+
 
 
 _constraints_k = _jit(_constraints)
 constraints = _kernel(_constraints_k)
+
+def _pairwise_sum(values: np.ndarray) -> float:
+    """The sum of ``values`` (1-D float64, contiguous) exactly as numpy's ``sum`` adds them
+    (pairwise: blocks of up to 128 in eight running sums, halves above that), so that a
+    total computed here equals the one ``np.sum`` gives to the last bit."""
+    n = len(values)
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += values[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = values[0], values[1], values[2], values[3]
+        r4, r5, r6, r7 = values[4], values[5], values[6], values[7]
+        i = 8
+        while i < n - n % 8:
+            r0 += values[i]
+            r1 += values[i + 1]
+            r2 += values[i + 2]
+            r3 += values[i + 3]
+            r4 += values[i + 4]
+            r5 += values[i + 5]
+            r6 += values[i + 6]
+            r7 += values[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += values[i]
+            i += 1
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum_k(values[:half]) + _pairwise_sum_k(values[half:])
+
+
+_pairwise_sum_k = _jit(_pairwise_sum)
+
+
+def _advance(weight: float, weighted: bool, officer_pass: float, virtual_time: float,
+             total_weight: float) -> tuple[float, float]:
+    """A pool's rotation after an officer of ``weight`` and pass ``officer_pass`` takes a
+    lead for which officers of ``total_weight`` were eligible: the officer's new pass and
+    the pool's new virtual time (``engine.policies.rotation``)."""
+    stride = 1.0 / weight if weighted else 1.0
+    start = max(officer_pass, virtual_time - stride)
+    return start + stride, virtual_time + 1.0 / total_weight
+
+
+_advance_k = _jit(_advance)
+# one decision's turn in the interpreter: a jitted call would cost more than the arithmetic
+advance_step = _advance
+
+
+def _claim(i: int, day: int, hour: int, open_leads: np.ndarray, day_key: np.ndarray,
+           day_count: np.ndarray, hour_key: np.ndarray, hour_count: np.ndarray) -> None:
+    """Officer ``i`` takes a lead in their local ``day`` (date ordinal) and ``hour``
+    (ordinal * 24 + hour): one more open lead, and one more in that day's and hour's count
+    (a count kept for an earlier day or hour starts again)."""
+    open_leads[i] += 1
+    if day_key[i] != day:
+        day_key[i] = day
+        day_count[i] = 0
+    day_count[i] += 1
+    if hour_key[i] != hour:
+        hour_key[i] = hour
+        hour_count[i] = 0
+    hour_count[i] += 1
+
+
+_claim_k = _jit(_claim)
+claim = _claim  # one decision's claim (``RoutingState.apply``), in the interpreter
+
+# ``route_chunk``'s results per lead: in ``placed`` (n, 2) int64 the officer who took the
+# lead (-1: not placed) and the number of candidates ranked; in ``moved`` (n, 3) float64 the
+# eligible weight and the rotation's new pass and virtual time.
+PLACED_OFFICER, PLACED_CANDIDATES = 0, 1
+MOVED_WEIGHT, MOVED_PASS, MOVED_TIME = 0, 1, 2
+
+
+def _route_chunk(start: int, count: int, active: np.ndarray, everyone: np.ndarray,
+                 excluded: np.ndarray, expiry: np.ndarray, expiry_of: np.ndarray,
+                 date_of: np.ndarray, status_away: np.ndarray, time_off: np.ndarray,
+                 time_off_of: np.ndarray, off_shift: np.ndarray, quarter_of: np.ndarray,
+                 into_of: np.ndarray, minute0: np.ndarray, day: np.ndarray, hour: np.ndarray,
+                 open_leads: np.ndarray, day_key: np.ndarray, day_count: np.ndarray,
+                 hour_key: np.ndarray, hour_count: np.ndarray, last_assigned_s: np.ndarray,
+                 pending: np.ndarray, caps: np.ndarray, chains: np.ndarray,
+                 requires: np.ndarray, steps_of: np.ndarray, chain_of: np.ndarray,
+                 places: np.ndarray, on_call: bool, next_open: np.ndarray, never_opens: int,
+                 tz_of: np.ndarray, zones: int, weights: np.ndarray, weighted: bool,
+                 seeded: np.ndarray, passes: np.ndarray, virtual_time: np.ndarray,
+                 pool_of: np.ndarray, now_s: np.ndarray, codes_out: np.ndarray,
+                 summary_out: np.ndarray, order_out: np.ndarray, placed: np.ndarray,
+                 moved: np.ndarray) -> int:
+    """Leads ``start`` to ``count - 1`` of a chunk decided one after another by a rotation
+    (round robin or weighted round robin), each seeing the state the ones before it left:
+    ``constraints`` for the lead (its codes and summary into ``codes_out[n]`` (3 + S, M),
+    zeros on entry, and ``summary_out[n]``); then, when a step of its chain has an eligible
+    officer and its chain ``places`` it (an offer to one officer), ``rotation_order`` over
+    them (into ``order_out[n]``), the first one's turn (``advance``) and their claim on the
+    caps' counters (``claim``), written into the state's arrays in place.
+
+    A lead's inputs are rows of the chunk's tables: ``expiry[expiry_of[n]]`` (its state's
+    licences), ``time_off[time_off_of[n]]``, ``off_shift[n]``, ``date_of[n]`` (its local
+    date), ``now_s[n]`` (when it is decided) and ``minute0``, ``day``, ``hour`` at
+    ``quarter_of[n]`` with ``into_of[n]`` (``Roster.local_quarter``), its chain
+    ``chains[c, :, :steps_of[c]]`` and ``requires[c, :, :steps_of[c]]`` for ``c =
+    chain_of[n]``, whose step ``s`` rotates pool ``pool_of[c, s]`` (a row of ``passes``
+    and ``virtual_time``).
+
+    Returns the first lead it did not decide: ``count`` when it decided them all, or a lead
+    for the caller's own path, left untouched by the state: one with eligible officers whose
+    chain does not place it (an offer to several), or, with ``on_call`` (an after-hours
+    pool), one nobody can take now while an officer of a pool walked is off shift.
+    """
+    m = len(status_away)
+    loads = np.empty((4, m), dtype=np.int64)
+    candidates = np.empty(m, dtype=np.int64)
+    chosen = np.empty(m, dtype=np.float64)
+    for n in range(start, count):
+        c = chain_of[n]
+        steps = steps_of[c]
+        q = quarter_of[n]
+        into = into_of[n]
+        out = codes_out[n, :CODE_STEPS + steps]
+        summary = summary_out[n]
+        _constraints_into_k(active, everyone, expiry[expiry_of[n]], date_of[n], excluded,
+                            status_away, time_off[time_off_of[n]], off_shift[n],
+                            minute0[q], into, day[q], hour[q], open_leads, day_key, day_count,
+                            hour_key, hour_count, pending, caps, chains[c, :, :steps],
+                            requires[c, :, :steps], next_open, never_opens, tz_of, zones,
+                            loads, out, summary)
+        placed[n, PLACED_OFFICER] = -1
+        first = summary[SUMMARY_FIRST]
+        if first < 0:
+            if on_call and summary[SUMMARY_OFF_SHIFT]:
+                return n
+            continue
+        if not places[c]:
+            return n
+        in_pool = chains[c, 0, first]
+        codes = out[CODE_STEPS + first]
+        k = 0
+        for i in range(m):
+            if in_pool[i] and codes[i] == 0:
+                candidates[k] = i
+                k += 1
+        p = pool_of[c, first]
+        order = _rotation_order_k(candidates[:k], weights, weighted, passes[p],
+                                  virtual_time[p], last_assigned_s, seeded)
+        order_out[n, :k] = order
+        i = order[0]
+        if weighted:
+            for j in range(k):
+                chosen[j] = weights[candidates[j]]
+            total = _pairwise_sum_k(chosen[:k])
+        else:
+            total = float(k)
+        new_pass, new_time = _advance_k(weights[i], weighted, passes[p, i], virtual_time[p],
+                                        total)
+        _claim_k(i, day[q, i], hour[q, i], open_leads, day_key, day_count, hour_key,
+                 hour_count)
+        last_assigned_s[i] = now_s[n]
+        passes[p, i] = new_pass
+        virtual_time[p] = new_time
+        placed[n, PLACED_OFFICER] = i
+        placed[n, PLACED_CANDIDATES] = k
+        moved[n, MOVED_WEIGHT] = total
+        moved[n, MOVED_PASS] = new_pass
+        moved[n, MOVED_TIME] = new_time
+    return count
+
+
+_route_chunk_k = _jit(_route_chunk)
+route_chunk = _kernel(_route_chunk_k)
+
+
 # What the fused kernel calls by name: a test swaps these for their source too
 # (tests/engine/test_core.py), so the interpreted path runs every loop interpreted.
-CALLED = ("_first_failing_k", "_walk_chain_into_k", "_hold_waits_k")
+CALLED = ("_first_failing_k", "_walk_chain_into_k", "_hold_waits_k", "_constraints_into_k",
+          "_rotation_order_k", "_advance_k", "_pairwise_sum_k", "_claim_k")
 
 
 __all__ = ["CACHE_DIR", "CALLED", "COMPILED", "CORE", "NO_WAIT", "TIE", "WAIT_DAY",
            "WAIT_HOUR", "WAIT_SHIFT", "constraints", "first_failing", "hold_waits",
-           "rotation_order", "walk_chain"]
+           "rotation_order", "route_chunk", "walk_chain"]

@@ -478,10 +478,18 @@ def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: d
         members = np.flatnonzero(walk.held | (in_pool & (codes >= FIRST_TEMPORARY)))
         until, counts = held_for(members, hc, roster, now) if len(members) else (None, None)
     elif walk.counts.any():  # the core has found the held officers' waits
-        until, counts = waits_until(walk.waits, walk.counts, walk.held, hc, roster, now)
+        until, counts = waits_until(walk.waits, walk.counts, walk.held, hc.codes, roster, now)
     else:
         until, counts = None, None
+    return unplaced(lead, roster, policy, action, rule_path, traces, notes, until, counts)
 
+
+def unplaced(lead: Lead, roster: Roster, policy: Policy, action: CompiledAction,
+             rule_path: list[dict[str, Any]], traces: list[StepTrace], notes: list[str],
+             until: datetime | None, counts: list[int] | None) -> Decision:
+    """The decision for a lead nobody can take now: held (``counts``, the held officers'
+    reasons by code, and ``until``, when one may take it) or, without held officers,
+    unassigned, from the steps walked (``traces``)."""
     explanation = _explanation(policy, roster, rule_path, traces, notes)
     names = _pool_names(action)
     if counts is not None:
@@ -537,30 +545,41 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
             p.notes.append(f"offered to the first {k}: the lead is worth less than the "
                            "capacity price of the next")
     p.traces.append(StepTrace(p.step, p.in_pool, p.codes, order, scores))
-    explanation = _explanation(policy, roster, p.rule_path, p.traces, p.notes)
     ids = roster.ids_tuple
     if spec.mode == "assign":
         offered: tuple[str, ...] = (ids[int(order[0])],)
     else:
         offered = tuple(ids[i] for i in order[:k].tolist())
-    offer = Offer(mode=spec.mode, officer_ids=offered, accept_within_s=spec.accept_within_s,
-                  step_s=spec.step_s)
     weight = eligible_weight(roster, np.flatnonzero(p.eligible) if candidates is None
                              else candidates, policy.selector.weighted)
-    pool = p.step.pool
+    delta = claim_delta(roster, policy, state, p.step.pool, int(order[0]), now, weight, p.hc) \
+        if len(offered) == 1 else EMPTY_DELTA
+    return placed(p.lead, roster, policy, p.action, p.rule_path, p.traces, p.notes, p.step.pool,
+                  offered, weight, delta, propensity)
+
+
+def placed(lead: Lead, roster: Roster, policy: Policy, action: CompiledAction,
+           rule_path: list[dict[str, Any]], traces: list[StepTrace], notes: list[str],
+           pool: str, offered: tuple[str, ...], weight: float, delta: StateDelta,
+           propensity: float) -> Decision:
+    """The decision for a lead offered to ``offered`` (in rank order) in ``pool``: assigned
+    when that is one officer (``delta``, their claim), an offer to several otherwise;
+    ``traces`` ends with the step they were ranked in, officers of total ``weight`` being
+    eligible."""
+    spec = action.offer
+    offer = Offer(mode=spec.mode, officer_ids=offered, accept_within_s=spec.accept_within_s,
+                  step_s=spec.step_s)
     if len(offered) == 1:
         status, officer_id = Status.ASSIGNED, offered[0]
         reason = f"assigned in pool {pool}"
-        delta = claim_delta(roster, policy, state, pool, int(order[0]), now, weight, p.hc)
     else:
         status, officer_id = Status.OFFERED, None
         reason = f"offered ({spec.mode}) to {len(offered)} in pool {pool}"
-        delta = EMPTY_DELTA
-    return Decision(lead_id=p.lead.lead_id, status=status, reason=reason,
+    return Decision(lead_id=lead.lead_id, status=status, reason=reason,
                     officer_id=officer_id, offer=offer, state_delta=delta,
-                    explanation=explanation, propensity=propensity, policy=policy.name,
-                    policy_version=policy.version, priority=p.action.priority.value,
-                    pool=pool, pool_weight=weight)
+                    explanation=_explanation(policy, roster, rule_path, traces, notes),
+                    propensity=propensity, policy=policy.name, policy_version=policy.version,
+                    priority=action.priority.value, pool=pool, pool_weight=weight)
 
 
 def decide(

@@ -567,7 +567,7 @@ def held_for(held: np.ndarray, hc: Constraints, roster: Roster, now: datetime
     held = np.asarray(held, dtype=np.int64)
     waits, counts = core.hold_waits(held, hc.codes, hc.minute, roster.next_open, NEVER_OPENS,
                                     roster.tz_of, len(roster.tz_groups), len(REASON_NAMES))
-    return waits_until(waits, counts, held, hc, roster, now)
+    return waits_until(waits, counts, held, hc.codes, roster, now)
 
 
 def _minute_start_s(now: datetime) -> int:
@@ -578,12 +578,13 @@ def _minute_start_s(now: datetime) -> int:
     return (now - _EPOCH_UTC) // _MINUTE * 60
 
 
-def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Constraints,
+def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, codes: np.ndarray,
                 roster: Roster, now: datetime) -> tuple[datetime | None, list[int]]:
     """``held_for`` from the routing core's waits and counts of the held officers
     (``core.hold_waits``, or ``constraints_and_chain`` which ran it): the instants, and a
     held officer's end of time off. ``held``: the held officers, as roster indices or as
-    an (M,) bool mask (read only when one is on time off)."""
+    an (M,) bool mask, and ``codes`` (M,) their reasons (read only when one is on time
+    off)."""
     best: datetime | None = None
     best_s: int | None = None  # the earliest instant so far, in epoch seconds
     start_s: int | None = None  # the start of now's minute, in epoch seconds
@@ -628,7 +629,7 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, hc: Con
     if held.dtype == np.bool_:
         held = np.flatnonzero(held)
     officers = roster.officers
-    for i in held[hc.codes[held] == _TIME_OFF].tolist():
+    for i in held[codes[held] == _TIME_OFF].tolist():
         end = min((p.end for p in officers[i].away if p.covers(now)), default=None)
         if end is not None and (best is None or end < best):
             best = end

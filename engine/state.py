@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from engine import core
+
 
 @dataclass(frozen=True, slots=True)
 class RotationStep:
@@ -143,13 +145,8 @@ class RoutingState:
         """Apply a decision's change in place (the caller owns this state)."""
         if delta.officer_id is not None:
             i = self.index[delta.officer_id]
-            self.open_leads[i] += 1
-            if self.day_key[i] != delta.day_key:
-                self.day_key[i], self.day_count[i] = delta.day_key, 0
-            self.day_count[i] += 1
-            if self.hour_key[i] != delta.hour_key:
-                self.hour_key[i], self.hour_count[i] = delta.hour_key, 0
-            self.hour_count[i] += 1
+            core.claim(i, delta.day_key, delta.hour_key, self.open_leads, self.day_key,
+                       self.day_count, self.hour_key, self.hour_count)
             if delta.assigned_at is not None:
                 self.last_assigned_s[i] = delta.assigned_at.timestamp()
         step = delta.rotation

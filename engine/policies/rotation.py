@@ -72,9 +72,9 @@ def advance(rotation: PoolRotation, roster: Roster, officer: int, weighted: bool
             total_weight: float) -> tuple[float, float]:
     """New (pass, virtual time) of a pool after ``officer`` (a roster index) takes a lead for
     which officers of ``total_weight`` were eligible."""
-    stride = 1.0 / float(roster.weights[officer]) if weighted else 1.0
-    start = max(float(rotation.passes[officer]), rotation.virtual_time - stride)
-    return start + stride, rotation.virtual_time + 1.0 / total_weight
+    return core.advance_step(float(roster.weights[officer]), weighted,
+                             float(rotation.passes[officer]), float(rotation.virtual_time),
+                             total_weight)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,246 @@
+"""Leads decided in time order a chunk at a time, by one call of the routing core per chunk.
+
+A file of leads (``leadroute route``) is decided lead after lead, each against the state the
+ones before it left. Under a rotation (round robin, weighted round robin) the whole of such a
+decision is the core's: the hard constraints and the chain (``core.constraints``), the
+rotation's order, the turn and the claim on the caps' counters. ``decide_in_order`` hands
+the core a chunk of leads at once (``core.route_chunk``), so the per-lead cost of calling it
+is paid once a chunk; the core writes the state's counters and rotations as it goes. What
+depends on the lead alone is computed here first: its facts and rule match
+(``engine.decide.lead_match``), its chain's masks, its licences and local clocks. The
+``Decision`` of each lead is then built by the same functions ``engine.decide.decide``
+builds it with (``unplaced``, ``placed``), from the core's results.
+
+A lead the core does not decide (an offer to several officers, an after-hours pool) goes to
+the caller's own path, one lead, after which the chunk goes on from the next lead.
+``tests/engine/test_chunked.py`` holds the decisions and explanations to those of
+``engine.decide.decide`` lead after lead, on random rosters, policies and leads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine import core
+from engine.decide import Decision, StepTrace, lead_match, placed, unplaced
+from engine.domain import Lead
+from engine.eligibility import (
+    _NO_WAIVER,
+    ChainMasks,
+    _applicable,
+    _blank,
+    _time_off,
+    chain_masks,
+    lead_local_day,
+    waits_until,
+)
+from engine.policies.rotation import Rotation, seeded_order
+from engine.roster import NEVER_OPENS, Roster
+from engine.rules.policy import CompiledAction, Policy
+from engine.state import PoolRotation, RotationStep, RoutingState, StateDelta
+
+# Leads handed to the core at once: the per-call cost is spread thin well before this, and
+# a chunk's results (about (3 + steps) x M bytes of codes a lead) stay small.
+CHUNK = 512
+
+
+def chunkable(policy: Policy) -> bool:
+    """Whether ``decide_in_order`` can decide this policy's leads: a rotation, deciding each
+    lead as it arrives."""
+    selector = policy.selector
+    return isinstance(selector, Rotation) and selector.batch_window_s is None
+
+
+class _Chunk:
+    """What the core reads for a chunk of leads: per lead, indices into tables of the
+    distinct licences, clocks and chains, and the rows that change lead by lead."""
+
+    def __init__(self, leads: Sequence[Lead], roster: Roster, policy: Policy) -> None:
+        n, m = len(leads), len(roster)
+        self.leads = leads
+        self.matches: list[tuple[dict[str, Any], list[str], CompiledAction,
+                                 list[dict[str, Any]]]] = []
+        self.masks: list[ChainMasks] = []
+        chain_at: dict[int, int] = {}
+        expiry_at: dict[int, int] = {}
+        expiries: list[np.ndarray] = []
+        quarter_at: dict[int, int] = {}
+        self.minute0: list[np.ndarray] = []
+        self.day: list[np.ndarray] = []
+        self.hour: list[np.ndarray] = []
+        self.chain_of = np.empty(n, dtype=np.int64)
+        self.expiry_of = np.empty(n, dtype=np.int64)
+        self.date_of = np.empty(n, dtype=np.int64)
+        self.quarter_of = np.empty(n, dtype=np.int64)
+        self.into_of = np.empty(n, dtype=np.int64)
+        self.now_s = np.empty(n, dtype=np.float64)
+        off_shift = np.empty((n, m), dtype=np.bool_)
+        away = len(roster.with_away_periods) > 0
+        self.time_off = np.zeros((n if away else 1, m), dtype=np.bool_)
+        self.time_off_of = np.arange(n, dtype=np.int64) if away else np.zeros(n, dtype=np.int64)
+        for k, lead in enumerate(leads):
+            now = lead.received_at
+            match = lead_match(lead, policy)
+            self.matches.append(match)
+            masks = chain_masks(roster, policy, match[2], lead.language)
+            c = chain_at.get(id(masks))
+            if c is None:
+                c = chain_at[id(masks)] = len(self.masks)
+                self.masks.append(masks)
+            self.chain_of[k] = c
+            expiry = roster.license_expiry(lead.state)
+            e = expiry_at.get(id(expiry))
+            if e is None:
+                e = expiry_at[id(expiry)] = len(expiries)
+                expiries.append(expiry)
+            self.expiry_of[k] = e
+            self.date_of[k] = lead_local_day(lead, now)
+            minute0, into, day, hour = roster.local_quarter(now)
+            q = quarter_at.get(id(minute0))
+            if q is None:
+                q = quarter_at[id(minute0)] = len(self.minute0)
+                self.minute0.append(minute0)
+                self.day.append(day)
+                self.hour.append(hour)
+            self.quarter_of[k] = q
+            self.into_of[k] = into
+            self.now_s[k] = now.timestamp()
+            off_shift[k] = roster.off_shift(now)
+            if away:
+                self.time_off[k] = _time_off(roster, now)
+        self.off_shift = off_shift
+        self.expiry = np.stack(expiries)
+        steps = max(len(mk.action.steps) for mk in self.masks)
+        self.chains = np.zeros((len(self.masks), 3, steps, m), dtype=np.bool_)
+        self.requires = np.zeros((len(self.masks), 2, steps), dtype=np.bool_)
+        self.steps_of = np.array([len(mk.action.steps) for mk in self.masks], dtype=np.int64)
+        self.places = np.array([mk.action.offer.mode == "assign" for mk in self.masks],
+                               dtype=np.bool_)
+        self.pools: list[str] = []
+        self.pool_of = np.zeros((len(self.masks), steps), dtype=np.int64)
+        pool_at: dict[str, int] = {}
+        for c, mk in enumerate(self.masks):
+            s = len(mk.action.steps)
+            self.chains[c, :, :s] = mk.chain
+            self.requires[c, :, :s] = mk.requires
+            for j, step in enumerate(mk.action.steps):
+                p = pool_at.get(step.pool)
+                if p is None:
+                    p = pool_at[step.pool] = len(self.pools)
+                    self.pools.append(step.pool)
+                self.pool_of[c, j] = p
+        self.minute0_t = np.stack(self.minute0)
+        self.day_t = np.stack(self.day)
+        self.hour_t = np.stack(self.hour)
+        zones = len(roster.tz_groups)
+        self.codes = np.zeros((n, core.CODE_STEPS + steps, m), dtype=np.int8)
+        self.summary = np.empty((n, core.SUMMARY_WAITS + 3 * zones), dtype=np.int64)
+        self.order = np.empty((n, m), dtype=np.int64)
+        self.placed = np.empty((n, 2), dtype=np.int64)
+        self.moved = np.empty((n, 3), dtype=np.float64)
+
+
+def _run(chunk: _Chunk, start: int, roster: Roster, policy: Policy, state: RoutingState
+         ) -> int:
+    """The core over the chunk's leads from ``start``: the first lead it did not decide."""
+    blank = _blank(roster)
+    active = _applicable(roster, False, _NO_WAIVER)
+    found = [state.rotations.get(pool) for pool in chunk.pools]
+    passes = np.zeros((len(chunk.pools), len(roster)))
+    times = np.zeros(len(chunk.pools))
+    for p, rot in enumerate(found):
+        if rot is not None:
+            passes[p] = rot.passes
+            times[p] = rot.virtual_time
+    pending = state.reserved if state.reserved_total else blank.counts
+    stop = core.route_chunk(
+        start, len(chunk.leads), active.codes, blank.everyone, blank.flags, chunk.expiry,
+        chunk.expiry_of, chunk.date_of, roster.status_away, chunk.time_off,
+        chunk.time_off_of, chunk.off_shift, chunk.quarter_of, chunk.into_of, chunk.minute0_t,
+        chunk.day_t, chunk.hour_t, state.open_leads, state.day_key, state.day_count,
+        state.hour_key, state.hour_count, state.last_assigned_s, pending, roster.caps,
+        chunk.chains, chunk.requires, chunk.steps_of, chunk.chain_of, chunk.places,
+        policy.routing.after_hours.pool is not None, roster.next_open, NEVER_OPENS,
+        roster.tz_of, len(roster.tz_groups), roster.weights, policy.selector.weighted,
+        seeded_order(roster, policy.routing.seed), passes, times, chunk.pool_of,
+        chunk.now_s, chunk.codes, chunk.summary, chunk.order, chunk.placed, chunk.moved)
+    # the rotations the core moved, back into the state (a pool's first turn creates it, as
+    # ``RoutingState.apply`` does)
+    turned = chunk.placed[start:stop, core.PLACED_OFFICER] >= 0
+    moved = set(chunk.pool_of[chunk.chain_of[start:stop][turned],
+                              chunk.summary[start:stop, core.SUMMARY_FIRST][turned]].tolist())
+    for p in moved:
+        rot = found[p]
+        if rot is None:
+            state.rotations[chunk.pools[p]] = PoolRotation(passes[p].copy(), float(times[p]))
+        else:
+            rot.passes[:] = passes[p]
+            rot.virtual_time = float(times[p])
+    return int(stop)
+
+
+def _decision(chunk: _Chunk, n: int, roster: Roster, policy: Policy) -> Decision:
+    """Lead ``n``'s decision from the core's results, built as ``engine.decide`` builds it."""
+    lead = chunk.leads[n]
+    now = lead.received_at
+    _, notes, action, rule_path = chunk.matches[n]
+    notes = list(notes)
+    rule_path = list(rule_path)
+    masks = chunk.masks[chunk.chain_of[n]]
+    steps = action.steps
+    pools = masks.in_pool
+    codes = chunk.codes[n]
+    step_codes = codes[core.CODE_STEPS:core.CODE_STEPS + len(steps)]
+    summary = chunk.summary[n]
+    first = int(summary[core.SUMMARY_FIRST])
+    traces = [StepTrace(steps[s], pools[s], step_codes[s], None, None)
+              for s in range(len(steps) if first < 0 else first)]
+    if first < 0:
+        counts = summary[core.SUMMARY_COUNTS:core.SUMMARY_WAITS]
+        if counts.any():
+            until, held_counts = waits_until(
+                summary[core.SUMMARY_WAITS:].reshape(3, -1), counts,
+                codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS], roster, now)
+            return unplaced(lead, roster, policy, action, rule_path, traces, notes, until,
+                            held_counts)
+        return unplaced(lead, roster, policy, action, rule_path, traces, notes, None, None)
+    i, k = chunk.placed[n].tolist()
+    weight, new_pass, new_time = chunk.moved[n].tolist()
+    step = steps[first]
+    traces.append(StepTrace(step, pools[first], step_codes[first], chunk.order[n, :k], None))
+    oid = roster.ids_tuple[i]
+    q = chunk.quarter_of[n]
+    delta = StateDelta(officer_id=oid, assigned_at=now, day_key=int(chunk.day_t[q, i]),
+                       hour_key=int(chunk.hour_t[q, i]),
+                       rotation=RotationStep(step.pool, oid, new_pass, new_time))
+    return placed(lead, roster, policy, action, rule_path, traces, notes, step.pool, (oid,),
+                  weight, delta, 1.0)
+
+
+def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
+                    state: RoutingState, one: Callable[[Lead], Decision]
+                    ) -> Iterator[tuple[Lead, Decision]]:
+    """Each lead of ``leads`` (in time order, each decided at its ``received_at``) with its
+    decision, as ``decide`` would give it lead after lead with every decision's state change
+    applied to ``state`` before the next (``state`` is changed so). ``one(lead)`` decides a
+    lead the core leaves to the caller, applying its changes to ``state`` itself. The
+    policy must be ``chunkable``; ``state`` must be laid out for ``roster``."""
+    if not chunkable(policy):
+        raise ValueError(f"routing method {policy.routing.method} is not decided in chunks")
+    for k in range(0, len(leads), CHUNK):
+        chunk = _Chunk(leads[k:k + CHUNK], roster, policy)
+        start = 0
+        while start < len(chunk.leads):
+            stop = _run(chunk, start, roster, policy, state)
+            for n in range(start, stop):
+                yield chunk.leads[n], _decision(chunk, n, roster, policy)
+            if stop < len(chunk.leads):
+                lead = chunk.leads[stop]
+                yield lead, one(lead)
+            start = stop + 1
+
+
+__all__ = ["CHUNK", "chunkable", "decide_in_order"]
