@@ -53,7 +53,8 @@ POLICIES = {
 }
 LANGUAGES = st.sampled_from(["en", "es", "en;es", "zh"])
 
-KERNELS = ("first_failing", "walk_chain", "rotation_order", "hold_waits", "constraints")
+KERNELS = ("first_failing", "walk_chain", "rotation_order", "hold_waits", "constraints",
+           "route_chunk")
 needs_compiled = pytest.mark.skipif(not core.COMPILED, reason="LEADROUTE_CORE=python: no "
                                                                "compiled kernel to compare")
 
