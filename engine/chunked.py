@@ -64,54 +64,65 @@ class _Chunk:
         self.matches: list[tuple[dict[str, Any], list[str], CompiledAction,
                                  list[dict[str, Any]]]] = []
         self.masks: list[ChainMasks] = []
-        chain_at: dict[int, int] = {}
+        chain_at: dict[tuple[int, str], int] = {}
         expiry_at: dict[int, int] = {}
         expiries: list[np.ndarray] = []
-        quarter_at: dict[int, int] = {}
         self.minute0: list[np.ndarray] = []
         self.day: list[np.ndarray] = []
         self.hour: list[np.ndarray] = []
-        self.chain_of = np.empty(n, dtype=np.int64)
-        self.expiry_of = np.empty(n, dtype=np.int64)
-        self.date_of = np.empty(n, dtype=np.int64)
-        self.quarter_of = np.empty(n, dtype=np.int64)
-        self.into_of = np.empty(n, dtype=np.int64)
-        self.now_s = np.empty(n, dtype=np.float64)
-        off_shift = np.empty((n, m), dtype=np.bool_)
+        chain_of, expiry_of, date_of, quarter_of, into_of, now_s = [], [], [], [], [], []
+        off_shift: list[np.ndarray] = []
         away = len(roster.with_away_periods) > 0
         self.time_off = np.zeros((n if away else 1, m), dtype=np.bool_)
         self.time_off_of = np.arange(n, dtype=np.int64) if away else np.zeros(n, dtype=np.int64)
+        # leads come in time order: the quarter hour's clocks and the minute's shifts are
+        # looked up when they change
+        last_quarter = last_minute = None
+        q = -1
+        off_row = roster.off_shift(leads[0].received_at) if n else None
         for k, lead in enumerate(leads):
             now = lead.received_at
             match = lead_match(lead, policy)
             self.matches.append(match)
-            masks = chain_masks(roster, policy, match[2], lead.language)
-            c = chain_at.get(id(masks))
+            key = (id(match[2]), lead.language)
+            c = chain_at.get(key)
             if c is None:
-                c = chain_at[id(masks)] = len(self.masks)
+                masks = chain_masks(roster, policy, match[2], lead.language)
+                c = chain_at[key] = len(self.masks)
                 self.masks.append(masks)
-            self.chain_of[k] = c
+            chain_of.append(c)
             expiry = roster.license_expiry(lead.state)
             e = expiry_at.get(id(expiry))
             if e is None:
                 e = expiry_at[id(expiry)] = len(expiries)
                 expiries.append(expiry)
-            self.expiry_of[k] = e
-            self.date_of[k] = lead_local_day(lead, now)
-            minute0, into, day, hour = roster.local_quarter(now)
-            q = quarter_at.get(id(minute0))
-            if q is None:
-                q = quarter_at[id(minute0)] = len(self.minute0)
+            expiry_of.append(e)
+            date_of.append(lead_local_day(lead, now))
+            epoch_s = now.timestamp()
+            now_s.append(epoch_s)
+            minute = int(epoch_s) // 60
+            if minute // 15 != last_quarter:
+                last_quarter = minute // 15
+                minute0, _, day, hour = roster.local_quarter(now)
+                q += 1
                 self.minute0.append(minute0)
                 self.day.append(day)
                 self.hour.append(hour)
-            self.quarter_of[k] = q
-            self.into_of[k] = into
-            self.now_s[k] = now.timestamp()
-            off_shift[k] = roster.off_shift(now)
+            quarter_of.append(q)
+            into_of.append(minute - last_quarter * 15)
+            if minute != last_minute:
+                last_minute = minute
+                off_row = roster.off_shift(now)
+            off_shift.append(off_row)
             if away:
                 self.time_off[k] = _time_off(roster, now)
-        self.off_shift = off_shift
+        self.chain_of = np.array(chain_of, dtype=np.int64)
+        self.expiry_of = np.array(expiry_of, dtype=np.int64)
+        self.date_of = np.array(date_of, dtype=np.int64)
+        self.quarter_of = np.array(quarter_of, dtype=np.int64)
+        self.into_of = np.array(into_of, dtype=np.int64)
+        self.now_s = np.array(now_s, dtype=np.float64)
+        self.off_shift = np.array(off_shift, dtype=np.bool_).reshape(n, m)
         self.expiry = np.stack(expiries)
         steps = max(len(mk.action.steps) for mk in self.masks)
         self.chains = np.zeros((len(self.masks), 3, steps, m), dtype=np.bool_)
@@ -182,35 +193,33 @@ def _run(chunk: _Chunk, start: int, roster: Roster, policy: Policy, state: Routi
     return int(stop)
 
 
-def _decision(chunk: _Chunk, n: int, roster: Roster, policy: Policy) -> Decision:
-    """Lead ``n``'s decision from the core's results, built as ``engine.decide`` builds it."""
+def _decision(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Policy
+              ) -> Decision:
+    """Lead ``n``'s decision from the core's results (``head``: its summary up to the
+    waits, as a list), built as ``engine.decide`` builds it."""
     lead = chunk.leads[n]
     now = lead.received_at
-    _, notes, action, rule_path = chunk.matches[n]
-    notes = list(notes)
-    rule_path = list(rule_path)
-    masks = chunk.masks[chunk.chain_of[n]]
+    _, notes, action, rule_path = chunk.matches[n]  # the lead's own lists (lead_match)
     steps = action.steps
-    pools = masks.in_pool
+    pools = chunk.masks[chunk.chain_of[n]].in_pool
     codes = chunk.codes[n]
-    step_codes = codes[core.CODE_STEPS:core.CODE_STEPS + len(steps)]
-    summary = chunk.summary[n]
-    first = int(summary[core.SUMMARY_FIRST])
-    traces = [StepTrace(steps[s], pools[s], step_codes[s], None, None)
+    first = head[core.SUMMARY_FIRST]
+    traces = [StepTrace(steps[s], pools[s], codes[core.CODE_STEPS + s], None, None)
               for s in range(len(steps) if first < 0 else first)]
     if first < 0:
-        counts = summary[core.SUMMARY_COUNTS:core.SUMMARY_WAITS]
-        if counts.any():
-            until, held_counts = waits_until(
-                summary[core.SUMMARY_WAITS:].reshape(3, -1), counts,
-                codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS], roster, now)
-            return unplaced(lead, roster, policy, action, rule_path, traces, notes, until,
-                            held_counts)
-        return unplaced(lead, roster, policy, action, rule_path, traces, notes, None, None)
+        if not any(head[core.SUMMARY_COUNTS:]):
+            return unplaced(lead, roster, policy, action, rule_path, traces, notes, None, None)
+        summary = chunk.summary[n]
+        until, counts = waits_until(
+            summary[core.SUMMARY_WAITS:].reshape(3, -1), summary[core.SUMMARY_COUNTS:
+                                                                 core.SUMMARY_WAITS],
+            codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS], roster, now)
+        return unplaced(lead, roster, policy, action, rule_path, traces, notes, until, counts)
     i, k = chunk.placed[n].tolist()
     weight, new_pass, new_time = chunk.moved[n].tolist()
     step = steps[first]
-    traces.append(StepTrace(step, pools[first], step_codes[first], chunk.order[n, :k], None))
+    traces.append(StepTrace(step, pools[first], codes[core.CODE_STEPS + first],
+                            chunk.order[n, :k], None))
     oid = roster.ids_tuple[i]
     q = chunk.quarter_of[n]
     delta = StateDelta(officer_id=oid, assigned_at=now, day_key=int(chunk.day_t[q, i]),
@@ -235,8 +244,9 @@ def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
         start = 0
         while start < len(chunk.leads):
             stop = _run(chunk, start, roster, policy, state)
-            for n in range(start, stop):
-                yield chunk.leads[n], _decision(chunk, n, roster, policy)
+            heads = chunk.summary[start:stop, :core.SUMMARY_WAITS].tolist()
+            for n, head in enumerate(heads, start):
+                yield chunk.leads[n], _decision(chunk, n, head, roster, policy)
             if stop < len(chunk.leads):
                 lead = chunk.leads[stop]
                 yield lead, one(lead)
