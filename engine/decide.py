@@ -77,6 +77,20 @@ def _number(value: float) -> str:
     return _encode(value)
 
 
+_ISO: dict[int, tuple[datetime, str]] = {}
+
+
+def _isoformat(moment: datetime) -> str:
+    """``moment.isoformat()``, kept by the object's identity (held leads share the instant
+    they wait for: ``engine.eligibility.waits_until``), the object kept beside its text."""
+    found = _ISO.get(id(moment))
+    if found is None or found[0] is not moment:
+        if len(_ISO) > 4096:
+            _ISO.clear()
+        found = _ISO[id(moment)] = (moment, moment.isoformat())
+    return found[1]
+
+
 class Status(StrEnum):
     ASSIGNED = "assigned"  # one officer has the lead
     OFFERED = "offered"  # offered to several (broadcast, cascade, escalate); first to accept
@@ -329,7 +343,7 @@ class Decision:
                 text += f',"step_s":{_number(offer.step_s)}'
             text += "}"
         if self.hold_until is not None:  # isoformat is digits, -, :, T, + and .: no escapes
-            text += f',"hold_until":"{self.hold_until.isoformat()}"'
+            text += f',"hold_until":"{_isoformat(self.hold_until)}"'
         return text + "}"
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import IntEnum
 
 import numpy as np
@@ -578,6 +578,22 @@ def _minute_start_s(now: datetime) -> int:
     return (now - _EPOCH_UTC) // _MINUTE * 60
 
 
+_INSTANTS: dict[tuple[int, tzinfo | None], datetime] = {}
+
+
+def _instant(epoch_s: int, tz: tzinfo | None) -> datetime:
+    """``epoch_s`` in ``tz``, as a real local time (``astimezone`` never gives a time the
+    clocks skip). Held leads wait for the same few instants (a shift's opening, the next
+    hour), so each is built once (the same object for every lead that waits for it)."""
+    key = (epoch_s, tz)
+    found = _INSTANTS.get(key)
+    if found is None:
+        if len(_INSTANTS) > 65536:
+            _INSTANTS.clear()
+        found = _INSTANTS[key] = datetime.fromtimestamp(epoch_s, tz=UTC).astimezone(tz)
+    return found
+
+
 def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, codes: np.ndarray,
                 roster: Roster, now: datetime) -> tuple[datetime | None, list[int]]:
     """``held_for`` from the routing core's waits and counts of the held officers
@@ -621,9 +637,8 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, codes: 
                        start_s + 60)
             if best_s is None or at_s < best_s:
                 best_s = at_s
-    if best_s is not None:  # in now's zone, as a real local time (astimezone never gives a
-        best = datetime.fromtimestamp(best_s, tz=UTC).astimezone(now.tzinfo)  # time the
-        # clocks skip)
+    if best_s is not None:
+        best = _instant(best_s, now.tzinfo)
     if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
         return best, counts.tolist()
     if held.dtype == np.bool_:
