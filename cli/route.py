@@ -101,8 +101,8 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             return carry_out(lead, life.arrive(lead, state, lead.received_at),
                              lead.received_at)
 
-        for lead, decision in decide_in_order(leads, roster, policy, state, one):
-            yield [lead], [decision]
+        for batch, decisions in decide_in_order(leads, roster, policy, state, one):
+            yield list(batch), decisions
         return
     every = policy.selector.reprice_every_s
     horizon = horizon_s(policy)

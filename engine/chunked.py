@@ -231,12 +231,13 @@ def _decision(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Po
 
 def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
                     state: RoutingState, one: Callable[[Lead], Decision]
-                    ) -> Iterator[tuple[Lead, Decision]]:
-    """Each lead of ``leads`` (in time order, each decided at its ``received_at``) with its
-    decision, as ``decide`` would give it lead after lead with every decision's state change
-    applied to ``state`` before the next (``state`` is changed so). ``one(lead)`` decides a
-    lead the core leaves to the caller, applying its changes to ``state`` itself. The
-    policy must be ``chunkable``; ``state`` must be laid out for ``roster``."""
+                    ) -> Iterator[tuple[Sequence[Lead], list[Decision]]]:
+    """The leads of ``leads`` (in time order, each decided at its ``received_at``) with their
+    decisions, a run of them at a time, as ``decide`` would give them lead after lead with
+    every decision's state change applied to ``state`` before the next (``state`` is changed
+    so). ``one(lead)`` decides a lead the core leaves to the caller, applying its changes to
+    ``state`` itself. The policy must be ``chunkable``; ``state`` must be laid out for
+    ``roster``."""
     if not chunkable(policy):
         raise ValueError(f"routing method {policy.routing.method} is not decided in chunks")
     for k in range(0, len(leads), CHUNK):
@@ -245,11 +246,11 @@ def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
         while start < len(chunk.leads):
             stop = _run(chunk, start, roster, policy, state)
             heads = chunk.summary[start:stop, :core.SUMMARY_WAITS].tolist()
-            for n, head in enumerate(heads, start):
-                yield chunk.leads[n], _decision(chunk, n, head, roster, policy)
+            yield chunk.leads[start:stop], [_decision(chunk, n, head, roster, policy)
+                                            for n, head in enumerate(heads, start)]
             if stop < len(chunk.leads):
                 lead = chunk.leads[stop]
-                yield lead, one(lead)
+                yield [lead], [one(lead)]
             start = stop + 1
 
 

@@ -87,7 +87,8 @@ def in_chunks(leads: list[Lead], roster: Roster, policy, state: RoutingState
         state.apply(d.state_delta)
         return d
 
-    got = list(decide_in_order(leads, roster, policy, state, one))
+    got = [(lead, d) for batch, decisions in decide_in_order(leads, roster, policy, state, one)
+           for lead, d in zip(batch, decisions, strict=True)]
     assert [lead.lead_id for lead, _ in got] == [lead.lead_id for lead in leads]
     return [d for _, d in got], len(left)
 
