@@ -208,3 +208,33 @@ def test_route_writes_the_same_file_in_chunks(tmp_path, monkeypatch):
     monkeypatch.setattr(route_cli, "chunkable", lambda policy: False)
     route_cli.route_file(leads, officers, policy, tmp_path / "one.csv", progress=False)
     assert (tmp_path / "chunks.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zones=st.lists(st.sampled_from(["America/New_York", "America/Los_Angeles",
+                                    "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu",
+                                    "Europe/London"]), min_size=1, max_size=5),
+    change=st.sampled_from(["2025-03-09T05:00:00+00:00", "2025-11-02T04:30:00+00:00",
+                            "2025-04-05T14:00:00+00:00", "2025-03-30T00:30:00+00:00"]),
+    minutes=st.lists(st.integers(-240, 240), min_size=1, max_size=30),
+    hourly=st.sampled_from(["", "1", "2"]),
+)
+def test_chunks_decide_alike_across_clock_changes(zones, change, minutes, hourly):
+    """Leads in the hours around a clock change (US spring and autumn, Lord Howe's half
+    hour, Europe), officers in zones whose offsets are not whole hours, hourly and daily
+    caps and working hours: the same decisions (hold times included) as ``decide``."""
+    from datetime import datetime
+
+    roster = Roster([make_officer(f"O{i}", timezone=tz, licensed_states="CA;NY",
+                                  work_hours="Mon-Sun 01:00-03:30;Mon-Sun 08:00-18:00",
+                                  hourly_cap=hourly, daily_cap="3")
+                     for i, tz in enumerate(zones)])
+    at = datetime.fromisoformat(change)
+    batch = [make_lead(f"L{k}", zip=ZIPS["CA" if k % 2 else "NY"],
+                       received_at=(at + timedelta(minutes=m)).isoformat())
+             for k, m in enumerate(sorted(minutes))]
+    policy = POLICIES["wrr"]
+    expected = one_by_one(batch, roster, policy, RoutingState.empty(roster.ids_tuple))
+    got, _ = in_chunks(batch, roster, policy, RoutingState.empty(roster.ids_tuple))
+    assert [facts(d) for d in got] == [facts(d) for d in expected]
