@@ -77,9 +77,10 @@ class _Chunk:
         self.time_off_of = np.arange(n, dtype=np.int64) if away else np.zeros(n, dtype=np.int64)
         # leads come in time order: the quarter hour's clocks and the minute's shifts are
         # looked up when they change
-        last_quarter = last_minute = None
+        last_quarter: int | None = None
+        last_minute: int | None = None
         q = -1
-        off_row = roster.off_shift(leads[0].received_at) if n else None
+        off_row = np.zeros(m, dtype=np.bool_)  # the first lead's minute replaces it
         for k, lead in enumerate(leads):
             now = lead.received_at
             match = lead_match(lead, policy)

@@ -584,10 +584,12 @@ _INSTANTS: dict[tuple[int, tzinfo | None], datetime] = {}
 def _instant(epoch_s: int, tz: tzinfo | None) -> datetime:
     """``epoch_s`` in ``tz``, as a real local time (``astimezone`` never gives a time the
     clocks skip). Held leads wait for the same few instants (a shift's opening, the next
-    hour), so each is built once (the same object for every lead that waits for it)."""
+    hour), so each is built once (the same object for every lead that waits for it). A
+    kept instant is used only in the very ``tz`` object it was built for (two fixed offsets
+    compare equal whatever their names)."""
     key = (epoch_s, tz)
     found = _INSTANTS.get(key)
-    if found is None:
+    if found is None or found.tzinfo is not tz:
         if len(_INSTANTS) > 65536:
             _INSTANTS.clear()
         found = _INSTANTS[key] = datetime.fromtimestamp(epoch_s, tz=UTC).astimezone(tz)

@@ -365,3 +365,18 @@ def test_minute_start_is_the_utc_minute_of_now(now):
 
     want = int(now.astimezone(UTC).replace(second=0, microsecond=0).timestamp())
     assert _minute_start_s(now) == want
+
+
+def test_a_kept_hold_instant_is_given_only_in_its_own_zone_object():
+    """``waits_until`` keeps the instants held leads wait for; an instant kept for one fixed
+    offset is not handed to a lead whose time has another zone object of the same offset
+    (they compare equal, but name the zone differently)."""
+    from engine.eligibility import _instant
+
+    est = timezone(timedelta(hours=-5), "EST")
+    cdt = timezone(timedelta(hours=-5), "CDT")
+    first = _instant(1_741_500_000, est)
+    other = _instant(1_741_500_000, cdt)
+    assert (first.tzname(), other.tzname()) == ("EST", "CDT")
+    assert other == first and other.tzinfo is cdt
+    assert _instant(1_741_500_000, cdt) is other  # kept, for that zone object
