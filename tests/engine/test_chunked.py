@@ -23,31 +23,22 @@ from engine.rules import load_policy
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_officer, make_policy
 from tests.engine.test_core import LANGUAGES, interpreted
+from tests.engine.test_core import POLICIES as CORE_POLICIES
 from tests.engine.test_properties import STATES, ZIPS, officer_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = {
-    "rr": make_policy(routing="{method: round_robin}"),
-    "wrr": make_policy(routing="{method: weighted_round_robin, seed: 7}"),
-    # leads nobody can take while someone is off shift go to the caller's own path
-    "on_call": make_policy(routing="{method: weighted_round_robin, after_hours: {action: pool, "
-                                   "pool: main}}"),
-    # an offer to several goes to the caller's own path, one lead, the chunk goes on after it
-    "broadcast": make_policy(routing="{method: round_robin, offer: {mode: broadcast, "
-                                     "max_officers: 3, accept_within_s: 600}}"),
-    "chain": make_policy(
+    **CORE_POLICIES,  # rotations, an after-hours pool, broadcasts, chains, languages
+    "wrr_seed": make_policy(routing="{method: weighted_round_robin, seed: 7}"),
+    # a chain whose second rule offers to several: those leads go to the caller's own path,
+    # one lead, and the chunk goes on after it
+    "chain_offers": make_policy(
         rules="- name: va\n  if: {field: loan_program, eq: va}\n"
               "  then: {pool: main, require_specialties: [va], fallback: [main]}\n"
-              "- name: jumbo\n  if: {field: loan_program, eq: reverse}\n"
+              "- name: reverse\n  if: {field: loan_program, eq: reverse}\n"
               "  then: {pool: main, require_specialties: [reverse], priority: high,"
               " offer: {mode: broadcast, max_officers: 2}}",
         routing="{method: weighted_round_robin}"),
-    "language": make_policy(
-        rules="- name: lang\n  if: {field: language, ne: en}\n"
-              "  then: {pool: main, match_lead_language: true, fallback: [main]}\n"
-              "- name: va\n  if: {field: loan_program, eq: va}\n"
-              "  then: {pool: main, require_specialties: [va], require_languages: [es]}",
-        routing="{method: round_robin}"),
 }
 
 
@@ -131,7 +122,7 @@ def test_chunks_decide_as_decide_does_lead_after_lead(officers, leads, policy_na
     leads=st.lists(st.tuples(st.sampled_from(STATES), st.integers(0, 30 * 3600),
                              st.sampled_from(["conventional", "va"])),
                    min_size=1, max_size=15),
-    policy_name=st.sampled_from(["wrr", "on_call", "chain"]),
+    policy_name=st.sampled_from(["wrr", "on_call", "chain_offers"]),
 )
 def test_the_interpreted_chunk_kernel_decides_as_the_compiled_one(officers, leads,
                                                                   policy_name):
@@ -156,7 +147,7 @@ def test_leads_the_core_leaves_to_the_caller_go_through_it_in_order():
     """An offer to several is the caller's: ``one`` decides it, in its place in the order,
     and the chunk goes on after it with the state ``one`` left."""
     roster = Roster([make_officer(f"O{i}", licensed_states="CA") for i in range(4)])
-    policy = POLICIES["chain"]
+    policy = POLICIES["chain_offers"]
     programs = ["conventional", "reverse", "conventional", "reverse", "conventional"]
     batch = [make_lead(f"L{k}", zip=ZIPS["CA"], loan_program=p,
                        received_at=(TUESDAY_15_UTC + timedelta(minutes=k)).isoformat())
