@@ -241,6 +241,8 @@ def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
     ``roster``."""
     if not chunkable(policy):
         raise ValueError(f"routing method {policy.routing.method} is not decided in chunks")
+    if state.officer_ids != roster.ids_tuple:  # the core writes the state's arrays in place
+        raise ValueError("state must be laid out for the roster (RoutingState.for_officers)")
     for k in range(0, len(leads), CHUNK):
         chunk = _Chunk(leads[k:k + CHUNK], roster, policy)
         start = 0

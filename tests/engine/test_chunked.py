@@ -174,6 +174,9 @@ def test_only_rotations_deciding_as_leads_arrive_are_chunked():
     with pytest.raises(ValueError, match="greedy"):
         next(decide_in_order([], Roster([make_officer("O1")]), greedy,
                              RoutingState.empty(("O1",)), lambda lead: None))
+    with pytest.raises(ValueError, match="laid out for the roster"):
+        next(decide_in_order([], Roster([make_officer("O1")]), POLICIES["rr"],
+                             RoutingState.empty(("O2",)), lambda lead: None))
 
 
 @settings(max_examples=300, deadline=None)
