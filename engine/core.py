@@ -541,7 +541,7 @@ def _route_chunk(start: int, count: int, active: np.ndarray, everyone: np.ndarra
     m = len(status_away)
     loads = np.empty((4, m), dtype=np.int64)
     candidates = np.empty(m, dtype=np.int64)
-    chosen = np.empty(m, dtype=np.float64)
+    candidate_weights = np.empty(m, dtype=np.float64)
     for n in range(start, count):
         c = chain_of[n]
         steps = steps_of[c]
@@ -577,8 +577,8 @@ def _route_chunk(start: int, count: int, active: np.ndarray, everyone: np.ndarra
         i = order[0]
         if weighted:
             for j in range(k):
-                chosen[j] = weights[candidates[j]]
-            total = _pairwise_sum_k(chosen[:k])
+                candidate_weights[j] = weights[candidates[j]]
+            total = _pairwise_sum_k(candidate_weights[:k])
         else:
             total = float(k)
         new_pass, new_time = _advance_k(weights[i], weighted, passes[p, i], virtual_time[p],
