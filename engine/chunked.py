@@ -42,9 +42,19 @@ from engine.roster import NEVER_OPENS, Roster
 from engine.rules.policy import CompiledAction, Policy
 from engine.state import PoolRotation, RotationStep, RoutingState, StateDelta
 
-# Leads handed to the core at once: the per-call cost is spread thin well before this, and
-# a chunk's results (about (3 + steps) x M bytes of codes a lead) stay small.
+# Leads handed to the core at once, at most: the per-call cost is spread thin well before
+# this. A chunk's tables take some (3 + steps) + 8 + 1 bytes a lead and officer (codes,
+# rank order, off shift), so a large roster gets fewer leads a chunk (``chunk_size``).
 CHUNK = 512
+CHUNK_BYTES = 32 * 2**20
+_BYTES_PER_OFFICER = 24  # a lead's tables per officer, chains of up to a dozen steps
+
+
+def chunk_size(officers: int) -> int:
+    """Leads a chunk for a roster of ``officers``: at most ``CHUNK``, and few enough that
+    the chunk's tables stay near ``CHUNK_BYTES`` (512 up to about 2,700 officers, 69 for
+    20,000)."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (_BYTES_PER_OFFICER * max(1, officers))))
 
 
 def chunkable(policy: Policy) -> bool:
@@ -243,8 +253,9 @@ def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
         raise ValueError(f"routing method {policy.routing.method} is not decided in chunks")
     if state.officer_ids != roster.ids_tuple:  # the core writes the state's arrays in place
         raise ValueError("state must be laid out for the roster (RoutingState.for_officers)")
-    for k in range(0, len(leads), CHUNK):
-        chunk = _Chunk(leads[k:k + CHUNK], roster, policy)
+    size = chunk_size(len(roster))
+    for k in range(0, len(leads), size):
+        chunk = _Chunk(leads[k:k + size], roster, policy)
         start = 0
         while start < len(chunk.leads):
             stop = _run(chunk, start, roster, policy, state)
@@ -257,4 +268,4 @@ def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
             start = stop + 1
 
 
-__all__ = ["CHUNK", "chunkable", "decide_in_order"]
+__all__ = ["CHUNK", "chunk_size", "chunkable", "decide_in_order"]

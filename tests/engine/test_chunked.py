@@ -232,3 +232,14 @@ def test_chunks_decide_alike_across_clock_changes(zones, change, minutes, hourly
     expected = one_by_one(batch, roster, policy, RoutingState.empty(roster.ids_tuple))
     got, _ = in_chunks(batch, roster, policy, RoutingState.empty(roster.ids_tuple))
     assert [facts(d) for d in got] == [facts(d) for d in expected]
+
+
+def test_a_large_roster_gets_smaller_chunks():
+    """A chunk's tables grow with the roster: 512 leads a chunk for a lender's roster, fewer
+    for a very large one, never none."""
+    from engine.chunked import CHUNK_BYTES, chunk_size
+
+    assert chunk_size(300) == chunk_size(1) == 512
+    assert chunk_size(20_000) < 100 and chunk_size(10**7) == 1
+    for officers in (2_800, 5_000, 20_000):
+        assert chunk_size(officers) * officers * 24 <= CHUNK_BYTES
