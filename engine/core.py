@@ -384,7 +384,8 @@ def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A decision's hard constraints and chain in one call: the checks' inputs, then
     ``first_failing``, ``walk_chain`` and, when no step has an eligible officer,
-    ``hold_waits`` over the officers held back (the same kernels, called from here).
+    ``hold_waits`` over the officers held back (the same kernels, called from here). The
+    loop is ``_constraints_into``, which ``route_chunk`` runs lead after lead too.
 
     The inputs, per officer (M,): the local minute of the week (``minute0``, the quarter
     hour's start, plus ``into`` minutes); the licensing code in the lead's state on its
@@ -417,8 +418,6 @@ def _constraints(active: np.ndarray, officers: np.ndarray, expiry: np.ndarray,
                         hour_key, hour_count, pending, caps, chain, requires, next_open,
                         never_opens, tz_of, zones, loads, out, summary)
     return loads, out, summary
-
-
 
 
 _constraints_k = _jit(_constraints)
