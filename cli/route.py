@@ -70,7 +70,7 @@ class RouteSummary:
 
 
 def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: RoutingState,
-               scorer: Scorer | None, window_s: float | None, chunked: bool = True
+               scorer: Scorer | None, window_s: float | None
                ) -> Iterator[tuple[list[Lead], list[Decision]]]:
     """Decide the leads in time order through the engine's lifecycle, carrying its state
     effects out on ``state`` before the next lead.
@@ -82,9 +82,9 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
     policies are repriced on their schedule from the demand of the last horizon, shifted one
     horizon ahead (the file's future is never looked at).
 
-    With ``chunked``, a rotation's leads are decided a chunk at a time by the routing core
-    (``engine.chunked``; the same decisions), a lead the core leaves to its caller through
-    the lifecycle as the others.
+    A rotation's leads are decided a chunk at a time by the routing core (``engine.chunked``;
+    the same decisions), a lead the core leaves to its caller through the lifecycle as the
+    others.
     """
     life = Lifecycle.for_policy(roster, policy, scorer=scorer)
     store = MemoryStore(state)
@@ -96,7 +96,7 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             store.apply(life.accept(step.case, lead, offer.officer_ids[0], state, now).effects)
         return present(step.decision, "a routing transition carries its decision")
 
-    if chunked and window_s is None and chunkable(policy):
+    if chunkable(policy):  # deciding as leads arrive: no batch window
         def one(lead: Lead) -> Decision:
             return carry_out(lead, life.arrive(lead, state, lead.received_at),
                              lead.received_at)

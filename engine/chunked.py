@@ -77,9 +77,9 @@ class _Chunk:
         chain_at: dict[tuple[int, str], int] = {}
         expiry_at: dict[int, int] = {}
         expiries: list[np.ndarray] = []
-        self.minute0: list[np.ndarray] = []
-        self.day: list[np.ndarray] = []
-        self.hour: list[np.ndarray] = []
+        minutes0: list[np.ndarray] = []
+        days: list[np.ndarray] = []
+        hours: list[np.ndarray] = []
         chain_of, expiry_of, date_of, quarter_of, into_of, now_s = [], [], [], [], [], []
         off_shift: list[np.ndarray] = []
         away = len(roster.with_away_periods) > 0
@@ -116,9 +116,9 @@ class _Chunk:
                 last_quarter = minute // 15
                 minute0, _, day, hour = roster.local_quarter(now)
                 q += 1
-                self.minute0.append(minute0)
-                self.day.append(day)
-                self.hour.append(hour)
+                minutes0.append(minute0)
+                days.append(day)
+                hours.append(hour)
             quarter_of.append(q)
             into_of.append(minute - last_quarter * 15)
             if minute != last_minute:
@@ -154,9 +154,10 @@ class _Chunk:
                     p = pool_at[step.pool] = len(self.pools)
                     self.pools.append(step.pool)
                 self.pool_of[c, j] = p
-        self.minute0_t = np.stack(self.minute0)
-        self.day_t = np.stack(self.day)
-        self.hour_t = np.stack(self.hour)
+        # each distinct quarter hour's local clocks, (Q, M): minute of the week, day, hour
+        self.minute0 = np.stack(minutes0)
+        self.day = np.stack(days)
+        self.hour = np.stack(hours)
         zones = len(roster.tz_groups)
         self.codes = np.zeros((n, core.CODE_STEPS + steps, m), dtype=np.int8)
         self.summary = np.empty((n, core.SUMMARY_WAITS + 3 * zones), dtype=np.int64)
@@ -181,8 +182,8 @@ def _run(chunk: _Chunk, start: int, roster: Roster, policy: Policy, state: Routi
     stop = core.route_chunk(
         start, len(chunk.leads), active.codes, blank.everyone, blank.flags, chunk.expiry,
         chunk.expiry_of, chunk.date_of, roster.status_away, chunk.time_off,
-        chunk.time_off_of, chunk.off_shift, chunk.quarter_of, chunk.into_of, chunk.minute0_t,
-        chunk.day_t, chunk.hour_t, state.open_leads, state.day_key, state.day_count,
+        chunk.time_off_of, chunk.off_shift, chunk.quarter_of, chunk.into_of, chunk.minute0,
+        chunk.day, chunk.hour, state.open_leads, state.day_key, state.day_count,
         state.hour_key, state.hour_count, state.last_assigned_s, pending, roster.caps,
         chunk.chains, chunk.requires, chunk.steps_of, chunk.chain_of, chunk.places,
         policy.routing.after_hours.pool is not None, roster.next_open, NEVER_OPENS,
@@ -233,8 +234,8 @@ def _decision(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Po
                             chunk.order[n, :k], None))
     oid = roster.ids_tuple[i]
     q = chunk.quarter_of[n]
-    delta = StateDelta(officer_id=oid, assigned_at=now, day_key=int(chunk.day_t[q, i]),
-                       hour_key=int(chunk.hour_t[q, i]),
+    delta = StateDelta(officer_id=oid, assigned_at=now, day_key=int(chunk.day[q, i]),
+                       hour_key=int(chunk.hour[q, i]),
                        rotation=RotationStep(step.pool, oid, new_pass, new_time))
     return placed(lead, roster, policy, action, rule_path, traces, notes, step.pool, (oid,),
                   weight, delta, 1.0)
