@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.batch import decide_batch
-from engine.chunked import chunkable, decide_in_order
+from engine.chunked import Brief, Decided, Run, chunkable, runs_in_order
 from engine.decide import Decision, JsonCache, policy_scorer
 from engine.domain import Lead
 from engine.errors import InputError, Problem, redact
@@ -23,6 +23,7 @@ from engine.io import (
     CsvRow,
     check_lead_header,
     collector_paused,
+    csv_cells,
     csv_line,
     csv_row_parts,
     load_roster,
@@ -70,8 +71,7 @@ class RouteSummary:
 
 
 def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: RoutingState,
-               scorer: Scorer | None, window_s: float | None
-               ) -> Iterator[tuple[list[Lead], list[Decision]]]:
+               scorer: Scorer | None, window_s: float | None) -> Iterator[Run]:
     """Decide the leads in time order through the engine's lifecycle, carrying its state
     effects out on ``state`` before the next lead.
 
@@ -82,9 +82,10 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
     policies are repriced on their schedule from the demand of the last horizon, shifted one
     horizon ahead (the file's future is never looked at).
 
-    A rotation's leads are decided a chunk at a time by the routing core (``engine.chunked``;
-    the same decisions), a lead the core leaves to its caller through the lifecycle as the
-    others.
+    A rotation's leads are decided a chunk at a time by the routing core
+    (``engine.chunked.runs_in_order``; the same decisions, whose rows are written from the
+    core's results without building them), a lead the core leaves to its caller through the
+    lifecycle as the others.
     """
     life = Lifecycle.for_policy(roster, policy, scorer=scorer)
     store = MemoryStore(state)
@@ -101,8 +102,7 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             return carry_out(lead, life.arrive(lead, state, lead.received_at),
                              lead.received_at)
 
-        for batch, decisions in decide_in_order(leads, roster, policy, state, one):
-            yield list(batch), decisions
+        yield from runs_in_order(leads, roster, policy, state, one)
         return
     every = policy.selector.reprice_every_s
     horizon = horizon_s(policy)
@@ -126,19 +126,27 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
             steps = [life.routed(life.open(lead, now).case, lead, d, state, now)
                      for lead, d in zip(batch, decide_batch(batch, roster, policy, state, now,
                                                             scorer=scorer), strict=True)]
-        yield batch, [carry_out(lead, step, now)
-                      for lead, step in zip(batch, steps, strict=True)]
+        yield Decided(batch, [carry_out(lead, step, now)
+                              for lead, step in zip(batch, steps, strict=True)])
         k += len(batch)
 
 
-def _row(lead: Lead, decision: Decision, detail: str, cache: JsonCache) -> list[str]:
+# The text of a row's cells after the lead id (officer, status, reason, place, jumbo), kept
+# per distinct cells: the same few repeat from row to row.
+_ROW_TAILS = 65536
+
+
+def _row(lead: Lead, b: Brief, tails: dict[tuple[str, ...], str]) -> list[str]:
     """The output line of a routed lead, as the parts of its CSV text (joined with other
     lines' when written)."""
-    return csv_row_parts([
-        lead.lead_id, decision.officer_id or "", decision.status.value, decision.reason,
-        lead.state, lead.county_fips,
-        "" if lead.is_jumbo is None else str(lead.is_jumbo).lower(),
-    ], decision.json_parts(detail=detail, cache=cache, quote=True))
+    key = (b.officer_id or "", b.status, b.reason, lead.state, lead.county_fips,
+           "" if lead.is_jumbo is None else str(lead.is_jumbo).lower())
+    tail = tails.get(key)
+    if tail is None:
+        if len(tails) >= _ROW_TAILS:
+            tails.clear()
+        tail = tails[key] = csv_cells(list(key))
+    return csv_row_parts(csv_cells([lead.lead_id]) + "," + tail, b.parts)
 
 
 def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
@@ -146,14 +154,17 @@ def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
                state: RoutingState, scorer: Scorer | None, window_s: float | None, detail: str,
                summary: RouteSummary, bar: Progress) -> None:
     cache: JsonCache = {}
+    tails: dict[tuple[str, ...], str] = {}
+    counts = summary.counts
     with bar:
         task = bar.add_task("route", total=len(routed))
         done = 0
-        for batch, decisions in _decisions(routed, roster, policy, state, scorer, window_s):
-            for lead, decision in zip(batch, decisions, strict=True):
-                results[numbers[position[id(lead)]]] = _row(lead, decision, detail, cache)
-                summary.counts[decision.status.value] += 1
-            done += len(batch)
+        for run in _decisions(routed, roster, policy, state, scorer, window_s):
+            for k, lead in enumerate(run.leads):
+                b = run.brief(k, detail, cache, True)
+                results[numbers[position[id(lead)]]] = _row(lead, b, tails)
+                counts[b.status] += 1
+            done += len(run.leads)
             if done >= _PROGRESS_EVERY:  # the bar redraws a few times a second anyway
                 bar.advance(task, done)
                 done = 0

@@ -20,12 +20,28 @@ the caller's own path, one lead, after which the chunk goes on from the next lea
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine import core
-from engine.decide import Decision, StepTrace, lead_match, placed, unplaced
+from engine.decide import (
+    Decision,
+    JsonCache,
+    Offer,
+    Status,
+    StepTrace,
+    _escape,
+    _held_reason,
+    _pool_names,
+    assigned_reason,
+    decision_keys,
+    explanation_parts,
+    lead_match,
+    placed,
+    unplaced,
+)
 from engine.domain import Lead
 from engine.eligibility import (
     _NO_WAIVER,
@@ -205,40 +221,176 @@ def _run(chunk: _Chunk, start: int, roster: Roster, policy: Policy, state: Routi
     return int(stop)
 
 
+def _traces(chunk: _Chunk, n: int, upto: int, action: CompiledAction) -> list[StepTrace]:
+    """Lead ``n``'s steps walked without an eligible officer: its first ``upto``."""
+    pools = chunk.masks[chunk.chain_of[n]].in_pool
+    codes = chunk.codes[n]
+    steps = action.steps
+    return [StepTrace(steps[s], pools[s], codes[core.CODE_STEPS + s], None, None)
+            for s in range(upto)]
+
+
+def _ranked(chunk: _Chunk, n: int, first: int, action: CompiledAction) -> StepTrace:
+    """Lead ``n``'s step ``first``, its eligible officers in the rotation's order."""
+    k = int(chunk.placed[n, core.PLACED_CANDIDATES])
+    return StepTrace(action.steps[first], chunk.masks[chunk.chain_of[n]].in_pool[first],
+                     chunk.codes[n, core.CODE_STEPS + first], chunk.order[n, :k], None)
+
+
+def _waits(chunk: _Chunk, n: int, roster: Roster) -> tuple[datetime | None, list[int]]:
+    """When held lead ``n`` may be placed and its held officers' counts by reason."""
+    summary = chunk.summary[n]
+    codes = chunk.codes[n]
+    return waits_until(summary[core.SUMMARY_WAITS:].reshape(3, -1),
+                       summary[core.SUMMARY_COUNTS:core.SUMMARY_WAITS],
+                       codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS], roster,
+                       chunk.leads[n].received_at)
+
+
 def _decision(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Policy
               ) -> Decision:
     """Lead ``n``'s decision from the core's results (``head``: its summary up to the
     waits, as a list), built as ``engine.decide`` builds it."""
     lead = chunk.leads[n]
-    now = lead.received_at
     _, notes, action, rule_path = chunk.matches[n]  # the lead's own lists (lead_match)
-    steps = action.steps
-    pools = chunk.masks[chunk.chain_of[n]].in_pool
-    codes = chunk.codes[n]
     first = head[core.SUMMARY_FIRST]
-    traces = [StepTrace(steps[s], pools[s], codes[core.CODE_STEPS + s], None, None)
-              for s in range(len(steps) if first < 0 else first)]
     if first < 0:
+        traces = _traces(chunk, n, len(action.steps), action)
         if not any(head[core.SUMMARY_COUNTS:]):
             return unplaced(lead, roster, policy, action, rule_path, traces, notes, None, None)
-        summary = chunk.summary[n]
-        until, counts = waits_until(
-            summary[core.SUMMARY_WAITS:].reshape(3, -1), summary[core.SUMMARY_COUNTS:
-                                                                 core.SUMMARY_WAITS],
-            codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS], roster, now)
+        until, counts = _waits(chunk, n, roster)
         return unplaced(lead, roster, policy, action, rule_path, traces, notes, until, counts)
-    i, k = chunk.placed[n].tolist()
+    traces = _traces(chunk, n, first, action)
+    traces.append(_ranked(chunk, n, first, action))
+    i = int(chunk.placed[n, core.PLACED_OFFICER])
     weight, new_pass, new_time = chunk.moved[n].tolist()
-    step = steps[first]
-    traces.append(StepTrace(step, pools[first], codes[core.CODE_STEPS + first],
-                            chunk.order[n, :k], None))
+    step = action.steps[first]
     oid = roster.ids_tuple[i]
     q = chunk.quarter_of[n]
-    delta = StateDelta(officer_id=oid, assigned_at=now, day_key=int(chunk.day[q, i]),
-                       hour_key=int(chunk.hour[q, i]),
+    delta = StateDelta(officer_id=oid, assigned_at=lead.received_at,
+                       day_key=int(chunk.day[q, i]), hour_key=int(chunk.hour[q, i]),
                        rotation=RotationStep(step.pool, oid, new_pass, new_time))
     return placed(lead, roster, policy, action, rule_path, traces, notes, step.pool, (oid,),
                   weight, delta, 1.0)
+
+
+class Brief(NamedTuple):
+    """What a record of a lead's decision reads (the route file's row): the status, the
+    officer assigned, the reason and the explanation with the decision's keys as the parts
+    of its compact JSON (``Decision.json_parts``)."""
+
+    status: str
+    officer_id: str | None
+    reason: str
+    parts: list[str]
+
+
+def brief(decision: Decision, detail: str, cache: JsonCache, quote: bool) -> Brief:
+    """A decision's ``Brief``: its JSON as ``json_parts(detail=, cache=, quote=)``."""
+    return Brief(decision.status.value, decision.officer_id, decision.reason,
+                 decision.json_parts(detail=detail, cache=cache, quote=quote))
+
+
+def _brief(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Policy,
+           detail: str, cache: JsonCache, quote: bool) -> Brief:
+    """``brief`` of lead ``n``'s decision without building it: its explanation and keys
+    written from the core's results by the functions ``Decision.json_parts`` writes with
+    (an unassigned lead, which is rare, has its decision built)."""
+    first = head[core.SUMMARY_FIRST]
+    if first < 0 and not any(head[core.SUMMARY_COUNTS:]):
+        return brief(_decision(chunk, n, head, roster, policy), detail, cache, quote)
+    _, notes, action, rule_path = chunk.matches[n]
+    priority = action.priority.value
+    if first < 0:
+        traces = _traces(chunk, n, len(action.steps), action)
+        until, counts = _waits(chunk, n, roster)
+        status, officer_id = Status.HELD, None
+        reason = _held_reason(_pool_names(action), counts)
+        keys = decision_keys(status, 1.0, priority, None, until)
+    else:
+        traces = _traces(chunk, n, first, action)
+        traces.append(_ranked(chunk, n, first, action))
+        status = Status.ASSIGNED
+        officer_id = roster.ids_tuple[int(chunk.placed[n, core.PLACED_OFFICER])]
+        reason = assigned_reason(action.steps[first].pool)
+        spec = action.offer
+        keys = decision_keys(status, 1.0, priority,
+                             Offer(spec.mode, (officer_id,), spec.accept_within_s, spec.step_s),
+                             None)
+    parts: list[str] = []
+    explanation_parts(policy.name, policy.version, policy.routing.method, rule_path, traces,
+                      notes, roster, detail, cache, parts, quote)
+    parts.append(_escape(keys, quote))
+    return Brief(status.value, officer_id, reason, parts)
+
+
+class Run:
+    """Leads decided one after another, each against the state the ones before it left:
+    a lead's ``Decision``, or only its ``Brief``, read by its place in the run."""
+
+    leads: Sequence[Lead]
+
+    def decision(self, k: int) -> Decision:
+        raise NotImplementedError
+
+    def brief(self, k: int, detail: str, cache: JsonCache, quote: bool) -> Brief:
+        raise NotImplementedError
+
+
+class Decided(Run):
+    """Leads whose decisions were made whole (the caller's own path)."""
+
+    def __init__(self, leads: Sequence[Lead], decisions: Sequence[Decision]) -> None:
+        self.leads = leads
+        self.decisions = decisions
+
+    def decision(self, k: int) -> Decision:
+        return self.decisions[k]
+
+    def brief(self, k: int, detail: str, cache: JsonCache, quote: bool) -> Brief:
+        return brief(self.decisions[k], detail, cache, quote)
+
+
+class _CoreRun(Run):
+    """Leads ``start`` to ``stop`` of a chunk, decided by one call of the core: a lead's
+    ``Decision`` is built only when asked for, from the chunk's arrays (which nothing
+    changes after the call)."""
+
+    def __init__(self, chunk: _Chunk, start: int, stop: int, roster: Roster, policy: Policy
+                 ) -> None:
+        self.chunk, self.start = chunk, start
+        self.leads = chunk.leads[start:stop]
+        self.heads = chunk.summary[start:stop, :core.SUMMARY_WAITS].tolist()
+        self.roster, self.policy = roster, policy
+
+    def decision(self, k: int) -> Decision:
+        return _decision(self.chunk, self.start + k, self.heads[k], self.roster, self.policy)
+
+    def brief(self, k: int, detail: str, cache: JsonCache, quote: bool) -> Brief:
+        return _brief(self.chunk, self.start + k, self.heads[k], self.roster, self.policy,
+                      detail, cache, quote)
+
+
+def runs_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy, state: RoutingState,
+                  one: Callable[[Lead], Decision]) -> Iterator[Run]:
+    """``decide_in_order``'s leads as ``Run`` s: a record that needs only each lead's
+    ``Brief`` (the route file) never has the ``Decision`` built. A run is read before the
+    next is asked for (its leads' decisions are made; what they are built from stays)."""
+    if not chunkable(policy):
+        raise ValueError(f"routing method {policy.routing.method} is not decided in chunks")
+    if state.officer_ids != roster.ids_tuple:  # the core writes the state's arrays in place
+        raise ValueError("state must be laid out for the roster (RoutingState.for_officers)")
+    size = chunk_size(len(roster))
+    for k in range(0, len(leads), size):
+        chunk = _Chunk(leads[k:k + size], roster, policy)
+        start = 0
+        while start < len(chunk.leads):
+            stop = _run(chunk, start, roster, policy, state)
+            yield _CoreRun(chunk, start, stop, roster, policy)
+            if stop < len(chunk.leads):
+                lead = chunk.leads[stop]
+                yield Decided([lead], [one(lead)])
+            start = stop + 1
 
 
 def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
@@ -250,23 +402,9 @@ def decide_in_order(leads: Sequence[Lead], roster: Roster, policy: Policy,
     so). ``one(lead)`` decides a lead the core leaves to the caller, applying its changes to
     ``state`` itself. The policy must be ``chunkable``; ``state`` must be laid out for
     ``roster``."""
-    if not chunkable(policy):
-        raise ValueError(f"routing method {policy.routing.method} is not decided in chunks")
-    if state.officer_ids != roster.ids_tuple:  # the core writes the state's arrays in place
-        raise ValueError("state must be laid out for the roster (RoutingState.for_officers)")
-    size = chunk_size(len(roster))
-    for k in range(0, len(leads), size):
-        chunk = _Chunk(leads[k:k + size], roster, policy)
-        start = 0
-        while start < len(chunk.leads):
-            stop = _run(chunk, start, roster, policy, state)
-            heads = chunk.summary[start:stop, :core.SUMMARY_WAITS].tolist()
-            yield chunk.leads[start:stop], [_decision(chunk, n, head, roster, policy)
-                                            for n, head in enumerate(heads, start)]
-            if stop < len(chunk.leads):
-                lead = chunk.leads[stop]
-                yield [lead], [one(lead)]
-            start = stop + 1
+    for run in runs_in_order(leads, roster, policy, state, one):
+        yield run.leads, [run.decision(k) for k in range(len(run.leads))]
 
 
-__all__ = ["CHUNK", "chunk_size", "chunkable", "decide_in_order"]
+__all__ = ["CHUNK", "Brief", "Decided", "Run", "brief", "chunk_size", "chunkable",
+           "decide_in_order", "runs_in_order"]

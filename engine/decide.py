@@ -262,27 +262,35 @@ class Explanation:
     def _json_parts(self, detail: str, cache: JsonCache, out: list[str], quote: bool) -> None:
         """``to_json``'s text up to its closing brace as parts appended to ``out`` (with
         ``quote``, each with its quotes doubled)."""
-        # the policy's keys and the rule path, which takes one of a few forms per policy:
-        # serialised once per form (its values are text and booleans, so equal keys mean
-        # equal JSON)
-        path_key = ("path", quote, self.policy, self.version, self.method,
-                    *[tuple(d.items()) for d in self.rule_path])
-        path = cache.get(path_key)
-        if path is None:
-            head = _encode({"policy": self.policy, "version": self.version,
-                            "method": self.method})[:-1]
-            path = cache[path_key] = _escape(
-                f'{head},"rule_path":{_encode(self.rule_path)},"steps":[', quote)
-        out.append(path)
-        first = True
-        for t in self.steps:
-            if not first:
-                out.append(",")
-            first = False
-            t._json_parts(self.roster, detail, cache, out, quote)
-        out.append("]")
-        if self.notes:
-            out.append(_escape(f',"notes":{_encode(self.notes)}', quote))
+        explanation_parts(self.policy, self.version, self.method, self.rule_path, self.steps,
+                          self.notes, self.roster, detail, cache, out, quote)
+
+
+def explanation_parts(policy: str, version: str, method: str, rule_path: list[dict[str, Any]],
+                      steps: Sequence[StepTrace], notes: list[str], roster: Roster,
+                      detail: str, cache: JsonCache, out: list[str], quote: bool) -> None:
+    """The text of an ``Explanation`` of these fields as compact JSON up to its closing
+    brace, as parts appended to ``out`` (``Explanation.to_json``; with ``quote``, each with
+    its quotes doubled), for a caller that has the fields without the object."""
+    # the policy's keys and the rule path, which takes one of a few forms per policy:
+    # serialised once per form (its values are text and booleans, so equal keys mean
+    # equal JSON)
+    path_key = ("path", quote, policy, version, method, *[tuple(d.items()) for d in rule_path])
+    path = cache.get(path_key)
+    if path is None:
+        head = _encode({"policy": policy, "version": version, "method": method})[:-1]
+        path = cache[path_key] = _escape(
+            f'{head},"rule_path":{_encode(rule_path)},"steps":[', quote)
+    out.append(path)
+    first = True
+    for t in steps:
+        if not first:
+            out.append(",")
+        first = False
+        t._json_parts(roster, detail, cache, out, quote)
+    out.append("]")
+    if notes:
+        out.append(_escape(f',"notes":{_encode(notes)}', quote))
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,19 +340,26 @@ class Decision:
     def _keys_json(self) -> str:
         """The decision's own keys as JSON text, from the comma before the first to the
         closing brace of the whole."""
-        text = f',"status":"{self.status.value}","propensity":{_number(self.propensity)},' \
-               f'"priority":{_text(self.priority)}'
-        offer = self.offer
-        if offer is not None:
-            text += f',"offer":{{"mode":{_text(offer.mode)},"officer_ids":' \
-                    f'[{",".join([_text(o) for o in offer.officer_ids])}],' \
-                    f'"accept_within_s":{_number(offer.accept_within_s)}'
-            if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
-                text += f',"step_s":{_number(offer.step_s)}'
-            text += "}"
-        if self.hold_until is not None:  # isoformat is digits, -, :, T, + and .: no escapes
-            text += f',"hold_until":"{_isoformat(self.hold_until)}"'
-        return text + "}"
+        return decision_keys(self.status, self.propensity, self.priority, self.offer,
+                             self.hold_until)
+
+
+def decision_keys(status: Status, propensity: float, priority: str, offer: Offer | None,
+                  hold_until: datetime | None) -> str:
+    """A ``Decision``'s own keys of these values as JSON text (``Decision._keys_json``), for
+    a caller that has the values without the object."""
+    text = f',"status":"{status.value}","propensity":{_number(propensity)},' \
+           f'"priority":{_text(priority)}'
+    if offer is not None:
+        text += f',"offer":{{"mode":{_text(offer.mode)},"officer_ids":' \
+                f'[{",".join([_text(o) for o in offer.officer_ids])}],' \
+                f'"accept_within_s":{_number(offer.accept_within_s)}'
+        if offer.step_s is not None:  # cascade, escalate: when each next officer is offered
+            text += f',"step_s":{_number(offer.step_s)}'
+        text += "}"
+    if hold_until is not None:  # isoformat is digits, -, :, T, + and .: no escapes
+        text += f',"hold_until":"{_isoformat(hold_until)}"'
+    return text + "}"
 
 
 def selection_policy(policy: Policy) -> SelectionPolicy:
@@ -435,7 +450,7 @@ def _held_reason(pools: str, counts: list[int]) -> str:
 # the lead's ``received_at``, never ``now``), so an entry is found by the lead's identity and
 # used only for the same lead and policy objects: a new policy (or a rebuilt lead) is a miss.
 _MATCHES: dict[int, tuple[Lead, Policy, dict[str, Any], tuple[str, ...], CompiledAction,
-                          list[dict[str, Any]]]] = {}
+                          tuple[dict[str, Any], ...]]] = {}
 MATCH_CACHE_SIZE = 8192
 
 
@@ -447,11 +462,38 @@ def lead_match(lead: Lead, policy: Policy
     found = _MATCHES.get(id(lead))
     if found is None or found[0] is not lead or found[1] is not policy:
         facts, notes = read_facts(lead, policy.builtin_fields, policy.custom_fields)
-        action, rule_path = policy.match(facts)
+        action, rule_path = _match(policy, facts)
         if len(_MATCHES) >= MATCH_CACHE_SIZE:
             _MATCHES.clear()
         found = _MATCHES[id(lead)] = (lead, policy, facts, tuple(notes), action, rule_path)
     return found[2], list(found[3]), found[4], list(found[5])
+
+
+# A policy's rule match by the values of the facts it reads (``Policy.match`` is a function of
+# them): leads with the same facts share it, the policy kept beside (a policy freed and another
+# built at its address is a miss). Its rule path's entries are shared: read, never changed.
+_BY_FACTS: dict[tuple[int, tuple[Any, ...]],
+                tuple[Policy, CompiledAction, tuple[dict[str, Any], ...]]] = {}
+
+
+def _match(policy: Policy, facts: dict[str, Any]
+           ) -> tuple[CompiledAction, tuple[dict[str, Any], ...]]:
+    """``policy.match(facts)``, kept by the facts' values. A rule tests a fact with ``==``,
+    order, membership and ``startswith``, which give the same answer for equal values (and
+    for 1, 1.0 and True alike: equal keys), so equal facts match alike. A fact that cannot be
+    a key (not hashable) is matched afresh."""
+    try:
+        key = (id(policy), tuple(facts.values()))
+        found = _BY_FACTS.get(key)
+    except TypeError:
+        action, path = policy.match(facts)
+        return action, tuple(path)
+    if found is None or found[0] is not policy:
+        if len(_BY_FACTS) >= MATCH_CACHE_SIZE:
+            _BY_FACTS.clear()
+        action, path = policy.match(facts)
+        found = _BY_FACTS[key] = (policy, action, tuple(path))
+    return found[1], found[2]
 
 
 def plan(lead: Lead, roster: Roster, policy: Policy, state: RoutingState, now: datetime,
@@ -572,6 +614,11 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
                   offered, weight, delta, propensity)
 
 
+def assigned_reason(pool: str) -> str:
+    """The reason of a lead assigned to one officer of ``pool``."""
+    return f"assigned in pool {pool}"
+
+
 def placed(lead: Lead, roster: Roster, policy: Policy, action: CompiledAction,
            rule_path: list[dict[str, Any]], traces: list[StepTrace], notes: list[str],
            pool: str, offered: tuple[str, ...], weight: float, delta: StateDelta,
@@ -585,7 +632,7 @@ def placed(lead: Lead, roster: Roster, policy: Policy, action: CompiledAction,
                   step_s=spec.step_s)
     if len(offered) == 1:
         status, officer_id = Status.ASSIGNED, offered[0]
-        reason = f"assigned in pool {pool}"
+        reason = assigned_reason(pool)
     else:
         status, officer_id = Status.OFFERED, None
         reason = f"offered ({spec.mode}) to {len(offered)} in pool {pool}"

@@ -277,26 +277,32 @@ def csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def csv_line(cells: list[str]) -> str:
-    """A row of two or more text cells as ``csv.writer`` writes it (``\r\n`` ended), each
-    cell made spreadsheet-safe first: rows built as text can be written in bulk."""
+def csv_cells(cells: list[str]) -> str:
+    """Text cells as ``csv.writer`` writes them in a row of two or more, joined by commas
+    (no line end), each cell made spreadsheet-safe first: ``csv_line`` without its end, so
+    a row's text can be built from the texts of its parts."""
     out = []
     for c in cells:  # csv_cell inlined: a Python call less per cell of every output row
         if c.startswith(FORMULA_STARTS):
             c = "'" + c
         out.append(c if _quotes(c) is None else '"' + c.replace('"', '""') + '"')
-    return ",".join(out) + "\r\n"
+    return ",".join(out)
 
 
-def csv_row_parts(cells: list[str], json_escaped: list[str]) -> list[str]:
-    """``csv_line`` of ``cells`` and one more cell, a JSON object's text, as parts to be
-    joined when written: ``json_escaped`` is that text's parts with their quotes already
-    doubled (``engine.decide.Decision.json_parts`` with ``quote``). A JSON object begins
-    with ``{`` (nothing a spreadsheet runs) and holds quotes, so ``csv.writer`` quotes it.
-    The long parts are kept fragments shared from row to row: a file of rows is joined
-    once, when written, instead of row by row."""
-    head = csv_line(cells)
-    return [head[:-2], ',"', *json_escaped, '"\r\n']
+def csv_line(cells: list[str]) -> str:
+    """A row of two or more text cells as ``csv.writer`` writes it (``\r\n`` ended), each
+    cell made spreadsheet-safe first: rows built as text can be written in bulk."""
+    return csv_cells(cells) + "\r\n"
+
+
+def csv_row_parts(head: str, json_escaped: list[str]) -> list[str]:
+    """A row of the cells whose text is ``head`` (``csv_cells``) and one more cell, a JSON
+    object's text, as parts to be joined when written: ``json_escaped`` is that text's parts
+    with their quotes already doubled (``engine.decide.Decision.json_parts`` with
+    ``quote``). A JSON object begins with ``{`` (nothing a spreadsheet runs) and holds
+    quotes, so ``csv.writer`` quotes it. The long parts are kept fragments shared from row
+    to row: a file of rows is joined once, when written, instead of row by row."""
+    return [head, ',"', *json_escaped, '"\r\n']
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from cli import route as route_cli
 from engine import chunked, core
-from engine.chunked import chunkable, decide_in_order
+from engine.chunked import brief, chunkable, decide_in_order, runs_in_order
 from engine.decide import Decision, decide
 from engine.domain import Lead
 from engine.roster import Roster
@@ -78,8 +78,21 @@ def in_chunks(leads: list[Lead], roster: Roster, policy, state: RoutingState
         state.apply(d.state_delta)
         return d
 
-    got = [(lead, d) for batch, decisions in decide_in_order(leads, roster, policy, state, one)
-           for lead, d in zip(batch, decisions, strict=True)]
+    got = []
+    caches: dict[tuple[str, bool], dict] = {}
+    for run in runs_in_order(leads, roster, policy, state, one):
+        for k, lead in enumerate(run.leads):
+            d = run.decision(k)
+            # a record that reads only the brief (the route file) gets what the whole
+            # decision says, in both details, plain and escaped, through kept fragments
+            for detail in ("full", "summary"):
+                for quote in (False, True):
+                    cache = caches.setdefault((detail, quote), {})
+                    b = run.brief(k, detail, cache, quote)
+                    assert b == brief(d, detail, {}, quote)
+                    assert "".join(b.parts) == "".join(d.json_parts(detail=detail,
+                                                                    quote=quote))
+            got.append((lead, d))
     assert [lead.lead_id for lead, _ in got] == [lead.lead_id for lead in leads]
     return [d for _, d in got], len(left)
 

@@ -103,3 +103,31 @@ def test_an_equal_lead_rebuilt_is_matched_afresh_and_the_map_is_bounded(roster: 
     for lead in leads:
         lead_match(lead, policy)
     assert len(decide_module._MATCHES) <= decide_module.MATCH_CACHE_SIZE
+
+
+def test_leads_with_the_same_facts_share_a_match_that_a_fresh_one_equals() -> None:
+    """The match is kept by the values of the facts the policy reads: leads with equal facts
+    share it, leads that differ in one fact are matched by their own facts, and every kept
+    match is what ``Policy.match`` gives afresh. A policy built at the address of a freed one
+    never finds the first one's matches."""
+    rules = (VA_FIRST + "\n- name: big\n  if: {field: loan_amount, between: [500000, 900000]}\n"
+             "  then: {pool: main, priority: high}")
+    policy = make_policy(rules, POOLS)
+    leads = [make_lead(f"L{k}", loan_program=program, loan_amount=amount)
+             for k, (program, amount) in enumerate(
+                 [("va", "100000"), ("conventional", "600000"), ("va", "100000"),
+                  ("conventional", "600000.0"), ("conventional", "499999"),
+                  ("conventional", "900000"), ("fha", "950000")])]
+    decide_module._BY_FACTS.clear()
+    kept = [lead_match(lead, policy) for lead in leads]
+    for lead, (facts, _, action, path) in zip(leads, kept, strict=True):
+        fresh_action, fresh_path = policy.match(facts)
+        assert action is fresh_action and path == fresh_path, lead.lead_id
+    assert kept[0][2] is kept[2][2] and kept[0][3][0] is kept[2][3][0]  # shared
+    assert [a.priority.value for _, _, a, _ in kept] == [
+        "high", "high", "high", "high", "normal", "high", "normal"]
+    # keyed by the policy too: a second policy of other rules gives its own answers
+    other = make_policy(VA_LAST, POOLS)
+    assert lead_match(leads[1], other)[2] is other.match(lead_match(leads[1], other)[0])[0]
+    assert all(entry[0] is policy or entry[0] is other
+               for entry in decide_module._BY_FACTS.values())

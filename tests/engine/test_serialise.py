@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.decide import decide
-from engine.io import csv_line, csv_row_parts, spreadsheet_safe
+from engine.io import csv_cells, csv_line, csv_row_parts, spreadsheet_safe
 from engine.roster import Roster
 from engine.state import RoutingState
 from tests.conftest import TUESDAY_15_UTC, make_lead, make_officer, make_policy
@@ -36,6 +36,9 @@ def test_csv_line_is_what_csv_writer_writes(cells):
     buffer = io.StringIO(newline="")
     csv.writer(buffer).writerow([spreadsheet_safe(c) for c in cells])
     assert csv_line(cells) == buffer.getvalue()
+    # a row's text joined from its parts' texts (the route file's row: the lead's cell,
+    # then the cells that repeat, kept as one text)
+    assert csv_cells(cells[:1]) + "," + csv_cells(cells[1:]) + "\r\n" == buffer.getvalue()
 
 
 # rosters, leads in time order, a built-in policy and the explanation's detail
@@ -126,4 +129,4 @@ def test_route_row_of_escaped_parts_is_csv_line_of_to_json(officers, leads, poli
         text = d.to_json(detail=detail, cache=cache)
         escaped = d.json_parts(detail=detail, cache=cache, quote=True)
         assert "".join(escaped) == text.replace('"', '""')
-        assert "".join(csv_row_parts(cells, escaped)) == csv_line([*cells, text])
+        assert "".join(csv_row_parts(csv_cells(cells), escaped)) == csv_line([*cells, text])
