@@ -131,22 +131,24 @@ def _decisions(leads: list[Lead], roster: Roster, policy: Policy, state: Routing
         k += len(batch)
 
 
-# The text of a row's cells after the lead id (officer, status, reason, place, jumbo), kept
-# per distinct cells: the same few repeat from row to row.
-_ROW_TAILS = 65536
+# The CSV text of a cell that repeats from row to row (officer, status, reason, place), kept
+# per distinct text: the same few repeat.
+_CELLS = 65536
 
 
-def _row(lead: Lead, b: Brief, tails: dict[tuple[str, ...], str]) -> list[str]:
+def _row(lead: Lead, b: Brief, cells: dict[str, str]) -> list[str]:
     """The output line of a routed lead, as the parts of its CSV text (joined with other
     lines' when written)."""
-    key = (b.officer_id or "", b.status, b.reason, lead.state, lead.county_fips,
-           "" if lead.is_jumbo is None else str(lead.is_jumbo).lower())
-    tail = tails.get(key)
-    if tail is None:
-        if len(tails) >= _ROW_TAILS:
-            tails.clear()
-        tail = tails[key] = csv_cells(list(key))
-    return csv_row_parts(csv_cells([lead.lead_id]) + "," + tail, b.parts)
+    texts = []
+    for value in (b.officer_id or "", b.status, b.reason, lead.state, lead.county_fips):
+        text = cells.get(value)
+        if text is None:
+            if len(cells) >= _CELLS:
+                cells.clear()
+            text = cells[value] = csv_cells([value])
+        texts.append(text)
+    texts.append("" if lead.is_jumbo is None else "true" if lead.is_jumbo else "false")
+    return csv_row_parts(csv_cells([lead.lead_id]) + "," + ",".join(texts), b.parts)
 
 
 def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
@@ -154,7 +156,7 @@ def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
                state: RoutingState, scorer: Scorer | None, window_s: float | None, detail: str,
                summary: RouteSummary, bar: Progress) -> None:
     cache: JsonCache = {}
-    tails: dict[tuple[str, ...], str] = {}
+    cells: dict[str, str] = {}
     counts = summary.counts
     with bar:
         task = bar.add_task("route", total=len(routed))
@@ -162,7 +164,7 @@ def _route_all(routed: list[Lead], numbers: list[int], position: dict[int, int],
         for run in _decisions(routed, roster, policy, state, scorer, window_s):
             for k, lead in enumerate(run.leads):
                 b = run.brief(k, detail, cache, True)
-                results[numbers[position[id(lead)]]] = _row(lead, b, tails)
+                results[numbers[position[id(lead)]]] = _row(lead, b, cells)
                 counts[b.status] += 1
             done += len(run.leads)
             if done >= _PROGRESS_EVERY:  # the bar redraws a few times a second anyway

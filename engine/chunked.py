@@ -51,7 +51,7 @@ from engine.eligibility import (
     _time_off,
     chain_masks,
     lead_local_day,
-    waits_until,
+    waits_from,
 )
 from engine.policies.rotation import Rotation, seeded_order
 from engine.roster import NEVER_OPENS, Roster
@@ -143,6 +143,7 @@ class _Chunk:
             off_shift.append(off_row)
             if away:
                 self.time_off[k] = _time_off(roster, now)
+        self.chain_list = chain_of
         self.chain_of = np.array(chain_of, dtype=np.int64)
         self.expiry_of = np.array(expiry_of, dtype=np.int64)
         self.date_of = np.array(date_of, dtype=np.int64)
@@ -223,7 +224,7 @@ def _run(chunk: _Chunk, start: int, roster: Roster, policy: Policy, state: Routi
 
 def _traces(chunk: _Chunk, n: int, upto: int, action: CompiledAction) -> list[StepTrace]:
     """Lead ``n``'s steps walked without an eligible officer: its first ``upto``."""
-    pools = chunk.masks[chunk.chain_of[n]].in_pool
+    pools = chunk.masks[chunk.chain_list[n]].in_pool
     codes = chunk.codes[n]
     steps = action.steps
     return [StepTrace(steps[s], pools[s], codes[core.CODE_STEPS + s], None, None)
@@ -233,32 +234,37 @@ def _traces(chunk: _Chunk, n: int, upto: int, action: CompiledAction) -> list[St
 def _ranked(chunk: _Chunk, n: int, first: int, action: CompiledAction) -> StepTrace:
     """Lead ``n``'s step ``first``, its eligible officers in the rotation's order."""
     k = int(chunk.placed[n, core.PLACED_CANDIDATES])
-    return StepTrace(action.steps[first], chunk.masks[chunk.chain_of[n]].in_pool[first],
+    return StepTrace(action.steps[first], chunk.masks[chunk.chain_list[n]].in_pool[first],
                      chunk.codes[n, core.CODE_STEPS + first], chunk.order[n, :k], None)
 
 
-def _waits(chunk: _Chunk, n: int, roster: Roster) -> tuple[datetime | None, list[int]]:
-    """When held lead ``n`` may be placed and its held officers' counts by reason."""
-    summary = chunk.summary[n]
-    codes = chunk.codes[n]
-    return waits_until(summary[core.SUMMARY_WAITS:].reshape(3, -1),
-                       summary[core.SUMMARY_COUNTS:core.SUMMARY_WAITS],
-                       codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS], roster,
-                       chunk.leads[n].received_at)
+def _waits(chunk: _Chunk, n: int, head: list[int], roster: Roster
+           ) -> tuple[datetime | None, list[int]]:
+    """When held lead ``n`` may be placed and its held officers' counts by reason, from its
+    summary as a list (``head``)."""
+    z = len(roster.tz_groups)
+    w = core.SUMMARY_WAITS
+    held = checks = None
+    if len(roster.with_away_periods):  # read only for an officer on time off
+        codes = chunk.codes[n]
+        held, checks = codes[core.CODE_HELD].view(np.bool_), codes[core.CODE_CHECKS]
+    return waits_from([head[w:w + z], head[w + z:w + 2 * z], head[w + 2 * z:w + 3 * z]],
+                      head[core.SUMMARY_COUNTS:w], held, checks, roster,
+                      chunk.leads[n].received_at)
 
 
 def _decision(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Policy
               ) -> Decision:
-    """Lead ``n``'s decision from the core's results (``head``: its summary up to the
-    waits, as a list), built as ``engine.decide`` builds it."""
+    """Lead ``n``'s decision from the core's results (``head``: its summary as a list),
+    built as ``engine.decide`` builds it."""
     lead = chunk.leads[n]
     _, notes, action, rule_path = chunk.matches[n]  # the lead's own lists (lead_match)
     first = head[core.SUMMARY_FIRST]
     if first < 0:
         traces = _traces(chunk, n, len(action.steps), action)
-        if not any(head[core.SUMMARY_COUNTS:]):
+        if not any(head[core.SUMMARY_COUNTS:core.SUMMARY_WAITS]):
             return unplaced(lead, roster, policy, action, rule_path, traces, notes, None, None)
-        until, counts = _waits(chunk, n, roster)
+        until, counts = _waits(chunk, n, head, roster)
         return unplaced(lead, roster, policy, action, rule_path, traces, notes, until, counts)
     traces = _traces(chunk, n, first, action)
     traces.append(_ranked(chunk, n, first, action))
@@ -297,31 +303,44 @@ def _brief(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Polic
     written from the core's results by the functions ``Decision.json_parts`` writes with
     (an unassigned lead, which is rare, has its decision built)."""
     first = head[core.SUMMARY_FIRST]
-    if first < 0 and not any(head[core.SUMMARY_COUNTS:]):
+    if first < 0 and not any(head[core.SUMMARY_COUNTS:core.SUMMARY_WAITS]):
         return brief(_decision(chunk, n, head, roster, policy), detail, cache, quote)
     _, notes, action, rule_path = chunk.matches[n]
-    priority = action.priority.value
+    # the decision's own keys, the same few texts lead after lead: kept (``cache``, escaped
+    # or not) per priority and the hold instant (held) or the offer and officer (assigned),
+    # the instant and the offer found by identity and kept beside the text (an instant
+    # equals the same moment in another zone, whose text differs)
     if first < 0:
         traces = _traces(chunk, n, len(action.steps), action)
-        until, counts = _waits(chunk, n, roster)
-        status, officer_id = Status.HELD, None
+        until, counts = _waits(chunk, n, head, roster)
+        status, officer_id = _HELD, None
         reason = _held_reason(_pool_names(action), counts)
-        keys = decision_keys(status, 1.0, priority, None, until)
+        key: tuple[Any, ...] = ("held", action.priority, id(until), quote)
+        found = cache.get(key)
+        if found is None or found[0] is not until:
+            found = cache[key] = (until, _escape(decision_keys(
+                Status.HELD, 1.0, action.priority.value, None, until), quote))
     else:
         traces = _traces(chunk, n, first, action)
         traces.append(_ranked(chunk, n, first, action))
-        status = Status.ASSIGNED
+        status = _ASSIGNED
         officer_id = roster.ids_tuple[int(chunk.placed[n, core.PLACED_OFFICER])]
         reason = assigned_reason(action.steps[first].pool)
         spec = action.offer
-        keys = decision_keys(status, 1.0, priority,
-                             Offer(spec.mode, (officer_id,), spec.accept_within_s, spec.step_s),
-                             None)
+        key = ("assigned", action.priority, id(spec), officer_id, quote)
+        found = cache.get(key)
+        if found is None or found[0] is not spec:
+            found = cache[key] = (spec, _escape(decision_keys(
+                Status.ASSIGNED, 1.0, action.priority.value,
+                Offer(spec.mode, (officer_id,), spec.accept_within_s, spec.step_s), None), quote))
     parts: list[str] = []
     explanation_parts(policy.name, policy.version, policy.routing.method, rule_path, traces,
                       notes, roster, detail, cache, parts, quote)
-    parts.append(_escape(keys, quote))
-    return Brief(status.value, officer_id, reason, parts)
+    parts.append(found[1])
+    return Brief(status, officer_id, reason, parts)
+
+
+_HELD, _ASSIGNED = Status.HELD.value, Status.ASSIGNED.value
 
 
 class Run:
@@ -360,7 +379,7 @@ class _CoreRun(Run):
                  ) -> None:
         self.chunk, self.start = chunk, start
         self.leads = chunk.leads[start:stop]
-        self.heads = chunk.summary[start:stop, :core.SUMMARY_WAITS].tolist()
+        self.heads = chunk.summary[start:stop].tolist()
         self.roster, self.policy = roster, policy
 
     def decision(self, k: int) -> Decision:

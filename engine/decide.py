@@ -39,6 +39,7 @@ from engine.eligibility import (
     pool_mask,
     waits_until,
 )
+from engine.frozen import quick_init
 from engine.policies import Scorer, Selection, SelectionContext, SelectionPolicy
 from engine.policies.rotation import advance, eligible_weight
 from engine.roster import Roster
@@ -98,6 +99,7 @@ class Status(StrEnum):
     UNASSIGNED = "unassigned"  # nobody in the rule's pools can take it as things stand
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Offer:
     """Who is offered the lead and how (see ``OfferSpec``). ``officer_ids`` is in rank order;
@@ -111,6 +113,7 @@ class Offer:
     step_s: float | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepTrace:
     """One step of the chain (a pool with its requirements), kept as arrays; ``to_dict``
@@ -219,6 +222,7 @@ class StepTrace:
         out.append(tail)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a decision came out as it did: the rule path, then each step tried."""
@@ -274,14 +278,21 @@ def explanation_parts(policy: str, version: str, method: str, rule_path: list[di
     its quotes doubled), for a caller that has the fields without the object."""
     # the policy's keys and the rule path, which takes one of a few forms per policy:
     # serialised once per form (its values are text and booleans, so equal keys mean
-    # equal JSON)
-    path_key = ("path", quote, policy, version, method, *[tuple(d.items()) for d in rule_path])
-    path = cache.get(path_key)
-    if path is None:
-        head = _encode({"policy": policy, "version": version, "method": method})[:-1]
-        path = cache[path_key] = _escape(
-            f'{head},"rule_path":{_encode(rule_path)},"steps":[', quote)
-    out.append(path)
+    # equal JSON). Found first by its entries' identity (leads of the same facts share
+    # them: ``lead_match``), the entries kept beside the text so that no other object can
+    # take their addresses; then by their keys and values.
+    same_key = ("path", quote, policy, version, method, *map(id, rule_path))
+    found = cache.get(same_key)
+    if found is None:
+        path_key = ("path", quote, policy, version, method,
+                    *[tuple(d.items()) for d in rule_path])
+        path = cache.get(path_key)
+        if path is None:
+            head = _encode({"policy": policy, "version": version, "method": method})[:-1]
+            path = cache[path_key] = _escape(
+                f'{head},"rule_path":{_encode(rule_path)},"steps":[', quote)
+        found = cache[same_key] = (tuple(rule_path), path)
+    out.append(found[1])
     first = True
     for t in steps:
         if not first:
@@ -293,6 +304,7 @@ def explanation_parts(policy: str, version: str, method: str, rule_path: list[di
         out.append(_escape(f',"notes":{_encode(notes)}', quote))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The outcome for one lead. ``officer_id`` is set when ASSIGNED; ``offer`` lists who is

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from engine.frozen import quick_init
+
 
 class LoanPurpose(StrEnum):
     PURCHASE = "purchase"
@@ -58,6 +60,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_WEEK = 7 * 24 * 60
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Contact:
     """Borrower contact details: personal data, never logged."""
@@ -68,6 +71,7 @@ class Contact:
     phone: str = ""  # E.164, "" when absent
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Lead:
     """A borrower's request, with the facts derived from reference data.

@@ -603,13 +603,23 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, codes: 
     held officer's end of time off. ``held``: the held officers, as roster indices or as
     an (M,) bool mask, and ``codes`` (M,) their reasons (read only when one is on time
     off)."""
+    return waits_from(waits.tolist(), counts.tolist(), held, codes, roster, now)
+
+
+def waits_from(waits: list[list[int]], counts: list[int], held: np.ndarray | None,
+               codes: np.ndarray | None, roster: Roster, now: datetime
+               ) -> tuple[datetime | None, list[int]]:
+    """``waits_until`` of the waits and counts as lists (rows ``WAIT_SHIFT``, ``_HOUR``,
+    ``_DAY`` of each zone's wait; counts by reason code, returned as given). ``held`` and
+    ``codes`` are read only when a held officer is on time off, so None will do for a roster
+    without time off."""
     best: datetime | None = None
     best_s: int | None = None  # the earliest instant so far, in epoch seconds
     start_s: int | None = None  # the start of now's minute, in epoch seconds
     now_s = int(now.timestamp())
     # plain ints: three kinds over a handful of zones (numpy's reductions cost more here),
     # instants as whole epoch seconds (elapsed time, as ``+ timedelta`` on a UTC time adds)
-    for row in waits.tolist():  # WAIT_SHIFT, _HOUR, _DAY
+    for row in waits:  # WAIT_SHIFT, _HOUR, _DAY
         wait = min(row, default=core.NO_WAIT)
         if wait == core.NO_WAIT:
             continue
@@ -642,7 +652,9 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, codes: 
     if best_s is not None:
         best = _instant(best_s, now.tzinfo)
     if not len(roster.with_away_periods) or not counts[_TIME_OFF]:
-        return best, counts.tolist()
+        return best, counts
+    if held is None or codes is None:
+        raise ValueError("a held officer is on time off: give the held officers and codes")
     if held.dtype == np.bool_:
         held = np.flatnonzero(held)
     officers = roster.officers
@@ -650,7 +662,7 @@ def waits_until(waits: np.ndarray, counts: np.ndarray, held: np.ndarray, codes: 
         end = min((p.end for p in officers[i].away if p.covers(now)), default=None)
         if end is not None and (best is None or end < best):
             best = end
-    return best, counts.tolist()
+    return best, counts
 
 
 def officer_capacity(roster: Roster, state: RoutingState, hc: Constraints, n_leads: int

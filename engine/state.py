@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from engine import core
+from engine.frozen import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RotationStep:
     """Advance of one pool's rotation: ``officer_id``'s pass becomes ``new_pass`` and the
@@ -30,6 +32,7 @@ class RotationStep:
     virtual_time: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StateDelta:
     """The change one decision makes: an assignment to count and a rotation to advance.
