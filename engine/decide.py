@@ -240,7 +240,8 @@ class Explanation:
             "policy": self.policy,
             "version": self.version,
             "method": self.method,
-            "rule_path": self.rule_path,
+            # copies: the path's entries are shared by leads of the same facts (lead_match)
+            "rule_path": [dict(d) for d in self.rule_path],
             "steps": [t.to_dict(self.roster, detail=detail) for t in self.steps],
         }
         if self.notes:

@@ -131,3 +131,15 @@ def test_leads_with_the_same_facts_share_a_match_that_a_fresh_one_equals() -> No
     assert lead_match(leads[1], other)[2] is other.match(lead_match(leads[1], other)[0])[0]
     assert all(entry[0] is policy or entry[0] is other
                for entry in decide_module._BY_FACTS.values())
+
+
+def test_a_changed_explanation_dict_leaves_other_leads_alone(roster: Roster) -> None:
+    """The rule path's entries are shared by leads of the same facts; an explanation's dict
+    (the API stores and changes it) holds copies, so changing one touches no other lead."""
+    policy = make_policy(VA_FIRST, POOLS)
+    state = RoutingState.empty(roster.ids_tuple)
+    a = decide(make_lead("A", loan_program="va"), roster, policy, state, TUESDAY_15_UTC)
+    b = decide(make_lead("B", loan_program="va"), roster, policy, state, TUESDAY_15_UTC)
+    before = b.to_json()
+    a.explanation.to_dict()["rule_path"][0]["rule"] = "changed"
+    assert b.to_json() == before and b.explanation.to_dict()["rule_path"][0]["rule"] == "va-loans"
