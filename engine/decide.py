@@ -487,6 +487,7 @@ def lead_match(lead: Lead, policy: Policy
 # built at its address is a miss). Its rule path's entries are shared: read, never changed.
 _BY_FACTS: dict[tuple[int, tuple[Any, ...]],
                 tuple[Policy, CompiledAction, tuple[dict[str, Any], ...]]] = {}
+_PATH_FORMS: dict[tuple[Any, ...], tuple[Policy, tuple[dict[str, Any], ...]]] = {}
 
 
 def _match(policy: Policy, facts: dict[str, Any]
@@ -504,8 +505,16 @@ def _match(policy: Policy, facts: dict[str, Any]
     if found is None or found[0] is not policy:
         if len(_BY_FACTS) >= MATCH_CACHE_SIZE:
             _BY_FACTS.clear()
+            _PATH_FORMS.clear()
         action, path = policy.match(facts)
-        found = _BY_FACTS[key] = (policy, action, tuple(path))
+        # one set of entries per form of the path (a policy has a few: the rule that
+        # matched and its branch), whatever facts led to it, so that the JSON cache finds a
+        # form by its entries' identity (``explanation_parts``) with one entry per form
+        form_key = (id(policy), *[tuple(d.items()) for d in path])
+        form = _PATH_FORMS.get(form_key)
+        if form is None or form[0] is not policy:
+            form = _PATH_FORMS[form_key] = (policy, tuple(path))
+        found = _BY_FACTS[key] = (policy, action, form[1])
     return found[1], found[2]
 
 

@@ -124,6 +124,8 @@ def test_leads_with_the_same_facts_share_a_match_that_a_fresh_one_equals() -> No
         fresh_action, fresh_path = policy.match(facts)
         assert action is fresh_action and path == fresh_path, lead.lead_id
     assert kept[0][2] is kept[2][2] and kept[0][3][0] is kept[2][3][0]  # shared
+    # other facts, the same path: the same entries, so the JSON cache keeps one per form
+    assert all(a is b for a, b in zip(kept[4][3], kept[6][3], strict=True))
     assert [a.priority.value for _, _, a, _ in kept] == [
         "high", "high", "high", "high", "normal", "high", "normal"]
     # keyed by the policy too: a second policy of other rules gives its own answers
@@ -143,3 +145,18 @@ def test_a_changed_explanation_dict_leaves_other_leads_alone(roster: Roster) -> 
     before = b.to_json()
     a.explanation.to_dict()["rule_path"][0]["rule"] = "changed"
     assert b.to_json() == before and b.explanation.to_dict()["rule_path"][0]["rule"] == "va-loans"
+
+
+def test_the_json_cache_keeps_a_rule_path_per_form_not_per_lead(roster: Roster) -> None:
+    """Leads of many different amounts under a policy that tests the amount: a route file's
+    JSON cache holds one text per form of the rule path (two here), not one per lead."""
+    rules = "- name: big\n  if: {field: loan_amount, gt: 500000}\n  then: {pool: main}"
+    policy = make_policy(rules, POOLS)
+    state = RoutingState.empty(roster.ids_tuple)
+    cache: dict = {}
+    for k in range(60):
+        d = decide(make_lead(f"L{k}", loan_amount=str(400_000 + 5_000 * k)), roster, policy,
+                   state, TUESDAY_15_UTC)
+        assert "".join(d.json_parts(cache=cache)) == d.to_json()
+    # each form found by its entries' identity and by its keys: four texts at most
+    assert len([key for key in cache if isinstance(key, tuple) and key[0] == "path"]) <= 4
