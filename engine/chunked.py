@@ -8,8 +8,10 @@ the core a chunk of leads at once (``core.route_chunk``), so the per-lead cost o
 is paid once a chunk; the core writes the state's counters and rotations as it goes. What
 depends on the lead alone is computed here first: its facts and rule match
 (``engine.decide.lead_match``), its chain's masks, its licences and local clocks. The
-``Decision`` of each lead is then built by the same functions ``engine.decide.decide``
-builds it with (``unplaced``, ``placed``), from the core's results.
+``Decision`` of each lead is then built, when asked for, by the same functions
+``engine.decide.decide`` builds it with (``unplaced``, ``placed``), from the core's results;
+a record that needs only the lead's row (the route file) reads its ``Brief``, written from
+the same results by the functions ``Decision.json_parts`` writes with (``runs_in_order``).
 
 A lead the core does not decide (an offer to several officers, an after-hours pool) goes to
 the caller's own path, one lead, after which the chunk goes on from the next lead.
