@@ -94,6 +94,8 @@ def load_geography(reference_dir: Path = REFERENCE_DIR) -> Geography:
         cells = itemgetter(*[columns.index(c) for c in ("zip", "state", "county_fips",
                                                         "timezone")])
         for row in rows:
+            if not row:  # a blank line, which DictReader skipped too
+                continue
             code, state, county, tz = cells(row)
             zips[code] = ZipInfo(code, state, county, tz)
     county_states = {z.county_fips: z.state for z in zips.values() if z.county_fips}
@@ -105,6 +107,8 @@ def load_geography(reference_dir: Path = REFERENCE_DIR) -> Geography:
         cells = itemgetter(*[columns.index(c) for c in ("year", "one_unit_limit_usd",
                                                         "county_fips", "state")])
         for row in rows:
+            if not row:
+                continue
             year_text, limit_text, county, state = cells(row)
             year, limit = int(year_text), int(limit_text)
             limits[(year, county)] = limit

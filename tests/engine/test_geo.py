@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+
 import pytest
 
-from engine.geo import NON_PROPERTY_STATES, US_STATES, Geography, ZipInfo, load_geography
+from engine.geo import (
+    NON_PROPERTY_STATES,
+    REFERENCE_DIR,
+    US_STATES,
+    Geography,
+    ZipInfo,
+    load_geography,
+)
 from engine.roster import zone
 
 
@@ -121,3 +131,26 @@ def test_connecticut_zips_have_a_2025_limit(geo):
     assert geo.conforming_limit_usd(2025, "CT", geo.zip_info("06103").county_fips) == 806_500
     assert geo.conforming_limit_usd(2025, "CT", "09001") == 851_000
     assert geo.conforming_limit_usd(2024, "CT", "09003") == 766_550
+
+
+def test_the_tables_read_alike_with_blank_lines_and_other_column_orders(geo, tmp_path):
+    """The tables are read by their header's column names, whatever the order, and a blank
+    line is skipped: the same geography."""
+    with gzip.open(REFERENCE_DIR / "zips.csv.gz", "rt", newline="") as fh:
+        zips = list(csv.reader(fh))
+    with open(REFERENCE_DIR / "loan_limits.csv", newline="") as fh:
+        limits = list(csv.reader(fh))
+    with gzip.open(tmp_path / "zips.csv.gz", "wt", newline="") as fh:
+        writer = csv.writer(fh)
+        for k, row in enumerate(zips):
+            writer.writerow(row[::-1])
+            if k == 5:
+                fh.write("\r\n")
+    with open(tmp_path / "loan_limits.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerows(row[::-1] for row in limits)
+        fh.write("\r\n")
+    copy = load_geography(tmp_path)
+    assert copy.zips == geo.zips and copy.limits == geo.limits
+    assert copy.state_uniform_limits == geo.state_uniform_limits
+    assert copy.limit_years == geo.limit_years and copy.county_states == geo.county_states
