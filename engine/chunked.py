@@ -31,7 +31,6 @@ from engine import core
 from engine.decide import (
     Decision,
     JsonCache,
-    Offer,
     Status,
     StepTrace,
     _escape,
@@ -41,6 +40,7 @@ from engine.decide import (
     decision_keys,
     explanation_parts,
     lead_match,
+    offer_of,
     placed,
     unplaced,
 )
@@ -145,7 +145,7 @@ class _Chunk:
             off_shift.append(off_row)
             if away:
                 self.time_off[k] = _time_off(roster, now)
-        self.chain_list = chain_of
+        self.chain_list = chain_of  # the same indices as a list: read lead by lead in Python
         self.chain_of = np.array(chain_of, dtype=np.int64)
         self.expiry_of = np.array(expiry_of, dtype=np.int64)
         self.date_of = np.array(date_of, dtype=np.int64)
@@ -334,7 +334,7 @@ def _brief(chunk: _Chunk, n: int, head: list[int], roster: Roster, policy: Polic
         if found is None or found[0] is not spec:
             found = cache[key] = (spec, _escape(decision_keys(
                 Status.ASSIGNED, 1.0, action.priority.value,
-                Offer(spec.mode, (officer_id,), spec.accept_within_s, spec.step_s), None), quote))
+                offer_of(action, (officer_id,)), None), quote))
     parts: list[str] = []
     explanation_parts(policy.name, policy.version, policy.routing.method, rule_path, traces,
                       notes, roster, detail, cache, parts, quote)

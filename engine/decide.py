@@ -636,6 +636,13 @@ def conclude(p: Plan, roster: Roster, policy: Policy, state: RoutingState, now: 
                   offered, weight, delta, propensity)
 
 
+def offer_of(action: CompiledAction, offered: tuple[str, ...]) -> Offer:
+    """The offer of a lead to ``offered`` (in rank order) as the action's offer says."""
+    spec = action.offer
+    return Offer(mode=spec.mode, officer_ids=offered, accept_within_s=spec.accept_within_s,
+                 step_s=spec.step_s)
+
+
 def assigned_reason(pool: str) -> str:
     """The reason of a lead assigned to one officer of ``pool``."""
     return f"assigned in pool {pool}"
@@ -650,8 +657,7 @@ def placed(lead: Lead, roster: Roster, policy: Policy, action: CompiledAction,
     ``traces`` ends with the step they were ranked in, officers of total ``weight`` being
     eligible."""
     spec = action.offer
-    offer = Offer(mode=spec.mode, officer_ids=offered, accept_within_s=spec.accept_within_s,
-                  step_s=spec.step_s)
+    offer = offer_of(action, offered)
     if len(offered) == 1:
         status, officer_id = Status.ASSIGNED, offered[0]
         reason = assigned_reason(pool)
