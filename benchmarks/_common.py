@@ -1,11 +1,13 @@
-"""Helpers shared by the solver benchmarks (run from the project root or anywhere)."""
+"""Helpers shared by the benchmarks (run from the project root or anywhere)."""
 
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,3 +40,21 @@ def banner(title: str, quick: bool) -> None:
 def verdict(ok: bool) -> str:
     """'met' or 'NOT met'."""
     return "met" if ok else "NOT met"
+
+
+@contextmanager
+def worktree(rev: str | None, where: Path) -> Iterator[Path | None]:
+    """A detached checkout of ``rev`` at ``where`` (None for no revision), removed after."""
+    if rev is None:
+        yield None
+        return
+    git = ["git", "-C", str(PROJECT_ROOT), "worktree"]
+    subprocess.run([*git, "add", "--detach", str(where), rev], check=True, capture_output=True)
+    try:
+        found = subprocess.run([sys.executable, "-c", "import engine; print(engine.__file__)"],
+                               cwd=where, check=True, capture_output=True, text=True).stdout
+        if not Path(found.strip()).resolve().is_relative_to(where.resolve()):
+            raise SystemExit(f"{rev}'s checkout does not import its own code ({found.strip()})")
+        yield where
+    finally:
+        subprocess.run([*git, "remove", "--force", str(where)], check=False, capture_output=True)

@@ -5,7 +5,11 @@ round robin and under the best policy (the best of three runs each), each also a
 bare SimPy loop over the same leads (arrival, one timeout race, one outcome; the best of three)
 timed in the same run, in wall time and in CPU seconds (steadier on a shared machine), and
 the SimPy events a lead. Targets: >= 10,000 leads/s under round robin, >= 3,000 under the best
-policy. Where a target is missed, the profile shows where the time goes.
+policy; and (issue 14) leads per CPU second at >= 0.2 of the bare loop's under round robin, >=
+0.05 under dual price with broadcasts. Beside them, the same run with every engine decision
+replayed from a recording: what the simulator, SimPy and the lifecycle cost with a decide that
+costs nothing, the most a faster decide could give. Where a target is missed, the profile
+shows where the time goes.
 
 Quality: every built-in policy the engine provides over REPLICATIONS replications with common
 random numbers: conversions, ratio to the hindsight bound, and the paired difference of the
@@ -27,10 +31,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,44 +47,40 @@ import simpy
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import worktree  # noqa: E402
+from _simspeed import bare_simpy_loop  # noqa: E402
+
 from simulator.bound import hindsight_bound  # noqa: E402
 from simulator.crn import replication_seeds  # noqa: E402
 from simulator.metrics import compare  # noqa: E402
-from simulator.model import Inputs, RunOptions  # noqa: E402
+from simulator.model import RunOptions  # noqa: E402
 from simulator.policies import BUILTINS, resolve_policies  # noqa: E402
 from simulator.runner import build_world, prepare, run_experiment, run_policy  # noqa: E402
 from simulator.scenario import load_scenario  # noqa: E402
+from tests.simulator.replay import recorded, replayed, same_run  # noqa: E402
 
 REFERENCE = ROOT / "data" / "scenarios" / "reference.yaml"
 
 
-def bare_simpy_loop(inputs: Inputs, sla_s: float = 900.0) -> tuple[float, float]:
-    """Leads per second (wall, CPU) of the least a SimPy model of this stream does: an
-    arrival process, per lead a race between the response and the SLA timeout, and one
-    outcome draw."""
-    arrival = inputs.stream.arrival_s.tolist()
-    response = (inputs.world.traits.median_response_s[0]
-                * inputs.draws.response_factor[:, 0]).tolist()
-    u = inputs.draws.outcome_u[:, 0].tolist()
-    p = inputs.features.contact_base.tolist()
-    env = simpy.Environment()
-    funded = [0]
+# Issue 14's targets: leads per CPU second as a ratio to the bare loop's, in the same run.
+RATIO_TARGETS = {"round_robin": 0.2, "best": 0.05}
 
-    def lead(i: int):  # type: ignore[no-untyped-def]
-        yield env.timeout(response[i]) | env.timeout(sla_s)
-        funded[0] += u[i] < p[i]
 
-    def arrivals():  # type: ignore[no-untyped-def]
-        for i, at in enumerate(arrival):
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            env.process(lead(i))
-
-    started, cpu = time.perf_counter(), time.process_time()
-    env.process(arrivals())
-    env.run()
-    return (len(arrival) / (time.perf_counter() - started),
-            len(arrival) / (time.process_time() - cpu))
+def decisions_replayed(scenario, inputs, named, rep) -> tuple[float, bool]:  # type: ignore[no-untyped-def]
+    """Leads per CPU second (the best of three) of a run whose engine decisions cost nothing:
+    every call the lifecycle makes to ``engine.decide`` is answered from a recording of the
+    same run, in order (``tests/simulator/replay.py``). What is left is the simulator's own
+    work, SimPy and the lifecycle around the decisions: the most a faster decide could give.
+    And whether the replay was faithful (every recorded decision used, the same run)."""
+    go = partial(run_policy, scenario, inputs, named, rep, RunOptions(record_events=False))
+    first, made = recorded(go)
+    best, faithful = float("inf"), True
+    for _ in range(3):
+        cpu = time.process_time()
+        run, used_all = replayed(go, made)
+        best = min(best, time.process_time() - cpu)
+        faithful &= used_all and same_run(run, first)
+    return len(inputs.stream) / best, faithful
 
 
 def timed_run(scenario, inputs, named, rep, options):  # type: ignore[no-untyped-def]
@@ -128,10 +132,18 @@ def speed(scenario_path: Path, seed: int, best: str) -> None:
             calls = run.decide_calls.sum() / n
             print(f"  {name:<22} events {'on ' if events else 'off'}: {rate:,.0f} leads/s "
                   f"({rate / bare:.3f} of the bare loop; {n / cpu:,.0f} leads per CPU second, "
-                  f"{n / cpu / bare_cpu:.3f} of the bare loop's; {calls:.2f} engine decisions "
-                  f"a lead; target {target:,}: {'met' if rate >= target else 'missed'})")
+                  f"{n / cpu / bare_cpu:.3f} of the bare loop's, issue 14's target "
+                  f"{RATIO_TARGETS.get(name, RATIO_TARGETS['best']):.2f}; {calls:.2f} engine "
+                  f"decisions a lead; target {target:,}: "
+                  f"{'met' if rate >= target else 'missed'})")
         print(f"  {name:<22} {events_per_lead(scenario, inputs, named, rep):.2f} SimPy events "
               f"a lead")
+        free, faithful = decisions_replayed(scenario, inputs, named, rep)
+        ratio = free / bare_cpu
+        print(f"  {name:<22} decisions replayed from a recording (an engine decision that costs "
+              f"nothing; {'faithful' if faithful else 'NOT FAITHFUL'}): {free:,.0f} leads per CPU "
+              f"second, {ratio:.3f} of the bare loop's, the most any faster decide could give "
+              f"(issue 14's target {RATIO_TARGETS.get(name, RATIO_TARGETS['best']):.2f})")
         if n / run.wall_s < target:
             profile(scenario, inputs, named, rep)
 
@@ -248,6 +260,32 @@ def cores(scenario_path: Path, seed: int, best: str, replications: int) -> None:
           f"{'equal' if same else 'DIFFERENT'}")
 
 
+def against(rev: str, scenario_path: Path, seed: int, best: str) -> None:
+    """This code's simulator against git revision ``rev``'s (a temporary worktree, run with
+    this environment) on the same scenario: each in its own process, alternating twice,
+    the bare loop, round robin and ``best`` in leads per CPU second, and the speed-ups."""
+    names = ["round_robin", best]
+    script = str(Path(__file__).resolve().parent / "_simspeed.py")
+    command = [sys.executable, script, str(scenario_path.resolve()), str(seed), *names]
+    with tempfile.TemporaryDirectory() as tmp, worktree(rev, Path(tmp) / "against") as other:
+        found: dict[str, list[dict[str, float]]] = {"this code": [], rev: []}
+        for round_ in (1, 2):
+            for label, tree in (("this code", ROOT), (rev, other)):
+                out = subprocess.run(command, cwd=tree, check=True, capture_output=True,
+                                     text=True).stdout
+                rates = json.loads(out.splitlines()[-1])
+                found[label].append(rates)
+                shown = "; ".join(f"{name} {rates[name]:,.0f} ({rates[name] / rates['bare']:.3f} "
+                                  "of the bare loop's)" for name in names)
+                print(f"against {rev}, round {round_}, {label}: bare loop "
+                      f"{rates['bare']:,.0f} leads per CPU second; {shown}", flush=True)
+        for name in names:
+            ups = [a[name] / b[name] for a, b in zip(found["this code"], found[rev],
+                                                      strict=True)]
+            print(f"  {name}: this code {', '.join(f'{u:.2f}x' for u in ups)} {rev}'s "
+                  f"leads per CPU second")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", type=Path, default=REFERENCE)
@@ -258,11 +296,17 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-cores", action="store_true",
                         help="skip the run on one core against every core")
+    parser.add_argument("--against", metavar="REV",
+                        help="also time round robin and the best policy as of git revision "
+                             "REV (e.g. 886ca24, where issue 14's targets were set), "
+                             "alternating with this code")
     args = parser.parse_args()
     best = args.best or "first_to_claim"
     if not args.skip_quality:
         best = args.best or quality(args.scenario, args.replications, args.seed)
     speed(args.scenario, args.seed, best)
+    if args.against:
+        against(args.against, args.scenario, args.seed, best)
     if not args.skip_cores:
         cores(args.scenario, args.seed, best, args.replications)
 

@@ -258,3 +258,36 @@ def test_the_kept_held_order_picks_what_the_whole_queue_would(small_inputs, monk
     monkeypatch.setattr(Lifecycle, "pick_held", checked)
     simulate(small_inputs, policy(f"{{method: round_robin, lifecycle: {{held_order: {order}}}}}"))
     assert picks and any(p is not None for p in picks) and any(p is None for p in picks)
+
+
+@pytest.mark.parametrize("name", ["round_robin", "rules", "dual_price_broadcast"])
+def test_a_run_is_the_same_when_its_decisions_are_replayed(small_scenario, small_inputs, name):
+    """``engine.decide`` is pure: a run whose every decision is answered, in order, from a
+    recording of the same run gives every lead the same officer, times, outcomes and events
+    (what ``benchmarks/bench_simulator.py`` relies on to time a run without its decisions).
+    Two decisions offering the lead to different officers, swapped, give another run: the
+    comparison can tell."""
+    from functools import partial
+
+    from simulator.model import RunOptions
+    from simulator.policies import resolve_policies
+    from simulator.runner import run_policy
+    from tests.simulator.replay import RanOut, recorded, replayed, same_run
+
+    (named,) = resolve_policies([name])
+    go = partial(run_policy, small_scenario, small_inputs, named,
+                 replication_seeds(11, 1)[0], RunOptions(record_events=True))
+    first, made = recorded(go)
+    again, used_all = replayed(go, made)
+    assert len(made) > len(small_inputs.stream) / 2 and used_all
+    assert same_run(first, again)
+    offered = [d.offer.officer_ids if d.offer is not None else None for d in made]
+    a = next(k for k, ids in enumerate(offered) if ids)
+    b = next(k for k, ids in enumerate(offered) if ids and ids != offered[a])
+    swapped = list(made)
+    swapped[a], swapped[b] = made[b], made[a]
+    try:
+        other, _ = replayed(go, swapped)
+    except RanOut:  # it went another way and asked for more decisions than were made
+        return
+    assert not same_run(first, other)
