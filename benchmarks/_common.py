@@ -49,7 +49,10 @@ def worktree(rev: str | None, where: Path) -> Iterator[Path | None]:
         yield None
         return
     git = ["git", "-C", str(PROJECT_ROOT), "worktree"]
-    subprocess.run([*git, "add", "--detach", str(where), rev], check=True, capture_output=True)
+    added = subprocess.run([*git, "add", "--detach", str(where), rev], capture_output=True,
+                           text=True)
+    if added.returncode:  # not a git checkout, or a revision it does not have (a shallow clone)
+        raise SystemExit(f"cannot check out {rev!r}: {added.stderr.strip()}")
     try:
         found = subprocess.run([sys.executable, "-c", "import engine; print(engine.__file__)"],
                                cwd=where, check=True, capture_output=True, text=True).stdout
