@@ -30,7 +30,8 @@ from pathlib import Path
 from _common import worktree
 from _fixtures import ROOT, leads_frame, roster_frame
 
-# The revision the route target was set against, and its speed then (leads/s).
+# The route target (leads/s), and the revision it was set against with that revision's speed
+# then (leads/s, on a quiet machine).
 TARGET = 20_000
 BASELINE_REV, BASELINE_RATE = "886ca24", 7_500
 
