@@ -58,9 +58,9 @@ def _measure(folder: Path, detail: str, args: argparse.Namespace, other: Path | 
     out = folder / f"out-{detail}.csv"
     seconds, before = [], []
     for _ in range(args.runs):  # alternating: the machine's drift falls on both alike
-        seconds.append(_timed(_command(ROOT, folder, detail, out), ROOT))
+        seconds.append(_timed(_command(folder, detail, out), ROOT))
         if other is not None:
-            before.append(_timed(_command(other, folder, detail, folder / "before.csv"), other))
+            before.append(_timed(_command(folder, detail, folder / "before.csv"), other))
     best = min(seconds)
     size_mb = out.stat().st_size / 1e6
     per_row = max(0, out.stat().st_size // args.leads - 80)
@@ -87,14 +87,13 @@ def _measure(folder: Path, detail: str, args: argparse.Namespace, other: Path | 
                   f"{'met' if speedup >= TARGET / BASELINE_RATE else 'missed'})")
 
 
-def _command(tree: Path, folder: Path, detail: str, out: Path) -> list[str]:
-    """The route command of the code in ``tree`` (run with ``tree`` as its working folder,
-    whose packages come first on the path)."""
+def _command(folder: Path, detail: str, out: Path) -> list[str]:
+    """The route command of the code in the folder it is run from (``python -c`` puts that
+    folder first on the path: ``_timed``'s ``cwd`` picks this checkout or the other)."""
     return [sys.executable, "-c", "from cli.main import app; app()", "route",
             "--officers", str(folder / "officers.csv"),
             "--policy", str(ROOT / "data" / "policies" / "default.yaml"),
-            "--out", str(out), "--explain", "full" if detail == "full" else "summary",
-            "--no-progress", str(folder / "leads.csv")]
+            "--out", str(out), "--explain", detail, "--no-progress", str(folder / "leads.csv")]
 
 
 # Read the leads with csv.reader; write a row per lead with csv.writer, its explanation cell a
